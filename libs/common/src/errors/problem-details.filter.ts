@@ -1,0 +1,134 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { QueryFailedError } from 'typeorm';
+import { DomainError } from './domain-error';
+import { ErrorCode } from './error-codes';
+import { PROBLEM_CONTENT_TYPE, ProblemDetails, problem, problemFromDomainError } from './problem-details';
+
+/** PostgreSQL error classes that mean the database itself is away, not that the query was wrong. */
+const CONNECTION_ERROR_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
+const NODE_CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
+
+/**
+ * Turns every error that reaches the HTTP layer into problem details with a
+ * stable code. Unknown errors become a 500 whose body says nothing of the cause;
+ * the cause goes to the log only.
+ */
+@Catch()
+export class ProblemDetailsFilter implements ExceptionFilter {
+  private readonly logger = new Logger(ProblemDetailsFilter.name);
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    const { body, headers } = this.toProblem(exception);
+    if (response.headersSent) {
+      return;
+    }
+
+    for (const [name, value] of Object.entries(headers)) {
+      response.setHeader(name, value);
+    }
+    response.status(body.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
+  }
+
+  private toProblem(exception: unknown): { body: ProblemDetails; headers: Record<string, string> } {
+    if (exception instanceof DomainError) {
+      return { body: problemFromDomainError(exception), headers: exception.headers ?? {} };
+    }
+
+    if (exception instanceof HttpException) {
+      return { body: this.fromHttpException(exception), headers: {} };
+    }
+
+    if (isBodyParserError(exception)) {
+      return { body: this.fromBodyParserError(exception), headers: {} };
+    }
+
+    if (isDatabaseUnavailable(exception)) {
+      this.logger.error({ err: describe(exception) }, 'Database unavailable while handling a request');
+
+      return {
+        body: problem('service_unavailable', 'The database is unavailable. Retry in a few seconds.'),
+        headers: { 'Retry-After': '5' },
+      };
+    }
+
+    this.logger.error({ err: describe(exception) }, 'Unhandled error while handling a request');
+
+    return { body: problem('internal_error', 'An unexpected error occurred. It has been logged.'), headers: {} };
+  }
+
+  private fromHttpException(exception: HttpException): ProblemDetails {
+    const status = exception.getStatus();
+    const codeByStatus: Record<number, ErrorCode> = {
+      [HttpStatus.BAD_REQUEST]: 'validation_failed',
+      [HttpStatus.UNAUTHORIZED]: 'unauthenticated',
+      [HttpStatus.FORBIDDEN]: 'forbidden',
+      [HttpStatus.NOT_FOUND]: 'not_found',
+      [HttpStatus.PAYLOAD_TOO_LARGE]: 'payload_too_large',
+      [HttpStatus.TOO_MANY_REQUESTS]: 'rate_limited',
+      [HttpStatus.SERVICE_UNAVAILABLE]: 'service_unavailable',
+    };
+    const code = codeByStatus[status] ?? 'internal_error';
+    const detail = status === HttpStatus.NOT_FOUND ? 'No such resource.' : exception.message;
+
+    return problem(code, detail);
+  }
+
+  private fromBodyParserError(error: BodyParserError): ProblemDetails {
+    if (error.type === 'entity.too.large') {
+      return problem('payload_too_large', `The request body is larger than the limit of ${error.limit ?? 'the server'} bytes.`);
+    }
+
+    if (error.type === 'entity.parse.failed') {
+      return problem('validation_failed', 'The request body is not valid JSON.', [
+        { field: 'body', message: 'must be valid JSON' },
+      ]);
+    }
+
+    return problem('validation_failed', 'The request body could not be read.', [
+      { field: 'body', message: error.message },
+    ]);
+  }
+}
+
+interface BodyParserError {
+  type: string;
+  status?: number;
+  limit?: number;
+  message: string;
+}
+
+function isBodyParserError(error: unknown): error is BodyParserError {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    typeof (error as { type?: unknown }).type === 'string' &&
+    String((error as { type: string }).type).startsWith('entity.')
+  );
+}
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const candidate = error instanceof QueryFailedError ? (error.driverError as unknown) : error;
+  if (typeof candidate !== 'object' || candidate === null) {
+    return false;
+  }
+
+  const code = (candidate as { code?: unknown }).code;
+  if (typeof code === 'string' && (CONNECTION_ERROR_CODES.has(code) || NODE_CONNECTION_ERRORS.has(code))) {
+    return true;
+  }
+
+  const message = String((candidate as { message?: unknown }).message ?? '');
+
+  return /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/i.test(message);
+}
+
+/** Name and message only: a stack or driver detail may quote a query parameter. */
+function describe(error: unknown): { name: string; message: string; stack?: string } {
+  if (error instanceof Error) {
+    return { name: error.name, message: error.message, stack: error.stack };
+  }
+
+  return { name: typeof error, message: String(error) };
+}

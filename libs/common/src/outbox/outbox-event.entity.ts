@@ -1,0 +1,42 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+
+/**
+ * A domain event written in the same transaction as the state change it
+ * announces; the relay publishes it to the domain-events queue afterwards.
+ */
+@Entity({ name: 'outbox_events' })
+export class OutboxEventEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id!: string;
+
+  @Column({ name: 'tenant_id', type: 'uuid' })
+  tenantId!: string;
+
+  @Column({ name: 'event_name', type: 'text' })
+  eventName!: string;
+
+  @Column({ name: 'aggregate_id', type: 'text' })
+  aggregateId!: string;
+
+  @Column({ type: 'jsonb' })
+  payload!: Record<string, unknown>;
+
+  @Column({ name: 'occurred_at', type: 'timestamptz' })
+  occurredAt!: Date;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @Column({ name: 'published_at', type: 'timestamptz', nullable: true })
+  publishedAt!: Date | null;
+}
+
+/** What the relay puts on the domain-events queue: ids and values, never secrets. */
+export interface DomainEventJobData {
+  messageId: string;
+  eventName: string;
+  tenantId: string;
+  aggregateId: string;
+  occurredAt: string;
+  payload: Record<string, unknown>;
+}

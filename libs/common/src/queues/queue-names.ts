@@ -1,0 +1,39 @@
+import type { JobsOptions } from 'bullmq';
+
+/** Queue and job names, in one place because producers and workers must agree on them. */
+export const QUEUE_WEBHOOK_EVENTS = 'webhook-events';
+export const QUEUE_DOMAIN_EVENTS = 'domain-events';
+export const QUEUE_INVOICES = 'invoices';
+export const ALL_QUEUES = [QUEUE_WEBHOOK_EVENTS, QUEUE_DOMAIN_EVENTS, QUEUE_INVOICES] as const;
+export type QueueName = (typeof ALL_QUEUES)[number];
+
+export const JOB_PROCESS_WEBHOOK_EVENT = 'process-webhook-event';
+export const JOB_DELIVER_DOMAIN_EVENT = 'deliver-domain-event';
+export const JOB_ISSUE_PAYMENT_INVOICE = 'issue-payment-invoice';
+
+/** Failed jobs stay this long: the replay window on-call engineers work within. */
+export const FAILED_JOB_RETENTION_SECONDS = 14 * 24 * 60 * 60;
+export const COMPLETED_JOB_RETENTION = { age: 24 * 60 * 60, count: 10_000 };
+
+export const WEBHOOK_EVENT_ATTEMPTS = 8;
+export const DOMAIN_EVENT_ATTEMPTS = 10;
+export const INVOICE_JOB_ATTEMPTS = 10;
+export const BACKOFF_BASE_DELAY_MS = 1_000;
+
+export function defaultJobOptions(attempts: number): JobsOptions {
+  return {
+    attempts,
+    backoff: { type: 'exponential', delay: BACKOFF_BASE_DELAY_MS },
+    removeOnComplete: COMPLETED_JOB_RETENTION,
+    removeOnFail: { age: FAILED_JOB_RETENTION_SECONDS },
+  };
+}
+
+/**
+ * BullMQ rejects custom job ids that look like integers or contain `:`, so ids
+ * are prefixed with their kind: `webhook-event-42`.
+ */
+export function jobIdFor(kind: string, id: string | number): string {
+  return `${kind}-${String(id).replace(/:/g, '-')}`;
+}
+

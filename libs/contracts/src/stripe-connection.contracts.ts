@@ -1,0 +1,59 @@
+import { DomainEvent } from '@app/common/events/domain-event';
+import type { StripeMode } from '@app/common/keys/stripe-keys';
+import type Stripe from 'stripe';
+
+/** A Stripe client for one tenant's account, built from its decrypted key. */
+export interface TenantStripeClient {
+  stripe: Stripe;
+  mode: StripeMode;
+  accountId: string;
+}
+
+export interface ConnectionView {
+  status: 'not_connected' | 'connected' | 'error';
+  mode: StripeMode | null;
+  accountId: string | null;
+}
+
+/** Who a webhook URL belongs to and which secrets may have signed a delivery to it. */
+export interface WebhookEndpointResolution {
+  tenantId: string;
+  /** The tenant endpoint's own signing secrets, newest first (empty when unknown). */
+  endpointSecrets: string[];
+  connection: ConnectionView;
+}
+
+/** What StripeConnection offers the other contexts. */
+export interface StripeConnectionFacade {
+  /**
+   * The tenant's Stripe client. Throws `stripe_not_connected` when there is no
+   * connection and `stripe_keys_invalid` when it is in error, without calling Stripe.
+   */
+  getClient(tenantId: string): Promise<TenantStripeClient>;
+  getConnection(tenantId: string): Promise<ConnectionView>;
+  /**
+   * Map an error a Stripe call raised to the contract's error, and turn the
+   * connection to `error` when Stripe rejected the key itself.
+   */
+  translateStripeError(tenantId: string, error: unknown): Promise<Error>;
+  /** Look up a webhook endpoint token across tenants: the one reviewed path that does so. */
+  resolveWebhookEndpoint(endpointToken: string): Promise<WebhookEndpointResolution | null>;
+}
+
+export const STRIPE_CONNECTION_FACADE = Symbol('STRIPE_CONNECTION_FACADE');
+
+export class StripeConnectedEvent extends DomainEvent<{ accountId: string; mode: StripeMode }> {
+  static override readonly eventName = 'stripe_connection.connected';
+}
+
+export class StripeKeysRotatedEvent extends DomainEvent<{ accountId: string; mode: StripeMode }> {
+  static override readonly eventName = 'stripe_connection.keys_rotated';
+}
+
+export class StripeDisconnectedEvent extends DomainEvent<{ accountId: string | null }> {
+  static override readonly eventName = 'stripe_connection.disconnected';
+}
+
+export class StripeConnectionFailedEvent extends DomainEvent<{ accountId: string | null; code: string }> {
+  static override readonly eventName = 'stripe_connection.failed';
+}

@@ -1,0 +1,89 @@
+import { DomainEvent } from '@app/common/events/domain-event';
+import type { EntityManager } from 'typeorm';
+
+export interface TenantView {
+  id: string;
+  slug: string;
+  name: string;
+  timeZone: string;
+  liveModeAllowed: boolean;
+}
+
+export interface AuditActor {
+  kind: 'user' | 'token' | 'operator' | 'system';
+  id: string | null;
+  label: string;
+}
+
+export interface AuditEntryInput {
+  /** Null for operator actions that concern no single tenant. */
+  tenantId: string | null;
+  action: string;
+  /** Never a secret: masked keys at most. */
+  details?: Record<string, unknown>;
+  /** Defaults to the principal of the current request, or `system` in a job. */
+  actor?: AuditActor;
+}
+
+/** What Tenancy offers the other contexts. */
+export interface TenancyFacade {
+  getTenant(tenantId: string): Promise<TenantView | null>;
+  /** Write an audit entry, inside the caller's transaction when a manager is given. */
+  recordAudit(entry: AuditEntryInput, manager?: EntityManager): Promise<void>;
+}
+
+export const TENANCY_FACADE = Symbol('TENANCY_FACADE');
+
+export class TenantCreatedEvent extends DomainEvent<{ slug: string; name: string }> {
+  static override readonly eventName = 'tenancy.tenant_created';
+}
+
+export class LiveModeAllowedEvent extends DomainEvent<{ allowed: boolean }> {
+  static override readonly eventName = 'tenancy.live_mode_changed';
+}
+
+export interface CreateTenantInput {
+  slug: string;
+  name: string;
+  timeZone?: string;
+}
+
+export interface CreateUserInput {
+  /** Null creates a platform operator. */
+  tenantId: string | null;
+  email: string;
+  password: string;
+  role: 'owner' | 'admin' | 'staff' | 'operator';
+}
+
+export interface CreateTokenInput {
+  /** Null only with role operator. */
+  tenantId: string | null;
+  role: 'owner' | 'admin' | 'staff' | 'operator';
+  label: string;
+}
+
+export interface CreatedToken {
+  id: string;
+  /** The opaque token, shown once: only its hash is stored. */
+  token: string;
+  role: string;
+  tenantId: string | null;
+  label: string;
+  createdAt: string;
+}
+
+/**
+ * Operator actions on tenants, users and tokens, shared by the ops HTTP routes
+ * and the ops CLI so both apply the same checks and audit entries.
+ */
+export interface TenancyAdmin {
+  createTenant(input: CreateTenantInput): Promise<TenantView & { status: 'active'; createdAt: string }>;
+  findTenantBySlug(slug: string): Promise<TenantView | null>;
+  setLiveModeAllowed(tenantId: string, allowed: boolean): Promise<TenantView>;
+  createUser(input: CreateUserInput): Promise<{ id: string; email: string; role: string; tenantId: string | null; createdAt: string }>;
+  createToken(input: CreateTokenInput): Promise<CreatedToken>;
+  revokeToken(tokenId: string): Promise<void>;
+}
+
+export const TENANCY_ADMIN = Symbol('TENANCY_ADMIN');

@@ -1,0 +1,57 @@
+import { rolesFor } from '@app/common/app-roles';
+import { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import cookieParser from 'cookie-parser';
+import express from 'express';
+import helmet from 'helmet';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module';
+import { AppConfig } from './config/app-config';
+
+/** Stripe's largest event is far below this; anything larger is answered 413. */
+export const WEBHOOK_BODY_LIMIT = '1mb';
+const API_BODY_LIMIT = '256kb';
+
+/**
+ * Build the application for the configured role, ready to listen. Shared by
+ * main.ts and the e2e suites so tests run exactly what production runs.
+ */
+export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
+  const roles = rolesFor(config.role);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, roles), {
+    bodyParser: false,
+    bufferLogs: true,
+  });
+  app.useLogger(app.get(Logger));
+  app.enableShutdownHooks();
+  app.set('trust proxy', 'loopback');
+  app.disable('x-powered-by');
+
+  // Webhooks are verified over the exact bytes Stripe sent, so that route gets
+  // the raw body and every other route the parsed JSON.
+  app.use('/webhooks/stripe', express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }));
+  app.use(express.json({ limit: API_BODY_LIMIT }));
+  app.use(cookieParser());
+  app.use(helmet({ contentSecurityPolicy: { directives: { 'script-src': ["'self'"], 'img-src': ["'self'", 'data:'] } } }));
+
+  if (roles.api) {
+    setUpOpenApi(app);
+  }
+
+  return app;
+}
+
+function setUpOpenApi(app: INestApplication): void {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Billing service')
+      .setDescription('Tenant billing through each tenant\'s own Stripe account.')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
+}

@@ -1,0 +1,71 @@
+import { AppRoles } from '@app/common/app-roles';
+import { CommonModule } from '@app/common/common.module';
+import { ProblemDetailsFilter } from '@app/common/errors/problem-details.filter';
+import { OutboxModule } from '@app/common/outbox/outbox.module';
+import { configureWorkerConnection, producerRedisOptions } from '@app/common/queues/redis-connection';
+import { createValidationPipe } from '@app/common/validation/validation.pipe';
+import { BullModule } from '@nestjs/bullmq';
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ClsModule } from 'nestjs-cls';
+import { LoggerModule } from 'nestjs-pino';
+import { APP_CONFIG, AppConfig } from './config/app-config';
+import { dataSourceOptions } from './database/data-source';
+import { HealthModule } from './health/health.module';
+import { loggerParams } from './logging';
+import { InvoicingModule } from './modules/invoicing/invoicing.module';
+import { PaymentsModule } from './modules/payments/payments.module';
+import { StripeConnectionModule } from './modules/stripe-connection/stripe-connection.module';
+import { TenancyModule } from './modules/tenancy/tenancy.module';
+import { WebhooksModule } from './modules/webhooks/webhooks.module';
+
+/** Makes the validated configuration injectable everywhere as APP_CONFIG. */
+@Global()
+@Module({})
+class AppConfigModule {
+  static register(config: AppConfig): DynamicModule {
+    return {
+      module: AppConfigModule,
+      imports: [ConfigModule.forRoot({ ignoreEnvFile: true, load: [() => ({ app: config })] })],
+      providers: [{ provide: APP_CONFIG, useValue: config }],
+      exports: [APP_CONFIG],
+    };
+  }
+}
+
+/**
+ * The application for one process. `roles` decides which halves run: the api
+ * role registers the HTTP controllers, the worker role the queue processors and
+ * the outbox relay; every role serves /health and /metrics.
+ */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, roles: AppRoles): DynamicModule {
+    configureWorkerConnection(config.redisUrl);
+
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule.register(config),
+        BullModule.forRoot({ connection: producerRedisOptions(config.redisUrl), prefix: config.queuePrefix }),
+        ClsModule.forRoot({ global: true, middleware: { mount: true, generateId: true } }),
+        CommonModule,
+        HealthModule,
+        InvoicingModule.forRoles(roles),
+        LoggerModule.forRoot(loggerParams(config.logLevel)),
+        OutboxModule.forRoles(roles),
+        PaymentsModule.forRoles(roles),
+        StripeConnectionModule.forRoles(roles),
+        TenancyModule.forRoles(roles),
+        TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl), autoLoadEntities: true }),
+        WebhooksModule.forRoles(roles),
+      ],
+      providers: [
+        { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+        { provide: APP_PIPE, useFactory: createValidationPipe },
+      ],
+    };
+  }
+}

@@ -1,0 +1,176 @@
+import { parseEncryptionKeys } from '@app/common/crypto/secret-cipher';
+import type { AppRoleName } from '@app/common/app-roles';
+
+/** A rate limit: at most `limit` events per `windowSeconds`. */
+export interface RateLimit {
+  limit: number;
+  windowSeconds: number;
+}
+
+/** The validated configuration; built once at start-up from the environment. */
+export interface AppConfig {
+  nodeEnv: 'development' | 'production' | 'test';
+  port: number;
+  databaseUrl: string;
+  redisUrl: string;
+  encryptionKeys: string;
+  platformWebhookSecrets: string[];
+  publicBaseUrl: string;
+  stripeApiBase: URL | null;
+  stripeEmulatorPort: number;
+  role: AppRoleName;
+  logLevel: string;
+  rateLimitLogin: RateLimit;
+  rateLimitApi: RateLimit;
+  rateLimitWebhookFailures: RateLimit;
+  /** Milliseconds before a call to Stripe is abandoned. */
+  stripeTimeoutMs: number;
+  /** BullMQ key prefix; braces make it a Redis Cluster hash tag. */
+  queuePrefix: string;
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+/**
+ * A fixed key used only when NODE_ENV=test and no key is set, so test processes
+ * share encrypted rows. It protects nothing and is never accepted in production.
+ */
+const TEST_ENCRYPTION_KEY = 'test:' + Buffer.alloc(32, 7).toString('base64');
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600 };
+
+export class ConfigurationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigurationError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Validate the environment and build the configuration. Every variable at fault
+ * is collected before failing, so one start-up attempt names them all.
+ */
+export function loadConfig(env: Env = process.env): AppConfig {
+  const problems: string[] = [];
+  const value = (name: string, fallback: string): string => {
+    const raw = env[name];
+
+    return raw === undefined || raw.trim() === '' ? fallback : raw.trim();
+  };
+
+  const nodeEnv = value('NODE_ENV', 'development');
+  if (!['development', 'production', 'test'].includes(nodeEnv)) {
+    problems.push(`NODE_ENV must be development, production or test (got "${nodeEnv}")`);
+  }
+
+  const port = parsePort('PORT', value('PORT', '3000'), problems);
+  const stripeEmulatorPort = parsePort('STRIPE_EMULATOR_PORT', value('STRIPE_EMULATOR_PORT', '12111'), problems);
+  const databaseUrl = parseUrl('DATABASE_URL', value('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/billing'), ['postgres:', 'postgresql:'], problems);
+  const redisUrl = parseUrl('REDIS_URL', value('REDIS_URL', 'redis://127.0.0.1:6379'), ['redis:', 'rediss:'], problems);
+  const publicBaseUrl = parseUrl('PUBLIC_BASE_URL', value('PUBLIC_BASE_URL', 'http://localhost:3000'), ['http:', 'https:'], problems).replace(/\/+$/, '');
+
+  const stripeApiBaseRaw = value('STRIPE_API_BASE', '');
+  const stripeApiBase = stripeApiBaseRaw ? new URL(parseUrl('STRIPE_API_BASE', stripeApiBaseRaw, ['http:', 'https:'], problems) || 'http://invalid') : null;
+
+  let encryptionKeys = value('APP_ENCRYPTION_KEY', '');
+  if (!encryptionKeys) {
+    if (nodeEnv === 'test') {
+      encryptionKeys = TEST_ENCRYPTION_KEY;
+    } else {
+      problems.push('APP_ENCRYPTION_KEY is required: a base64 32-byte key (generate one with `openssl rand -base64 32`), or id:base64,id:base64,…');
+    }
+  } else {
+    try {
+      parseEncryptionKeys(encryptionKeys);
+    } catch (error) {
+      problems.push(`APP_ENCRYPTION_KEY is invalid: ${(error as Error).message}`);
+    }
+  }
+
+  const platformWebhookSecrets = value('STRIPE_WEBHOOK_SECRET', '')
+    .split(',')
+    .map((secret) => secret.trim())
+    .filter((secret) => secret.length > 0);
+  if (platformWebhookSecrets.some((secret) => !/^whsec_[A-Za-z0-9+/=]{8,}$/.test(secret))) {
+    problems.push('STRIPE_WEBHOOK_SECRET must be a comma-separated list of whsec_… signing secrets');
+  }
+
+  const role = value('APP_ROLE', 'all');
+  if (!['api', 'worker', 'all'].includes(role)) {
+    problems.push(`APP_ROLE must be api, worker or all (got "${role}")`);
+  }
+
+  const stripeTimeoutMs = Number(value('STRIPE_TIMEOUT_MS', '20000'));
+  if (!Number.isInteger(stripeTimeoutMs) || stripeTimeoutMs < 100 || stripeTimeoutMs > 120_000) {
+    problems.push('STRIPE_TIMEOUT_MS must be an integer from 100 to 120000 (milliseconds)');
+  }
+
+  const queuePrefix = value('QUEUE_PREFIX', '{billing}');
+  if (!/^\{[A-Za-z0-9_-]{1,64}\}$/.test(queuePrefix)) {
+    problems.push('QUEUE_PREFIX must be a Redis hash tag such as {billing}');
+  }
+
+  const config: AppConfig = {
+    nodeEnv: nodeEnv as AppConfig['nodeEnv'],
+    port,
+    databaseUrl,
+    redisUrl,
+    encryptionKeys,
+    platformWebhookSecrets,
+    publicBaseUrl,
+    stripeApiBase,
+    stripeEmulatorPort,
+    role: role as AppRoleName,
+    logLevel: value('LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'info'),
+    rateLimitLogin: parseRateLimit('RATE_LIMIT_LOGIN', value('RATE_LIMIT_LOGIN', '10/15m'), problems),
+    rateLimitApi: parseRateLimit('RATE_LIMIT_API', value('RATE_LIMIT_API', '600/1m'), problems),
+    rateLimitWebhookFailures: parseRateLimit('RATE_LIMIT_WEBHOOK_FAILURES', value('RATE_LIMIT_WEBHOOK_FAILURES', '60/1m'), problems),
+    stripeTimeoutMs,
+    queuePrefix,
+  };
+
+  if (problems.length > 0) {
+    throw new ConfigurationError(problems);
+  }
+
+  return config;
+}
+
+function parsePort(name: string, raw: string, problems: string[]): number {
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    problems.push(`${name} must be a port number from 0 to 65535 (got "${raw}")`);
+  }
+
+  return port;
+}
+
+function parseUrl(name: string, raw: string, protocols: string[], problems: string[]): string {
+  try {
+    const url = new URL(raw);
+    if (!protocols.includes(url.protocol)) {
+      problems.push(`${name} must be a ${protocols.join(' or ')}// URL`);
+    }
+  } catch {
+    problems.push(`${name} must be a URL (${protocols.join(' or ')}//…)`);
+  }
+
+  return raw;
+}
+
+/** `10/15m` is ten per fifteen minutes; a bare number is per minute. */
+function parseRateLimit(name: string, raw: string, problems: string[]): RateLimit {
+  const match = /^(\d+)(?:\/(\d*)([smh]))?$/.exec(raw);
+  if (!match || Number(match[1]) < 1) {
+    problems.push(`${name} must be N or N/<duration> such as 10/15m, 600/1m or 60/30s (got "${raw}")`);
+
+    return { limit: 1, windowSeconds: 60 };
+  }
+
+  const count = match[2] ? Number(match[2]) : 1;
+  const unit = match[3] ?? 'm';
+
+  return { limit: Number(match[1]), windowSeconds: count * DURATION_UNITS[unit] };
+}

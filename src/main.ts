@@ -1,0 +1,22 @@
+import { Logger } from '@nestjs/common';
+import { createApp } from './app.factory';
+import { ConfigurationError, loadConfig } from './config/app-config';
+
+async function bootstrap(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigurationError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+
+  const app = await createApp(config);
+  await app.listen(config.port, '0.0.0.0');
+  new Logger('Bootstrap').log({ role: config.role, port: config.port }, `Billing service listening on port ${config.port} (role ${config.role})`);
+}
+
+void bootstrap();

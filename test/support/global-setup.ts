@@ -1,0 +1,54 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import Redis from 'ioredis';
+import { TEST_DATABASE_URL, TEST_REDIS_URL } from './test-env';
+
+const TEST_QUEUE_PREFIX = '{billing-e2e}';
+
+/**
+ * Recreate the e2e database and migrate it with the built migration runner,
+ * so every run starts from an empty schema built by the real migrations.
+ */
+export default async function globalSetup(): Promise<void> {
+  const root = join(__dirname, '..', '..');
+  const runner = join(root, 'dist', 'src', 'database', 'migrate.js');
+  if (!existsSync(runner)) {
+    throw new Error('dist/ is missing: run `npm run build` before the e2e suites (npm test does).');
+  }
+
+  const url = new URL(TEST_DATABASE_URL);
+  const database = url.pathname.slice(1);
+  url.pathname = '/postgres';
+  const admin = new Client({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+
+  await clearQueues();
+  execFileSync(process.execPath, [runner], {
+    env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: TEST_DATABASE_URL },
+    stdio: 'inherit',
+  });
+}
+
+/** Jobs left by an earlier run point at rows that no longer exist. */
+async function clearQueues(): Promise<void> {
+  const redis = new Redis(TEST_REDIS_URL);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${TEST_QUEUE_PREFIX}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) {
+        await redis.del(...keys);
+      }
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}

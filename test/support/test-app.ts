@@ -1,0 +1,95 @@
+import { StripeEmulator } from '@app/stripe-emulator';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { createServer } from 'node:net';
+import request from 'supertest';
+import TestAgent from 'supertest/lib/agent';
+import { createApp } from '../../src/app.factory';
+import { AppConfig, loadConfig } from '../../src/config/app-config';
+import { TEST_DATABASE_URL, TEST_REDIS_URL } from './test-env';
+
+/** BullMQ prefix of every e2e app; global setup clears its keys before a run. */
+export const TEST_QUEUE_PREFIX = '{billing-e2e}';
+
+export interface TestApp {
+  app: NestExpressApplication;
+  config: AppConfig;
+  /** Base URL the app listens on, e.g. http://127.0.0.1:41234 */
+  url: string;
+  emulator: StripeEmulator;
+  http: () => TestAgent;
+  close: () => Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/**
+ * Boot the whole application in this process (all roles unless told
+ * otherwise) against the e2e database, the shared Redis and an in-process
+ * Stripe emulator that delivers webhooks to this app.
+ */
+export async function startTestApp(env: Record<string, string> = {}, emulator?: StripeEmulator): Promise<TestApp> {
+  const stripe = emulator ?? new StripeEmulator({ port: 0, deliveryRetryDelaysMs: [200, 500, 1000, 2000] });
+  const ownsEmulator = emulator === undefined;
+  if (ownsEmulator) {
+    await stripe.start();
+  }
+
+  const port = await freePort();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: String(port),
+    DATABASE_URL: TEST_DATABASE_URL,
+    REDIS_URL: TEST_REDIS_URL,
+    STRIPE_API_BASE: stripe.url,
+    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+    QUEUE_PREFIX: TEST_QUEUE_PREFIX,
+    STRIPE_TIMEOUT_MS: '5000',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+    ...env,
+  });
+  const app = await createApp(config);
+  await app.listen(port, '127.0.0.1');
+  const url = `http://127.0.0.1:${port}`;
+
+  return {
+    app,
+    config,
+    url,
+    emulator: stripe,
+    http: () => request(url),
+    close: async () => {
+      await app.close();
+      if (ownsEmulator) {
+        await stripe.stop();
+      }
+    },
+  };
+}
+
+/** Poll until `check` returns a value other than undefined, or fail after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) {
+        return value;
+      }
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+
+  throw new Error(`Condition not met within ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ''}`);
+}
