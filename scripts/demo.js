@@ -1,0 +1,230 @@
+#!/usr/bin/env node
+// Runs the service end to end on this machine: builds if needed, migrates,
+// starts the Stripe emulator and the service wired to it, seeds a demo tenant,
+// takes one card payment through to its invoice, then keeps serving.
+'use strict';
+
+const { spawn, spawnSync } = require('node:child_process');
+const { randomBytes } = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+const stateDir = path.join(root, '.demo');
+const port = Number(process.env.PORT || 3000);
+const emulatorPort = Number(process.env.STRIPE_EMULATOR_PORT || 12111);
+const baseUrl = `http://127.0.0.1:${port}`;
+const emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
+const tenantSlug = 'demo-school';
+const adminEmail = 'admin@demo-school.test';
+const adminPassword = 'demo-password-2026';
+
+const children = [];
+
+function step(message) {
+  console.log(`\n▶ ${message}`);
+}
+
+function fail(message) {
+  console.error(`\n✖ ${message}`);
+  stopChildren();
+  process.exit(1);
+}
+
+function stopChildren() {
+  for (const child of children) {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+    }
+  }
+}
+
+/** The demo keeps its encryption key between runs so stored keys stay readable. */
+function demoEncryptionKey() {
+  if (process.env.APP_ENCRYPTION_KEY) {
+    return process.env.APP_ENCRYPTION_KEY;
+  }
+  const file = path.join(stateDir, 'encryption-key');
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(stateDir, { recursive: true });
+    fs.writeFileSync(file, `demo:${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+  }
+
+  return fs.readFileSync(file, 'utf8').trim();
+}
+
+const env = {
+  ...process.env,
+  PORT: String(port),
+  STRIPE_EMULATOR_PORT: String(emulatorPort),
+  STRIPE_API_BASE: emulatorUrl,
+  PUBLIC_BASE_URL: process.env.PUBLIC_BASE_URL || `http://localhost:${port}`,
+  APP_ENCRYPTION_KEY: demoEncryptionKey(),
+};
+
+function run(command, args) {
+  const result = spawnSync(command, args, { cwd: root, env, encoding: 'utf8' });
+  if (result.status !== 0) {
+    fail(`${command} ${args.join(' ')} failed:\n${result.stdout}${result.stderr}`);
+  }
+
+  return result.stdout;
+}
+
+/** Run an ops command; an "already exists" answer is fine on a second demo run. */
+function ops(args, { allowExisting = false } = {}) {
+  const result = spawnSync(process.execPath, ['dist/src/ops/cli.js', ...args], { cwd: root, env, encoding: 'utf8' });
+  if (result.status !== 0) {
+    if (allowExisting && /already exists/i.test(result.stdout + result.stderr)) {
+      return null;
+    }
+    fail(`ops ${args[0]} failed:\n${result.stdout}${result.stderr}`);
+  }
+
+  return result.stdout;
+}
+
+function lastLine(text) {
+  return text.trim().split('\n').pop().trim();
+}
+
+function startChild(name, script) {
+  const child = spawn(process.execPath, [script], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logFile = fs.createWriteStream(path.join(stateDir, `${name}.log`), { flags: 'a' });
+  child.stdout.pipe(logFile);
+  child.stderr.pipe(logFile);
+  child.on('exit', (code, signal) => {
+    if (!shuttingDown) {
+      fail(`${name} exited (${signal ?? code}); see .demo/${name}.log`);
+    }
+  });
+  children.push(child);
+
+  return child;
+}
+
+async function waitFor(url, what, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url);
+      if (response.ok) {
+        return;
+      }
+    } catch {
+      // not up yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  fail(`${what} did not become ready at ${url} within ${timeoutMs / 1000} s`);
+}
+
+async function api(method, url, token, body) {
+  const response = await fetch(`${baseUrl}${url}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+let shuttingDown = false;
+
+async function main() {
+  fs.mkdirSync(stateDir, { recursive: true });
+
+  if (!fs.existsSync(path.join(root, 'dist', 'src', 'main.js')) || process.env.DEMO_REBUILD === '1') {
+    step('Building');
+    run('npm', ['run', 'build']);
+  }
+
+  step('Migrating the database (created when missing)');
+  process.stdout.write(run('npm', ['run', '--silent', 'migration:run']));
+
+  step(`Starting the Stripe emulator on ${emulatorUrl}`);
+  startChild('emulator', 'dist/libs/stripe-emulator/src/main.js');
+  await waitFor(`${emulatorUrl}/_emulator/health`, 'The Stripe emulator');
+
+  step(`Starting the billing service on ${baseUrl}`);
+  startChild('service', 'dist/src/main.js');
+  await waitFor(`${baseUrl}/health/ready`, 'The billing service', 60_000);
+
+  step(`Seeding tenant "${tenantSlug}"`);
+  ops(['tenants:create', '--slug', tenantSlug, '--name', 'Demo Training School'], { allowExisting: true });
+  ops(['users:create', '--tenant', tenantSlug, '--email', adminEmail, '--password', adminPassword, '--role', 'owner'], { allowExisting: true });
+  const operatorToken = lastLine(ops(['tokens:create', '--role', 'operator', '--label', 'demo operator']));
+  const ownerToken = lastLine(ops(['tokens:create', '--tenant', tenantSlug, '--role', 'owner', '--label', 'demo owner']));
+
+  step('Connecting Stripe test keys');
+  let billing = await api('GET', '/api/v1/settings/billing', ownerToken);
+  if (billing.body.stripe.status !== 'connected') {
+    if (billing.body.stripe.status === 'error') {
+      await api('DELETE', '/api/v1/settings/billing/stripe', ownerToken);
+    }
+    const account = await (await fetch(`${emulatorUrl}/_emulator/accounts`, { method: 'POST' })).json();
+    const connected = await api('POST', '/api/v1/settings/billing/stripe', ownerToken, {
+      publishableKey: account.test.publishableKey,
+      secretKey: account.test.secretKey,
+    });
+    if (connected.status !== 201) {
+      fail(`Connecting Stripe failed: ${JSON.stringify(connected.body)}`);
+    }
+    billing = connected;
+  }
+  const stripe = billing.body.stripe;
+  console.log(`  ${stripe.status} in ${stripe.mode} mode to ${stripe.accountId}, keys ${stripe.publishableKey} / ${stripe.secretKey}`);
+  console.log(`  webhook endpoint ${billing.body.webhook.url} (${billing.body.webhook.registration})`);
+
+  step('Taking a card payment with pm_card_visa (4242 4242 4242 4242)');
+  const payment = await api('POST', '/api/v1/payments', ownerToken, {
+    amount: 8900,
+    currency: 'usd',
+    paymentMethod: 'pm_card_visa',
+    description: 'CPR/AED class, 2 seats',
+    receiptEmail: 'buyer@example.com',
+  });
+  if (payment.status !== 201) {
+    fail(`The payment failed: ${JSON.stringify(payment.body)}`);
+  }
+  console.log(`  payment ${payment.body.id}: ${payment.body.status}, ${payment.body.amount} ${payment.body.currency}`);
+
+  step('Waiting for the webhook and the invoice');
+  let settled = payment.body;
+  const deadline = Date.now() + 30_000;
+  while (!settled.invoiceId && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    settled = (await api('GET', `/api/v1/payments/${payment.body.id}`, ownerToken)).body;
+  }
+  if (!settled.invoiceId) {
+    fail('No invoice appeared for the payment within 30 s; see .demo/service.log');
+  }
+  const invoice = (await api('GET', `/api/v1/invoices/${settled.invoiceId}`, ownerToken)).body;
+  console.log(`  payment ${settled.id} is ${settled.status}; receipt ${settled.receiptUrl}`);
+  console.log(`  invoice ${invoice.number} is ${invoice.status}, total ${invoice.total} ${invoice.currency}`);
+
+  console.log(`
+The demo is running. Press Ctrl+C to stop.
+
+  Service           ${baseUrl}   (API docs: ${baseUrl}/api/docs)
+  Billing page      ${baseUrl}/admin/settings/billing
+  Log in            tenant ${tenantSlug}, email ${adminEmail}, password ${adminPassword}
+  Owner token       ${ownerToken}
+  Operator token    ${operatorToken}
+  Stripe emulator   ${emulatorUrl}
+  Logs              .demo/service.log, .demo/emulator.log
+
+Try:  curl -H "Authorization: Bearer ${ownerToken}" ${baseUrl}/api/v1/payments
+`);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    shuttingDown = true;
+    stopChildren();
+    process.exit(0);
+  });
+}
+
+main().catch((error) => fail(error instanceof Error ? error.stack : String(error)));

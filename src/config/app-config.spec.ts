@@ -1,0 +1,52 @@
+import { randomBytes } from 'node:crypto';
+import { ConfigurationError, loadConfig } from './app-config';
+
+const KEY = randomBytes(32).toString('base64');
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig({ APP_ENCRYPTION_KEY: KEY });
+
+    expect(config.port).toBe(3000);
+    expect(config.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/billing');
+    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.publicBaseUrl).toBe('http://localhost:3000');
+    expect(config.role).toBe('all');
+    expect(config.stripeApiBase).toBeNull();
+    expect(config.rateLimitLogin).toEqual({ limit: 10, windowSeconds: 900 });
+  });
+
+  it('names every invalid variable in one error', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'abc', APP_ROLE: 'both', STRIPE_WEBHOOK_SECRET: 'nope', REDIS_URL: 'http://x' });
+    } catch (caught) {
+      error = caught;
+    }
+
+    expect(error).toBeInstanceOf(ConfigurationError);
+    const message = (error as Error).message;
+    for (const name of ['PORT', 'APP_ROLE', 'STRIPE_WEBHOOK_SECRET', 'REDIS_URL', 'APP_ENCRYPTION_KEY']) {
+      expect(message).toContain(name);
+    }
+  });
+
+  it('does not need an encryption key under NODE_ENV=test', () => {
+    expect(loadConfig({ NODE_ENV: 'test' }).encryptionKeys).toMatch(/^test:/);
+  });
+
+  it('splits several platform webhook secrets', () => {
+    const config = loadConfig({ APP_ENCRYPTION_KEY: KEY, STRIPE_WEBHOOK_SECRET: 'whsec_aaaaaaaaaa, whsec_bbbbbbbbbb' });
+
+    expect(config.platformWebhookSecrets).toEqual(['whsec_aaaaaaaaaa', 'whsec_bbbbbbbbbb']);
+  });
+
+  it('never echoes an invalid encryption key', () => {
+    expect(() => loadConfig({ APP_ENCRYPTION_KEY: 'c2hvcnQ=' })).toThrow(/APP_ENCRYPTION_KEY is invalid/);
+    try {
+      loadConfig({ APP_ENCRYPTION_KEY: 'c2hvcnQ=' });
+    } catch (error) {
+      expect((error as Error).message).not.toContain('c2hvcnQ');
+    }
+  });
+});
