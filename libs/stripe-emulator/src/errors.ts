@@ -23,7 +23,7 @@ export interface StripeApiErrorOptions {
   replayable?: boolean;
 }
 
-/** An error answered in Stripe's wire format: `{ "error": { … } }` with its HTTP status. */
+/** An error response in Stripe's wire format: `{ "error": { … } }` with its HTTP status. */
 export class StripeApiError extends Error {
   readonly headers: Record<string, string>;
   readonly replayable: boolean;

@@ -13,7 +13,7 @@ export interface FormObject {
 // Keys that would reach Object.prototype through plain-object assignment.
 const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
 
-// Stripe's documented nesting is at most a few levels; this bound stops pathological keys.
+// Bounds bracket nesting against pathological keys. The parameters served here nest at most two levels.
 const MAX_DEPTH = 10;
 
 /**

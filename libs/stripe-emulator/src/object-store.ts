@@ -1,6 +1,6 @@
 import { invalidRequest, resourceMissing } from './errors';
 
-/** Which account and mode a request acts in; every object lookup is confined to it. */
+/** The account and mode a request acts in. Every object lookup is confined to it. */
 export interface Scope {
   accountId: string;
   livemode: boolean;
@@ -8,7 +8,6 @@ export interface Scope {
 
 export interface StoredObject {
   id: string;
-  livemode: boolean;
   created: number;
 }
 
@@ -22,6 +21,8 @@ export interface ListObject<T> {
 
 interface Entry<T> {
   accountId: string;
+  // Kept beside the object because some Stripe objects (refunds) have no `livemode` field.
+  livemode: boolean;
   sequence: number;
   object: T;
 }
@@ -38,9 +39,9 @@ export class ObjectStore<T extends StoredObject> {
   /** @param label the resource name Stripe uses in "No such …" messages, e.g. `payment_intent`. */
   constructor(readonly label: string) {}
 
-  insert(accountId: string, object: T): T {
+  insert(scope: Scope, object: T): T {
     this.sequence += 1;
-    this.entries.set(object.id, { accountId, sequence: this.sequence, object });
+    this.entries.set(object.id, { ...scope, sequence: this.sequence, object });
     return object;
   }
 
@@ -50,7 +51,7 @@ export class ObjectStore<T extends StoredObject> {
 
   find(scope: Scope, id: string): T | undefined {
     const entry = this.entries.get(id);
-    if (entry && entry.accountId === scope.accountId && entry.object.livemode === scope.livemode) {
+    if (entry && entry.accountId === scope.accountId && entry.livemode === scope.livemode) {
       return entry.object;
     }
     return undefined;
@@ -66,22 +67,23 @@ export class ObjectStore<T extends StoredObject> {
     if (entry && entry.accountId === scope.accountId) {
       throw resourceMissing(this.label, id, param, {
         requested: scope.livemode ? 'live' : 'test',
-        found: entry.object.livemode ? 'live' : 'test',
+        found: entry.livemode ? 'live' : 'test',
       });
     }
     throw resourceMissing(this.label, id, param);
   }
 
-  /** Returns the account that owns an object, whatever the scope. */
-  ownerOf(id: string): string | undefined {
-    return this.entries.get(id)?.accountId;
+  /** Returns an object and its owning account regardless of scope, for the emulator's own use. */
+  lookup(id: string): { accountId: string; livemode: boolean; object: T } | undefined {
+    const entry = this.entries.get(id);
+    return entry ? { accountId: entry.accountId, livemode: entry.livemode, object: entry.object } : undefined;
   }
 
   /** Returns the scope's objects, newest first, as Stripe lists them. */
   list(scope: Scope, filter: (object: T) => boolean = () => true): T[] {
     const matches: Entry<T>[] = [];
     for (const entry of this.entries.values()) {
-      if (entry.accountId === scope.accountId && entry.object.livemode === scope.livemode && filter(entry.object)) {
+      if (entry.accountId === scope.accountId && entry.livemode === scope.livemode && filter(entry.object)) {
         matches.push(entry);
       }
     }
@@ -129,6 +131,18 @@ export function paginate<T extends StoredObject>(
 
 /** Maps an expandable field name to a loader for the object its id points at. */
 export type Expanders = Record<string, (id: string) => object>;
+
+/**
+ * Raises Stripe's 400 for an `expand[]` path the resource cannot expand, before any side
+ * effect of the request happens.
+ */
+export function checkExpandPaths(paths: readonly string[] | undefined, expandable: readonly string[]): void {
+  for (const path of paths ?? []) {
+    if (!expandable.includes(path)) {
+      throw invalidRequest(`This property cannot be expanded (${path}).`, { param: 'expand' });
+    }
+  }
+}
 
 /**
  * Replaces id fields with the objects they name, for `expand[]`. Paths prefixed with `data.`

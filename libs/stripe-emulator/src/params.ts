@@ -31,20 +31,13 @@ export interface ObjectSpec<P extends Properties = Properties> {
 export interface MetadataSpec {
   readonly kind: 'metadata';
 }
-/** A parameter that may be sent as an empty string to unset it; the empty string becomes null. */
+/** A parameter that may be sent as an empty string to unset it. The empty string becomes null. */
 export interface EmptyableSpec<I extends ParamSpec = ParamSpec> {
   readonly kind: 'emptyable';
   readonly inner: I;
 }
 
-export type ParamSpec =
-  | StringSpec
-  | IntegerSpec
-  | BooleanSpec
-  | ArraySpec
-  | ObjectSpec
-  | MetadataSpec
-  | EmptyableSpec;
+export type ParamSpec = StringSpec | IntegerSpec | BooleanSpec | ArraySpec | ObjectSpec | MetadataSpec | EmptyableSpec;
 export type Properties = Readonly<Record<string, ParamSpec>>;
 
 export type Infer<S> =
@@ -152,10 +145,7 @@ function parseString(value: FormValue, spec: StringSpec, path: string): string {
     throw invalidRequest(`Invalid ${path}: must be one of ${joinWithOr(spec.values)}`, { param: path });
   }
   if (spec.maxLength !== undefined && value.length > spec.maxLength) {
-    throw invalidRequest(
-      `Invalid ${path}: must be at most ${spec.maxLength} characters`,
-      { param: path },
-    );
+    throw invalidRequest(`Invalid ${path}: must be at most ${spec.maxLength} characters`, { param: path });
   }
   return value;
 }

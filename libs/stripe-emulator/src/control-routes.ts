@@ -1,0 +1,330 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PERMISSION_RESOURCES, newRequestId, type Access, type Mode, type PermissionResource } from './accounts';
+import { StripeApiError } from './errors';
+import { EVENT_TYPE_FORMAT, AUTOMATIC_REQUEST } from './events';
+import { FAULT_KINDS, type FaultKind, type FaultQueue } from './faults';
+import { readBody, sendJson } from './http-io';
+import { completeAuthentication } from './payment-confirmation';
+import { presentIntent } from './payment-intents';
+import { issueRefund, refundTarget } from './refunds';
+import type { EmulatorState, OperationContext } from './state';
+
+/*
+ * The emulator's control API under /_emulator/ for tests and the demo. It needs no
+ * authentication and takes JSON bodies. Every successful POST returns 201.
+ */
+
+type Json = Record<string, unknown>;
+
+class ControlError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function badRequest(message: string): ControlError {
+  return new ControlError(400, message);
+}
+
+function notFound(message: string): ControlError {
+  return new ControlError(404, message);
+}
+
+async function readJson(request: IncomingMessage): Promise<Json> {
+  const text = await readBody(request);
+  if (text.trim() === '') {
+    return {};
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw badRequest('The request body is not valid JSON.');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw badRequest('The request body must be a JSON object.');
+  }
+  return body as Json;
+}
+
+function optionalString(body: Json, name: string): string | undefined {
+  const value = body[name];
+  if (value === undefined || value === null) {
+    return undefined;
+  }
+  if (typeof value !== 'string' || value === '') {
+    throw badRequest(`Invalid ${name}: expected a non-empty string.`);
+  }
+  return value;
+}
+
+function requiredString(body: Json, name: string): string {
+  const value = optionalString(body, name);
+  if (value === undefined) {
+    throw badRequest(`Missing required field: ${name}.`);
+  }
+  return value;
+}
+
+function optionalPositiveInteger(body: Json, name: string): number | undefined {
+  const value = body[name];
+  if (value === undefined || value === null) {
+    return undefined;
+  }
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw badRequest(`Invalid ${name}: expected a positive integer.`);
+  }
+  return value;
+}
+
+/**
+ * Parses `permissions` such as `["payment_intents", "charges:read"]`: a bare resource name
+ * grants read and write, `:read` grants read only.
+ */
+function parsePermissions(value: unknown): Map<PermissionResource, Access> {
+  if (!Array.isArray(value)) {
+    throw badRequest('Invalid permissions: expected an array of resource names.');
+  }
+  const permissions = new Map<PermissionResource, Access>();
+  for (const entry of value) {
+    const [resource, access = 'write'] = typeof entry === 'string' ? entry.split(':') : [];
+    if (!(PERMISSION_RESOURCES as readonly string[]).includes(resource) || (access !== 'read' && access !== 'write')) {
+      throw badRequest(
+        `Invalid permission ${JSON.stringify(entry)}: expected one of ${PERMISSION_RESOURCES.join(', ')}, optionally followed by :read.`,
+      );
+    }
+    permissions.set(resource as PermissionResource, access);
+  }
+  return permissions;
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw badRequest(`Invalid percent-encoding in the path segment ${segment}.`);
+  }
+}
+
+/** Matches path segments against a pattern such as `accounts/:id/keys` and returns the id ('' if none). */
+function matchPattern(pattern: string, segments: string[]): string | undefined {
+  const parts = pattern.split('/');
+  if (parts.length !== segments.length) {
+    return undefined;
+  }
+  let id = '';
+  for (let i = 0; i < parts.length; i++) {
+    if (parts[i] === ':id') {
+      id = segments[i];
+    } else if (parts[i] !== segments[i]) {
+      return undefined;
+    }
+  }
+  return id;
+}
+
+/** Routes `/_emulator/…` requests. */
+export class ControlRoutes {
+  constructor(
+    private readonly state: EmulatorState,
+    private readonly faults: FaultQueue,
+  ) {}
+
+  async handle(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
+    const method = request.method ?? 'GET';
+    try {
+      const segments = url.pathname
+        .split('/')
+        .slice(2)
+        .map((segment) => decodeSegment(segment));
+      const result = await this.dispatch(method, segments, request, url);
+      if (result === undefined) {
+        throw notFound(`No control route ${method} ${url.pathname}.`);
+      }
+      sendJson(response, method === 'POST' ? 201 : 200, result);
+    } catch (error) {
+      if (error instanceof ControlError || error instanceof StripeApiError) {
+        sendJson(response, error.statusCode, { error: { type: 'invalid_request_error', message: error.message } });
+        return;
+      }
+      this.state.logger.error(
+        `Unexpected error serving ${method} ${url.pathname}: ${error instanceof Error ? error.stack : String(error)}`,
+      );
+      sendJson(response, 500, { error: { type: 'api_error', message: 'The emulator failed to handle this request.' } });
+    }
+  }
+
+  private async dispatch(
+    method: string,
+    segments: string[],
+    request: IncomingMessage,
+    url: URL,
+  ): Promise<object | undefined> {
+    const routes: [string, string, (id: string) => Promise<object> | object][] = [
+      ['GET', 'health', () => ({ ok: true })],
+      ['POST', 'accounts', async () => this.createAccount(await readJson(request))],
+      ['POST', 'accounts/:id/keys', async (id) => this.createKeys(id, await readJson(request))],
+      ['POST', 'keys/revoke', async () => this.revokeKey(await readJson(request))],
+      ['POST', 'faults', async () => this.addFaults(await readJson(request))],
+      ['GET', 'deliveries', () => this.listDeliveries(url)],
+      ['POST', 'deliveries/:id/resend', (id) => this.resendDelivery(id)],
+      ['POST', 'accounts/:id/dashboard/refunds', async (id) => this.createDashboardRefund(id, await readJson(request))],
+      ['POST', 'events', async () => this.emitEvent(await readJson(request))],
+      ['POST', 'payment_intents/:id/authenticate', async (id) => this.authenticate(id, await readJson(request))],
+    ];
+    for (const [routeMethod, pattern, run] of routes) {
+      const id = routeMethod === method ? matchPattern(pattern, segments) : undefined;
+      if (id !== undefined) {
+        return run(id);
+      }
+    }
+    return undefined;
+  }
+
+  private listDeliveries(url: URL): object {
+    return {
+      data: this.state.dispatcher.list({
+        account: url.searchParams.get('account') ?? undefined,
+        eventId: url.searchParams.get('eventId') ?? undefined,
+      }),
+    };
+  }
+
+  private createAccount(body: Json): object {
+    const account = this.state.accounts.createAccount({
+      email: optionalString(body, 'email'),
+      displayName: optionalString(body, 'displayName'),
+      country: optionalString(body, 'country')?.toUpperCase(),
+      defaultCurrency: optionalString(body, 'defaultCurrency')?.toLowerCase(),
+    });
+    this.state.logger.info(`Created account ${account.id} through the control API`);
+    return {
+      id: account.id,
+      test: this.state.accounts.createKeyPair(account.id, 'test'),
+      live: this.state.accounts.createKeyPair(account.id, 'live'),
+    };
+  }
+
+  private createKeys(accountId: string, body: Json): object {
+    if (!this.state.accounts.getAccount(accountId)) {
+      throw notFound(`No such account: ${accountId}.`);
+    }
+    const mode = body.mode;
+    if (mode !== 'test' && mode !== 'live') {
+      throw badRequest('Invalid mode: expected "test" or "live".');
+    }
+    if (body.restricted !== undefined && typeof body.restricted !== 'boolean') {
+      throw badRequest('Invalid restricted: expected a boolean.');
+    }
+    if (body.permissions !== undefined && body.restricted !== true) {
+      throw badRequest('Invalid permissions: they apply only to restricted keys, so also set "restricted": true.');
+    }
+    const restriction =
+      body.restricted === true ? { permissions: parsePermissions(body.permissions ?? []) } : undefined;
+    return this.state.accounts.createKeyPair(accountId, mode as Mode, restriction);
+  }
+
+  private revokeKey(body: Json): object {
+    const key = requiredString(body, 'key');
+    if (!this.state.accounts.revoke(key)) {
+      throw notFound('No such API key.');
+    }
+    return {};
+  }
+
+  private addFaults(body: Json): object {
+    const kind = body.kind;
+    const count = body.count;
+    if (!FAULT_KINDS.includes(kind as FaultKind)) {
+      throw badRequest(`Invalid kind: expected one of ${FAULT_KINDS.join(', ')}.`);
+    }
+    if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
+      throw badRequest('Invalid count: expected a non-negative integer (0 clears pending faults).');
+    }
+    if (count === 0) {
+      this.faults.clear();
+    } else {
+      this.faults.add(kind as FaultKind, count);
+    }
+    this.state.logger.info(`Injected fault: the next ${count} /v1 requests get ${String(kind)}`);
+    return {};
+  }
+
+  private resendDelivery(id: string): object {
+    const delivery = this.state.dispatcher.get(id);
+    if (!delivery) {
+      throw notFound(`No such delivery: ${id}.`);
+    }
+    if (!this.state.webhookEndpoints.lookup(delivery.endpointId)) {
+      throw badRequest(`Webhook endpoint ${delivery.endpointId} of delivery ${id} was deleted.`);
+    }
+    this.state.dispatcher.resend(delivery);
+    return delivery;
+  }
+
+  private contextFor(accountId: string, livemode: boolean, dashboardRequest: boolean): OperationContext {
+    const eventRequest = dashboardRequest ? { id: newRequestId(), idempotency_key: null } : AUTOMATIC_REQUEST;
+    const ctx = this.state.contextFor(accountId, livemode, eventRequest);
+    if (!ctx) {
+      throw notFound(`No such account: ${accountId}.`);
+    }
+    return ctx;
+  }
+
+  /** Creates a refund as if made in the Dashboard, so its events carry a request id but no idempotency key. */
+  private createDashboardRefund(accountId: string, body: Json): object {
+    const paymentIntent = optionalString(body, 'paymentIntent');
+    const chargeId = optionalString(body, 'charge');
+    const outcome = body.outcome ?? 'succeeded';
+    if (outcome !== 'succeeded' && outcome !== 'failed') {
+      throw badRequest('Invalid outcome: expected "succeeded" or "failed".');
+    }
+    const target = this.state.charges.lookup(chargeId ?? '') ?? this.state.paymentIntents.lookup(paymentIntent ?? '');
+    if (!target || target.accountId !== accountId) {
+      const described = chargeId !== undefined ? `charge ${chargeId}` : `PaymentIntent ${String(paymentIntent)}`;
+      throw notFound(`No such ${described} on account ${accountId}.`);
+    }
+    const ctx = this.contextFor(accountId, target.livemode, true);
+    const charge = refundTarget(
+      ctx,
+      { paymentIntent, charge: chargeId },
+      { paymentIntent: 'paymentIntent', charge: 'charge' },
+    );
+    return issueRefund(ctx, { charge, amount: optionalPositiveInteger(body, 'amount'), outcome });
+  }
+
+  private emitEvent(body: Json): object {
+    const accountId = requiredString(body, 'account');
+    const type = requiredString(body, 'type');
+    if (!EVENT_TYPE_FORMAT.test(type)) {
+      throw badRequest(`Invalid type: ${type} is not an event type such as charge.succeeded.`);
+    }
+    const object = body.object;
+    if (typeof object !== 'object' || object === null || Array.isArray(object)) {
+      throw badRequest('Invalid object: expected a JSON object.');
+    }
+    const livemodeField = body.livemode ?? (object as Json).livemode ?? false;
+    if (typeof livemodeField !== 'boolean') {
+      throw badRequest('Invalid livemode: expected a boolean.');
+    }
+    const ctx = this.contextFor(accountId, livemodeField, false);
+    return ctx.state.emit(ctx.scope, type, object, AUTOMATIC_REQUEST);
+  }
+
+  private authenticate(intentId: string, body: Json): object {
+    const outcome = body.outcome ?? 'succeeded';
+    if (outcome !== 'succeeded' && outcome !== 'failed') {
+      throw badRequest('Invalid outcome: expected "succeeded" or "failed".');
+    }
+    const found = this.state.paymentIntents.lookup(intentId);
+    if (!found) {
+      throw notFound(`No such PaymentIntent: ${intentId}.`);
+    }
+    const ctx = this.contextFor(found.accountId, found.livemode, false);
+    completeAuthentication(ctx, found.object, outcome);
+    return presentIntent(ctx, found.object);
+  }
+}
