@@ -51,6 +51,7 @@ function setUpOpenApi(app: INestApplication): void {
       .setDescription('Tenant billing through each tenant\'s own Stripe account.')
       .setVersion('1')
       .addBearerAuth()
+      .addCookieAuth('billing_session')
       .build(),
   );
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });

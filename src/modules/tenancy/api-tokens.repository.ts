@@ -1,0 +1,71 @@
+import type { Role } from '@app/common/roles/roles';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager, Repository } from 'typeorm';
+import { ApiTokenEntity } from './api-token.entity';
+import { Page, PageRequest, fetchPage } from './keyset-page';
+import { isUuid } from './tenant-validation';
+
+/** last_used_at is written at most this often per token, so busy tokens do not write on every request. */
+const LAST_USED_RESOLUTION_SECONDS = 60;
+
+@Injectable()
+export class ApiTokensRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async insert(manager: EntityManager, token: { tenantId: string | null; role: Role; label: string; tokenHash: string }): Promise<ApiTokenEntity> {
+    const repository = manager.getRepository(ApiTokenEntity);
+    const saved = await repository.save(repository.create({ ...token, lastUsedAt: null, revokedAt: null }));
+    delete (saved as Partial<ApiTokenEntity>).tokenHash;
+
+    return saved;
+  }
+
+  /** Finds the unrevoked token with this digest across tenants. This is how a bearer request finds its tenant. */
+  findActiveByHash(tokenHash: string): Promise<ApiTokenEntity | null> {
+    return this.repository()
+      .createQueryBuilder('token')
+      .where('token.token_hash = :tokenHash', { tokenHash })
+      .andWhere('token.revoked_at IS NULL')
+      .getOne();
+  }
+
+  /** Record a use, unless one was recorded within the last minute. */
+  async touchLastUsed(token: ApiTokenEntity, now: Date): Promise<void> {
+    if (token.lastUsedAt && now.getTime() - token.lastUsedAt.getTime() < LAST_USED_RESOLUTION_SECONDS * 1000) {
+      return;
+    }
+
+    await this.dataSource.query(
+      `UPDATE api_tokens SET last_used_at = $2
+        WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - make_interval(secs => $3))`,
+      [token.id, now, LAST_USED_RESOLUTION_SECONDS],
+    );
+  }
+
+  async findById(id: string, manager?: EntityManager): Promise<ApiTokenEntity | null> {
+    if (!isUuid(id)) {
+      return null;
+    }
+
+    return this.repository(manager).findOneBy({ id });
+  }
+
+  async revoke(manager: EntityManager, id: string, at: Date): Promise<void> {
+    await manager.query(`UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`, [id, at]);
+  }
+
+  /** Lists every token, or one tenant's when `tenantId` is given, newest first. */
+  list(filter: { tenantId?: string }, page: PageRequest): Promise<Page<ApiTokenEntity>> {
+    const query = this.repository().createQueryBuilder('token');
+    if (filter.tenantId !== undefined) {
+      query.where('token.tenant_id = :tenantId', { tenantId: filter.tenantId });
+    }
+
+    return fetchPage(query, 'token', 'created_at', page);
+  }
+
+  private repository(manager?: EntityManager): Repository<ApiTokenEntity> {
+    return (manager ?? this.dataSource.manager).getRepository(ApiTokenEntity);
+  }
+}

@@ -1,0 +1,50 @@
+import { RequestContext } from '@app/common/context/request-context';
+import type { AuditActor, AuditEntryInput } from '@app/contracts/tenancy.contracts';
+import { Inject, Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { AuditLogRepository } from './audit-log.repository';
+import { Page, PageRequest } from './keyset-page';
+import { TENANCY_MODULE_OPTIONS, TenancyModuleOptions } from './tenancy-options';
+import { AuditEntryBody, toAuditEntryBody } from './tenancy.mappers';
+
+@Injectable()
+export class AuditLogService {
+  constructor(
+    private readonly repository: AuditLogRepository,
+    private readonly context: RequestContext,
+    @Inject(TENANCY_MODULE_OPTIONS) private readonly options: TenancyModuleOptions,
+  ) {}
+
+  /** Write an entry, inside the caller's transaction when `manager` is given. */
+  async record(entry: AuditEntryInput, manager?: EntityManager): Promise<void> {
+    const actor = entry.actor ?? this.currentActor();
+
+    await this.repository.insert(
+      {
+        tenantId: entry.tenantId,
+        actorKind: actor.kind,
+        actorId: actor.id,
+        actorLabel: actor.label,
+        action: entry.action,
+        details: entry.details ?? {},
+      },
+      manager,
+    );
+  }
+
+  /** Returns the principal of the current request as an actor, or the system actor when there is none (jobs, the CLI). */
+  currentActor(): AuditActor {
+    const principal = this.context.principal;
+    if (!principal) {
+      return { kind: 'system', id: null, label: this.options.systemActorLabel ?? 'system' };
+    }
+
+    return { kind: principal.kind, id: principal.id, label: principal.label };
+  }
+
+  async list(filter: { tenantId?: string }, page: PageRequest): Promise<Page<AuditEntryBody>> {
+    const result = await this.repository.list(filter, page);
+
+    return { data: result.data.map(toAuditEntryBody), nextCursor: result.nextCursor };
+  }
+}

@@ -1,0 +1,55 @@
+import { RequestContext } from '@app/common/context/request-context';
+import { Public, Role, Roles } from '@app/common/roles/roles';
+import { Body, Controller, Get, HttpCode, HttpStatus, Inject, Post, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiCookieAuth, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { AuthService, MeBody } from './auth.service';
+import { LoginDto, MeResponse } from './dto/auth.dto';
+import { SESSION_COOKIE, sessionCookieOptions } from './session-cookie';
+
+/** Every principal, operators included, may read itself and log out. */
+const ANY_ROLE: Role[] = ['owner', 'admin', 'staff', 'operator'];
+
+@ApiTags('auth')
+@Controller('api/v1/auth')
+export class AuthController {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly context: RequestContext,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** Start a browser session: tenant users send `tenant`, operators leave it out. */
+  @Public()
+  @Post('login')
+  @HttpCode(HttpStatus.OK)
+  @ApiOkResponse({ type: MeResponse, description: 'Sets the HttpOnly session cookie billing_session (12 hours)' })
+  async login(@Body() body: LoginDto, @Res({ passthrough: true }) response: Response): Promise<MeBody> {
+    const result = await this.auth.login(body);
+    response.cookie(SESSION_COOKIE, result.sessionId, sessionCookieOptions(this.config.publicBaseUrl));
+
+    return result.me;
+  }
+
+  @Post('logout')
+  @Roles(...ANY_ROLE)
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiBearerAuth()
+  @ApiCookieAuth()
+  @ApiNoContentResponse({ description: 'Ends the session and clears its cookie' })
+  async logout(@Res({ passthrough: true }) response: Response): Promise<void> {
+    await this.auth.logout(this.context.requirePrincipal());
+    const { maxAge: _maxAge, ...options } = sessionCookieOptions(this.config.publicBaseUrl);
+    response.clearCookie(SESSION_COOKIE, options);
+  }
+
+  @Get('me')
+  @Roles(...ANY_ROLE)
+  @ApiBearerAuth()
+  @ApiCookieAuth()
+  @ApiOkResponse({ type: MeResponse })
+  me(): Promise<MeBody> {
+    return this.auth.describe(this.context.requirePrincipal());
+  }
+}

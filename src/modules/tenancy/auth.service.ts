@@ -1,0 +1,169 @@
+import { Clock } from '@app/common/time/clock';
+import { Principal, Role } from '@app/common/roles/roles';
+import { Injectable, Logger } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { ApiTokensRepository } from './api-tokens.repository';
+import { LoginRateLimiter } from './login-rate-limiter';
+import { hashPassword, verifyPassword } from './passwords';
+import { generateSessionId, hashSecretToken } from './secret-tokens';
+import { SessionsRepository } from './sessions.repository';
+import { normalizeEmail } from './tenant-validation';
+import { TenantsRepository } from './tenants.repository';
+import { invalidCredentials } from './tenancy.errors';
+import { UsersRepository } from './users.repository';
+
+/** Sessions last 12 hours from login, whatever the activity (a fixed lifetime, not a sliding one). */
+export const SESSION_LIFETIME_SECONDS = 12 * 60 * 60;
+
+export interface LoginInput {
+  /** Tenant slug; absent for a platform operator. */
+  tenant?: string;
+  email: string;
+  password: string;
+}
+
+export interface MeBody {
+  via: 'session' | 'token';
+  user: { id: string; email: string } | null;
+  tenant: { id: string; slug: string; name: string } | null;
+  role: Role;
+}
+
+export interface LoginResult {
+  /** The session cookie's value. It is never stored, because the session row contains only its SHA-256 digest. */
+  sessionId: string;
+  expiresAt: Date;
+  me: MeBody;
+}
+
+/** Logins, sessions and API tokens turned into principals. */
+@Injectable()
+export class AuthService {
+  private readonly logger = new Logger(AuthService.name);
+  private dummyPasswordHash: Promise<string> | null = null;
+
+  constructor(
+    private readonly users: UsersRepository,
+    private readonly tenants: TenantsRepository,
+    private readonly tokens: ApiTokensRepository,
+    private readonly sessions: SessionsRepository,
+    private readonly rateLimiter: LoginRateLimiter,
+    private readonly clock: Clock,
+  ) {}
+
+  async login(input: LoginInput): Promise<LoginResult> {
+    const email = normalizeEmail(input.email);
+    const tenantSlug = input.tenant?.trim();
+    const accountKey = `${tenantSlug ?? ''}:${email}`;
+    await this.rateLimiter.assertAllowed(accountKey);
+
+    const principal = await this.checkCredentials(tenantSlug, email, input.password);
+    if (!principal) {
+      await this.rateLimiter.recordFailure(accountKey);
+      this.logger.warn({ tenantSlug: tenantSlug ?? null }, 'Login failed');
+      throw invalidCredentials();
+    }
+    await this.rateLimiter.clear(accountKey);
+
+    const now = this.clock.now();
+    const sessionId = generateSessionId();
+    const expiresAt = new Date(now.getTime() + SESSION_LIFETIME_SECONDS * 1000);
+    const session = await this.sessions.insert({
+      tokenHash: hashSecretToken(sessionId),
+      userId: principal.id,
+      tenantId: principal.tenantId,
+      role: principal.role,
+      expiresAt,
+    });
+    await this.sessions.deleteEndedForUser(principal.id, now);
+    this.logger.log({ tenantId: principal.tenantId, userId: principal.id, sessionId: session.id }, 'Session started');
+
+    return { sessionId, expiresAt, me: await this.describe({ ...principal, sessionId: session.id }) };
+  }
+
+  async logout(principal: Principal): Promise<void> {
+    if (!principal.sessionId) {
+      return;
+    }
+
+    await this.sessions.revoke(principal.sessionId, this.clock.now());
+    this.logger.log({ tenantId: principal.tenantId, userId: principal.userId, sessionId: principal.sessionId }, 'Session ended');
+  }
+
+  /** Returns the principal of an unrevoked API token, or null. */
+  async authenticateToken(token: string): Promise<Principal | null> {
+    const row = await this.tokens.findActiveByHash(hashSecretToken(token));
+    if (!row) {
+      return null;
+    }
+
+    await this.tokens.touchLastUsed(row, this.clock.now());
+
+    return { kind: 'token', id: row.id, label: row.label, role: row.role, tenantId: row.tenantId, userId: null, via: 'token' };
+  }
+
+  /** Returns the principal of a live session cookie, or null when it is unknown, expired or ended. */
+  async authenticateSession(sessionId: string): Promise<Principal | null> {
+    const found = await this.sessions.findActiveByHash(hashSecretToken(sessionId), this.clock.now());
+    if (!found) {
+      return null;
+    }
+
+    const { session, email } = found;
+
+    return {
+      kind: session.role === 'operator' ? 'operator' : 'user',
+      id: session.userId,
+      label: email,
+      role: session.role,
+      tenantId: session.tenantId,
+      userId: session.userId,
+      via: 'session',
+      sessionId: session.id,
+    };
+  }
+
+  async describe(principal: Principal): Promise<MeBody> {
+    const tenant = principal.tenantId ? await this.tenants.findById(principal.tenantId) : null;
+
+    return {
+      via: principal.via,
+      user: principal.userId ? { id: principal.userId, email: principal.label } : null,
+      tenant: tenant ? { id: tenant.id, slug: tenant.slug, name: tenant.name } : null,
+      role: principal.role,
+    };
+  }
+
+  /**
+   * Returns the principal for these credentials, or null. The password is
+   * verified even when the tenant or user is missing, against a throwaway hash,
+   * so the response takes as long whichever part is wrong.
+   */
+  private async checkCredentials(tenantSlug: string | undefined, email: string, password: string): Promise<Principal | null> {
+    const isOperator = tenantSlug === undefined;
+    const user = await this.users.findByEmail(email, isOperator);
+    const tenant = tenantSlug === undefined ? null : await this.tenants.findBySlug(tenantSlug);
+    const membership = user && tenant ? await this.users.findMembership(tenant.id, user.id) : null;
+    const passwordMatches = await verifyPassword(user?.passwordHash ?? (await this.dummyHash()), password);
+
+    if (!user || !passwordMatches) {
+      return null;
+    }
+
+    if (isOperator) {
+      return { kind: 'operator', id: user.id, label: user.email, role: 'operator', tenantId: null, userId: user.id, via: 'session' };
+    }
+
+    if (!tenant || !membership) {
+      return null;
+    }
+
+    return { kind: 'user', id: user.id, label: user.email, role: membership.role, tenantId: tenant.id, userId: user.id, via: 'session' };
+  }
+
+  private dummyHash(): Promise<string> {
+    this.dummyPasswordHash ??= hashPassword(randomBytes(32).toString('base64url'));
+
+    return this.dummyPasswordHash;
+  }
+}

@@ -1,0 +1,59 @@
+import { Roles } from '@app/common/roles/roles';
+import { Body, Controller, Get, HttpCode, HttpStatus, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiCookieAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { PageQueryDto } from './dto/page-query.dto';
+import { CreateTenantDto, SetLiveModeDto, TenantPageResponse, TenantResponse, UpdateTenantDto } from './dto/tenant.dto';
+import { CreateUserDto, UserResponse } from './dto/user.dto';
+import { Page } from './keyset-page';
+import { TenantsService } from './tenants.service';
+import { TenantBody } from './tenancy.mappers';
+import { UserBody, UsersService } from './users.service';
+
+@ApiTags('ops')
+@ApiBearerAuth()
+@ApiCookieAuth()
+@Roles('operator')
+@Controller('api/v1/ops/tenants')
+export class OpsTenantsController {
+  constructor(
+    private readonly tenants: TenantsService,
+    private readonly users: UsersService,
+  ) {}
+
+  @Post()
+  @ApiCreatedResponse({ type: TenantResponse })
+  create(@Body() body: CreateTenantDto): Promise<TenantBody> {
+    return this.tenants.create(body);
+  }
+
+  @Get()
+  @ApiOkResponse({ type: TenantPageResponse })
+  list(@Query() query: PageQueryDto): Promise<Page<TenantBody>> {
+    return this.tenants.list(query);
+  }
+
+  @Get(':tenantId')
+  @ApiOkResponse({ type: TenantResponse })
+  get(@Param('tenantId') tenantId: string): Promise<TenantBody> {
+    return this.tenants.get(tenantId);
+  }
+
+  @Patch(':tenantId')
+  @ApiOkResponse({ type: TenantResponse })
+  update(@Param('tenantId') tenantId: string, @Body() body: UpdateTenantDto): Promise<TenantBody> {
+    return this.tenants.update(tenantId, body);
+  }
+
+  @Post(':tenantId/live-mode')
+  @HttpCode(HttpStatus.OK)
+  @ApiOkResponse({ type: TenantResponse })
+  setLiveMode(@Param('tenantId') tenantId: string, @Body() body: SetLiveModeDto): Promise<TenantBody> {
+    return this.tenants.setLiveModeAllowed(tenantId, body.allowed);
+  }
+
+  @Post(':tenantId/users')
+  @ApiCreatedResponse({ type: UserResponse })
+  createUser(@Param('tenantId') tenantId: string, @Body() body: CreateUserDto): Promise<UserBody> {
+    return this.users.create({ tenantId, email: body.email, password: body.password, role: body.role });
+  }
+}

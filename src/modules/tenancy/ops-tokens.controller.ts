@@ -1,0 +1,37 @@
+import { Roles } from '@app/common/roles/roles';
+import type { CreatedToken } from '@app/contracts/tenancy.contracts';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiCookieAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiTokensService } from './api-tokens.service';
+import { CreateTokenDto, CreatedTokenResponse, TokenPageResponse, TokensQueryDto } from './dto/token.dto';
+import { Page } from './keyset-page';
+import { TokenBody } from './tenancy.mappers';
+
+@ApiTags('ops')
+@ApiBearerAuth()
+@ApiCookieAuth()
+@Roles('operator')
+@Controller('api/v1/ops/tokens')
+export class OpsTokensController {
+  constructor(private readonly tokens: ApiTokensService) {}
+
+  /** Creates a token. This response is the only place the token itself ever appears. */
+  @Post()
+  @ApiCreatedResponse({ type: CreatedTokenResponse })
+  create(@Body() body: CreateTokenDto): Promise<CreatedToken> {
+    return this.tokens.create({ tenantId: body.tenantId ?? null, role: body.role, label: body.label });
+  }
+
+  @Get()
+  @ApiOkResponse({ type: TokenPageResponse })
+  list(@Query() query: TokensQueryDto): Promise<Page<TokenBody>> {
+    return this.tokens.list({ tenantId: query.tenantId }, query);
+  }
+
+  @Delete(':id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiNoContentResponse()
+  revoke(@Param('id') id: string): Promise<void> {
+    return this.tokens.revoke(id);
+  }
+}

@@ -1,0 +1,66 @@
+import { parseOptions } from '@node-rs/argon2';
+import { PASSWORD_MAX_LENGTH, checkPasswordPolicy, hashPassword, verifyPassword } from './passwords';
+
+describe('password policy', () => {
+  it('rejects 11 characters', () => {
+    expect(checkPasswordPolicy('a'.repeat(11))).toEqual([{ field: 'password', message: 'must be at least 12 characters long' }]);
+  });
+
+  it('accepts 12 characters', () => {
+    expect(checkPasswordPolicy('a'.repeat(12))).toEqual([]);
+  });
+
+  it('counts code points, not UTF-16 units', () => {
+    // Six emoji are twelve UTF-16 code units but six characters.
+    expect(checkPasswordPolicy('🔑'.repeat(6))).toHaveLength(1);
+  });
+
+  it('accepts the maximum length', () => {
+    expect(checkPasswordPolicy('a'.repeat(PASSWORD_MAX_LENGTH))).toEqual([]);
+  });
+
+  it('rejects one character over the maximum', () => {
+    expect(checkPasswordPolicy('a'.repeat(PASSWORD_MAX_LENGTH + 1))).toEqual([
+      { field: 'password', message: `must be at most ${PASSWORD_MAX_LENGTH} characters long` },
+    ]);
+  });
+
+  it('names the field it was given', () => {
+    expect(checkPasswordPolicy('short', 'newPassword')[0].field).toBe('newPassword');
+  });
+});
+
+describe('password hashing', () => {
+  it('hashes with argon2id at m=19456 KiB, t=2, p=1', async () => {
+    const hash = await hashPassword('correct horse battery');
+    const options = parseOptions(hash);
+
+    expect(hash.startsWith('$argon2id$')).toBe(true);
+    expect(options.memoryCost).toBe(19_456);
+    expect(options.timeCost).toBe(2);
+    expect(options.parallelism).toBe(1);
+  });
+
+  it('verifies the right password', async () => {
+    const hash = await hashPassword('correct horse battery');
+
+    await expect(verifyPassword(hash, 'correct horse battery')).resolves.toBe(true);
+  });
+
+  it('rejects a wrong password', async () => {
+    const hash = await hashPassword('correct horse battery');
+
+    await expect(verifyPassword(hash, 'correct horse battery!')).resolves.toBe(false);
+  });
+
+  it('rejects any password against a malformed hash', async () => {
+    await expect(verifyPassword('not-a-hash', 'correct horse battery')).resolves.toBe(false);
+  });
+
+  it('salts each hash', async () => {
+    const first = await hashPassword('correct horse battery');
+    const second = await hashPassword('correct horse battery');
+
+    expect(first).not.toBe(second);
+  });
+});

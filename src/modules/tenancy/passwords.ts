@@ -1,0 +1,48 @@
+import { Algorithm, hash, verify } from '@node-rs/argon2';
+import { FieldError } from '@app/common/errors/domain-error';
+
+export const PASSWORD_MIN_LENGTH = 12;
+/** Argon2 cost does not grow with length, but a bound keeps request bodies and hashing input sane. */
+export const PASSWORD_MAX_LENGTH = 256;
+
+/**
+ * `Algorithm` is a const enum that exists only in the package's type
+ * declarations (the native module exports an empty object), so code compiled
+ * without const-enum inlining (swc in jest) needs the value written out.
+ */
+const ARGON2ID: Algorithm.Argon2id = 2;
+
+/** OWASP Password Storage Cheat Sheet, argon2id option 2: m=19 MiB, t=2, p=1. */
+export const ARGON2_OPTIONS = {
+  algorithm: ARGON2ID,
+  memoryCost: 19_456,
+  timeCost: 2,
+  parallelism: 1,
+} as const;
+
+/** Field errors for a password that breaks the policy (length in Unicode code points); empty when it is fine. */
+export function checkPasswordPolicy(password: string, field = 'password'): FieldError[] {
+  const length = [...password].length;
+  if (length < PASSWORD_MIN_LENGTH) {
+    return [{ field, message: `must be at least ${PASSWORD_MIN_LENGTH} characters long` }];
+  }
+
+  if (length > PASSWORD_MAX_LENGTH) {
+    return [{ field, message: `must be at most ${PASSWORD_MAX_LENGTH} characters long` }];
+  }
+
+  return [];
+}
+
+export function hashPassword(password: string): Promise<string> {
+  return hash(password, ARGON2_OPTIONS);
+}
+
+/** False for a wrong password and for a stored hash that cannot be parsed. */
+export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
+  try {
+    return await verify(passwordHash, password);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,56 @@
+import type { Role } from '@app/common/roles/roles';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { SessionEntity } from './session.entity';
+import { UserEntity } from './user.entity';
+
+/** How long an expired session row is kept before a later login of its user deletes it. */
+const EXPIRED_SESSION_RETENTION_HOURS = 24;
+
+export interface ActiveSession {
+  session: SessionEntity;
+  email: string;
+}
+
+@Injectable()
+export class SessionsRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async insert(session: { tokenHash: string; userId: string; tenantId: string | null; role: Role; expiresAt: Date }): Promise<SessionEntity> {
+    const repository = this.dataSource.getRepository(SessionEntity);
+
+    return repository.save(repository.create({ ...session, revokedAt: null }));
+  }
+
+  /** Finds the unrevoked, unexpired session with this digest and its user's email, across tenants. */
+  async findActiveByHash(tokenHash: string, now: Date): Promise<ActiveSession | null> {
+    const { entities, raw } = await this.dataSource
+      .getRepository(SessionEntity)
+      .createQueryBuilder('session')
+      .innerJoin(UserEntity, 'identity', 'identity.id = session.userId')
+      .addSelect('identity.email', 'user_email')
+      .where('session.token_hash = :tokenHash', { tokenHash })
+      .andWhere('session.revoked_at IS NULL')
+      .andWhere('session.expires_at > :now', { now })
+      .getRawAndEntities<{ user_email: string }>();
+    if (entities.length === 0) {
+      return null;
+    }
+
+    return { session: entities[0], email: raw[0].user_email };
+  }
+
+  async revoke(id: string, at: Date): Promise<void> {
+    await this.dataSource.query(`UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`, [id, at]);
+  }
+
+  /** Delete the user's sessions that ended more than a day ago; called at login so the table stays small without a job. */
+  async deleteEndedForUser(userId: string, now: Date): Promise<void> {
+    await this.dataSource.query(
+      `DELETE FROM sessions
+        WHERE user_id = $1 AND coalesce(revoked_at, expires_at) < $2::timestamptz - make_interval(hours => $3)`,
+      [userId, now, EXPIRED_SESSION_RETENTION_HOURS],
+    );
+  }
+}

@@ -1,0 +1,124 @@
+import { FieldError } from '@app/common/errors/domain-error';
+import { TENANT_ROLES, TenantRole } from '@app/common/roles/roles';
+import { CreateUserInput } from '@app/contracts/tenancy.contracts';
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AuditLogService } from './audit-log.service';
+import { checkPasswordPolicy, hashPassword, verifyPassword } from './passwords';
+import { checkEmail, normalizeEmail } from './tenant-validation';
+import { TenantsRepository } from './tenants.repository';
+import { alreadyExists, assertValid, isUniqueViolation, tenantNotFound } from './tenancy.errors';
+import { UserEntity } from './user.entity';
+import { UsersRepository } from './users.repository';
+
+export interface UserBody {
+  id: string;
+  email: string;
+  role: string;
+  tenantId: string | null;
+  createdAt: string;
+}
+
+/**
+ * Creates tenant users and platform operators. A tenant user is one login
+ * identity per email across tenants. Adding an email that already has an
+ * identity to a second tenant adds a membership to that identity. The password
+ * given must then be the identity's current one, so an operator can never
+ * reset another tenant's login by accident.
+ */
+@Injectable()
+export class UsersService {
+  private readonly logger = new Logger(UsersService.name);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly users: UsersRepository,
+    private readonly tenants: TenantsRepository,
+    private readonly auditLog: AuditLogService,
+  ) {}
+
+  async create(input: CreateUserInput): Promise<UserBody> {
+    const email = normalizeEmail(input.email);
+    assertValid([...checkEmail(email), ...checkPasswordPolicy(input.password), ...checkRole(input)]);
+
+    const created = input.tenantId === null
+      ? await this.createOperator(email, input.password)
+      : await this.createTenantUser(input.tenantId, email, input.password, input.role as TenantRole);
+    this.logger.log({ tenantId: created.tenantId, userId: created.id, role: created.role }, 'User created');
+
+    return created;
+  }
+
+  private async createOperator(email: string, password: string): Promise<UserBody> {
+    const passwordHash = await hashPassword(password);
+
+    try {
+      return await this.dataSource.transaction(async (manager) => {
+        const user = await this.users.insertUser(manager, { email, passwordHash, isOperator: true });
+        await this.auditLog.record({ tenantId: null, action: 'user.created', details: { userId: user.id, email, role: 'operator' } }, manager);
+
+        return { id: user.id, email, role: 'operator', tenantId: null, createdAt: user.createdAt.toISOString() };
+      });
+    } catch (error) {
+      if (isUniqueViolation(error, 'users_operator_email_key')) {
+        throw alreadyExists('email', 'is already an operator', `An operator with the email ${email} already exists.`);
+      }
+      throw error;
+    }
+  }
+
+  private async createTenantUser(tenantId: string, email: string, password: string, role: TenantRole): Promise<UserBody> {
+    const tenant = await this.tenants.findById(tenantId);
+    if (!tenant) {
+      throw tenantNotFound();
+    }
+
+    const existing = await this.users.findByEmail(email, false);
+    if (existing) {
+      await this.checkExistingIdentity(existing, tenant.id, password);
+    }
+    const passwordHash = existing ? null : await hashPassword(password);
+
+    try {
+      return await this.dataSource.transaction(async (manager) => {
+        const user = existing ?? (await this.users.insertUser(manager, { email, passwordHash: passwordHash as string, isOperator: false }));
+        const membership = await this.users.insertMembership(manager, { tenantId: tenant.id, userId: user.id, role });
+        await this.auditLog.record({ tenantId: tenant.id, action: 'user.created', details: { userId: user.id, email, role } }, manager);
+
+        return { id: user.id, email, role, tenantId: tenant.id, createdAt: membership.createdAt.toISOString() };
+      });
+    } catch (error) {
+      if (isUniqueViolation(error, 'memberships_tenant_user_key') || isUniqueViolation(error, 'users_tenant_user_email_key')) {
+        throw emailTaken(email);
+      }
+      throw error;
+    }
+  }
+
+  private async checkExistingIdentity(user: UserEntity, tenantId: string, password: string): Promise<void> {
+    if (await this.users.findMembership(tenantId, user.id)) {
+      throw emailTaken(user.email);
+    }
+
+    if (!(await verifyPassword(user.passwordHash, password))) {
+      throw alreadyExists(
+        'email',
+        'already has a login in another tenant with a different password',
+        `${user.email} already logs in to another tenant. Give that login's password to add this tenant to it, or use another email.`,
+      );
+    }
+  }
+}
+
+function emailTaken(email: string): ReturnType<typeof alreadyExists> {
+  return alreadyExists('email', 'is already a user of this tenant', `A user with the email ${email} already exists in this tenant.`);
+}
+
+function checkRole(input: CreateUserInput): FieldError[] {
+  if (input.tenantId === null) {
+    return input.role === 'operator' ? [] : [{ field: 'role', message: 'must be operator for a user without a tenant' }];
+  }
+
+  return (TENANT_ROLES as readonly string[]).includes(input.role) ? [] : [{ field: 'role', message: 'must be one of owner, admin, staff' }];
+}

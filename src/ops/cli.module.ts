@@ -1,0 +1,47 @@
+import { CommonModule } from '@app/common/common.module';
+import { OutboxEventEntity } from '@app/common/outbox/outbox-event.entity';
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ClsModule } from 'nestjs-cls';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { dataSourceOptions } from '../database/data-source';
+import { TenancyModule } from '../modules/tenancy/tenancy.module';
+import { TenantsCreateCommand } from './tenants-create.command';
+import { TenantsLiveModeCommand } from './tenants-live-mode.command';
+import { TokensCreateCommand } from './tokens-create.command';
+import { TokensRevokeCommand } from './tokens-revoke.command';
+import { UsersCreateCommand } from './users-create.command';
+
+/** The validated configuration as APP_CONFIG, as the application provides it. */
+@Global()
+@Module({})
+class CliConfigModule {
+  static register(config: AppConfig): DynamicModule {
+    return { module: CliConfigModule, providers: [{ provide: APP_CONFIG, useValue: config }], exports: [APP_CONFIG] };
+  }
+}
+
+/**
+ * The ops CLI's module, with only what its commands need: the database, the
+ * request context and the Tenancy context without its controllers or workers.
+ * It starts no HTTP server, queue or Redis connection.
+ */
+@Module({})
+export class CliModule {
+  static register(config: AppConfig): DynamicModule {
+    return {
+      module: CliModule,
+      imports: [
+        CliConfigModule.register(config),
+        ClsModule.forRoot({ global: true }),
+        CommonModule,
+        TenancyModule.forRoles({ api: false, worker: false }, { systemActorLabel: 'ops-cli' }),
+        // A CLI run fails at once when the database is away instead of retrying for half a minute.
+        TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl), autoLoadEntities: true, retryAttempts: 0 }),
+        // OutboxWriter writes this entity; in the application OutboxModule registers it.
+        TypeOrmModule.forFeature([OutboxEventEntity]),
+      ],
+      providers: [TenantsCreateCommand, TenantsLiveModeCommand, TokensCreateCommand, TokensRevokeCommand, UsersCreateCommand],
+    };
+  }
+}

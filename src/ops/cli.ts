@@ -1,0 +1,37 @@
+import { CommandFactory } from 'nest-commander';
+import { ConfigurationError, loadConfig } from '../config/app-config';
+import { CliModule } from './cli.module';
+import { formatCliError } from './ops-command';
+
+/**
+ * Runs the operator CLI: `node dist/src/ops/cli.js <command> [options]`, or
+ * `npm run ops -- <command>`. `--help` lists the commands, and
+ * `<command> --help` its options. Results go to stdout, errors to stderr with
+ * exit status 1.
+ */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigurationError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+
+  await CommandFactory.run(CliModule.register(config), {
+    // Only errors, which Nest's console logger writes to stderr, so stdout contains the command's output alone.
+    logger: ['error'],
+    serviceErrorHandler: (error: Error) => {
+      console.error(formatCliError(error));
+      process.exitCode = 1;
+    },
+  });
+}
+
+main().catch((error: unknown) => {
+  console.error(formatCliError(error));
+  process.exit(1);
+});

@@ -1,0 +1,173 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { DataSource } from 'typeorm';
+import { uniqueSlug } from '../support/factories';
+import { TEST_DATABASE_URL } from '../support/test-env';
+import { TestApp, startTestApp } from '../support/test-app';
+import { strongPassword, uniqueEmail } from './tenancy-helpers';
+
+const run = promisify(execFile);
+const CLI = join(__dirname, '..', '..', 'dist', 'src', 'ops', 'cli.js');
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the built CLI against the e2e database, as an operator would after `npm run build`. */
+async function cli(...args: string[]): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
+      env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: TEST_DATABASE_URL, LOG_LEVEL: 'error' },
+      timeout: 30_000,
+    });
+
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+
+    return { code: typeof failed.code === 'number' ? failed.code : -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+  }
+}
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').pop() ?? '';
+}
+
+let t: TestApp;
+
+beforeAll(async () => {
+  t = await startTestApp();
+});
+
+afterAll(async () => {
+  await t?.close();
+});
+
+describe('ops CLI', () => {
+  it('prints a working operator token alone on the last line', async () => {
+    const result = await cli('tokens:create', '--role', 'operator', '--label', 'cli e2e');
+    const token = lastLine(result.stdout);
+
+    const response = await t.http().get('/api/v1/ops/tenants').set('Authorization', `Bearer ${token}`);
+
+    expect(result.code).toBe(0);
+    expect(token).toMatch(/^bst_[A-Za-z0-9_-]{43}$/);
+    expect(response.status).toBe(200);
+  });
+
+  it('creates a tenant, a user and a tenant token by slug', async () => {
+    const slug = uniqueSlug('cli');
+    const email = uniqueEmail('cli');
+    const password = strongPassword();
+
+    const tenant = await cli('tenants:create', '--slug', slug, '--name', 'CLI School', '--time-zone', 'Europe/Berlin');
+    const user = await cli('users:create', '--tenant', slug, '--email', email, '--password', password, '--role', 'owner');
+    const token = await cli('tokens:create', '--tenant', slug, '--role', 'owner', '--label', 'cli owner');
+    const me = await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${lastLine(token.stdout)}`);
+    const login = await t.http().post('/api/v1/auth/login').send({ tenant: slug, email, password });
+
+    expect(tenant.code).toBe(0);
+    expect(user.code).toBe(0);
+    expect(token.code).toBe(0);
+    expect(me.body.tenant).toEqual({ id: lastLine(tenant.stdout), slug, name: 'CLI School' });
+    expect(me.body.role).toBe('owner');
+    expect(login.status).toBe(200);
+  });
+
+  it('sets live mode by tenant id', async () => {
+    const slug = uniqueSlug('cli-live');
+    const tenantId = lastLine((await cli('tenants:create', '--slug', slug, '--name', 'Live')).stdout);
+
+    const result = await cli('tenants:live-mode', '--tenant', tenantId, '--allowed', 'true');
+    const tenants: { live_mode_allowed: boolean }[] = await t.app.get(DataSource).query('SELECT live_mode_allowed FROM tenants WHERE id = $1', [tenantId]);
+
+    expect(result.code).toBe(0);
+    expect(tenants[0].live_mode_allowed).toBe(true);
+  });
+
+  it('records its audit entries with the system actor ops-cli', async () => {
+    const slug = uniqueSlug('cli-audit');
+    const tenantId = lastLine((await cli('tenants:create', '--slug', slug, '--name', 'Audited')).stdout);
+
+    const rows: { actor_kind: string; actor_label: string }[] = await t.app
+      .get(DataSource)
+      .query(`SELECT actor_kind, actor_label FROM audit_log WHERE tenant_id = $1 AND action = 'tenant.created'`, [tenantId]);
+
+    expect(rows).toEqual([{ actor_kind: 'system', actor_label: 'ops-cli' }]);
+  });
+
+  it('creates an operator who can log in', async () => {
+    const email = uniqueEmail('cli-operator');
+    const password = strongPassword();
+
+    const result = await cli('users:create', '--operator', '--email', email, '--password', password);
+    const login = await t.http().post('/api/v1/auth/login').send({ email, password });
+
+    expect(result.code).toBe(0);
+    expect(login.status).toBe(200);
+    expect(login.body.role).toBe('operator');
+  });
+
+  it('revokes a token by id', async () => {
+    const created = await cli('tokens:create', '--role', 'operator', '--label', 'to revoke');
+    const token = lastLine(created.stdout);
+    const me = await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${token}`);
+    const listed = await t.http().get('/api/v1/ops/tokens').set('Authorization', `Bearer ${token}`);
+    const id = (listed.body.data as { id: string; label: string }[]).find((item) => item.label === 'to revoke')?.id ?? '';
+
+    const revoked = await cli('tokens:revoke', '--id', id);
+    const after = await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${token}`);
+
+    expect(me.status).toBe(200);
+    expect(revoked.code).toBe(0);
+    expect(after.status).toBe(401);
+  });
+
+  it('fails with exit status 1 and the field for a bad slug', async () => {
+    const result = await cli('tenants:create', '--slug', 'Bad Slug', '--name', 'Bad');
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('--slug: must be 2 to 63 lower-case letters, digits or hyphens');
+  });
+
+  it('fails with exit status 1 for a duplicate slug', async () => {
+    const slug = uniqueSlug('cli-dup');
+    await cli('tenants:create', '--slug', slug, '--name', 'First');
+
+    const result = await cli('tenants:create', '--slug', slug, '--name', 'Second');
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`A tenant with the slug "${slug}" already exists.`);
+  });
+
+  it('fails with exit status 1 for an unknown tenant', async () => {
+    const result = await cli('tokens:create', '--tenant', 'no-such-tenant', '--role', 'owner', '--label', 'x');
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('No such tenant with the slug or id "no-such-tenant".');
+  });
+
+  it('fails with exit status 1 for a tenant role without a tenant', async () => {
+    const result = await cli('tokens:create', '--role', 'owner', '--label', 'x');
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('--tenant: is required for role owner');
+  });
+
+  it('fails with exit status 1 for a missing required option', async () => {
+    const result = await cli('tokens:create', '--label', 'x');
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("required option '--role <role>' not specified");
+  });
+
+  it.each(['tenants:create', 'tenants:live-mode', 'users:create', 'tokens:create', 'tokens:revoke'])('prints help for %s', async (command) => {
+    const result = await cli(command, '--help');
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`Usage: cli ${command} [options]`);
+  });
+});
