@@ -38,6 +38,11 @@ export interface StripeConnectionFacade {
   translateStripeError(tenantId: string, error: unknown): Promise<Error>;
   /** Look up a webhook endpoint token across tenants: the one reviewed path that does so. */
   resolveWebhookEndpoint(endpointToken: string): Promise<WebhookEndpointResolution | null>;
+  /**
+   * Record that a verified delivery for the tenant arrived at `at`, shown as
+   * `webhook.lastEventAt` on the Billing page. An older time never replaces a newer one.
+   */
+  recordWebhookEventReceived(tenantId: string, at: Date): Promise<void>;
 }
 
 export const STRIPE_CONNECTION_FACADE = Symbol('STRIPE_CONNECTION_FACADE');

@@ -1,13 +1,43 @@
 import { AppRoles } from '@app/common/app-roles';
+import { SECRET_CIPHER, SecretCipher } from '@app/common/crypto/secret-cipher';
+import { STRIPE_CONNECTION_FACADE } from '@app/contracts/stripe-connection.contracts';
 import { DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { StripeClientFactory } from './stripe-client.factory';
+import { StripeConnectionOpsController } from './stripe-connection-ops.controller';
+import { StripeConnectionController } from './stripe-connection.controller';
+import { StripeConnectionEntity } from './stripe-connection.entity';
+import { StripeConnectionFacadeService } from './stripe-connection.facade';
+import { StripeConnectionRepository } from './stripe-connection.repository';
+import { StripeConnectionService } from './stripe-connection.service';
+import { WebhookEndpointRegistrar } from './webhook-endpoint.registrar';
+import { WebhookEndpointService } from './webhook-endpoint.service';
 
+/**
+ * StripeConnection: each tenant's keys (encrypted), mode, account, status and
+ * webhook endpoint, and the per-tenant Stripe client factory. Global, so other
+ * contexts inject STRIPE_CONNECTION_FACADE without importing this module.
+ */
 @Module({})
 export class StripeConnectionModule {
   static forRoles(roles: AppRoles): DynamicModule {
     return {
       module: StripeConnectionModule,
-      controllers: roles.api ? [] : [],
-      providers: [],
+      global: true,
+      imports: [TypeOrmModule.forFeature([StripeConnectionEntity])],
+      controllers: roles.api ? [StripeConnectionController, StripeConnectionOpsController] : [],
+      providers: [
+        { provide: SECRET_CIPHER, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new SecretCipher(config.encryptionKeys) },
+        StripeClientFactory,
+        StripeConnectionFacadeService,
+        StripeConnectionRepository,
+        StripeConnectionService,
+        WebhookEndpointRegistrar,
+        WebhookEndpointService,
+        { provide: STRIPE_CONNECTION_FACADE, useExisting: StripeConnectionFacadeService },
+      ],
+      exports: [STRIPE_CONNECTION_FACADE],
     };
   }
 }

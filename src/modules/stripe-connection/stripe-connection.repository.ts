@@ -1,0 +1,104 @@
+import type { StripeMode } from '@app/common/keys/stripe-keys';
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { EntityManager, In, Not, QueryFailedError, Repository } from 'typeorm';
+import { StripeConnectionEntity } from './stripe-connection.entity';
+import { generateWebhookEndpointToken } from './webhook-endpoint-token';
+
+/** The partial unique index that keeps one Stripe account (per mode) to one tenant. */
+export const ACCOUNT_MODE_UNIQUE_INDEX = 'stripe_connections_account_mode_uniq';
+
+export type StripeConnectionChanges = Partial<
+  Omit<StripeConnectionEntity, 'id' | 'tenantId' | 'webhookEndpointToken' | 'version' | 'createdAt' | 'updatedAt'>
+>;
+
+/**
+ * Stripe connections, looked up by tenant. Every method takes the tenant id,
+ * except the webhook token lookup, which is the one reviewed path that looks
+ * across tenants before a tenant is known.
+ */
+@Injectable()
+export class StripeConnectionRepository {
+  constructor(
+    @InjectRepository(StripeConnectionEntity)
+    private readonly connections: Repository<StripeConnectionEntity>,
+  ) {}
+
+  findByTenant(tenantId: string, manager?: EntityManager): Promise<StripeConnectionEntity | null> {
+    const repository = manager ? manager.getRepository(StripeConnectionEntity) : this.connections;
+
+    return repository.findOne({ where: { tenantId } });
+  }
+
+  /**
+   * Return the tenant's row, creating it (status `not_connected`, with its
+   * webhook endpoint token) on first use. Concurrent first calls create one row.
+   */
+  async ensureForTenant(tenantId: string): Promise<StripeConnectionEntity> {
+    const existing = await this.findByTenant(tenantId);
+    if (existing) {
+      return existing;
+    }
+
+    await this.connections
+      .createQueryBuilder()
+      .insert()
+      .values({ tenantId, status: 'not_connected', webhookEndpointToken: generateWebhookEndpointToken(), version: 1 })
+      .orIgnore()
+      .execute();
+
+    return this.connections.findOneOrFail({ where: { tenantId } });
+  }
+
+  /** Read the tenant's row and hold a row lock until the transaction ends. */
+  lockByTenant(manager: EntityManager, tenantId: string): Promise<StripeConnectionEntity | null> {
+    return manager.getRepository(StripeConnectionEntity).findOne({ where: { tenantId }, lock: { mode: 'pessimistic_write' } });
+  }
+
+  /** Apply changes, raise the version and return the row as stored. */
+  async update(manager: EntityManager, connection: StripeConnectionEntity, changes: StripeConnectionChanges): Promise<StripeConnectionEntity> {
+    const repository = manager.getRepository(StripeConnectionEntity);
+    await repository
+      .createQueryBuilder()
+      .update()
+      .set({ ...changes, version: () => 'version + 1' })
+      .where('id = :id AND tenant_id = :tenantId', { id: connection.id, tenantId: connection.tenantId })
+      .execute();
+
+    return repository.findOneOrFail({ where: { id: connection.id, tenantId: connection.tenantId } });
+  }
+
+  /** Check whether another tenant has this Stripe account connected (or in error) in this mode. */
+  async isAccountUsedByAnotherTenant(tenantId: string, accountId: string, mode: StripeMode): Promise<boolean> {
+    return this.connections.exists({
+      where: { tenantId: Not(tenantId), accountId, mode, status: In(['connected', 'error']) },
+    });
+  }
+
+  /** Find a connection by its webhook endpoint token across all tenants, because the token alone identifies the tenant. */
+  findByWebhookEndpointToken(token: string): Promise<StripeConnectionEntity | null> {
+    return this.connections.findOne({ where: { webhookEndpointToken: token } });
+  }
+
+  /** Move `last_event_at` forward to `at`, so an older delivery never moves it back. The version stays. */
+  async recordEventReceived(tenantId: string, at: Date): Promise<void> {
+    await this.connections
+      .createQueryBuilder()
+      .update()
+      .set({ lastEventAt: () => 'GREATEST(COALESCE(last_event_at, :at), :at)' })
+      .where('tenant_id = :tenantId', { tenantId })
+      .setParameter('at', at)
+      .execute();
+  }
+}
+
+/** Check whether a write failed on the one-account-per-mode index, which a concurrent connect can hit. */
+export function isAccountInUseViolation(error: unknown): boolean {
+  if (!(error instanceof QueryFailedError)) {
+    return false;
+  }
+
+  const driverError = error.driverError as { code?: string; constraint?: string };
+
+  return driverError.code === '23505' && driverError.constraint === ACCOUNT_MODE_UNIQUE_INDEX;
+}

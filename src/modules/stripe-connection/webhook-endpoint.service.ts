@@ -1,0 +1,206 @@
+import { SECRET_CIPHER, SecretCipher } from '@app/common/crypto/secret-cipher';
+import { notFound } from '@app/common/errors/domain-error';
+import { Clock } from '@app/common/time/clock';
+import { TENANCY_FACADE, TenancyFacade } from '@app/contracts/tenancy.contracts';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import Stripe from 'stripe';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { webhookUrlFor } from './billing-settings.mapper';
+import { endpointSecretAssociatedData } from './connection-secrets';
+import { StripeClientFactory } from './stripe-client.factory';
+import { StripeConnectionEntity } from './stripe-connection.entity';
+import { StripeConnectionRepository } from './stripe-connection.repository';
+import { HANDLED_STRIPE_EVENT_TYPES } from './stripe-webhook-events';
+import { WebhookEndpointRegistrar } from './webhook-endpoint.registrar';
+import { isWellFormedWebhookEndpointToken } from './webhook-endpoint-token';
+
+/** How long the signing secret of a disconnected endpoint keeps verifying late deliveries. */
+export const RETIRED_ENDPOINT_SECRET_DAYS = 14;
+
+export interface ResolvedEndpoint {
+  connection: StripeConnectionEntity;
+  /** Newest first: the current endpoint's secret, then a disconnected endpoint's within its 14 days. */
+  secrets: string[];
+}
+
+/**
+ * The tenant's webhook endpoint: registering it in the tenant's Stripe
+ * account, storing its signing secret, and resolving the URL's token back to
+ * the tenant and its secrets when a delivery arrives.
+ */
+@Injectable()
+export class WebhookEndpointService {
+  private readonly logger = new Logger(WebhookEndpointService.name);
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(SECRET_CIPHER) private readonly cipher: SecretCipher,
+    @Inject(TENANCY_FACADE) private readonly tenancy: TenancyFacade,
+    private readonly clients: StripeClientFactory,
+    private readonly clock: Clock,
+    private readonly dataSource: DataSource,
+    private readonly registrar: WebhookEndpointRegistrar,
+    private readonly repository: StripeConnectionRepository,
+  ) {}
+
+  /**
+   * Register the endpoint in the connection's Stripe account and store the
+   * outcome: `automatic` with the endpoint's signing secret, or `manual` when
+   * Stripe rejected the request. Stripe errors become `manual`, so they never fail
+   * the caller's connect or key edit (a database error still does).
+   */
+  async register(connection: StripeConnectionEntity): Promise<StripeConnectionEntity> {
+    const stripe = this.clients.forConnection(connection);
+    const url = webhookUrlFor(this.config.publicBaseUrl, connection.webhookEndpointToken);
+    const outcome = await this.registrar.register(stripe, {
+      tenantId: connection.tenantId,
+      url,
+      // The version changes with every connect and key edit, so a registration
+      // after a disconnect never replays the response for a deleted endpoint.
+      idempotencyKey: `stripe-connection-${connection.id}-v${connection.version}-webhook-endpoint`,
+    });
+
+    const stored = await this.dataSource.transaction(async (manager) => {
+      const locked = await this.repository.lockByTenant(manager, connection.tenantId);
+      if (!locked || locked.status === 'not_connected' || locked.accountId !== connection.accountId || locked.mode !== connection.mode) {
+        return null;
+      }
+
+      const secret =
+        outcome.registration === 'automatic' ? this.cipher.encrypt(outcome.secret, endpointSecretAssociatedData(connection.tenantId)) : null;
+      const updated = await this.repository.update(
+        manager,
+        locked,
+        outcome.registration === 'automatic' && secret
+          ? {
+              stripeWebhookEndpointId: outcome.endpointId,
+              webhookRegistration: 'automatic',
+              endpointSecretCiphertext: secret.ciphertext,
+              endpointSecretKeyId: secret.keyId,
+            }
+          : { webhookRegistration: 'manual' },
+      );
+      await this.tenancy.recordAudit(
+        {
+          tenantId: connection.tenantId,
+          action: 'stripe.webhook_registered',
+          details: {
+            registration: outcome.registration,
+            url,
+            stripeWebhookEndpointId: outcome.registration === 'automatic' ? outcome.endpointId : null,
+            reason: outcome.registration === 'manual' ? outcome.reason : null,
+            enabledEvents: [...HANDLED_STRIPE_EVENT_TYPES],
+          },
+        },
+        manager,
+      );
+
+      return updated;
+    });
+
+    if (stored === null) {
+      // The tenant disconnected (or switched accounts) while Stripe responded, so no connection uses the new endpoint.
+      if (outcome.registration === 'automatic') {
+        await this.registrar.delete(stripe, connection.tenantId, outcome.endpointId);
+      }
+
+      return (await this.repository.findByTenant(connection.tenantId)) ?? connection;
+    }
+
+    this.logger.log(
+      { tenantId: connection.tenantId, connectionId: connection.id, registration: outcome.registration, stripeWebhookEndpointId: stored.stripeWebhookEndpointId },
+      'Webhook endpoint registration recorded',
+    );
+
+    return stored;
+  }
+
+  /** Delete an endpoint the service registered, best effort, with a client built before the key was destroyed. */
+  async deleteInStripe(stripe: Stripe, tenantId: string, endpointId: string): Promise<void> {
+    const deleted = await this.registrar.delete(stripe, tenantId, endpointId);
+    if (deleted) {
+      this.logger.log({ tenantId, stripeWebhookEndpointId: endpointId }, 'Deleted the webhook endpoint in Stripe');
+    }
+  }
+
+  /** Store the signing secret of an endpoint the tenant pasted by hand; an operator action. */
+  async setSecretByOperator(tenantId: string, secret: string): Promise<void> {
+    const tenant = await this.tenancy.getTenant(tenantId);
+    if (!tenant) {
+      throw notFound('tenant');
+    }
+
+    await this.repository.ensureForTenant(tenantId);
+    await this.dataSource.transaction(async (manager) => {
+      const locked = await this.repository.lockByTenant(manager, tenantId);
+      if (!locked) {
+        throw notFound('tenant');
+      }
+
+      const encrypted = this.cipher.encrypt(secret, endpointSecretAssociatedData(tenantId));
+      await this.repository.update(manager, locked, { endpointSecretCiphertext: encrypted.ciphertext, endpointSecretKeyId: encrypted.keyId });
+      await this.tenancy.recordAudit(
+        { tenantId, action: 'tenant.webhook_secret_set', details: { replacedEarlierSecret: locked.endpointSecretCiphertext !== null } },
+        manager,
+      );
+    });
+    this.logger.log({ tenantId }, 'Operator set the tenant endpoint signing secret');
+  }
+
+  /**
+   * Find the tenant of a webhook URL's token and decrypt its endpoint secrets.
+   * This is the one lookup that crosses tenants; it returns null for a token
+   * that is malformed or unknown.
+   */
+  async resolve(token: string): Promise<ResolvedEndpoint | null> {
+    if (!isWellFormedWebhookEndpointToken(token)) {
+      return null;
+    }
+
+    const connection = await this.repository.findByWebhookEndpointToken(token);
+    if (!connection) {
+      return null;
+    }
+
+    const secrets: string[] = [];
+    this.pushDecrypted(secrets, connection, connection.endpointSecretKeyId, connection.endpointSecretCiphertext);
+    const keptUntil = connection.retiredEndpointSecretKeptUntil;
+    if (keptUntil !== null && keptUntil > this.clock.now()) {
+      this.pushDecrypted(secrets, connection, connection.retiredEndpointSecretKeyId, connection.retiredEndpointSecretCiphertext);
+    }
+
+    return { connection, secrets };
+  }
+
+  /** Build the column changes that move the current endpoint secret to the retired slot, kept 14 days. */
+  retireCurrentSecret(connection: StripeConnectionEntity, now: Date): Partial<StripeConnectionEntity> {
+    if (connection.endpointSecretCiphertext === null) {
+      return {};
+    }
+
+    return {
+      endpointSecretCiphertext: null,
+      endpointSecretKeyId: null,
+      retiredEndpointSecretCiphertext: connection.endpointSecretCiphertext,
+      retiredEndpointSecretKeyId: connection.endpointSecretKeyId,
+      retiredEndpointSecretKeptUntil: new Date(now.getTime() + RETIRED_ENDPOINT_SECRET_DAYS * 24 * 60 * 60 * 1000),
+    };
+  }
+
+  private pushDecrypted(secrets: string[], connection: StripeConnectionEntity, keyId: string | null, ciphertext: string | null): void {
+    if (keyId === null || ciphertext === null) {
+      return;
+    }
+
+    try {
+      secrets.push(this.cipher.decrypt({ keyId, ciphertext }, endpointSecretAssociatedData(connection.tenantId)));
+    } catch (error) {
+      // Deliveries still verify against the platform secrets; the operator must set the secret again.
+      this.logger.error(
+        { tenantId: connection.tenantId, connectionId: connection.id, encryptionKeyId: keyId, err: { name: (error as Error).name, message: (error as Error).message } },
+        'Could not decrypt a stored webhook endpoint signing secret',
+      );
+    }
+  }
+}
