@@ -1,0 +1,90 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { INVOICE_STATUSES, InvoiceStatus } from '../invoice.entity';
+
+export class InvoiceLineResponse {
+  @ApiProperty({ example: 'Card payment' })
+  description!: string;
+
+  @ApiProperty({ example: 1 })
+  quantity!: number;
+
+  @ApiProperty({ example: 8900 })
+  unitAmount!: number;
+
+  @ApiProperty({ example: 8900 })
+  amount!: number;
+}
+
+/** An invoice as the HTTP contract shows it: every field present, null where it has no value. */
+export class InvoiceResponse {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+
+  @ApiProperty({ type: String, nullable: true, example: 'INV-2026-00042' })
+  number!: string | null;
+
+  @ApiProperty({ enum: INVOICE_STATUSES })
+  status!: InvoiceStatus;
+
+  @ApiProperty({ description: 'Open and past its due date in the tenant\'s time zone.' })
+  overdue!: boolean;
+
+  @ApiProperty({ type: String, format: 'uuid', nullable: true })
+  customerId!: string | null;
+
+  @ApiProperty({ type: String, format: 'uuid', nullable: true })
+  paymentId!: string | null;
+
+  @ApiProperty({ example: 'usd' })
+  currency!: string;
+
+  @ApiProperty({ type: [InvoiceLineResponse] })
+  lines!: InvoiceLineResponse[];
+
+  @ApiProperty({ example: 8900 })
+  total!: number;
+
+  @ApiProperty({ example: 8900 })
+  amountPaid!: number;
+
+  @ApiProperty({ example: 0 })
+  amountRefunded!: number;
+
+  @ApiProperty({ type: String, format: 'date', nullable: true, example: '2027-01-03' })
+  dueDate!: string | null;
+
+  @ApiProperty()
+  livemode!: boolean;
+
+  @ApiProperty({ type: String, nullable: true })
+  hostedInvoiceUrl!: string | null;
+
+  @ApiProperty({ type: String, nullable: true })
+  pdfUrl!: string | null;
+
+  @ApiProperty({ type: String, nullable: true })
+  stripeInvoiceId!: string | null;
+
+  @ApiProperty({ type: String, nullable: true })
+  memo!: string | null;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  issuedAt!: string | null;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  paidAt!: string | null;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  voidedAt!: string | null;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt!: string;
+}
+
+export class InvoiceListResponse {
+  @ApiProperty({ type: [InvoiceResponse] })
+  data!: InvoiceResponse[];
+
+  @ApiProperty({ type: String, nullable: true })
+  nextCursor!: string | null;
+}

@@ -1,0 +1,28 @@
+import { Clock } from '@app/common/time/clock';
+import { TENANCY_FACADE, TenancyFacade } from '@app/contracts/tenancy.contracts';
+import { Inject, Injectable } from '@nestjs/common';
+import { isoDateInZone, resolveTimeZone } from './invoice-number';
+
+/** Dates in the tenant's own time zone (default America/Chicago), from the injectable clock. */
+@Injectable()
+export class InvoiceCalendarService {
+  constructor(
+    private readonly clock: Clock,
+    @Inject(TENANCY_FACADE) private readonly tenancy: TenancyFacade,
+  ) {}
+
+  now(): Date {
+    return this.clock.now();
+  }
+
+  async timeZoneOf(tenantId: string): Promise<string> {
+    const tenant = await this.tenancy.getTenant(tenantId);
+
+    return resolveTimeZone(tenant?.timeZone);
+  }
+
+  /** Today's date in the tenant's zone, `YYYY-MM-DD`: the day against which due dates are overdue. */
+  async todayFor(tenantId: string): Promise<string> {
+    return isoDateInZone(this.clock.now(), await this.timeZoneOf(tenantId));
+  }
+}

@@ -1,0 +1,50 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsEmail, IsNotEmpty, IsNumber, IsObject, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
+
+/**
+ * Body of POST /api/v1/payments. The amount's range per currency and the
+ * metadata limits are checked by `checkPaymentInput`, which needs both fields.
+ */
+export class CreatePaymentDto {
+  @ApiProperty({ example: 8900, description: "Positive integer in the currency's minor unit, within Stripe's minimum and maximum charge." })
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  amount!: number;
+
+  @ApiProperty({ example: 'usd', description: 'Lower-case ISO 4217 currency code.' })
+  @IsString()
+  @Matches(/^[a-z]{3}$/, { message: 'must be a lower-case three-letter ISO 4217 code' })
+  currency!: string;
+
+  @ApiProperty({ example: 'pm_card_visa', description: 'A Stripe PaymentMethod id or test token of the tenant\'s account.' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(255)
+  paymentMethod!: string;
+
+  @ApiPropertyOptional({ example: 'CPR/AED class, 2 seats', maxLength: 1000 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(1000)
+  description?: string;
+
+  @ApiPropertyOptional({ example: 'buyer@example.com', description: 'Where Stripe sends the receipt.' })
+  @IsOptional()
+  @IsEmail()
+  @MaxLength(254)
+  receiptEmail?: string;
+
+  @ApiPropertyOptional({ type: String, format: 'uuid', nullable: true, example: null })
+  @IsOptional()
+  @IsUUID()
+  customerId?: string | null;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'string', maxLength: 500 },
+    description: "String values, at most 48 keys of up to 40 characters (Stripe's limit of 50 less the service's own 2).",
+    example: { classId: 'cls_42' },
+  })
+  @IsOptional()
+  @IsObject()
+  metadata?: Record<string, string>;
+}
