@@ -3,9 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import Redis from 'ioredis';
-import { TEST_DATABASE_URL, TEST_REDIS_URL } from './test-env';
-
-const TEST_QUEUE_PREFIX = '{billing-e2e}';
+import { TEST_DATABASE_URL, TEST_QUEUE_PREFIX, TEST_REDIS_URL } from './test-env';
 
 /**
  * Recreate the e2e database and migrate it with the built migration runner,

@@ -5,10 +5,9 @@ import request from 'supertest';
 import TestAgent from 'supertest/lib/agent';
 import { createApp } from '../../src/app.factory';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
-import { TEST_DATABASE_URL, TEST_REDIS_URL } from './test-env';
+import { TEST_DATABASE_URL, TEST_QUEUE_PREFIX, TEST_REDIS_URL } from './test-env';
 
-/** BullMQ prefix of every e2e app; global setup clears its keys before a run. */
-export const TEST_QUEUE_PREFIX = '{billing-e2e}';
+export { TEST_QUEUE_PREFIX };
 
 export interface TestApp {
   app: NestExpressApplication;

@@ -8,6 +8,7 @@ export const ALL_QUEUES = [QUEUE_WEBHOOK_EVENTS, QUEUE_DOMAIN_EVENTS, QUEUE_INVO
 export type QueueName = (typeof ALL_QUEUES)[number];
 
 export const JOB_PROCESS_WEBHOOK_EVENT = 'process-webhook-event';
+export const JOB_SWEEP_WEBHOOK_EVENTS = 'sweep-webhook-events';
 export const JOB_DELIVER_DOMAIN_EVENT = 'deliver-domain-event';
 export const JOB_ISSUE_PAYMENT_INVOICE = 'issue-payment-invoice';
 

@@ -1,0 +1,200 @@
+import { RequestContext } from '@app/common/context/request-context';
+import { DiscoveredMethod, MethodDiscovery } from '@app/common/discovery/method-discovery';
+import { PermanentJobError, RetryLaterError } from '@app/common/queues/job-errors';
+import { StripeEventHandlerMetadata } from '@app/common/stripe/on-stripe-event.decorator';
+import { ConnectionView, StripeConnectionFacade } from '@app/contracts/stripe-connection.contracts';
+import { Logger } from '@nestjs/common';
+import { Job } from 'bullmq';
+import { ClaimedWebhookEvent, WebhookEventsRepository } from './webhook-events.repository';
+import { WebhookEventsProcessor } from './webhook-events.processor';
+import { WebhookEventsSweeper } from './webhook-events.sweeper';
+
+const TENANT_ID = '2b1f4a9e-6f1d-4c55-9c1e-0d6b7f1a2c3d';
+const ROW_ID = '8d7c6b5a-4f3e-4d2c-9b1a-0f9e8d7c6b5a';
+const CONNECTED: ConnectionView = { status: 'connected', mode: 'test', accountId: 'acct_1' };
+
+function claimed(overrides: Partial<ClaimedWebhookEvent> = {}): ClaimedWebhookEvent {
+  return {
+    id: ROW_ID,
+    tenantId: TENANT_ID,
+    stripeEventId: 'evt_1',
+    type: 'payment_intent.succeeded',
+    livemode: false,
+    payload: { id: 'evt_1', type: 'payment_intent.succeeded' },
+    verifiedBy: 'endpoint',
+    attempts: 1,
+    receivedAt: new Date('2026-12-04T19:35:00.000Z'),
+    ...overrides,
+  };
+}
+
+function job(attemptsMade = 0, attempts = 8): Job {
+  return { id: `webhook-event-${ROW_ID}`, name: 'process-webhook-event', data: { webhookEventId: ROW_ID, tenantId: TENANT_ID }, attemptsMade, opts: { attempts } } as unknown as Job;
+}
+
+function setUp(handle: jest.Mock, options: { event?: ClaimedWebhookEvent | null; connection?: ConnectionView } = {}) {
+  const handler: DiscoveredMethod<StripeEventHandlerMetadata> = {
+    metadata: { types: ['payment_intent.succeeded'] },
+    name: 'PaymentEvents.onSucceeded',
+    invoke: handle,
+  };
+  const repository = {
+    claimForProcessing: jest.fn().mockResolvedValue(options.event === undefined ? claimed() : options.event),
+    recordOutcome: jest.fn().mockResolvedValue(undefined),
+    recordFailure: jest.fn().mockResolvedValue(undefined),
+    recordAttemptError: jest.fn().mockResolvedValue(undefined),
+  };
+  const facade = {
+    getConnection: jest.fn().mockResolvedValue(options.connection ?? CONNECTED),
+    recordWebhookEventReceived: jest.fn().mockResolvedValue(undefined),
+  };
+  const context = { runAsTenant: (_tenantId: string, work: () => Promise<unknown>) => work() };
+  const discovery = { findMethods: () => [handler] };
+  const processor = new WebhookEventsProcessor(
+    facade as unknown as StripeConnectionFacade,
+    context as unknown as RequestContext,
+    discovery as unknown as MethodDiscovery,
+    repository as unknown as WebhookEventsRepository,
+    {} as WebhookEventsSweeper,
+  );
+  processor.onModuleInit();
+
+  return { processor, repository, facade };
+}
+
+describe('WebhookEventsProcessor', () => {
+  beforeAll(() => Logger.overrideLogger(false));
+
+  it('stores a processed outcome', async () => {
+    const { processor, repository } = setUp(jest.fn().mockResolvedValue({ result: 'processed' }));
+
+    await processor.process(job());
+
+    expect(repository.recordOutcome).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 'processed', null);
+  });
+
+  it('passes the payload and context to the handler', async () => {
+    const handle = jest.fn().mockResolvedValue({ result: 'processed' });
+    const { processor } = setUp(handle);
+
+    await processor.process(job());
+
+    expect(handle).toHaveBeenCalledWith(
+      { id: 'evt_1', type: 'payment_intent.succeeded' },
+      { tenantId: TENANT_ID, inboxEventId: ROW_ID, verifiedBy: 'endpoint', connection: { mode: 'test', accountId: 'acct_1' } },
+    );
+  });
+
+  it('stores an ignored outcome with its reason', async () => {
+    const { processor, repository } = setUp(jest.fn().mockResolvedValue({ result: 'ignored', reason: 'unknown_object' }));
+
+    await processor.process(job());
+
+    expect(repository.recordOutcome).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 'ignored', 'unknown_object');
+  });
+
+  it('ignores an unhandled type without reading the connection', async () => {
+    const handle = jest.fn();
+    const { processor, repository, facade } = setUp(handle, { event: claimed({ type: 'customer.created' }) });
+
+    await processor.process(job());
+
+    expect(repository.recordOutcome).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 'ignored', 'unhandled_type');
+    expect(facade.getConnection).not.toHaveBeenCalled();
+  });
+
+  it('ignores a live event for a test connection', async () => {
+    const handle = jest.fn();
+    const { processor, repository } = setUp(handle, { event: claimed({ livemode: true }) });
+
+    await processor.process(job());
+
+    expect(repository.recordOutcome).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 'ignored', 'mode_mismatch');
+    expect(handle).not.toHaveBeenCalled();
+  });
+
+  it('ignores a platform-verified event of a disconnected tenant', async () => {
+    const handle = jest.fn();
+    const { processor, repository } = setUp(handle, {
+      event: claimed({ verifiedBy: 'platform' }),
+      connection: { status: 'not_connected', mode: null, accountId: null },
+    });
+
+    await processor.process(job());
+
+    expect(repository.recordOutcome).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 'ignored', 'tenant_disconnected');
+  });
+
+  it('dispatches an endpoint-verified event of a disconnected tenant', async () => {
+    const handle = jest.fn().mockResolvedValue({ result: 'processed' });
+    const { processor } = setUp(handle, { connection: { status: 'not_connected', mode: null, accountId: null } });
+
+    await processor.process(job());
+
+    expect(handle).toHaveBeenCalledWith(expect.anything(), expect.objectContaining({ connection: null }));
+  });
+
+  it('records the delivery time on the first attempt', async () => {
+    const { processor, facade } = setUp(jest.fn().mockResolvedValue({ result: 'processed' }));
+
+    await processor.process(job());
+
+    expect(facade.recordWebhookEventReceived).toHaveBeenCalledWith(TENANT_ID, new Date('2026-12-04T19:35:00.000Z'));
+  });
+
+  it('leaves the delivery time alone on a retry', async () => {
+    const { processor, facade } = setUp(jest.fn().mockResolvedValue({ result: 'processed' }), { event: claimed({ attempts: 2 }) });
+
+    await processor.process(job(1));
+
+    expect(facade.recordWebhookEventReceived).not.toHaveBeenCalled();
+  });
+
+  it('processes the event when the delivery time cannot be recorded', async () => {
+    const { processor, repository, facade } = setUp(jest.fn().mockResolvedValue({ result: 'processed' }));
+    facade.recordWebhookEventReceived.mockRejectedValue(new Error('connection terminated'));
+
+    await processor.process(job());
+
+    expect(repository.recordOutcome).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 'processed', null);
+  });
+
+  it('skips a row that is already finished', async () => {
+    const handle = jest.fn();
+    const { processor } = setUp(handle, { event: null });
+
+    await expect(processor.process(job())).resolves.toEqual({ result: 'skipped' });
+    expect(handle).not.toHaveBeenCalled();
+  });
+
+  it('fails the row at once on a permanent error', async () => {
+    const error = new PermanentJobError('stripe_keys_invalid', 'The key was revoked');
+    const { processor, repository } = setUp(jest.fn().mockRejectedValue(error));
+
+    await expect(processor.process(job())).rejects.toBe(error);
+    expect(repository.recordFailure).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 'stripe_keys_invalid', 'The key was revoked');
+  });
+
+  it('keeps the row processing on a transient error', async () => {
+    const error = new RetryLaterError('Payment not stored yet');
+    const { processor, repository } = setUp(jest.fn().mockRejectedValue(error));
+
+    await expect(processor.process(job(2))).rejects.toBe(error);
+    expect(repository.recordAttemptError).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 'Payment not stored yet');
+    expect(repository.recordFailure).not.toHaveBeenCalled();
+  });
+
+  it('fails the row on the last attempt', async () => {
+    const { processor, repository } = setUp(jest.fn().mockRejectedValue(new Error('socket hang up')));
+
+    await expect(processor.process(job(7, 8))).rejects.toThrow('socket hang up');
+    expect(repository.recordFailure).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 'retries_exhausted', 'socket hang up');
+  });
+
+  it('redacts secrets in the stored error', async () => {
+    const { processor, repository } = setUp(jest.fn().mockRejectedValue(new Error('Invalid API Key provided: sk_test_abcdefghijklmnop')));
+
+    await expect(processor.process(job(2))).rejects.toThrow();
+    expect(repository.recordAttemptError).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 'Invalid API Key provided: sk_test_[redacted]');
+  });
+});

@@ -1,0 +1,141 @@
+import { JOB_PROCESS_WEBHOOK_EVENT, JOB_SWEEP_WEBHOOK_EVENTS, QUEUE_WEBHOOK_EVENTS } from '@app/common/queues/queue-names';
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import { describeError } from '@app/common/logging/error-description';
+import { ProcessWebhookEventJobData, webhookEventJobId, webhookEventRetryJobId } from './process-webhook-event.job';
+import { UnfinishedWebhookEvent, WebhookEventsRepository } from './webhook-events.repository';
+
+const SWEEP_SCHEDULER_ID = 'sweep-webhook-events';
+const SWEEP_EVERY_MS = 10_000;
+/** Rows younger than this are left alone: their job is normally still on its way. */
+export const SWEEP_GRACE_SECONDS = 30;
+const SWEEP_BATCH_SIZE = 500;
+const SCHEDULE_RETRY_MS = 10_000;
+
+/** Counts of what one sweep did to the rows it found. */
+export interface SweepResult {
+  /** Rows whose job was missing, or finished while the row was not, and got a new job. */
+  enqueued: number;
+  /** Rows whose job had failed and was moved back to waiting. */
+  retried: number;
+}
+
+type SweepAction = 'enqueued' | 'retried' | 'queued' | 'blocked';
+
+/**
+ * Finds inbox rows that are still `received` or `processing` after the grace
+ * period and have no live job, which happens when Redis was away at intake or
+ * a job was lost, and enqueues them again. It runs as a BullMQ job scheduler on
+ * the webhook-events queue, upserted at every worker start so it comes back
+ * after Redis loses its data.
+ */
+@Injectable()
+export class WebhookEventsSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(WebhookEventsSweeper.name);
+  private retryTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(
+    @InjectQueue(QUEUE_WEBHOOK_EVENTS) private readonly queue: Queue<ProcessWebhookEventJobData | Record<string, never>>,
+    private readonly events: WebhookEventsRepository,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    // Not awaited: a worker starts while Redis is away and schedules the sweep once it is back.
+    void this.schedule();
+  }
+
+  onApplicationShutdown(): void {
+    this.stopped = true;
+    if (this.retryTimer) {
+      clearTimeout(this.retryTimer);
+    }
+  }
+
+  /** Enqueue every unfinished row older than `graceSeconds` whose job is missing or finished. */
+  async sweep(graceSeconds = SWEEP_GRACE_SECONDS): Promise<SweepResult> {
+    const rows = await this.events.findUnfinished(graceSeconds, SWEEP_BATCH_SIZE);
+    const result: SweepResult = { enqueued: 0, retried: 0 };
+    for (const row of rows) {
+      const action = await this.requeue(row);
+      if (action === 'enqueued' || action === 'retried') {
+        result[action]++;
+      }
+    }
+
+    if (result.enqueued + result.retried > 0) {
+      this.logger.log({ ...result, unfinished: rows.length }, 'Webhook sweeper re-enqueued unfinished events');
+    }
+
+    return result;
+  }
+
+  private async schedule(): Promise<void> {
+    try {
+      await this.queue.upsertJobScheduler(
+        SWEEP_SCHEDULER_ID,
+        { every: SWEEP_EVERY_MS },
+        { name: JOB_SWEEP_WEBHOOK_EVENTS, data: {}, opts: { attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } } },
+      );
+      this.logger.log({ schedulerId: SWEEP_SCHEDULER_ID, everyMs: SWEEP_EVERY_MS }, 'Webhook sweeper scheduled');
+    } catch (error) {
+      if (this.stopped) {
+        return;
+      }
+
+      this.logger.warn(
+        { schedulerId: SWEEP_SCHEDULER_ID, retryInMs: SCHEDULE_RETRY_MS, err: describeError(error) },
+        'Could not schedule the webhook sweeper; retrying',
+      );
+      this.retryTimer = setTimeout(() => void this.schedule(), SCHEDULE_RETRY_MS);
+    }
+  }
+
+  private async requeue(row: UnfinishedWebhookEvent): Promise<SweepAction> {
+    const data: ProcessWebhookEventJobData = { webhookEventId: row.id, tenantId: row.tenantId };
+    const log = { tenantId: row.tenantId, webhookEventId: row.id, attempts: row.attempts };
+    try {
+      const action = await this.ensureJob(webhookEventJobId(row.id), data, webhookEventRetryJobId(row.id, row.attempts));
+      if (action === 'enqueued' || action === 'retried') {
+        this.logger.log({ ...log, action }, 'Webhook sweeper re-enqueued an unfinished event');
+      } else if (action === 'blocked') {
+        this.logger.warn(log, 'Webhook event is unfinished but its jobs have completed; replay it');
+      }
+
+      return action;
+    } catch (error) {
+      this.logger.warn({ ...log, err: describeError(error) }, 'Webhook sweeper could not re-enqueue an event');
+
+      return 'queued';
+    }
+  }
+
+  /**
+   * Make sure a job for the row can still run. A missing job is added under
+   * `jobId`. A failed one is retried, and because BullMQ keeps its attempt
+   * count, a job that used up its attempts fails the row on its next error.
+   * A completed job's id cannot be reused, so the row moves to `fallbackJobId`.
+   */
+  private async ensureJob(jobId: string, data: ProcessWebhookEventJobData, fallbackJobId?: string): Promise<SweepAction> {
+    const job = await this.queue.getJob(jobId);
+    if (!job) {
+      await this.queue.add(JOB_PROCESS_WEBHOOK_EVENT, data, { jobId });
+
+      return 'enqueued';
+    }
+
+    const state = await job.getState();
+    if (state === 'failed') {
+      await job.retry('failed');
+
+      return 'retried';
+    }
+
+    if (state === 'completed' || state === 'unknown') {
+      return fallbackJobId ? this.ensureJob(fallbackJobId, data) : 'blocked';
+    }
+
+    return 'queued';
+  }
+}

@@ -1,0 +1,159 @@
+import { DomainError } from '@app/common/errors/domain-error';
+import { signStripePayload } from '@app/common/stripe/webhook-signature';
+import { Clock } from '@app/common/time/clock';
+import { StripeConnectionFacade, WebhookEndpointResolution } from '@app/contracts/stripe-connection.contracts';
+import { Logger } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import { QueryFailedError } from 'typeorm';
+import { AppConfig } from '../../config/app-config';
+import { WebhookEventsRepository } from './webhook-events.repository';
+import { WebhookIntakeService } from './webhook-intake.service';
+
+const NOW = 1_764_900_000;
+const TENANT_ID = '2b1f4a9e-6f1d-4c55-9c1e-0d6b7f1a2c3d';
+const ENDPOINT_SECRET = 'whsec_endpointendpointendpoint';
+const PLATFORM_SECRET = 'whsec_platformplatformplatform';
+const ROW_ID = '8d7c6b5a-4f3e-4d2c-9b1a-0f9e8d7c6b5a';
+const BODY = Buffer.from(
+  JSON.stringify({ id: 'evt_1', object: 'event', type: 'payment_intent.succeeded', created: NOW - 5, livemode: false, api_version: '2026-11-18.endive' }),
+);
+
+function setUp(options: { resolution?: WebhookEndpointResolution | null; inserted?: string | null } = {}) {
+  const resolution =
+    options.resolution === undefined
+      ? { tenantId: TENANT_ID, endpointSecrets: [ENDPOINT_SECRET], connection: { status: 'connected' as const, mode: 'test' as const, accountId: 'acct_1' } }
+      : options.resolution;
+  const facade = { resolveWebhookEndpoint: jest.fn().mockResolvedValue(resolution) };
+  const queue = { add: jest.fn().mockResolvedValue({}) };
+  const repository = { insertIfNew: jest.fn().mockResolvedValue(options.inserted === undefined ? ROW_ID : options.inserted) };
+  const clock = { nowSeconds: () => NOW } as Clock;
+  const config = { platformWebhookSecrets: [PLATFORM_SECRET] } as AppConfig;
+  const service = new WebhookIntakeService(
+    config,
+    facade as unknown as StripeConnectionFacade,
+    queue as unknown as Queue,
+    clock,
+    repository as unknown as WebhookEventsRepository,
+  );
+
+  return { service, facade, queue, repository };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<DomainError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as DomainError;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('WebhookIntakeService', () => {
+  beforeAll(() => Logger.overrideLogger(false));
+
+  it('stores and enqueues an event signed with the endpoint secret', async () => {
+    const { service, queue, repository } = setUp();
+
+    await service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW));
+
+    expect(repository.insertIfNew).toHaveBeenCalledWith(
+      expect.objectContaining({ tenantId: TENANT_ID, stripeEventId: 'evt_1', type: 'payment_intent.succeeded', verifiedBy: 'endpoint', rawBody: BODY }),
+    );
+    expect(queue.add).toHaveBeenCalledWith('process-webhook-event', { webhookEventId: ROW_ID, tenantId: TENANT_ID }, { jobId: `webhook-event-${ROW_ID}` });
+  });
+
+  it('marks an event signed with a platform secret as verified by platform', async () => {
+    const { service, repository } = setUp();
+
+    await service.receive('wh_token', BODY, signStripePayload(PLATFORM_SECRET, BODY, NOW));
+
+    expect(repository.insertIfNew).toHaveBeenCalledWith(expect.objectContaining({ verifiedBy: 'platform' }));
+  });
+
+  it('answers not_found for an unknown token', async () => {
+    const { service, repository } = setUp({ resolution: null });
+
+    const error = await rejection(service.receive('wh_unknown', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW)));
+
+    expect(error.code).toBe('not_found');
+    expect(repository.insertIfNew).not.toHaveBeenCalled();
+  });
+
+  it('answers signature_invalid for another secret', async () => {
+    const { service, repository } = setUp();
+
+    const error = await rejection(service.receive('wh_token', BODY, signStripePayload('whsec_someoneelsesomeoneelse', BODY, NOW)));
+
+    expect(error.code).toBe('signature_invalid');
+    expect(repository.insertIfNew).not.toHaveBeenCalled();
+  });
+
+  it('answers signature_invalid for a signed body that is not an event', async () => {
+    const body = Buffer.from('{"hello":"world"}');
+    const { service, repository } = setUp();
+
+    const error = await rejection(service.receive('wh_token', body, signStripePayload(ENDPOINT_SECRET, body, NOW)));
+
+    expect(error.code).toBe('signature_invalid');
+    expect(repository.insertIfNew).not.toHaveBeenCalled();
+  });
+
+  it('enqueues nothing for a duplicate', async () => {
+    const { service, queue } = setUp({ inserted: null });
+
+    await service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW));
+
+    expect(queue.add).not.toHaveBeenCalled();
+  });
+
+  it('acknowledges a stored event when Redis rejects the job', async () => {
+    const { service, queue } = setUp();
+    queue.add.mockRejectedValue(new Error("Stream isn't writeable and enableOfflineQueue options is false"));
+
+    await expect(service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW))).resolves.toBeUndefined();
+  });
+
+  it('stops waiting for a queue that never answers', async () => {
+    jest.useFakeTimers();
+    try {
+      const { service, queue } = setUp();
+      queue.add.mockReturnValue(new Promise(() => undefined));
+
+      const received = service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW));
+      await jest.advanceTimersByTimeAsync(1_000);
+
+      await expect(received).resolves.toBeUndefined();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('answers service_unavailable when the database is down', async () => {
+    const { service, repository } = setUp();
+    repository.insertIfNew.mockRejectedValue(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }));
+
+    const error = await rejection(service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW)));
+
+    expect(error.code).toBe('service_unavailable');
+  });
+
+  it('answers service_unavailable when the token lookup fails', async () => {
+    const { service, facade, repository } = setUp();
+    facade.resolveWebhookEndpoint.mockRejectedValue(new Error('Connection terminated unexpectedly'));
+
+    const error = await rejection(service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW)));
+
+    expect(error.code).toBe('service_unavailable');
+    expect(repository.insertIfNew).not.toHaveBeenCalled();
+  });
+
+  it('answers signature_invalid for JSON that jsonb rejects', async () => {
+    const { service, repository } = setUp();
+    const driverError = Object.assign(new Error('unsupported Unicode escape sequence'), { code: '22P05' });
+    repository.insertIfNew.mockRejectedValue(new QueryFailedError('INSERT …', [], driverError));
+
+    const error = await rejection(service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW)));
+
+    expect(error.code).toBe('signature_invalid');
+  });
+});

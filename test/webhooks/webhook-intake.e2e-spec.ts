@@ -1,0 +1,492 @@
+import { QUEUE_WEBHOOK_EVENTS } from '@app/common/queues/queue-names';
+import { signStripePayload } from '@app/common/stripe/webhook-signature';
+import { getQueueToken } from '@nestjs/bullmq';
+import { Queue } from 'bullmq';
+import { randomBytes } from 'node:crypto';
+import { AddressInfo, Socket, connect, createServer } from 'node:net';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { WebhookEventsSweeper } from '../../src/modules/webhooks/webhook-events.sweeper';
+import { createOperatorAuth, createTenant } from '../support/factories';
+import { TEST_DATABASE_URL } from '../support/test-env';
+import { TestApp, eventually, freePort, startTestApp } from '../support/test-app';
+
+/** A platform secret the suite's app starts with (STRIPE_WEBHOOK_SECRET). */
+const PLATFORM_SECRET = `whsec_${randomBytes(24).toString('hex')}`;
+/** No handler declares this type, so its events end `ignored` with `unhandled_type`. */
+const UNHANDLED_TYPE = 'balance.available';
+
+interface WebhookEndpoint {
+  tenantId: string;
+  /** Bearer header of the tenant's owner token. */
+  auth: { Authorization: string };
+  /** The path of the tenant's webhook URL, /webhooks/stripe/wh_… */
+  path: string;
+  /** The tenant endpoint's signing secret. */
+  secret: string;
+}
+
+interface InboxRow {
+  id: string;
+  stripe_event_id: string;
+  type: string;
+  status: string;
+  reason: string | null;
+  attempts: number;
+  verified_by: string;
+  raw_body: Buffer;
+  payload: Record<string, unknown>;
+  processed_at: Date | null;
+}
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+function stripeEvent(overrides: Record<string, unknown> = {}): Buffer {
+  const event = {
+    id: `evt_${randomBytes(12).toString('hex')}`,
+    object: 'event',
+    api_version: '2026-11-18.endive',
+    created: nowSeconds(),
+    data: { object: { id: `txn_${randomBytes(8).toString('hex')}`, object: 'balance', available: [{ amount: 100, currency: 'usd' }] } },
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    type: UNHANDLED_TYPE,
+    ...overrides,
+  };
+
+  return Buffer.from(JSON.stringify(event, null, 2), 'utf8');
+}
+
+/** Start a TCP proxy to the test database that a test can cut, so one app loses PostgreSQL. */
+async function startDatabaseProxy(): Promise<{ url: string; cut: () => Promise<void> }> {
+  const target = new URL(TEST_DATABASE_URL);
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port || 5432), target.hostname);
+    const closeBoth = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', closeBoth);
+      socket.on('close', closeBoth);
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+
+  const url = new URL(TEST_DATABASE_URL);
+  url.host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    url: url.toString(),
+    cut: async () => {
+      for (const socket of sockets) {
+        socket.destroy();
+      }
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function eventIdOf(body: Buffer): string {
+  return (JSON.parse(body.toString('utf8')) as { id: string }).id;
+}
+
+describe('Stripe webhook intake', () => {
+  let t: TestApp;
+  let dataSource: DataSource;
+  let queue: Queue;
+  let operator: { Authorization: string };
+
+  beforeAll(async () => {
+    t = await startTestApp({ STRIPE_WEBHOOK_SECRET: PLATFORM_SECRET });
+    dataSource = t.app.get(DataSource);
+    queue = t.app.get<Queue>(getQueueToken(QUEUE_WEBHOOK_EVENTS));
+    operator = await createOperatorAuth(t);
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  /**
+   * Connect a new tenant to a fresh emulator account and give its endpoint a
+   * signing secret generated here. An operator sets it through the ops API, as
+   * for an endpoint pasted by hand, which replaces the secret of the endpoint
+   * the service registered in the emulator.
+   */
+  async function connectedEndpoint(): Promise<WebhookEndpoint> {
+    const tenant = await createTenant(t);
+    const account = await request(t.emulator.url).post('/_emulator/accounts').expect(201);
+    await t
+      .http()
+      .post('/api/v1/settings/billing/stripe')
+      .set(tenant.auth)
+      .send({ publishableKey: account.body.test.publishableKey, secretKey: account.body.test.secretKey })
+      .expect(201);
+    const billing = await t.http().get('/api/v1/settings/billing').set(tenant.auth).expect(200);
+    const secret = `whsec_${randomBytes(24).toString('hex')}`;
+    await t.http().put(`/api/v1/ops/tenants/${tenant.tenantId}/webhook-secret`).set(operator).send({ secret }).expect(204);
+
+    return { tenantId: tenant.tenantId, auth: tenant.auth, path: new URL(billing.body.webhook.url as string).pathname, secret };
+  }
+
+  /** POST a delivery. The body goes as a string because superagent would serialize a Buffer as JSON. */
+  function deliver(path: string, body: Buffer, signature?: string, baseUrl = t.url): request.Test {
+    const post = request(baseUrl).post(path).set('Content-Type', 'application/json');
+
+    return (signature === undefined ? post : post.set('Stripe-Signature', signature)).send(body.toString('utf8'));
+  }
+
+  async function inboxRows(tenantId: string, stripeEventId: string): Promise<InboxRow[]> {
+    return dataSource.query(
+      `SELECT id, stripe_event_id, type, status, reason, attempts, verified_by, raw_body, payload, processed_at
+         FROM webhook_events WHERE tenant_id = $1 AND stripe_event_id = $2`,
+      [tenantId, stripeEventId],
+    );
+  }
+
+  async function jobsFor(webhookEventId: string): Promise<string[]> {
+    const jobs = await queue.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed']);
+
+    return jobs.filter((job) => job?.data?.webhookEventId === webhookEventId).map((job) => String(job.id));
+  }
+
+  async function finishedRow(tenantId: string, stripeEventId: string): Promise<InboxRow> {
+    return eventually(async () => {
+      const [row] = await inboxRows(tenantId, stripeEventId);
+
+      return row && ['processed', 'ignored', 'failed'].includes(row.status) ? row : undefined;
+    });
+  }
+
+  describe('signature', () => {
+    let endpoint: WebhookEndpoint;
+
+    beforeAll(async () => {
+      endpoint = await connectedEndpoint();
+    });
+
+    it('stores an event signed with the endpoint secret', async () => {
+      const body = stripeEvent();
+
+      const response = await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds()));
+
+      expect(response.status).toBe(200);
+      expect(response.body).toEqual({ received: true });
+      const rows = await inboxRows(endpoint.tenantId, eventIdOf(body));
+      expect(rows).toHaveLength(1);
+      expect(rows[0].verified_by).toBe('endpoint');
+      expect(Buffer.compare(rows[0].raw_body, body)).toBe(0);
+      expect(rows[0].payload.id).toBe(eventIdOf(body));
+    });
+
+    it('stores an event signed with a platform secret', async () => {
+      const body = stripeEvent();
+
+      const response = await deliver(endpoint.path, body, signStripePayload(PLATFORM_SECRET, body, nowSeconds()));
+
+      expect(response.status).toBe(200);
+      const rows = await inboxRows(endpoint.tenantId, eventIdOf(body));
+      expect(rows).toHaveLength(1);
+      expect(rows[0].verified_by).toBe('platform');
+    });
+
+    it('rejects a signature made with another secret', async () => {
+      const body = stripeEvent();
+
+      const response = await deliver(endpoint.path, body, signStripePayload(`whsec_${randomBytes(24).toString('hex')}`, body, nowSeconds()));
+
+      expect(response.status).toBe(400);
+      expect(response.headers['content-type']).toMatch(/application\/problem\+json/);
+      expect(response.body.code).toBe('signature_invalid');
+      expect(await inboxRows(endpoint.tenantId, eventIdOf(body))).toHaveLength(0);
+    });
+
+    it('rejects a timestamp older than 300 seconds', async () => {
+      const body = stripeEvent();
+
+      const response = await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds() - 301));
+
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('signature_invalid');
+    });
+
+    it('rejects a timestamp more than 300 seconds ahead', async () => {
+      const body = stripeEvent();
+
+      const response = await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds() + 301));
+
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('signature_invalid');
+    });
+
+    it('rejects a missing Stripe-Signature header', async () => {
+      const body = stripeEvent();
+
+      const response = await deliver(endpoint.path, body);
+
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('signature_invalid');
+    });
+
+    it('accepts a good v1 entry after a bad one', async () => {
+      const body = stripeEvent();
+      const timestamp = nowSeconds();
+      const good = signStripePayload(endpoint.secret, body, timestamp).split('v1=')[1];
+      const bad = signStripePayload(`whsec_${randomBytes(24).toString('hex')}`, body, timestamp).split('v1=')[1];
+
+      const response = await deliver(endpoint.path, body, `t=${timestamp},v1=${bad},v1=${good}`);
+
+      expect(response.status).toBe(200);
+      expect(await inboxRows(endpoint.tenantId, eventIdOf(body))).toHaveLength(1);
+    });
+
+    it('rejects a header with only a v0 entry', async () => {
+      const body = stripeEvent();
+      const timestamp = nowSeconds();
+      const signature = signStripePayload(endpoint.secret, body, timestamp).split('v1=')[1];
+
+      const response = await deliver(endpoint.path, body, `t=${timestamp},v0=${signature}`);
+
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('signature_invalid');
+    });
+
+    it('rejects a body with one byte changed', async () => {
+      const body = stripeEvent();
+      const signature = signStripePayload(endpoint.secret, body, nowSeconds());
+      const tampered = Buffer.from(body);
+      const index = tampered.indexOf('"amount": 100') + '"amount": '.length;
+      tampered[index] = '9'.charCodeAt(0);
+
+      const response = await deliver(endpoint.path, tampered, signature);
+
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('signature_invalid');
+      expect(await inboxRows(endpoint.tenantId, eventIdOf(body))).toHaveLength(0);
+    });
+
+    it('rejects a signed body that is not a Stripe event', async () => {
+      const body = Buffer.from(JSON.stringify({ id: 'ch_123', object: 'charge' }));
+
+      const response = await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds()));
+
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('signature_invalid');
+    });
+  });
+
+  describe('routing', () => {
+    it('answers 404 for an unknown endpoint token', async () => {
+      const body = stripeEvent();
+
+      const response = await deliver(`/webhooks/stripe/wh_${randomBytes(12).toString('hex')}`, body, signStripePayload(PLATFORM_SECRET, body, nowSeconds()));
+
+      expect(response.status).toBe(404);
+      expect(response.body.code).toBe('not_found');
+    });
+
+    it('answers 404 for a malformed endpoint token', async () => {
+      const body = stripeEvent();
+
+      const response = await deliver('/webhooks/stripe/not-a-token', body, signStripePayload(PLATFORM_SECRET, body, nowSeconds()));
+
+      expect(response.status).toBe(404);
+      expect(response.body.code).toBe('not_found');
+    });
+
+    it('answers 413 for a body over 1 MiB', async () => {
+      const endpoint = await connectedEndpoint();
+      const body = stripeEvent({ data: { object: { padding: 'x'.repeat(1024 * 1024) } } });
+
+      const response = await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds()));
+
+      expect(response.status).toBe(413);
+      expect(response.headers['content-type']).toMatch(/application\/problem\+json/);
+      expect(response.body.code).toBe('payload_too_large');
+    });
+
+    it("rejects tenant A's signature on tenant B's URL", async () => {
+      const tenantA = await connectedEndpoint();
+      const tenantB = await connectedEndpoint();
+      const body = stripeEvent();
+
+      const response = await deliver(tenantB.path, body, signStripePayload(tenantA.secret, body, nowSeconds()));
+
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('signature_invalid');
+      expect(await inboxRows(tenantB.tenantId, eventIdOf(body))).toHaveLength(0);
+    });
+  });
+
+  describe('OpenAPI document', () => {
+    it('documents the webhook route without bearer auth', async () => {
+      const response = await t.http().get('/api/docs-json').expect(200);
+      const operation = response.body.paths['/webhooks/stripe/{endpointToken}']?.post;
+
+      expect(operation).toBeDefined();
+      expect(operation.security).toBeUndefined();
+      expect(Object.keys(operation.responses).sort()).toEqual(['200', '400', '404', '413', '429', '503']);
+    });
+  });
+
+  describe('duplicates', () => {
+    let endpoint: WebhookEndpoint;
+
+    beforeAll(async () => {
+      endpoint = await connectedEndpoint();
+    });
+
+    it('acknowledges a redelivery without a second row or job', async () => {
+      const body = stripeEvent();
+
+      const first = await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds()));
+      const second = await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds()));
+
+      expect(first.status).toBe(200);
+      expect(second.status).toBe(200);
+      expect(second.body).toEqual({ received: true });
+      const rows = await inboxRows(endpoint.tenantId, eventIdOf(body));
+      expect(rows).toHaveLength(1);
+      expect(await jobsFor(rows[0].id)).toEqual([`webhook-event-${rows[0].id}`]);
+    });
+
+    it('stores ten concurrent deliveries of one event once', async () => {
+      const body = stripeEvent();
+      const signature = signStripePayload(endpoint.secret, body, nowSeconds());
+
+      const responses = await Promise.all(Array.from({ length: 10 }, () => deliver(endpoint.path, body, signature)));
+
+      expect(responses.map((response) => response.status)).toEqual(Array(10).fill(200));
+      const rows = await inboxRows(endpoint.tenantId, eventIdOf(body));
+      expect(rows).toHaveLength(1);
+      expect(await jobsFor(rows[0].id)).toHaveLength(1);
+    });
+
+    it('keeps the same event id apart for two tenants', async () => {
+      const other = await connectedEndpoint();
+      const body = stripeEvent();
+
+      await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds())).expect(200);
+      await deliver(other.path, body, signStripePayload(other.secret, body, nowSeconds())).expect(200);
+
+      expect(await inboxRows(endpoint.tenantId, eventIdOf(body))).toHaveLength(1);
+      expect(await inboxRows(other.tenantId, eventIdOf(body))).toHaveLength(1);
+    });
+  });
+
+  describe('processing', () => {
+    let endpoint: WebhookEndpoint;
+
+    beforeAll(async () => {
+      endpoint = await connectedEndpoint();
+    });
+
+    it('ignores an event of an unhandled type', async () => {
+      const body = stripeEvent({ type: UNHANDLED_TYPE });
+
+      await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds())).expect(200);
+      const row = await finishedRow(endpoint.tenantId, eventIdOf(body));
+
+      expect(row.status).toBe('ignored');
+      expect(row.reason).toBe('unhandled_type');
+      expect(row.attempts).toBe(1);
+      expect(row.processed_at).toBeInstanceOf(Date);
+    });
+
+    it('shows the last delivery time on the Billing page', async () => {
+      const body = stripeEvent();
+
+      await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds())).expect(200);
+      await finishedRow(endpoint.tenantId, eventIdOf(body));
+      const billing = await t.http().get('/api/v1/settings/billing').set(endpoint.auth).expect(200);
+
+      expect(billing.body.webhook.lastEventAt).toEqual(expect.any(String));
+    });
+
+    it('ignores a live event for a test-mode connection', async () => {
+      const body = stripeEvent({
+        type: 'payment_intent.succeeded',
+        livemode: true,
+        data: { object: { id: `pi_${randomBytes(8).toString('hex')}`, object: 'payment_intent', livemode: true, metadata: {} } },
+      });
+
+      await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds())).expect(200);
+      const row = await finishedRow(endpoint.tenantId, eventIdOf(body));
+
+      expect(row.status).toBe('ignored');
+      expect(row.reason).toBe('mode_mismatch');
+    });
+  });
+
+  describe('sweeper', () => {
+    it('is scheduled every 10 seconds at worker start', async () => {
+      const scheduler = await eventually(async () => (await queue.getJobScheduler('sweep-webhook-events')) ?? undefined);
+
+      expect(scheduler.every).toBe(10_000);
+    });
+  });
+
+  describe('with PostgreSQL down', () => {
+    let database: { url: string; cut: () => Promise<void> };
+    let apiWithoutDatabase: TestApp;
+
+    beforeAll(async () => {
+      database = await startDatabaseProxy();
+      apiWithoutDatabase = await startTestApp({ APP_ROLE: 'api', DATABASE_URL: database.url }, t.emulator);
+    });
+
+    afterAll(async () => {
+      await apiWithoutDatabase.close();
+    });
+
+    it('answers 503 so Stripe retries', async () => {
+      const endpoint = await connectedEndpoint();
+      const body = stripeEvent();
+      await database.cut();
+
+      const response = await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds()), apiWithoutDatabase.url);
+
+      expect(response.status).toBe(503);
+      expect(response.headers['content-type']).toMatch(/application\/problem\+json/);
+      expect(response.body.code).toBe('service_unavailable');
+      expect(response.headers['retry-after']).toBe('5');
+    });
+  });
+
+  describe('with Redis down', () => {
+    let apiWithoutRedis: TestApp;
+
+    beforeAll(async () => {
+      // Nothing listens on this port, so every enqueue fails; the database is the suite's.
+      apiWithoutRedis = await startTestApp({ APP_ROLE: 'api', REDIS_URL: `redis://127.0.0.1:${await freePort()}` }, t.emulator);
+    });
+
+    afterAll(async () => {
+      await apiWithoutRedis.close();
+    });
+
+    it('stores the event, answers 200, and the sweeper enqueues it later', async () => {
+      const endpoint = await connectedEndpoint();
+      const body = stripeEvent();
+
+      const response = await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds()), apiWithoutRedis.url);
+
+      expect(response.status).toBe(200);
+      const [stored] = await inboxRows(endpoint.tenantId, eventIdOf(body));
+      expect(stored.status).toBe('received');
+      expect(await jobsFor(stored.id)).toEqual([]);
+
+      await t.app.get(WebhookEventsSweeper).sweep(0);
+      const row = await finishedRow(endpoint.tenantId, eventIdOf(body));
+      expect(row.status).toBe('ignored');
+      expect(row.reason).toBe('unhandled_type');
+    });
+  });
+});
