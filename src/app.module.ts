@@ -11,6 +11,7 @@ import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ClsModule } from 'nestjs-cls';
 import { LoggerModule } from 'nestjs-pino';
+import { AdminUiModule } from './admin-ui/admin-ui.module';
 import { APP_CONFIG, AppConfig } from './config/app-config';
 import { dataSourceOptions } from './database/data-source';
 import { HealthModule } from './health/health.module';
@@ -48,6 +49,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
+        AdminUiModule.forRoles(roles),
         AppConfigModule.register(config),
         BullModule.forRoot({ connection: producerRedisOptions(config.redisUrl), prefix: config.queuePrefix }),
         ClsModule.forRoot({ global: true, middleware: { mount: true, generateId: true } }),
