@@ -39,7 +39,7 @@ function stopChildren() {
   }
 }
 
-/** The demo keeps its encryption key between runs so stored keys stay readable. */
+/** Return the demo's encryption key, kept in .demo/ between runs so stored keys stay readable. */
 function demoEncryptionKey() {
   if (process.env.APP_ENCRYPTION_KEY) {
     return process.env.APP_ENCRYPTION_KEY;
@@ -71,7 +71,7 @@ function run(command, args) {
   return result.stdout;
 }
 
-/** Run an ops command; an "already exists" answer is fine on a second demo run. */
+/** Run an ops command. An "already exists" error is expected on a second demo run and returns null. */
 function ops(args, { allowExisting = false } = {}) {
   const result = spawnSync(process.execPath, ['dist/src/ops/cli.js', ...args], { cwd: root, env, encoding: 'utf8' });
   if (result.status !== 0) {

@@ -1,0 +1,161 @@
+#!/usr/bin/env node
+// Webhook intake against the ceiling server, alternating A B A B on the same
+// event stream: throughput and p99 ratios, non-2xx, rows stored exactly once,
+// and the service's resident memory under load.
+// usage: node bench/webhook-intake.js [--rounds 2] [--seconds 10] [--connections 50]
+'use strict';
+
+const path = require('node:path');
+const fs = require('node:fs');
+const { parseArgs } = require('node:util');
+const h = require('./lib/harness');
+const { runLoad } = require('./lib/load');
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '2' },
+    seconds: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '50' },
+    'no-record': { type: 'boolean', default: false },
+  },
+});
+const ROUNDS = Number(values.rounds);
+const SECONDS = Number(values.seconds);
+const CONNECTIONS = Number(values.connections);
+const SECRET = 'whsec_benchmarkintakesecret0001';
+
+function rssMegabytes(pid) {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+
+    return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
+  } catch {
+    return null;
+  }
+}
+
+async function sampleRss(pid, work) {
+  let peak = 0;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, rssMegabytes(pid) ?? 0);
+  }, 250);
+  try {
+    const result = await work();
+
+    return { ...result, peakRssMb: Math.round(peak) };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function main() {
+  h.ensureBuilt();
+  const serviceDb = await h.freshDatabase('billing_bench');
+  const ceilingDb = await h.freshDatabase('billing_bench_ceiling');
+  await h.query(
+    ceilingDb,
+    `create table events (id bigserial primary key, tenant_id text not null, stripe_event_id text not null, type text not null,
+       payload jsonb not null, received_at timestamptz not null default now(), unique (tenant_id, stripe_event_id))`,
+  );
+  h.runMigrations(serviceDb);
+
+  const [emulatorPort, servicePort, ceilingPort] = await Promise.all([h.freePort(), h.freePort(), h.freePort()]);
+  const emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
+  const serviceUrl = `http://127.0.0.1:${servicePort}`;
+  const logDir = path.join(h.ROOT, 'bench', 'results');
+  fs.mkdirSync(logDir, { recursive: true });
+
+  h.start('emulator', 'dist/libs/stripe-emulator/src/main.js', { STRIPE_EMULATOR_PORT: String(emulatorPort) });
+  await h.waitForHttp(`${emulatorUrl}/_emulator/health`);
+  const service = h.start(
+    'service',
+    'dist/src/main.js',
+    {
+      NODE_ENV: 'production',
+      APP_ROLE: 'api',
+      PORT: String(servicePort),
+      DATABASE_URL: serviceDb,
+      APP_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64'),
+      STRIPE_API_BASE: emulatorUrl,
+      PUBLIC_BASE_URL: serviceUrl,
+      QUEUE_PREFIX: '{billing-bench}',
+      LOG_LEVEL: 'warn',
+    },
+    { logFile: path.join(logDir, 'intake-service.log') },
+  );
+  await h.waitForHttp(`${serviceUrl}/health/ready`);
+  const ceiling = h.start('ceiling', 'bench/ceiling-server.js', {
+    QUEUE: 'bullmq',
+    PORT: String(ceilingPort),
+    SECRET,
+    DATABASE_URL: ceilingDb,
+  });
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+
+  process.env.NODE_ENV = 'test';
+  const operatorToken = h.ops(serviceDb, ['tokens:create', '--role', 'operator', '--label', 'bench']);
+  const tenant = await h.seedTenant({ databaseUrl: serviceDb, serviceUrl, emulatorUrl, operatorToken, slug: 'bench-intake', secret: SECRET });
+
+  const ceilingTarget = [{ url: `http://127.0.0.1:${ceilingPort}/`, secret: SECRET }];
+  const serviceTarget = [{ url: tenant.webhookUrl.replace(/^https?:\/\/[^/]+/, serviceUrl), secret: SECRET }];
+
+  // Warm both up so the first measured round is not the JIT's.
+  await runLoad({ targets: ceilingTarget, connections: CONNECTIONS, seconds: 3 });
+  await runLoad({ targets: serviceTarget, connections: CONNECTIONS, seconds: 3 });
+
+  const rounds = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const ceilingResult = await runLoad({ targets: ceilingTarget, connections: CONNECTIONS, seconds: SECONDS });
+    const { acceptedIds, ...serviceResult } = await sampleRss(service.pid, () =>
+      runLoad({ targets: serviceTarget, connections: CONNECTIONS, seconds: SECONDS }),
+    );
+    const stored = await h.query(
+      serviceDb,
+      'SELECT count(*) AS rows, count(DISTINCT stripe_event_id) AS distinct_ids FROM webhook_events WHERE stripe_event_id = ANY($1)',
+      [acceptedIds],
+    );
+    const acceptedStored = { accepted: acceptedIds.length, rows: Number(stored[0].rows), distinct: Number(stored[0].distinct_ids) };
+    delete ceilingResult.acceptedIds;
+    rounds.push({ round, ceiling: ceilingResult, service: { ...serviceResult, acceptedStored } });
+    console.log(
+      `round ${round}: ceiling ${ceilingResult.rps.toFixed(0)} req/s p99 ${ceilingResult.p99} ms; ` +
+        `service ${serviceResult.rps.toFixed(0)} req/s p99 ${serviceResult.p99} ms, ${acceptedStored.rows} rows for ${acceptedStored.accepted} accepted`,
+    );
+  }
+
+  const duplicates = Number(
+    (await h.query(serviceDb, 'SELECT count(*) AS n FROM (SELECT stripe_event_id FROM webhook_events GROUP BY tenant_id, stripe_event_id HAVING count(*) > 1) d'))[0].n,
+  );
+  const mean = (values) => values.reduce((sum, value) => sum + value, 0) / values.length;
+  const throughputRatio = mean(rounds.map((r) => r.service.rps / r.ceiling.rps));
+  const p99Ratio = mean(rounds.map((r) => r.service.p99 / Math.max(r.ceiling.p99, 1)));
+  const non2xx = rounds.reduce((sum, r) => sum + r.service.non2xx + r.service.errors + r.service.timeouts, 0);
+  const storedExactlyOnce =
+    duplicates === 0 &&
+    rounds.every((r) => r.service.acceptedStored.rows === r.service.acceptedStored.accepted && r.service.acceptedStored.distinct === r.service.acceptedStored.accepted);
+  const peakRss = Math.max(...rounds.map((r) => r.service.peakRssMb));
+
+  const table = h.markdownTable(
+    ['measure', 'result', 'target', 'met'],
+    [
+      ['throughput, service / ceiling', throughputRatio.toFixed(2), '≥ 0.80', throughputRatio >= 0.8 ? 'yes' : 'no'],
+      ['p99 latency, service / ceiling', p99Ratio.toFixed(2), '≤ 1.30', p99Ratio <= 1.3 ? 'yes' : 'no'],
+      ['non-2xx, errors, timeouts', String(non2xx), '0', non2xx === 0 ? 'yes' : 'no'],
+      ['accepted events stored exactly once', storedExactlyOnce ? 'yes' : 'no', 'yes', storedExactlyOnce ? 'yes' : 'no'],
+      ['peak resident memory (MB)', String(peakRss), '≤ 300', peakRss <= 300 ? 'yes' : 'no'],
+    ],
+  );
+  console.log(`\nWebhook intake, ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} rounds A B\n\n${table}\n`);
+  if (!values['no-record']) {
+    h.record(`Webhook intake (${CONNECTIONS} connections, ${SECONDS} s × ${ROUNDS} rounds)`, table, rounds);
+  }
+
+  await h.stop(ceiling);
+  await h.stop(service);
+  process.exit(0);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
