@@ -8,7 +8,9 @@ const SUPPORTED_CURRENCIES = new Set(
     'gyd hkd hnl htg huf idr ils inr isk jmd jpy kes kgs khr kmf krw kyd kzt lak lbp lkr lrd lsl mad ' +
     'mdl mga mkd mmk mnt mop mur mvr mwk mxn myr mzn nad ngn nio nok npr nzd pab pen pgk php pkr pln ' +
     'pyg qar ron rsd rub rwf sar sbd scr sek sgd shp sle sos srd std szl thb tjs top try ttd twd tzs ' +
-    'uah ugx uyu uzs vnd vuv wst xaf xcd xof xpf yer zar zmw'
+    'uah ugx uyu uzs vnd vuv wst xaf xcd xof xpf yer zar zmw ' +
+    // Three-decimal currencies, which Stripe accepts in amounts whose last digit is 0.
+    'bhd jod kwd omr tnd'
   ).split(' '),
 );
 

@@ -1,4 +1,9 @@
-export const FAULT_KINDS = ['500', 'timeout', '429'] as const;
+/**
+ * `500` and `429` respond with Stripe's error. `timeout` holds the request without carrying it
+ * out. `lost_response` carries the request out (and stores its idempotent result) but holds the
+ * response, like a network that drops Stripe's response.
+ */
+export const FAULT_KINDS = ['500', 'timeout', '429', 'lost_response'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /**

@@ -2,7 +2,7 @@ import type Stripe from 'stripe';
 import { presentCharge } from './charges';
 import { formatAmount } from './currencies';
 import { invalidRequest } from './errors';
-import { AUTOMATIC_REQUEST } from './events';
+import { AUTOMATIC_REQUEST, type EventRequest } from './events';
 import type { FormObject } from './form-decoding';
 import { newId, nowSeconds, randomAlphanumeric } from './ids';
 import { checkExpandPaths, expandFields, expandList, paginate, type Expanders, type ListObject } from './object-store';
@@ -17,8 +17,31 @@ export interface RefundRequest {
   amount?: number;
   reason?: Stripe.Refund.Reason;
   metadata?: Record<string, string> | null;
-  /** `failed`: the refund stays pending, then fails after the configured delay. */
+  /**
+   * `failed`: the refund stays pending, then fails after the configured delay.
+   * `succeeded`: the refund follows the charge's test card (see `RefundBehavior`).
+   */
   outcome: RefundOutcome;
+}
+
+/** The status a new refund starts with, and the one it turns into after `refundFailureDelayMs`, if any. */
+type RefundCourse = { initial: 'pending' | 'succeeded'; later: 'succeeded' | 'failed' | null };
+
+function refundCourse(ctx: OperationContext, request: RefundRequest): RefundCourse {
+  if (request.outcome === 'failed') {
+    return { initial: 'pending', later: 'failed' };
+  }
+
+  const paymentMethod = request.charge.payment_method;
+  const behavior = paymentMethod ? ctx.state.testCards.get(paymentMethod)?.refunds : undefined;
+  if (behavior === 'pending_then_succeeded') {
+    return { initial: 'pending', later: 'succeeded' };
+  }
+  if (behavior === 'succeeded_then_failed') {
+    return { initial: 'succeeded', later: 'failed' };
+  }
+
+  return { initial: 'succeeded', later: null };
 }
 
 const EXPANDABLE = ['charge', 'payment_intent'];
@@ -39,8 +62,10 @@ function presentRefund(ctx: OperationContext, refund: Stripe.Refund, expand: rea
 /**
  * Refunds all or part of a charge, raising Stripe's 400s for unpaid, fully refunded and
  * over-refunded charges. Emits `refund.created` and `charge.refunded`, then `refund.updated`
- * when the card network's reference number arrives. With outcome `failed` the refund fails
- * later (see `failRefund`).
+ * when the card network's reference number arrives. A refund that starts pending (outcome
+ * `failed`, or the `pm_card_pendingRefund` card) fails or succeeds after
+ * `refundFailureDelayMs`. A refund of the `pm_card_refundFail` card succeeds first and fails
+ * after that delay.
  */
 export function issueRefund(ctx: OperationContext, request: RefundRequest): Stripe.Refund {
   const { charge } = request;
@@ -66,7 +91,8 @@ export function issueRefund(ctx: OperationContext, request: RefundRequest): Stri
     );
   }
 
-  const pending = request.outcome === 'failed';
+  const course = refundCourse(ctx, request);
+  const pending = course.initial === 'pending';
   const refund: Stripe.Refund = {
     id: newId('re'),
     object: 'refund',
@@ -99,27 +125,52 @@ export function issueRefund(ctx: OperationContext, request: RefundRequest): Stri
   ctx.state.emit(ctx.scope, 'refund.created', refund, ctx.eventRequest);
   ctx.state.emit(ctx.scope, 'charge.refunded', charge, ctx.eventRequest, previousCharge);
 
-  if (pending) {
+  if (!pending) {
+    addNetworkReference(ctx, refund, ctx.eventRequest);
+  }
+  if (course.later === 'failed') {
     ctx.state.timers.schedule(ctx.state.settings.refundFailureDelayMs, () => failRefund(ctx, refund, charge));
-  } else {
-    const previousDetails = structuredClone(refund.destination_details);
-    refund.destination_details = {
-      card: {
-        reference: randomAlphanumeric(23).toUpperCase(),
-        reference_status: 'available',
-        reference_type: 'acquirer_reference_number',
-        type: 'refund',
-      },
-      type: 'card',
-    };
-    ctx.state.emit(ctx.scope, 'refund.updated', refund, ctx.eventRequest, { destination_details: previousDetails });
+  } else if (course.later === 'succeeded') {
+    ctx.state.timers.schedule(ctx.state.settings.refundFailureDelayMs, () => succeedPendingRefund(ctx, refund));
   }
   return refund;
 }
 
+/** Records the card network's reference number on a succeeded refund and emits `refund.updated`. */
+function addNetworkReference(ctx: OperationContext, refund: Stripe.Refund, request: EventRequest): void {
+  const previousDetails = structuredClone(refund.destination_details);
+  refund.destination_details = {
+    card: {
+      reference: randomAlphanumeric(23).toUpperCase(),
+      reference_status: 'available',
+      reference_type: 'acquirer_reference_number',
+      type: 'refund',
+    },
+    type: 'card',
+  };
+  ctx.state.emit(ctx.scope, 'refund.updated', refund, request, { destination_details: previousDetails });
+}
+
 /**
- * Fails a pending refund as a card network would: the amount returns to the charge and Stripe
- * emits `refund.failed`, `refund.updated` and `charge.refund.updated`, with no API request.
+ * Completes a pending refund as the card network would: it succeeds and Stripe emits
+ * `refund.updated` and `charge.refund.updated`, with no API request.
+ */
+function succeedPendingRefund(ctx: OperationContext, refund: Stripe.Refund): void {
+  if (refund.status !== 'pending') {
+    return;
+  }
+  const previous = { status: refund.status, pending_reason: refund.pending_reason };
+  refund.status = 'succeeded';
+  delete refund.pending_reason;
+  ctx.state.emit(ctx.scope, 'refund.updated', refund, AUTOMATIC_REQUEST, previous);
+  ctx.state.emit(ctx.scope, 'charge.refund.updated', refund, AUTOMATIC_REQUEST, previous);
+  ctx.state.logger.info(`Refund ${refund.id} succeeded after being pending`);
+}
+
+/**
+ * Fails a pending or succeeded refund as a card network would: the amount returns to the
+ * charge and Stripe emits `refund.failed`, `refund.updated` and `charge.refund.updated`, with
+ * no API request.
  */
 function failRefund(ctx: OperationContext, refund: Stripe.Refund, charge: Stripe.Charge): void {
   const previous = { status: refund.status, pending_reason: refund.pending_reason, failure_reason: null };

@@ -10,7 +10,7 @@ import {
   StripeApiError,
   unrecognizedUrl,
 } from './errors';
-import type { FaultQueue } from './faults';
+import type { FaultKind, FaultQueue } from './faults';
 import { canonicalForm, decodeForm, type FormObject } from './form-decoding';
 import { readBody, sendJson } from './http-io';
 import { IdempotencyStore, MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency';
@@ -21,6 +21,20 @@ export interface ApiRouterOptions {
   /** Time a `timeout` fault keeps a request open before dropping the connection. */
   faultTimeoutMs: number;
 }
+
+/** One `/v1` request as the emulator received it, for tests that count calls to Stripe. */
+export interface ApiRequestRecord {
+  method: string;
+  path: string;
+  /** The account of the request's key; null when the key was not accepted or a fault came first. */
+  accountId: string | null;
+  idempotencyKey: string | null;
+  fault: FaultKind | null;
+  receivedAt: number;
+}
+
+/** The request log keeps this many records, dropping the oldest. */
+const MAX_REQUEST_RECORDS = 10_000;
 
 function headerValue(request: IncomingMessage, name: string): string | undefined {
   const value = request.headers[name];
@@ -33,6 +47,8 @@ function headerValue(request: IncomingMessage, name: string): string | undefined
  */
 export class ApiRouter {
   private readonly idempotency = new IdempotencyStore();
+  /** Every `/v1` request received, oldest first. */
+  readonly requests: ApiRequestRecord[] = [];
 
   constructor(
     private readonly state: EmulatorState,
@@ -47,6 +63,7 @@ export class ApiRouter {
       'Stripe-Version': headerValue(request, 'stripe-version') ?? Stripe.API_VERSION,
     };
     const fault = this.options.faults.take();
+    const record = this.record(request, method, url.pathname, fault);
     if (fault === 'timeout') {
       this.hold(request, response, method, url.pathname);
       return;
@@ -67,6 +84,7 @@ export class ApiRouter {
       }
 
       const key = this.state.accounts.authenticate(headerValue(request, 'authorization'));
+      record.accountId = key.accountId;
       const account = this.state.accounts.getAccount(key.accountId);
       const match = matchRouteSafely(method, url.pathname);
       if (!account || !match) {
@@ -90,6 +108,10 @@ export class ApiRouter {
         const endpoint = `${method} ${url.pathname}`;
         const fingerprint = canonicalForm(input);
         const stored = this.idempotency.lookup(scopeKey, idempotencyKey, endpoint, fingerprint);
+        if (stored && fault === 'lost_response') {
+          this.hold(request, response, method, url.pathname);
+          return;
+        }
         if (stored) {
           sendJson(response, stored.statusCode, stored.body, {
             ...headers,
@@ -117,10 +139,37 @@ export class ApiRouter {
       };
       const result = match.route.handler(ctx, input, match.id);
       saveIdempotent?.(200, result);
+      if (fault === 'lost_response') {
+        this.hold(request, response, method, url.pathname);
+        return;
+      }
       sendJson(response, 200, result, headers);
     } catch (error) {
+      if (fault === 'lost_response') {
+        if (error instanceof StripeApiError && error.replayable) {
+          saveIdempotent?.(error.statusCode, { error: error.body });
+        }
+        this.hold(request, response, method, url.pathname);
+        return;
+      }
       this.sendError(response, error, headers, saveIdempotent, `${method} ${url.pathname}`);
     }
+  }
+
+  private record(request: IncomingMessage, method: string, path: string, fault: FaultKind | undefined): ApiRequestRecord {
+    const record: ApiRequestRecord = {
+      method,
+      path,
+      accountId: null,
+      idempotencyKey: headerValue(request, 'idempotency-key') ?? null,
+      fault: fault ?? null,
+      receivedAt: Date.now(),
+    };
+    this.requests.push(record);
+    if (this.requests.length > MAX_REQUEST_RECORDS) {
+      this.requests.shift();
+    }
+    return record;
   }
 
   private sendError(

@@ -19,11 +19,21 @@ export type CardBehavior =
   /** 3D Secure is required. Once authenticated, the payment succeeds or declines with `afterAuthentication`. */
   | { kind: 'authenticate'; afterAuthentication?: Decline };
 
+/**
+ * The course of refunds of a card's charges, after Stripe's refund test cards.
+ * `pending_then_succeeded` (4000 0000 0000 7726) starts pending and succeeds
+ * later. `succeeded_then_failed` (4000 0000 0000 5126) starts succeeded and
+ * fails later with `expired_or_canceled_card`. Other cards refund at once.
+ */
+export type RefundBehavior = 'immediate' | 'pending_then_succeeded' | 'succeeded_then_failed';
+
 export interface TestCard {
   brand: string;
   last4: string;
   funding: 'credit' | 'debit' | 'prepaid';
   behavior: CardBehavior;
+  /** Immediate when missing. */
+  refunds?: RefundBehavior;
 }
 
 const CARD_DECLINED = 'Your card was declined.';
@@ -46,6 +56,8 @@ export const TEST_CARDS: Readonly<Record<string, TestCard>> = {
   pm_card_diners: { brand: 'diners', last4: '0004', funding: 'credit', behavior: SUCCEED },
   pm_card_jcb: { brand: 'jcb', last4: '0505', funding: 'credit', behavior: SUCCEED },
   pm_card_unionpay: { brand: 'unionpay', last4: '0005', funding: 'credit', behavior: SUCCEED },
+  pm_card_pendingRefund: { brand: 'visa', last4: '7726', funding: 'credit', behavior: SUCCEED, refunds: 'pending_then_succeeded' },
+  pm_card_refundFail: { brand: 'visa', last4: '5126', funding: 'credit', behavior: SUCCEED, refunds: 'succeeded_then_failed' },
   pm_card_chargeDeclined: { brand: 'visa', last4: '0002', funding: 'credit', behavior: declined('generic_decline') },
   pm_card_chargeDeclinedInsufficientFunds: {
     brand: 'visa',
@@ -100,6 +112,16 @@ export const TEST_CARDS: Readonly<Record<string, TestCard>> = {
       decline: { code: 'card_declined', declineCode: 'fraudulent', message: CARD_DECLINED, outcomeType: 'blocked' },
     },
   },
+  // Stripe also names the generic, insufficient-funds, lost and stolen declines with a `visa_` prefix.
+  pm_card_visa_chargeDeclined: { brand: 'visa', last4: '0002', funding: 'credit', behavior: declined('generic_decline') },
+  pm_card_visa_chargeDeclinedInsufficientFunds: {
+    brand: 'visa',
+    last4: '9995',
+    funding: 'credit',
+    behavior: declined('insufficient_funds', 'Your card has insufficient funds.'),
+  },
+  pm_card_visa_chargeDeclinedLostCard: { brand: 'visa', last4: '9987', funding: 'credit', behavior: declined('lost_card') },
+  pm_card_visa_chargeDeclinedStolenCard: { brand: 'visa', last4: '9979', funding: 'credit', behavior: declined('stolen_card') },
   pm_card_authenticationRequired: {
     brand: 'visa',
     last4: '3184',

@@ -12,6 +12,8 @@ export const STRIPE_METADATA_MAX_VALUE_LENGTH = 500;
 /** Keys the service adds to every PaymentIntent to recognise it in webhooks. */
 export const PAYMENT_ID_METADATA_KEY = 'billingPaymentId';
 export const TENANT_ID_METADATA_KEY = 'billingTenantId';
+/** Added to the metadata of every refund the service requests, beside the payment and tenant ids. */
+export const REFUND_ID_METADATA_KEY = 'billingRefundId';
 const RESERVED_METADATA_KEYS = [PAYMENT_ID_METADATA_KEY, TENANT_ID_METADATA_KEY];
 
 /** How many keys a client may send, since the service adds its own to Stripe's 50. */

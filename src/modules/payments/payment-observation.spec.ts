@@ -26,6 +26,7 @@ function observation(overrides: Partial<PaymentObservation> = {}): PaymentObserv
     declineCode: null,
     eventCreated: 100,
     succeededAt: 100,
+    authoritative: false,
     ...overrides,
   };
 }
@@ -86,6 +87,24 @@ describe('planPaymentUpdate', () => {
     );
 
     expect(plan.skippedBecause).toBe('same_second');
+  });
+
+  it('applies a re-read lateral move of the same second', () => {
+    const plan = planPaymentUpdate(
+      state({ status: 'processing', lastStripeEventCreated: 100 }),
+      observation({ status: 'requires_action', eventCreated: 100, authoritative: true }),
+    );
+
+    expect(plan.changes.status).toBe('requires_action');
+  });
+
+  it('never moves back even on a re-read', () => {
+    const plan = planPaymentUpdate(
+      state({ status: 'succeeded', lastStripeEventCreated: 100 }),
+      observation({ status: 'processing', eventCreated: 100, authoritative: true }),
+    );
+
+    expect(plan.skippedBecause).toBe('backward');
   });
 
   it('keeps the status on an older lateral move', () => {

@@ -25,9 +25,11 @@ export interface PaymentObservation {
   eventCreated: number | null;
   /** When Stripe reported the success (Unix seconds), when known. */
   succeededAt: number | null;
+  /** A re-read of the PaymentIntent from Stripe: the current state, newer than any event applied so far. */
+  authoritative: boolean;
 }
 
-export function observeIntent(intent: Stripe.PaymentIntent, eventCreated: number | null): PaymentObservation {
+export function observeIntent(intent: Stripe.PaymentIntent, eventCreated: number | null, authoritative = false): PaymentObservation {
   const status = paymentStatusForIntent(intent.status);
   const charge = typeof intent.latest_charge === 'object' ? intent.latest_charge : null;
   const chargeId = typeof intent.latest_charge === 'string' ? intent.latest_charge : (charge?.id ?? null);
@@ -44,6 +46,7 @@ export function observeIntent(intent: Stripe.PaymentIntent, eventCreated: number
     declineCode: status === 'failed' ? (lastError?.decline_code ?? null) : null,
     eventCreated,
     succeededAt: status === 'succeeded' ? (charge?.created ?? eventCreated) : null,
+    authoritative,
   };
 }
 
@@ -72,6 +75,7 @@ export function observeCardError(error: CardErrorLike): PaymentObservation {
     declineCode: error.decline_code ?? intent?.last_payment_error?.decline_code ?? null,
     eventCreated: null,
     succeededAt: null,
+    authoritative: false,
   };
 }
 
@@ -112,7 +116,8 @@ export interface PaymentUpdatePlan {
  * Decides how an observation changes a payment. The status only moves
  * forward (processing/requires_action → failed → succeeded). A change within
  * a rank (processing ↔ requires_action) needs an event newer than the last one
- * applied. An API response counts as newest only while no event was applied.
+ * applied, or a re-read from Stripe. An API response counts as newest only
+ * while no event was applied.
  * Ids and the receipt URL are filled in whenever the observation is not
  * backward, because they never contradict a later state.
  */
@@ -129,7 +134,7 @@ export function planPaymentUpdate(current: PaymentState, observation: PaymentObs
   let skippedBecause: PaymentUpdatePlan['skippedBecause'] = null;
   if (move === 'backward') {
     skippedBecause = 'backward';
-  } else if (move === 'lateral') {
+  } else if (move === 'lateral' && !observation.authoritative) {
     skippedBecause = lateralSkipReason(current.lastStripeEventCreated, observation.eventCreated);
   }
 
@@ -183,8 +188,6 @@ function lateralSkipReason(lastApplied: number | null, eventCreated: number | nu
     return null;
   }
 
-  // NOTE: Two events of the same second cannot be ordered by `created`; Stripe's
-  // advice is to re-read the PaymentIntent. The stored status is kept for now,
-  // and the next event about the intent settles it.
+  // Two events of the same second cannot be ordered by `created`, so the caller re-reads the PaymentIntent.
   return eventCreated === lastApplied ? 'same_second' : 'older_event';
 }

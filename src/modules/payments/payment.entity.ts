@@ -72,6 +72,10 @@ export class PaymentEntity {
   @Column({ type: 'jsonb' })
   metadata!: Record<string, string>;
 
+  /** The Idempotency-Key record of the request that created the payment, if it sent one. */
+  @Column({ name: 'idempotency_key_id', type: 'uuid', nullable: true })
+  idempotencyKeyId!: string | null;
+
   /** `created` (Unix seconds) of the newest Stripe event applied, to order out-of-order deliveries. */
   @Column({ name: 'last_stripe_event_created', type: 'bigint', nullable: true, transformer: bigintAsNumber })
   lastStripeEventCreated!: number | null;

@@ -1,3 +1,4 @@
+import { Idempotent } from '@app/common/idempotency/idempotent.decorator';
 import { ALL_TENANT_ROLES, Roles } from '@app/common/roles/roles';
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
@@ -15,14 +16,13 @@ export class PaymentsController {
   @Post()
   @Roles(...ALL_TENANT_ROLES)
   @HttpCode(HttpStatus.CREATED)
+  @Idempotent()
   @ApiOperation({ summary: "Create and confirm a card payment on the tenant's Stripe account" })
   @ApiResponse({ status: HttpStatus.CREATED, type: PaymentResponse })
   @ApiResponse({ status: HttpStatus.PAYMENT_REQUIRED, description: '`card_declined` with `paymentId`, `failureCode` and `declineCode`.' })
-  @ApiResponse({ status: HttpStatus.CONFLICT, description: '`stripe_not_connected`' })
+  @ApiResponse({ status: HttpStatus.CONFLICT, description: '`stripe_not_connected`, `idempotency_key_reused`, `idempotency_key_in_use` (Retry-After)' })
   @ApiResponse({ status: HttpStatus.UNPROCESSABLE_ENTITY, description: '`stripe_keys_invalid`, `stripe_permission_missing`' })
-  @ApiResponse({ status: HttpStatus.BAD_GATEWAY, description: '`stripe_unavailable`' })
-  // TODO: The contract's Idempotency-Key header is not honoured yet, so a
-  // client that retries after a timeout creates a second payment.
+  @ApiResponse({ status: HttpStatus.BAD_GATEWAY, description: '`stripe_unavailable`; retrying with the same Idempotency-Key never creates a second PaymentIntent' })
   async create(@Body() body: CreatePaymentDto): Promise<PaymentResponse> {
     return this.payments.create(body);
   }

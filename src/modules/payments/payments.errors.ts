@@ -33,3 +33,23 @@ export function cardDeclined(payment: PaymentEntity): DomainError {
     extensions: { paymentId: payment.id, failureCode: payment.failureCode, declineCode: payment.declineCode },
   });
 }
+
+/** 409 for a refund of a payment that never succeeded. */
+export function paymentNotRefundable(payment: PaymentEntity): DomainError {
+  return new DomainError('invalid_state', `The payment is ${payment.status}; only a succeeded payment can be refunded.`, {
+    extensions: { paymentId: payment.id, paymentStatus: payment.status },
+  });
+}
+
+/** 422 for a refund larger than what is left to refund (nothing, on a refunded payment). */
+export function refundExceedsPayment(payment: PaymentEntity, requested: number | null, refundable: number): DomainError {
+  const detail =
+    refundable === 0
+      ? 'Nothing is left to refund on this payment: succeeded and pending refunds cover its whole amount.'
+      : `The refund of ${requested ?? refundable} is more than the ${refundable} left to refund, in the minor unit of ${payment.currency}.`;
+
+  return new DomainError('refund_exceeds_payment', detail, {
+    errors: requested === null ? undefined : [{ field: 'amount', message: `must be at most ${refundable}` }],
+    extensions: { paymentId: payment.id, amountRefundable: refundable },
+  });
+}

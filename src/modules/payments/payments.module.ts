@@ -1,33 +1,76 @@
 import { AppRoles } from '@app/common/app-roles';
-import { DynamicModule, Module } from '@nestjs/common';
+import { PAYMENT_JOB_ATTEMPTS, PAYMENT_JOB_BACKOFF_BASE_DELAY_MS, QUEUE_PAYMENTS, defaultJobOptions } from '@app/common/queues/queue-names';
+import { RepeatedErrorLog } from '@app/common/logging/repeated-error-log';
+import { BullModule, InjectQueue } from '@nestjs/bullmq';
+import { DynamicModule, Logger, Module, OnModuleInit } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { Queue } from 'bullmq';
 import { LinkInvoiceWhenInvoiceIssued } from './link-invoice-when-invoice-issued.listener';
 import { PaymentEntity } from './payment.entity';
 import { PaymentSettlementService } from './payment-settlement.service';
 import { PaymentsController } from './payments.controller';
+import { PaymentsProcessor } from './payments.processor';
 import { PaymentsRepository } from './payments.repository';
 import { PaymentsService } from './payments.service';
+import { RefundEntity } from './refund.entity';
+import { RefundSettlementService } from './refund-settlement.service';
+import { RefundSubmissionService } from './refund-submission.service';
+import { RefundSyncService } from './refund-sync.service';
+import { RefundsController } from './refunds.controller';
+import { RefundsRepository } from './refunds.repository';
+import { RefundsService } from './refunds.service';
+import { RefundsSweeper } from './refunds.sweeper';
+import { StripeObjectReader } from './stripe-object.reader';
 import { PaymentsStripeEventHandlers } from './stripe-event-handlers';
+import { SubmitRefundJobs } from './submit-refund.job';
 
 /**
- * Payments: card payments through the tenant's Stripe account. The Stripe
- * event handlers and the domain-event listener are provided in every role,
- * because the dispatchers of the worker role find them by discovery.
+ * Payments: card payments and their refunds through the tenant's Stripe
+ * account. The Stripe event handlers and the domain-event listener are
+ * provided in every role, because the dispatchers of the worker role find
+ * them by discovery. The refund job processor and sweeper run in workers only.
  */
 @Module({})
-export class PaymentsModule {
+export class PaymentsModule implements OnModuleInit {
+  private readonly logger = new Logger(PaymentsModule.name);
+
+  constructor(@InjectQueue(QUEUE_PAYMENTS) private readonly queue: Queue) {}
+
   static forRoles(roles: AppRoles): DynamicModule {
     return {
       module: PaymentsModule,
-      imports: [TypeOrmModule.forFeature([PaymentEntity])],
-      controllers: roles.api ? [PaymentsController] : [],
+      imports: [
+        BullModule.registerQueue({
+          name: QUEUE_PAYMENTS,
+          defaultJobOptions: {
+            ...defaultJobOptions(PAYMENT_JOB_ATTEMPTS),
+            backoff: { type: 'exponential', delay: PAYMENT_JOB_BACKOFF_BASE_DELAY_MS },
+          },
+        }),
+        TypeOrmModule.forFeature([PaymentEntity, RefundEntity]),
+      ],
+      controllers: roles.api ? [PaymentsController, RefundsController] : [],
       providers: [
         LinkInvoiceWhenInvoiceIssued,
         PaymentSettlementService,
         PaymentsRepository,
         PaymentsService,
         PaymentsStripeEventHandlers,
+        RefundSettlementService,
+        RefundSubmissionService,
+        RefundSyncService,
+        RefundsRepository,
+        RefundsService,
+        StripeObjectReader,
+        SubmitRefundJobs,
+        ...(roles.worker ? [PaymentsProcessor, RefundsSweeper] : []),
       ],
     };
+  }
+
+  onModuleInit(): void {
+    // A BullMQ queue emits `error` on every failed reconnect; without a listener that would crash the process.
+    const errors = new RepeatedErrorLog(this.logger, 'payments queue connection error');
+    this.queue.on('error', (error) => errors.record(error));
   }
 }

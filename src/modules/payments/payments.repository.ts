@@ -20,6 +20,7 @@ export interface NewPayment {
   livemode: boolean;
   customerId: string | null;
   metadata: Record<string, string>;
+  idempotencyKeyId: string | null;
 }
 
 export interface PaymentListFilter {
@@ -87,6 +88,14 @@ export class PaymentsRepository {
     return manager.getRepository(PaymentEntity).findOne({ where: { tenantId, id }, lock: { mode: 'pessimistic_write' } });
   }
 
+  async findByIdempotencyKeyId(tenantId: string, idempotencyKeyId: string): Promise<PaymentEntity | null> {
+    return this.manager.getRepository(PaymentEntity).findOne({ where: { tenantId, idempotencyKeyId } });
+  }
+
+  async lockByChargeId(manager: EntityManager, tenantId: string, chargeId: string): Promise<PaymentEntity | null> {
+    return manager.getRepository(PaymentEntity).findOne({ where: { tenantId, stripeChargeId: chargeId }, lock: { mode: 'pessimistic_write' } });
+  }
+
   async lockByPaymentIntentId(manager: EntityManager, tenantId: string, paymentIntentId: string): Promise<PaymentEntity | null> {
     return manager
       .getRepository(PaymentEntity)
@@ -119,7 +128,8 @@ export class PaymentsRepository {
 
   /** Sets the invoice of a payment unless it already has one; returns whether the payment exists. */
   async linkInvoice(manager: EntityManager, tenantId: string, paymentId: string, invoiceId: string): Promise<boolean> {
-    const rows: { id: string }[] = await manager.query(
+    // For UPDATE … RETURNING, TypeORM's postgres driver returns [rows, affectedCount].
+    const [rows]: [{ id: string }[], number] = await manager.query(
       `UPDATE payments SET invoice_id = COALESCE(invoice_id, $3), updated_at = now()
         WHERE tenant_id = $1 AND id = $2
         RETURNING id`,

@@ -1,5 +1,6 @@
 import { RequestContext } from '@app/common/context/request-context';
 import { DomainError, notFound, validationFailed } from '@app/common/errors/domain-error';
+import { IdempotencyService } from '@app/common/idempotency/idempotency.service';
 import { DEFAULT_PAGE_LIMIT, decodeCursor } from '@app/common/pagination/keyset-cursor';
 import { isStripeError } from '@app/common/stripe/stripe-error.mapper';
 import { STRIPE_CONNECTION_FACADE, StripeConnectionFacade, TenantStripeClient } from '@app/contracts/stripe-connection.contracts';
@@ -22,8 +23,21 @@ interface StripeErrorFields {
   statusCode?: number;
   code?: string;
   param?: string;
+  message?: string;
   payment_intent?: Stripe.PaymentIntent;
 }
+
+/** Stripe removes idempotency keys once they are 24 hours old, so a create is sent again only within 23 hours. */
+const STRIPE_IDEMPOTENCY_WINDOW_MS = 23 * 60 * 60 * 1000;
+
+/** Request fields Stripe may reject as parameters, by Stripe's parameter name. */
+const CLIENT_FIELDS_BY_STRIPE_PARAM: Record<string, string> = {
+  amount: 'amount',
+  currency: 'currency',
+  payment_method: 'paymentMethod',
+  receipt_email: 'receiptEmail',
+  description: 'description',
+};
 
 /** Takes card payments on the tenant's Stripe account and reads them back. */
 @Injectable()
@@ -32,6 +46,7 @@ export class PaymentsService {
 
   constructor(
     private readonly context: RequestContext,
+    private readonly idempotency: IdempotencyService,
     private readonly payments: PaymentsRepository,
     private readonly settlement: PaymentSettlementService,
     @Inject(STRIPE_CONNECTION_FACADE) private readonly stripeConnection: StripeConnectionFacade,
@@ -41,6 +56,8 @@ export class PaymentsService {
    * Creates and confirms a card PaymentIntent. The payment row is written
    * before Stripe is called, so a webhook that beats Stripe's response finds it
    * through the intent's metadata, and the idempotency key derives from its id.
+   * A request that takes over the Idempotency-Key of an earlier attempt with
+   * the same body continues that attempt's payment instead of creating one.
    */
   async create(dto: CreatePaymentDto): Promise<PaymentResponse> {
     const tenantId = this.context.requireTenantId();
@@ -49,7 +66,13 @@ export class PaymentsService {
       throw validationFailed(inputErrors);
     }
 
+    const activeKey = this.idempotency.activeKey();
+    const earlier = activeKey?.recovered ? await this.payments.findByIdempotencyKeyId(tenantId, activeKey.id) : null;
     const client = await this.stripeConnection.getClient(tenantId);
+    if (earlier) {
+      return this.resume(client, earlier, dto.paymentMethod);
+    }
+
     const metadata = { ...(dto.metadata ?? {}) };
     const payment = await this.payments.insertProcessing({
       tenantId,
@@ -62,18 +85,10 @@ export class PaymentsService {
       // customer exists, and the PaymentIntent is not tied to a Stripe customer.
       customerId: dto.customerId ?? null,
       metadata,
+      idempotencyKeyId: activeKey?.id ?? null,
     });
 
-    let intent: Stripe.PaymentIntent;
-    try {
-      intent = await this.createPaymentIntent(client, payment, dto.paymentMethod);
-    } catch (error) {
-      throw await this.handleStripeError(payment, error);
-    }
-
-    const settled = await this.applyObservation(payment.id, observeIntent(intent, null));
-
-    return toPaymentResponse(settled);
+    return this.confirm(client, payment, dto.paymentMethod);
   }
 
   async get(id: string): Promise<PaymentResponse> {
@@ -94,6 +109,57 @@ export class PaymentsService {
     });
 
     return { data: page.data.map(toPaymentResponse), nextCursor: page.nextCursor };
+  }
+
+  /** Sends the create-and-confirm request and applies Stripe's response. A card error becomes a 402 naming the failed payment. */
+  private async confirm(client: TenantStripeClient, payment: PaymentEntity, paymentMethod: string): Promise<PaymentResponse> {
+    let intent: Stripe.PaymentIntent;
+    try {
+      intent = await this.createPaymentIntent(client, payment, paymentMethod);
+    } catch (error) {
+      throw await this.handleStripeError(payment, error);
+    }
+
+    const settled = await this.applyObservation(payment.id, observeIntent(intent, null));
+
+    return toPaymentResponse(settled);
+  }
+
+  /**
+   * Continues the payment an earlier attempt with the same Idempotency-Key
+   * created. With its PaymentIntent known, the intent is read again and its
+   * state returned (402 when it failed). Without it, Stripe's response was
+   * lost, so the create is sent again with the same Stripe idempotency key.
+   * Stripe then returns the intent it made, or makes it now, never a second one.
+   */
+  private async resume(client: TenantStripeClient, payment: PaymentEntity, paymentMethod: string): Promise<PaymentResponse> {
+    const logContext = { tenantId: payment.tenantId, paymentId: payment.id, paymentIntentId: payment.stripePaymentIntentId };
+    if (!payment.stripePaymentIntentId) {
+      if (Date.now() - payment.createdAt.getTime() > STRIPE_IDEMPOTENCY_WINDOW_MS) {
+        // Stripe may have forgotten the key, so sending the create again could charge twice.
+        this.logger.warn(logContext, 'Retried payment request is too old to send to Stripe again; the stored payment is returned');
+
+        return toPaymentResponse(payment);
+      }
+      this.logger.log(logContext, 'Retried payment request: the create is sent to Stripe again with the same idempotency key');
+
+      return this.confirm(client, payment, paymentMethod);
+    }
+
+    let intent: Stripe.PaymentIntent;
+    try {
+      intent = await client.stripe.paymentIntents.retrieve(payment.stripePaymentIntentId, { expand: ['latest_charge'] });
+    } catch (error) {
+      throw await this.stripeConnection.translateStripeError(payment.tenantId, error);
+    }
+
+    this.logger.log(logContext, 'Retried payment request: the earlier payment is returned as Stripe has it now');
+    const settled = await this.applyObservation(payment.id, observeIntent(intent, null, true));
+    if (settled.status === 'failed') {
+      throw cardDeclined(settled);
+    }
+
+    return toPaymentResponse(settled);
   }
 
   private async createPaymentIntent(client: TenantStripeClient, payment: PaymentEntity, paymentMethod: string): Promise<Stripe.PaymentIntent> {
@@ -148,6 +214,11 @@ export class PaymentsService {
       );
       if (stripeError.param === 'payment_method') {
         return validationFailed([{ field: 'paymentMethod', message: 'is not a usable card PaymentMethod of the connected Stripe account' }]);
+      }
+      const field = stripeError.param ? CLIENT_FIELDS_BY_STRIPE_PARAM[stripeError.param] : undefined;
+      if (field && stripeError.type === 'StripeInvalidRequestError') {
+        // Stripe checks what the service cannot, such as the minimum charge of a currency it converts.
+        return validationFailed([{ field, message: `was rejected by Stripe (${stripeError.code ?? 'invalid'}): ${stripeError.message ?? 'invalid value'}` }]);
       }
 
       return this.stripeConnection.translateStripeError(payment.tenantId, error);

@@ -1,0 +1,202 @@
+import { Body, CallHandler, Controller, Logger, Param, Post } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
+import { IsInt, Min } from 'class-validator';
+import { lastValueFrom, of, throwError } from 'rxjs';
+import { RequestContext } from '../context/request-context';
+import { DomainError } from '../errors/domain-error';
+import { requestBodyHash } from './canonical-json';
+import { IdempotencyInterceptor } from './idempotency.interceptor';
+import { ClaimedKey, IdempotencyClaim, IdempotencyService } from './idempotency.service';
+import { Idempotent } from './idempotent.decorator';
+
+class ChargeDto {
+  @IsInt()
+  @Min(1)
+  amount!: number;
+}
+
+@Controller('things')
+class ThingsController {
+  @Post(':id/charges')
+  @Idempotent({ leaseSeconds: 30 })
+  charge(@Param('id') id: string, @Body() body: ChargeDto): { id: string; amount: number } {
+    return { id, amount: body.amount };
+  }
+}
+
+const TENANT_ID = '7d4c2c58-1f49-4d7e-9a57-0c6f0f3f2a11';
+const CLAIMED: ClaimedKey = { kind: 'claimed', leaseToken: 'lease', key: { id: 'key-id', attempt: 1, recovered: false } };
+
+interface FakeResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  status(code: number): FakeResponse;
+  setHeader(name: string, value: string): void;
+  type(value: string): FakeResponse;
+}
+
+function fakeResponse(statusCode = 201): FakeResponse {
+  return {
+    statusCode,
+    headers: {},
+    status(code) {
+      this.statusCode = code;
+      return this;
+    },
+    setHeader(name, value) {
+      this.headers[name] = value;
+    },
+    type(value) {
+      this.headers['Content-Type'] = value;
+      return this;
+    },
+  };
+}
+
+function setUp(claim: IdempotencyClaim) {
+  const service = {
+    claim: jest.fn().mockResolvedValue(claim),
+    complete: jest.fn().mockResolvedValue('stored'),
+    activate: jest.fn(),
+  };
+  const context = { requireTenantId: () => TENANT_ID } as unknown as RequestContext;
+  const interceptor = new IdempotencyInterceptor(new Reflector(), service as unknown as IdempotencyService, context);
+
+  return { service, interceptor };
+}
+
+function executionContext(headers: Record<string, string>, body: unknown, response: FakeResponse): ExecutionContextHost {
+  const request = { method: 'POST', baseUrl: '', path: '/things/t1/charges', headers, body, params: { id: 't1' }, query: {} };
+  const host = new ExecutionContextHost([request, response, () => undefined], ThingsController, ThingsController.prototype.charge);
+  host.setType('http');
+
+  return host;
+}
+
+function handler(result: () => unknown): CallHandler & { handle: jest.Mock } {
+  return { handle: jest.fn(() => result()) } as never;
+}
+
+describe('IdempotencyInterceptor', () => {
+  beforeAll(() => Logger.overrideLogger(false));
+
+  afterAll(() => Logger.overrideLogger(['log', 'error', 'warn', 'debug', 'verbose']));
+
+  it('passes a request without the header straight through', async () => {
+    const { interceptor, service } = setUp(CLAIMED);
+    const next = handler(() => of({ ok: true }));
+
+    const result = await lastValueFrom(await interceptor.intercept(executionContext({}, { amount: 5 }, fakeResponse()), next));
+
+    expect(result).toEqual({ ok: true });
+    expect(service.claim).not.toHaveBeenCalled();
+  });
+
+  it('claims the scoped key with the body hash', async () => {
+    const { interceptor, service } = setUp(CLAIMED);
+
+    await lastValueFrom(await interceptor.intercept(executionContext({ 'idempotency-key': 'k1' }, { amount: 5 }, fakeResponse()), handler(() => of({}))));
+
+    expect(service.claim).toHaveBeenCalledWith(
+      { tenantId: TENANT_ID, method: 'POST', path: '/things/t1/charges', key: 'k1' },
+      requestBodyHash({ amount: 5 }),
+      30,
+    );
+  });
+
+  it('stores a success with the response status and body', async () => {
+    const { interceptor, service } = setUp(CLAIMED);
+    const createdAt = new Date('2026-12-04T19:35:00.000Z');
+
+    await lastValueFrom(await interceptor.intercept(executionContext({ 'idempotency-key': 'k1' }, { amount: 5 }, fakeResponse(201)), handler(() => of({ createdAt }))));
+
+    expect(service.complete).toHaveBeenCalledWith(CLAIMED, 201, { createdAt: '2026-12-04T19:35:00.000Z' }, undefined);
+  });
+
+  it('activates the claimed key for the services', async () => {
+    const { interceptor, service } = setUp(CLAIMED);
+
+    await lastValueFrom(await interceptor.intercept(executionContext({ 'idempotency-key': 'k1' }, { amount: 5 }, fakeResponse()), handler(() => of({}))));
+
+    expect(service.activate).toHaveBeenCalledWith(CLAIMED.key);
+  });
+
+  it('completes a domain error with its problem details and rethrows it', async () => {
+    const { interceptor, service } = setUp(CLAIMED);
+    const declined = new DomainError('card_declined', 'The card was declined.', { extensions: { paymentId: 'p1' } });
+
+    const observable = await interceptor.intercept(executionContext({ 'idempotency-key': 'k1' }, { amount: 5 }, fakeResponse()), handler(() => throwError(() => declined)));
+
+    await expect(lastValueFrom(observable)).rejects.toBe(declined);
+    expect(service.complete).toHaveBeenCalledWith(CLAIMED, 402, expect.objectContaining({ code: 'card_declined', paymentId: 'p1', status: 402 }), 'card_declined');
+  });
+
+  it('completes an unknown error as a 500', async () => {
+    const { interceptor, service } = setUp(CLAIMED);
+    const crash = new Error('boom');
+
+    const observable = await interceptor.intercept(executionContext({ 'idempotency-key': 'k1' }, { amount: 5 }, fakeResponse()), handler(() => throwError(() => crash)));
+
+    await expect(lastValueFrom(observable)).rejects.toBe(crash);
+    expect(service.complete).toHaveBeenCalledWith(CLAIMED, 500, undefined, undefined);
+  });
+
+  it('replays a stored response without running the handler', async () => {
+    const { interceptor } = setUp({ kind: 'replay', status: 201, body: { id: 'p1' } });
+    const response = fakeResponse(201);
+    const next = handler(() => of({ id: 'other' }));
+
+    const result = await lastValueFrom(await interceptor.intercept(executionContext({ 'idempotency-key': 'k1' }, { amount: 5 }, response), next));
+
+    expect(result).toEqual({ id: 'p1' });
+    expect(next.handle).not.toHaveBeenCalled();
+    expect(response.headers['Idempotent-Replayed']).toBe('true');
+  });
+
+  it('replays a stored error with its status as problem details', async () => {
+    const { interceptor } = setUp({ kind: 'replay', status: 402, body: { code: 'card_declined' } });
+    const response = fakeResponse(201);
+
+    await lastValueFrom(await interceptor.intercept(executionContext({ 'idempotency-key': 'k1' }, { amount: 5 }, response), handler(() => of({}))));
+
+    expect(response.statusCode).toBe(402);
+    expect(response.headers['Content-Type']).toBe('application/problem+json');
+  });
+
+  it('answers idempotency_key_reused for another body', async () => {
+    const { interceptor } = setUp({ kind: 'reused' });
+
+    await expect(interceptor.intercept(executionContext({ 'idempotency-key': 'k1' }, { amount: 6 }, fakeResponse()), handler(() => of({})))).rejects.toMatchObject({
+      code: 'idempotency_key_reused',
+    });
+  });
+
+  it('answers idempotency_key_in_use with Retry-After', async () => {
+    const { interceptor } = setUp({ kind: 'in_use' });
+
+    await expect(interceptor.intercept(executionContext({ 'idempotency-key': 'k1' }, { amount: 5 }, fakeResponse()), handler(() => of({})))).rejects.toMatchObject({
+      code: 'idempotency_key_in_use',
+      headers: { 'Retry-After': '2' },
+    });
+  });
+
+  it('answers 400 before idempotency_key_reused for an invalid body', async () => {
+    const { interceptor } = setUp({ kind: 'reused' });
+
+    await expect(interceptor.intercept(executionContext({ 'idempotency-key': 'k1' }, { amount: 0 }, fakeResponse()), handler(() => of({})))).rejects.toMatchObject({
+      code: 'validation_failed',
+      errors: [{ field: 'amount', message: 'must not be less than 1' }],
+    });
+  });
+
+  it('rejects an invalid header before claiming', async () => {
+    const { interceptor, service } = setUp(CLAIMED);
+
+    await expect(interceptor.intercept(executionContext({ 'idempotency-key': '' }, { amount: 5 }, fakeResponse()), handler(() => of({})))).rejects.toMatchObject({
+      code: 'validation_failed',
+      errors: [{ field: 'Idempotency-Key', message: 'must be 1 to 255 characters long' }],
+    });
+    expect(service.claim).not.toHaveBeenCalled();
+  });
+});

@@ -1,0 +1,171 @@
+import { CallHandler, ExecutionContext, Injectable, Logger, NestInterceptor, PipeTransform, ValidationPipe } from '@nestjs/common';
+import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
+import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
+import { Reflector } from '@nestjs/core';
+import type { Request, Response } from 'express';
+import { Observable, catchError, from, mergeMap, of, throwError } from 'rxjs';
+import { RequestContext } from '../context/request-context';
+import { DomainError } from '../errors/domain-error';
+import { PROBLEM_CONTENT_TYPE, problemFromDomainError } from '../errors/problem-details';
+import { createValidationPipe } from '../validation/validation.pipe';
+import { requestBodyHash } from './canonical-json';
+import { parseIdempotencyKey } from './idempotency-key-header';
+import {
+  ClaimedKey,
+  DEFAULT_IDEMPOTENCY_LEASE_SECONDS,
+  IDEMPOTENCY_IN_USE_RETRY_AFTER_SECONDS,
+  IdempotencyService,
+} from './idempotency.service';
+
+export const IDEMPOTENT_OPTIONS = 'billing:idempotent';
+
+export interface IdempotentOptions {
+  /** Seconds a running request keeps its key; see DEFAULT_IDEMPOTENCY_LEASE_SECONDS. */
+  leaseSeconds?: number;
+}
+
+/** Response header on a replayed response, as Stripe sends it. */
+export const IDEMPOTENT_REPLAYED_HEADER = 'Idempotent-Replayed';
+
+interface RouteArgument {
+  index: number;
+  data?: string;
+}
+
+/**
+ * Applies the Idempotency-Key header to a route marked `@Idempotent()`. It
+ * runs after the guards, so 401 and 403 come first, and before the pipes, so
+ * it compares the body as the client sent it. Because the contract ranks 400
+ * above the 409s, a request about to get `idempotency_key_reused` or
+ * `idempotency_key_in_use` is validated first.
+ */
+@Injectable()
+export class IdempotencyInterceptor implements NestInterceptor {
+  private readonly logger = new Logger(IdempotencyInterceptor.name);
+  private readonly validationPipe: ValidationPipe = createValidationPipe();
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly idempotency: IdempotencyService,
+    private readonly context: RequestContext,
+  ) {}
+
+  async intercept(executionContext: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
+    const http = executionContext.switchToHttp();
+    const request = http.getRequest<Request>();
+    const response = http.getResponse<Response>();
+    const key = parseIdempotencyKey(request.headers['idempotency-key']);
+    if (key === null) {
+      return next.handle();
+    }
+
+    const options = this.reflector.get<IdempotentOptions | undefined>(IDEMPOTENT_OPTIONS, executionContext.getHandler()) ?? {};
+    const scope = { tenantId: this.context.requireTenantId(), method: request.method, path: `${request.baseUrl}${request.path}`, key };
+    const claim = await this.idempotency.claim(scope, requestBodyHash(request.body), options.leaseSeconds ?? DEFAULT_IDEMPOTENCY_LEASE_SECONDS);
+
+    if (claim.kind === 'reused' || claim.kind === 'in_use') {
+      await this.validateArguments(executionContext, request);
+      throw claim.kind === 'reused' ? keyReused() : keyInUse();
+    }
+
+    if (claim.kind === 'replay') {
+      response.status(claim.status);
+      response.setHeader(IDEMPOTENT_REPLAYED_HEADER, 'true');
+      if (claim.status >= 400) {
+        response.type(PROBLEM_CONTENT_TYPE);
+      }
+
+      return of(claim.body);
+    }
+
+    this.idempotency.activate(claim.key);
+
+    return next.handle().pipe(
+      mergeMap((body: unknown) => from(this.finish(claim, response.statusCode, body, undefined)).pipe(mergeMap(() => of(body)))),
+      catchError((error: unknown) => from(this.finishWithError(claim, error)).pipe(mergeMap(() => throwError(() => error)))),
+    );
+  }
+
+  private async finishWithError(claim: ClaimedKey, error: unknown): Promise<void> {
+    if (error instanceof DomainError) {
+      await this.finish(claim, error.status, problemFromDomainError(error), error.code);
+
+      return;
+    }
+
+    // Anything that is not a domain error ends as a 4xx or 5xx that is never stored.
+    await this.finish(claim, 500, undefined, undefined);
+  }
+
+  /**
+   * Stores or releases the key. A failure here is logged and does not change
+   * the response: the key stays running until its lease ends, and a retry
+   * after that finds the work by the key's id.
+   */
+  private async finish(claim: ClaimedKey, status: number, body: unknown, code: string | undefined): Promise<void> {
+    try {
+      const outcome = await this.idempotency.complete(claim, status, toJson(body), code);
+      this.logger.debug({ idempotencyKeyId: claim.key.id, attempt: claim.key.attempt, status, outcome }, 'Idempotency key finished');
+    } catch (error) {
+      this.logger.error(
+        { idempotencyKeyId: claim.key.id, status, err: error instanceof Error ? { name: error.name, message: error.message } : String(error) },
+        'Could not store the outcome of an idempotent request; the key stays in use until its lease ends',
+      );
+    }
+  }
+
+  /** Runs the validation pipe over the route's body, query and params, as Nest would after this interceptor. */
+  private async validateArguments(executionContext: ExecutionContext, request: Request): Promise<void> {
+    const controller = executionContext.getClass();
+    const methodName = executionContext.getHandler().name;
+    const argumentsMetadata: Record<string, RouteArgument> = Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, methodName) ?? {};
+    const parameterTypes: unknown[] = Reflect.getMetadata('design:paramtypes', controller.prototype, methodName) ?? [];
+
+    for (const [metadataKey, argument] of Object.entries(argumentsMetadata)) {
+      const source = argumentSource(Number(metadataKey.split(':')[0]), request);
+      if (source === null) {
+        continue;
+      }
+
+      const value = argument.data ? (source.value as Record<string, unknown> | undefined)?.[argument.data] : source.value;
+      await (this.validationPipe as PipeTransform).transform(value, {
+        type: source.type,
+        metatype: parameterTypes[argument.index] as never,
+        data: argument.data,
+      });
+    }
+  }
+}
+
+function argumentSource(type: number, request: Request): { type: 'body' | 'query' | 'param'; value: unknown } | null {
+  switch (type) {
+    case RouteParamtypes.BODY:
+      return { type: 'body', value: request.body };
+    case RouteParamtypes.QUERY:
+      return { type: 'query', value: request.query };
+    case RouteParamtypes.PARAM:
+      return { type: 'param', value: request.params };
+    default:
+      return null;
+  }
+}
+
+/** Converts a response body to what the client receives: dates as ISO strings, undefined members dropped. */
+function toJson(body: unknown): unknown {
+  return body === undefined ? undefined : JSON.parse(JSON.stringify(body));
+}
+
+function keyReused(): DomainError {
+  return new DomainError(
+    'idempotency_key_reused',
+    'This Idempotency-Key was already used with a different request body. Use a new key for a different request.',
+  );
+}
+
+function keyInUse(): DomainError {
+  return new DomainError(
+    'idempotency_key_in_use',
+    `A request with this Idempotency-Key is still running. Retry after ${IDEMPOTENCY_IN_USE_RETRY_AFTER_SECONDS} seconds.`,
+    { headers: { 'Retry-After': String(IDEMPOTENCY_IN_USE_RETRY_AFTER_SECONDS) } },
+  );
+}

@@ -1,0 +1,220 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { ClsService } from 'nestjs-cls';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { isStoredOutcome } from './stored-outcome';
+
+/** Stored responses are replayed for this long after they were stored (at least Stripe's 24 hours). */
+export const IDEMPOTENCY_RETENTION_HOURS = 24;
+
+/**
+ * How long a running request keeps its key before another request with the
+ * key may take it over. It must outlast the slowest request (two Stripe calls
+ * of up to STRIPE_TIMEOUT_MS each, 20 s by default), because a takeover runs
+ * the work again, although it finds what the first run created by the key's id.
+ */
+export const DEFAULT_IDEMPOTENCY_LEASE_SECONDS = 120;
+
+/** The Retry-After of `idempotency_key_in_use`: most requests finish within it. */
+export const IDEMPOTENCY_IN_USE_RETRY_AFTER_SECONDS = 2;
+
+const ACTIVE_KEY = 'idempotency.activeKey';
+const MAX_CLAIM_ROUNDS = 3;
+
+/** The scope of a key: the contract scopes keys to tenant, method and path. */
+export interface IdempotencyScope {
+  tenantId: string;
+  method: string;
+  path: string;
+  key: string;
+}
+
+/** The key the current request runs under, for services that resume work an earlier attempt began. */
+export interface ActiveIdempotencyKey {
+  /** Stable across retries with the same body, so records tagged with it are found again. */
+  id: string;
+  /** 1 for the first request, higher when a retry took over a released or abandoned key. */
+  attempt: number;
+  /** Whether an earlier request with this key and body ran without storing a response. */
+  recovered: boolean;
+}
+
+export interface ClaimedKey {
+  kind: 'claimed';
+  key: ActiveIdempotencyKey;
+  leaseToken: string;
+}
+
+export type IdempotencyClaim =
+  | ClaimedKey
+  | { kind: 'replay'; status: number; body: unknown }
+  | { kind: 'in_use' }
+  | { kind: 'reused' };
+
+interface ClaimedRow {
+  id: string;
+  attempt: number;
+}
+
+interface ExistingRow {
+  request_hash: string;
+  status: 'running' | 'done';
+  response_status: number | null;
+  response_body: unknown;
+  lease_live: boolean;
+  expired: boolean;
+}
+
+/**
+ * Stores Idempotency-Key records in PostgreSQL (table `idempotency_keys`) and
+ * decides what a request with a key does: run (claimed), replay the stored
+ * response, or get 409 because the key is in use or was used with another
+ * body. Claiming is one INSERT … ON CONFLICT statement, so however many
+ * requests with one key arrive at once, exactly one runs.
+ */
+@Injectable()
+export class IdempotencyService {
+  private readonly logger = new Logger(IdempotencyService.name);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly cls: ClsService,
+  ) {}
+
+  /**
+   * Claims a key for a request whose body hashes to `requestHash`. A new key,
+   * an expired one, and one whose lease ran out (released by an earlier
+   * attempt, or left by a crashed process) are claimed. The id is kept when
+   * the earlier attempt had the same body, and replaced otherwise.
+   */
+  async claim(scope: IdempotencyScope, requestHash: string, leaseSeconds = DEFAULT_IDEMPOTENCY_LEASE_SECONDS): Promise<IdempotencyClaim> {
+    for (let round = 0; round < MAX_CLAIM_ROUNDS; round++) {
+      const leaseToken = randomUUID();
+      const claimed = await this.tryClaim(scope, requestHash, leaseToken, leaseSeconds);
+      if (claimed) {
+        return { kind: 'claimed', leaseToken, key: { id: claimed.id, attempt: claimed.attempt, recovered: claimed.attempt > 1 } };
+      }
+
+      const existing = await this.findExisting(scope);
+      if (!existing || existing.expired || (existing.status === 'running' && !existing.lease_live)) {
+        // Purged, expired or released between the two statements: claim again.
+        continue;
+      }
+      if (existing.request_hash !== requestHash) {
+        return { kind: 'reused' };
+      }
+      if (existing.status === 'running') {
+        return { kind: 'in_use' };
+      }
+
+      return { kind: 'replay', status: existing.response_status ?? 200, body: existing.response_body };
+    }
+
+    throw new Error(`Idempotency key of ${scope.method} ${scope.path} could not be claimed in ${MAX_CLAIM_ROUNDS} rounds`);
+  }
+
+  /**
+   * Ends a claimed request: stores the response when it is an outcome of the
+   * operation (see `isStoredOutcome`), else releases the key so a retry runs
+   * again. Returns which it did. A lease another request took over meanwhile
+   * is left alone.
+   */
+  async complete(claim: ClaimedKey, status: number, body: unknown, code?: string): Promise<'stored' | 'released'> {
+    if (!isStoredOutcome(status, code)) {
+      await this.release(claim);
+
+      return 'released';
+    }
+
+    const json = body === undefined ? null : JSON.stringify(body);
+    const result: [unknown[], number] = await this.dataSource.query(
+      `UPDATE idempotency_keys
+          SET status = 'done', response_status = $3, response_body = $4::jsonb, completed_at = now(),
+              expires_at = now() + make_interval(hours => $5), lease_token = NULL, locked_until = NULL
+        WHERE id = $1 AND lease_token = $2 AND status = 'running'`,
+      [claim.key.id, claim.leaseToken, status, json, IDEMPOTENCY_RETENTION_HOURS],
+    );
+    if (result[1] === 0) {
+      this.logger.warn({ idempotencyKeyId: claim.key.id, status }, 'Idempotency key was taken over before its response was stored');
+    }
+
+    return 'stored';
+  }
+
+  /** Releases a claimed key: its lease ends now, so the next request with it runs (keeping the id when its body is the same). */
+  async release(claim: ClaimedKey): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE idempotency_keys SET lease_token = NULL, locked_until = now()
+        WHERE id = $1 AND lease_token = $2 AND status = 'running'`,
+      [claim.key.id, claim.leaseToken],
+    );
+  }
+
+  /** Makes the claimed key visible to the services of the current request through `activeKey()`. */
+  activate(key: ActiveIdempotencyKey): void {
+    if (this.cls.isActive()) {
+      this.cls.set(ACTIVE_KEY, key);
+    }
+  }
+
+  /** Returns the key the current request runs under, or undefined when it sent none. */
+  activeKey(): ActiveIdempotencyKey | undefined {
+    return this.cls.isActive() ? this.cls.get<ActiveIdempotencyKey | undefined>(ACTIVE_KEY) : undefined;
+  }
+
+  /** Deletes up to `limit` expired keys, oldest first; returns how many went. */
+  async purgeExpired(limit: number): Promise<number> {
+    const result: [unknown[], number] = await this.dataSource.query(
+      `DELETE FROM idempotency_keys
+        WHERE ctid IN (SELECT ctid FROM idempotency_keys WHERE expires_at < now() ORDER BY expires_at LIMIT $1)`,
+      [limit],
+    );
+
+    return result[1];
+  }
+
+  private async tryClaim(scope: IdempotencyScope, requestHash: string, leaseToken: string, leaseSeconds: number): Promise<ClaimedRow | null> {
+    // A row is taken over when it expired, or when it is running with its lease
+    // run out. The id and attempt count carry over only for the same body on an
+    // unexpired row, since only then is the earlier attempt's work this request's.
+    const rows: ClaimedRow[] = await this.dataSource.query(
+      `INSERT INTO idempotency_keys
+              (tenant_id, method, path, key, request_hash, status, lease_token, locked_until, expires_at)
+       VALUES ($1, $2, $3, $4, $5, 'running', $6, now() + make_interval(secs => $7), now() + make_interval(hours => $8))
+       ON CONFLICT (tenant_id, method, path, key) DO UPDATE
+          SET id = CASE WHEN idempotency_keys.expires_at > now() AND idempotency_keys.request_hash = EXCLUDED.request_hash
+                        THEN idempotency_keys.id ELSE gen_random_uuid() END,
+              attempt = CASE WHEN idempotency_keys.expires_at > now() AND idempotency_keys.request_hash = EXCLUDED.request_hash
+                             THEN idempotency_keys.attempt + 1 ELSE 1 END,
+              request_hash = EXCLUDED.request_hash,
+              status = 'running',
+              lease_token = EXCLUDED.lease_token,
+              locked_until = EXCLUDED.locked_until,
+              expires_at = EXCLUDED.expires_at,
+              response_status = NULL,
+              response_body = NULL,
+              completed_at = NULL,
+              created_at = now()
+        WHERE idempotency_keys.expires_at <= now()
+           OR (idempotency_keys.status = 'running' AND idempotency_keys.locked_until <= now())
+       RETURNING id, attempt`,
+      [scope.tenantId, scope.method, scope.path, scope.key, requestHash, leaseToken, leaseSeconds, IDEMPOTENCY_RETENTION_HOURS],
+    );
+
+    return rows[0] ?? null;
+  }
+
+  private async findExisting(scope: IdempotencyScope): Promise<ExistingRow | null> {
+    const rows: ExistingRow[] = await this.dataSource.query(
+      `SELECT request_hash, status, response_status, response_body,
+              (locked_until IS NOT NULL AND locked_until > now()) AS lease_live,
+              (expires_at <= now()) AS expired
+         FROM idempotency_keys
+        WHERE tenant_id = $1 AND method = $2 AND path = $3 AND key = $4`,
+      [scope.tenantId, scope.method, scope.path, scope.key],
+    );
+
+    return rows[0] ?? null;
+  }
+}
