@@ -1,8 +1,30 @@
 import type Stripe from 'stripe';
 import { toStripeAccount, type PermissionResource } from './accounts';
 import { listCharges, retrieveCharge } from './charges';
+import { createCustomer, listCustomers, listCustomerTaxIds, retrieveCustomer, updateCustomer } from './customers';
 import type { EmulatorEvent } from './events';
 import type { FormObject } from './form-decoding';
+import {
+  createInvoiceItem,
+  deleteInvoiceItem,
+  listInvoiceItems,
+  retrieveInvoiceItem,
+  updateInvoiceItem,
+} from './invoice-items';
+import {
+  createInvoice,
+  deleteInvoice,
+  finalizeInvoice,
+  listInvoiceLines,
+  listInvoices,
+  markInvoiceUncollectible,
+  payInvoice,
+  retrieveInvoice,
+  searchInvoices,
+  sendInvoice,
+  updateInvoice,
+  voidInvoice,
+} from './invoices';
 import { expandFields, paginate, type ListObject } from './object-store';
 import { expandParam, listParams, param, parseParams } from './params';
 import { cancelPaymentIntent, capturePaymentIntent } from './payment-intent-capture';
@@ -110,6 +132,37 @@ export const API_ROUTES: readonly ApiRoute[] = [
     path: '/v1/webhook_endpoints/:id',
     resource: 'webhook_endpoints',
     handler: deleteWebhookEndpoint,
+  },
+
+  { method: 'POST', path: '/v1/customers', resource: 'customers', handler: createCustomer },
+  { method: 'GET', path: '/v1/customers', resource: 'customers', handler: listCustomers },
+  { method: 'GET', path: '/v1/customers/:id', resource: 'customers', handler: retrieveCustomer },
+  { method: 'POST', path: '/v1/customers/:id', resource: 'customers', handler: updateCustomer },
+  { method: 'GET', path: '/v1/customers/:id/tax_ids', resource: 'customers', handler: listCustomerTaxIds },
+
+  { method: 'POST', path: '/v1/invoiceitems', resource: 'invoiceitems', handler: createInvoiceItem },
+  { method: 'GET', path: '/v1/invoiceitems', resource: 'invoiceitems', handler: listInvoiceItems },
+  { method: 'GET', path: '/v1/invoiceitems/:id', resource: 'invoiceitems', handler: retrieveInvoiceItem },
+  { method: 'POST', path: '/v1/invoiceitems/:id', resource: 'invoiceitems', handler: updateInvoiceItem },
+  { method: 'DELETE', path: '/v1/invoiceitems/:id', resource: 'invoiceitems', handler: deleteInvoiceItem },
+
+  // `search` comes before `:id`, which would otherwise match it.
+  { method: 'GET', path: '/v1/invoices/search', resource: 'invoices', handler: searchInvoices },
+  { method: 'POST', path: '/v1/invoices', resource: 'invoices', handler: createInvoice },
+  { method: 'GET', path: '/v1/invoices', resource: 'invoices', handler: listInvoices },
+  { method: 'GET', path: '/v1/invoices/:id', resource: 'invoices', handler: retrieveInvoice },
+  { method: 'POST', path: '/v1/invoices/:id', resource: 'invoices', handler: updateInvoice },
+  { method: 'DELETE', path: '/v1/invoices/:id', resource: 'invoices', handler: deleteInvoice },
+  { method: 'GET', path: '/v1/invoices/:id/lines', resource: 'invoices', handler: listInvoiceLines },
+  { method: 'POST', path: '/v1/invoices/:id/finalize', resource: 'invoices', handler: finalizeInvoice },
+  { method: 'POST', path: '/v1/invoices/:id/send', resource: 'invoices', handler: sendInvoice },
+  { method: 'POST', path: '/v1/invoices/:id/pay', resource: 'invoices', handler: payInvoice },
+  { method: 'POST', path: '/v1/invoices/:id/void', resource: 'invoices', handler: voidInvoice },
+  {
+    method: 'POST',
+    path: '/v1/invoices/:id/mark_uncollectible',
+    resource: 'invoices',
+    handler: markInvoiceUncollectible,
   },
 
   { method: 'GET', path: '/v1/events', resource: 'events', handler: listEvents },

@@ -6,7 +6,8 @@ import { FaultQueue } from './faults';
 import { sendJson } from './http-io';
 import { silentLogger, type EmulatorLogger } from './logger';
 import { serveAuthenticationPage, serveReceipt, submitAuthentication } from './pages';
-import { ApiRouter } from './router';
+import { serveHostedInvoice, serveInvoicePdf, submitHostedInvoicePayment } from './invoice-pages';
+import { ApiRouter, type ApiRequestRecord } from './router';
 import { EmulatorState } from './state';
 
 export interface StripeEmulatorOptions {
@@ -21,10 +22,18 @@ export interface StripeEmulatorOptions {
   deliveryRetryDelaysMs?: number[];
   /** Time a webhook delivery waits for the endpoint's response, 10 000 ms by default. */
   deliveryTimeoutMs?: number;
-  /** Time a Dashboard refund with outcome `failed` stays pending, 500 ms by default. */
+  /**
+   * Time before a refund takes its later status, 500 ms by default: a Dashboard refund with outcome
+   * `failed` fails, and refunds of the refund test cards succeed or fail.
+   */
   refundFailureDelayMs?: number;
   /** Time a `timeout` fault keeps a request open before dropping it, 60 000 ms by default. */
   faultTimeoutMs?: number;
+  /**
+   * Time a created or changed invoice takes to show in `GET /v1/invoices/search`, 1 000 ms by
+   * default. Stripe's own search index lags by up to a minute, or longer during incidents.
+   */
+  searchIndexDelayMs?: number;
   /** Receiver of start, stop, retry and error messages. Nothing is logged by default. */
   logger?: EmulatorLogger;
 }
@@ -52,6 +61,7 @@ export class StripeEmulator {
         deliveryRetryDelaysMs: options.deliveryRetryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS,
         deliveryTimeoutMs: options.deliveryTimeoutMs ?? 10_000,
         refundFailureDelayMs: options.refundFailureDelayMs ?? 500,
+        searchIndexDelayMs: options.searchIndexDelayMs ?? 1_000,
       },
       this.logger,
     );
@@ -66,6 +76,11 @@ export class StripeEmulator {
       throw new Error('The Stripe emulator is not running; call start() first.');
     }
     return this.baseUrl;
+  }
+
+  /** Returns the `/v1` requests received so far (the last 10 000), oldest first, only those of `accountId` when given. */
+  apiRequests(filter: { accountId?: string } = {}): ApiRequestRecord[] {
+    return this.router.requests.filter((record) => filter.accountId === undefined || record.accountId === filter.accountId);
   }
 
   async start(): Promise<{ url: string; port: number }> {
@@ -122,6 +137,12 @@ export class StripeEmulator {
         serveAuthenticationPage(this.state, response, id);
       } else if (section === 'authenticate' && id && extra === undefined && method === 'POST') {
         await submitAuthentication(this.state, request, response, id);
+      } else if (section === 'invoices' && id && extra === undefined && method === 'GET') {
+        serveHostedInvoice(this.state, response, id);
+      } else if (section === 'invoices' && id && extra === undefined && method === 'POST') {
+        await submitHostedInvoicePayment(this.state, request, response, id);
+      } else if (section === 'invoices' && id && extra === 'pdf' && method === 'GET') {
+        serveInvoicePdf(this.state, response, id);
       } else {
         request.resume();
         sendJson(response, 404, { error: unrecognizedUrl(method, url.pathname).body });

@@ -85,8 +85,8 @@ function checkEmail(email: string | null | undefined, param: string): void {
   }
 }
 
-// NOTE: the emulator has no customers, so any `cus_…` id is accepted without a lookup and
-// `customer` cannot be expanded.
+// NOTE: any `cus_…` id is accepted without looking the customer up, and `customer` cannot be
+// expanded.
 function checkCustomer(customer: string | undefined): void {
   if (customer !== undefined && !/^cus_[A-Za-z0-9]+$/.test(customer)) {
     throw resourceMissing('customer', customer, 'customer');

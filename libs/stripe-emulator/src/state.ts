@@ -1,6 +1,8 @@
 import type Stripe from 'stripe';
 import { AccountRegistry, type AccountRecord, type ApiKeyRecord } from './accounts';
 import { buildEvent, eventTypeEnabled, type EmulatorEvent, type EventRequest } from './events';
+import type { StoredInvoiceItem } from './invoice-items';
+import { SearchIndex } from './invoice-search';
 import type { EmulatorLogger } from './logger';
 import { ObjectStore, type Scope } from './object-store';
 import type { TestCard } from './test-cards';
@@ -12,6 +14,8 @@ export interface EmulatorSettings {
   deliveryTimeoutMs: number;
   /** How long a Dashboard refund with outcome `failed` stays pending before it fails. */
   refundFailureDelayMs: number;
+  /** How long a created or changed invoice takes to show in search results, like Stripe's search index. */
+  searchIndexDelayMs: number;
 }
 
 /** The emulator's in-memory state, plus event emission to webhook endpoints. */
@@ -27,6 +31,12 @@ export class EmulatorState {
   /** Signing secrets by endpoint id. Stripe shows a secret only in the create response. */
   readonly webhookSecrets = new Map<string, string>();
   readonly events = new ObjectStore<EmulatorEvent>('event');
+  readonly customers = new ObjectStore<Stripe.Customer>('customer');
+  readonly taxIds = new ObjectStore<Stripe.TaxId>('tax_id');
+  readonly invoiceItems = new ObjectStore<StoredInvoiceItem>('invoiceitem');
+  readonly invoices = new ObjectStore<Stripe.Invoice>('invoice');
+  /** What invoice search sees: each invoice as it was `searchIndexDelayMs` after its last change. */
+  readonly invoiceSearchIndex: SearchIndex<Stripe.Invoice>;
   readonly dispatcher: WebhookDispatcher;
   /** Timers of delayed state changes, such as a refund failing later. `stop()` cancels them. */
   readonly timers = new TimerSet();
@@ -38,6 +48,7 @@ export class EmulatorState {
     readonly logger: EmulatorLogger,
   ) {
     this.accounts = new AccountRegistry(logger);
+    this.invoiceSearchIndex = new SearchIndex(this.timers, settings.searchIndexDelayMs);
     this.dispatcher = new WebhookDispatcher({
       retryDelaysMs: settings.deliveryRetryDelaysMs,
       timeoutMs: settings.deliveryTimeoutMs,

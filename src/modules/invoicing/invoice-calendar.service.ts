@@ -1,7 +1,7 @@
 import { Clock } from '@app/common/time/clock';
 import { TENANCY_FACADE, TenancyFacade } from '@app/contracts/tenancy.contracts';
 import { Inject, Injectable } from '@nestjs/common';
-import { isoDateInZone, resolveTimeZone } from './invoice-number';
+import { addDaysToIsoDate, isoDateInZone, resolveTimeZone } from './invoice-number';
 
 /** Dates in the tenant's own time zone (default America/Chicago), from the injectable clock. */
 @Injectable()
@@ -23,6 +23,14 @@ export class InvoiceCalendarService {
 
   /** Today's date in the tenant's zone, `YYYY-MM-DD`: the day against which due dates are overdue. */
   async todayFor(tenantId: string): Promise<string> {
-    return isoDateInZone(this.clock.now(), await this.timeZoneOf(tenantId));
+    return isoDateInZone(this.now(), await this.timeZoneOf(tenantId));
+  }
+
+  /**
+   * The due date of an invoice issued at `issuedAt` with payment terms of `days`: the issue
+   * date in the tenant's zone plus that many days. It is overdue from the day after.
+   */
+  dueDate(issuedAt: Date, timeZone: string, days: number): string {
+    return addDaysToIsoDate(isoDateInZone(issuedAt, timeZone), days);
   }
 }

@@ -1,5 +1,6 @@
 import {
   DEFAULT_TIME_ZONE,
+  addDaysToIsoDate,
   calendarYearInZone,
   formatInvoiceNumber,
   isoDateInZone,
@@ -70,5 +71,15 @@ describe('resolveTimeZone', () => {
 
   it('falls back to Chicago for an unknown zone', () => {
     expect(resolveTimeZone('Mars/Olympus_Mons')).toBe(DEFAULT_TIME_ZONE);
+  });
+});
+
+describe('addDaysToIsoDate', () => {
+  it('adds 30 days across a year end', () => {
+    expect(addDaysToIsoDate('2026-12-15', 30)).toBe('2027-01-14');
+  });
+
+  it('lands on the 29th of February in a leap year', () => {
+    expect(addDaysToIsoDate('2028-02-28', 1)).toBe('2028-02-29');
   });
 });

@@ -73,6 +73,37 @@ export class InvoiceEntity {
   @Column({ name: 'voided_at', type: 'timestamptz', nullable: true })
   voidedAt!: Date | null;
 
+  /** Payment terms of a B2B invoice, 1 to 365 days; null for the invoice of a card payment. */
+  @Column({ name: 'days_until_due', type: 'int', nullable: true })
+  daysUntilDue!: number | null;
+
+  /** Set by the overdue check on an open invoice past its due date; cleared when it leaves `open`. */
+  @Column({ type: 'boolean', default: false })
+  overdue!: boolean;
+
+  /**
+   * When the issuing job last asked Stripe to create the invoice. While `stripeInvoiceId` is
+   * null it means a Stripe invoice may exist, so the job searches Stripe before creating again.
+   */
+  @Column({ name: 'stripe_create_attempted_at', type: 'timestamptz', nullable: true })
+  stripeCreateAttemptedAt!: Date | null;
+
+  /** When Stripe sent the invoice to the customer. */
+  @Column({ name: 'sent_at', type: 'timestamptz', nullable: true })
+  sentAt!: Date | null;
+
+  /** When Stripe was brought in line with a local void: voided there, or found never created. */
+  @Column({ name: 'stripe_void_confirmed_at', type: 'timestamptz', nullable: true })
+  stripeVoidConfirmedAt!: Date | null;
+
+  /** Time of the refund event `amountRefunded` comes from; an older event never overwrites it. */
+  @Column({ name: 'amount_refunded_as_of', type: 'timestamptz', nullable: true })
+  amountRefundedAsOf!: Date | null;
+
+  /** The Idempotency-Key record the finalize ran under, so a retry after a crash finds its result. */
+  @Column({ name: 'finalize_idempotency_key_id', type: 'uuid', nullable: true })
+  finalizeIdempotencyKeyId!: string | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

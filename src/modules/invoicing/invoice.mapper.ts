@@ -2,15 +2,15 @@ import { InvoiceResponse } from './dto/invoice.response';
 import type { InvoiceWithLines } from './invoices.repository';
 
 /**
- * Builds the response body field by field. `today` is the tenant's current
- * date (`YYYY-MM-DD`); an open invoice due before it is overdue.
+ * Builds the response body field by field, so no stored column leaks by accident. `overdue` is
+ * what the overdue check last set; the database allows it only on open invoices.
  */
-export function toInvoiceResponse({ invoice, lines }: InvoiceWithLines, today: string): InvoiceResponse {
+export function toInvoiceResponse({ invoice, lines }: InvoiceWithLines): InvoiceResponse {
   return {
     id: invoice.id,
     number: invoice.number,
     status: invoice.status,
-    overdue: invoice.status === 'open' && invoice.dueDate !== null && invoice.dueDate < today,
+    overdue: invoice.overdue,
     customerId: invoice.customerId,
     paymentId: invoice.paymentId,
     currency: invoice.currency,
@@ -33,5 +33,7 @@ export function toInvoiceResponse({ invoice, lines }: InvoiceWithLines, today: s
     paidAt: invoice.paidAt?.toISOString() ?? null,
     voidedAt: invoice.voidedAt?.toISOString() ?? null,
     createdAt: invoice.createdAt.toISOString(),
+    daysUntilDue: invoice.daysUntilDue,
+    sentAt: invoice.sentAt?.toISOString() ?? null,
   };
 }

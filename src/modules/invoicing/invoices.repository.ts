@@ -4,8 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, In } from 'typeorm';
 import { InvoiceLineEntity } from './invoice-line.entity';
 import { InvoiceEntity, InvoiceStatus } from './invoice.entity';
-
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from './uuid';
 
 export interface InvoiceWithLines {
   invoice: InvoiceEntity;
@@ -14,13 +13,12 @@ export interface InvoiceWithLines {
 
 export type NewInvoice = Omit<InvoiceEntity, 'id' | 'createdAt' | 'updatedAt'>;
 export type NewInvoiceLine = Pick<InvoiceLineEntity, 'description' | 'quantity' | 'unitAmount' | 'amount'>;
+export type InvoiceChanges = Partial<Omit<InvoiceEntity, 'id' | 'tenantId' | 'createdAt' | 'updatedAt'>>;
 
 export interface InvoiceListFilter {
   status?: InvoiceStatus;
   /** true: only overdue invoices; false: only those that are not; undefined: both. */
   overdue?: boolean;
-  /** Today in the tenant's zone, `YYYY-MM-DD`, against which due dates are compared. */
-  today: string;
   limit: number;
   after?: KeysetPosition;
 }
@@ -30,7 +28,24 @@ export interface InvoicePage {
   nextCursor: string | null;
 }
 
-/** Invoices of one tenant. Every method takes the tenant id, so another tenant's id finds nothing. */
+/** Which job brings an invoice's Stripe side up to date. */
+export type StripeWork = 'issue' | 'send' | 'void';
+
+export interface UnfinishedStripeWork {
+  tenantId: string;
+  invoiceId: string;
+  work: StripeWork;
+}
+
+/** The SQL for invoices whose Stripe side is unfinished; `invoices_stripe_unfinished_idx` covers it. */
+const UNFINISHED_STRIPE_WORK_SQL = `(status = 'issuing'
+  OR (status = 'open' AND sent_at IS NULL)
+  OR (status = 'void' AND payment_id IS NULL AND stripe_void_confirmed_at IS NULL))`;
+
+/**
+ * Invoices of one tenant. Every method takes the tenant id, so another tenant's id finds
+ * nothing; the few methods that look across tenants say so in their names.
+ */
 @Injectable()
 export class InvoicesRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -41,6 +56,11 @@ export class InvoicesRepository {
 
   async findByPaymentId(manager: EntityManager, tenantId: string, paymentId: string): Promise<InvoiceEntity | null> {
     return manager.getRepository(InvoiceEntity).findOne({ where: { tenantId, paymentId } });
+  }
+
+  /** Locks the invoice of a payment (SELECT … FOR UPDATE) until the caller's transaction ends. */
+  async lockByPaymentId(manager: EntityManager, tenantId: string, paymentId: string): Promise<InvoiceEntity | null> {
+    return manager.getRepository(InvoiceEntity).findOne({ where: { tenantId, paymentId }, lock: { mode: 'pessimistic_write' } });
   }
 
   /** Inserts an invoice with its lines, numbered from 1 in the given order. */
@@ -55,19 +75,178 @@ export class InvoicesRepository {
   }
 
   /** Null for another tenant's id, a missing one and a malformed one alike. */
-  async findById(tenantId: string, id: string): Promise<InvoiceWithLines | null> {
-    if (!UUID_PATTERN.test(id)) {
-      return null;
-    }
-
-    const invoice = await this.dataSource.getRepository(InvoiceEntity).findOne({ where: { tenantId, id } });
+  async findById(tenantId: string, id: string, manager: EntityManager = this.dataSource.manager): Promise<InvoiceWithLines | null> {
+    const invoice = await this.findEntity(tenantId, id, manager);
     if (!invoice) {
       return null;
     }
 
-    const [withLines] = await this.attachLines(tenantId, [invoice]);
+    const [withLines] = await this.attachLines(tenantId, [invoice], manager);
 
     return withLines;
+  }
+
+  async findEntity(tenantId: string, id: string, manager: EntityManager = this.dataSource.manager): Promise<InvoiceEntity | null> {
+    if (!isUuid(id)) {
+      return null;
+    }
+
+    return manager.getRepository(InvoiceEntity).findOne({ where: { tenantId, id } });
+  }
+
+  async findLines(tenantId: string, invoiceId: string): Promise<InvoiceLineEntity[]> {
+    return this.dataSource.getRepository(InvoiceLineEntity).find({ where: { tenantId, invoiceId }, order: { position: 'ASC' } });
+  }
+
+  /** Locks the invoice row (SELECT … FOR UPDATE) until the caller's transaction ends. */
+  async lockById(manager: EntityManager, tenantId: string, id: string): Promise<InvoiceEntity | null> {
+    if (!isUuid(id)) {
+      return null;
+    }
+
+    return manager.getRepository(InvoiceEntity).findOne({ where: { tenantId, id }, lock: { mode: 'pessimistic_write' } });
+  }
+
+  async lockByStripeInvoiceId(manager: EntityManager, tenantId: string, stripeInvoiceId: string): Promise<InvoiceEntity | null> {
+    return manager
+      .getRepository(InvoiceEntity)
+      .findOne({ where: { tenantId, stripeInvoiceId }, lock: { mode: 'pessimistic_write' } });
+  }
+
+  /** Writes the given columns of one invoice; updated_at is set by TypeORM. */
+  async update(manager: EntityManager, tenantId: string, id: string, changes: InvoiceChanges): Promise<void> {
+    await manager.getRepository(InvoiceEntity).update({ tenantId, id }, changes as never);
+  }
+
+  /** Deletes a draft with its lines; returns false when the invoice is no longer a draft. */
+  async deleteDraft(tenantId: string, id: string): Promise<boolean> {
+    // TypeORM returns [rows, affected row count] for DELETE and UPDATE.
+    const [, deleted]: [unknown[], number] = await this.dataSource.query(
+      `DELETE FROM invoices WHERE tenant_id = $1 AND id = $2 AND status = 'draft'`,
+      [tenantId, id],
+    );
+
+    return deleted === 1;
+  }
+
+  /**
+   * Records that the issuing job is about to ask Stripe to create the invoice. Returns false,
+   * and records nothing, once the invoice is no longer issuing or already has its Stripe id.
+   */
+  async markCreateAttempt(tenantId: string, id: string, at: Date): Promise<boolean> {
+    const [, updated]: [unknown[], number] = await this.dataSource.query(
+      `UPDATE invoices SET stripe_create_attempted_at = $3, updated_at = now()
+        WHERE tenant_id = $1 AND id = $2 AND status = 'issuing' AND stripe_invoice_id IS NULL`,
+      [tenantId, id, at],
+    );
+
+    return updated === 1;
+  }
+
+  /**
+   * Stores the Stripe invoice id unless the invoice already has one, and returns the id stored
+   * afterwards: the given one, or the one stored before.
+   */
+  async storeStripeInvoiceId(tenantId: string, id: string, stripeInvoiceId: string): Promise<string | null> {
+    const [rows]: [{ stripe_invoice_id: string | null }[], number] = await this.dataSource.query(
+      `UPDATE invoices SET stripe_invoice_id = COALESCE(stripe_invoice_id, $3), updated_at = now()
+        WHERE tenant_id = $1 AND id = $2
+        RETURNING stripe_invoice_id`,
+      [tenantId, id, stripeInvoiceId],
+    );
+
+    return rows[0]?.stripe_invoice_id ?? null;
+  }
+
+  async markSent(tenantId: string, id: string, at: Date): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE invoices SET sent_at = COALESCE(sent_at, $3), updated_at = now() WHERE tenant_id = $1 AND id = $2`,
+      [tenantId, id, at],
+    );
+  }
+
+  async confirmVoid(tenantId: string, id: string, at: Date): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE invoices SET stripe_void_confirmed_at = COALESCE(stripe_void_confirmed_at, $3), updated_at = now()
+        WHERE tenant_id = $1 AND id = $2 AND status = 'void'`,
+      [tenantId, id, at],
+    );
+  }
+
+  /** Marks the tenant's open invoices due before `today` (`YYYY-MM-DD`) overdue and returns them. */
+  async markOverdue(tenantId: string, today: string): Promise<{ id: string; number: string }[]> {
+    const [rows]: [{ id: string; number: string }[], number] = await this.dataSource.query(
+      `UPDATE invoices SET overdue = true, updated_at = now()
+        WHERE tenant_id = $1 AND status = 'open' AND NOT overdue AND due_date < CAST($2 AS date)
+        RETURNING id, number`,
+      [tenantId, today],
+    );
+
+    return rows;
+  }
+
+  /**
+   * Across tenants: the tenants with open invoices that are not overdue yet and were due on or
+   * before `latestDueDate`. A reviewed path of the overdue check, which then works per tenant.
+   */
+  async findTenantsWithOverdueCandidatesAcrossTenants(latestDueDate: string): Promise<string[]> {
+    const rows: { tenant_id: string }[] = await this.dataSource.query(
+      `SELECT DISTINCT tenant_id FROM invoices WHERE status = 'open' AND NOT overdue AND due_date <= CAST($1 AS date)`,
+      [latestDueDate],
+    );
+
+    return rows.map((row) => row.tenant_id);
+  }
+
+  /**
+   * Across tenants: invoices whose Stripe side is unfinished (issuing, open but not sent, void
+   * but not voided in Stripe) and unchanged for `graceSeconds`, oldest first. A reviewed path
+   * of the job sweeper.
+   */
+  async findUnfinishedStripeWorkAcrossTenants(graceSeconds: number, limit: number): Promise<UnfinishedStripeWork[]> {
+    const rows: { tenant_id: string; id: string; status: InvoiceStatus }[] = await this.dataSource.query(
+      `SELECT tenant_id, id, status FROM invoices
+        WHERE ${UNFINISHED_STRIPE_WORK_SQL} AND updated_at < now() - make_interval(secs => $1)
+        ORDER BY updated_at
+        LIMIT $2`,
+      [graceSeconds, limit],
+    );
+
+    return rows.map((row) => ({ tenantId: row.tenant_id, invoiceId: row.id, work: workFor(row.status) }));
+  }
+
+  /**
+   * Across tenants: the tenants with B2B invoices that Stripe still decides about (issuing,
+   * open, uncollectible) or whose Stripe side is unfinished. A reviewed path of the
+   * reconciliation, which then works per tenant.
+   */
+  async findTenantsToReconcileAcrossTenants(): Promise<string[]> {
+    const rows: { tenant_id: string }[] = await this.dataSource.query(
+      `SELECT DISTINCT tenant_id FROM invoices
+        WHERE payment_id IS NULL AND (status IN ('issuing', 'open', 'uncollectible') OR ${UNFINISHED_STRIPE_WORK_SQL})`,
+    );
+
+    return rows.map((row) => row.tenant_id);
+  }
+
+  /** The tenant's B2B invoices the reconciliation compares with Stripe, by id after `afterId`. */
+  async findToReconcile(tenantId: string, limit: number, afterId: string | null): Promise<InvoiceEntity[]> {
+    const query = this.dataSource
+      .getRepository(InvoiceEntity)
+      .createQueryBuilder('invoice')
+      .where('invoice.tenant_id = :tenantId', { tenantId })
+      .andWhere('invoice.payment_id IS NULL')
+      .andWhere(
+        `(invoice.status IN ('issuing', 'open', 'uncollectible')
+          OR (invoice.status = 'void' AND invoice.stripe_void_confirmed_at IS NULL))`,
+      )
+      .orderBy('invoice.id', 'ASC')
+      .limit(limit);
+    if (afterId !== null) {
+      query.andWhere('invoice.id > :afterId', { afterId });
+    }
+
+    return query.getMany();
   }
 
   /** Reads a page of invoices, newest first, by the keyset (created_at, id). */
@@ -83,12 +262,8 @@ export class InvoicesRepository {
     if (filter.status) {
       query.andWhere('invoice.status = :status', { status: filter.status });
     }
-
-    const overdueSql = `(invoice.status = 'open' AND invoice.due_date IS NOT NULL AND invoice.due_date < CAST(:today AS date))`;
-    if (filter.overdue === true) {
-      query.andWhere(overdueSql, { today: filter.today });
-    } else if (filter.overdue === false) {
-      query.andWhere(`NOT ${overdueSql}`, { today: filter.today });
+    if (filter.overdue !== undefined) {
+      query.andWhere('invoice.overdue = :overdue', { overdue: filter.overdue });
     }
     if (filter.after) {
       query.andWhere('(invoice.created_at, invoice.id) < (CAST(:afterCreatedAt AS timestamptz), CAST(:afterId AS uuid))', {
@@ -107,16 +282,28 @@ export class InvoicesRepository {
     return { data: await this.attachLines(tenantId, invoices), nextCursor };
   }
 
-  private async attachLines(tenantId: string, invoices: InvoiceEntity[]): Promise<InvoiceWithLines[]> {
+  private async attachLines(
+    tenantId: string,
+    invoices: InvoiceEntity[],
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<InvoiceWithLines[]> {
     if (invoices.length === 0) {
       return [];
     }
 
-    const lines = await this.dataSource.getRepository(InvoiceLineEntity).find({
+    const lines = await manager.getRepository(InvoiceLineEntity).find({
       where: { tenantId, invoiceId: In(invoices.map((invoice) => invoice.id)) },
       order: { invoiceId: 'ASC', position: 'ASC' },
     });
 
     return invoices.map((invoice) => ({ invoice, lines: lines.filter((line) => line.invoiceId === invoice.id) }));
   }
+}
+
+function workFor(status: InvoiceStatus): StripeWork {
+  if (status === 'issuing') {
+    return 'issue';
+  }
+
+  return status === 'void' ? 'void' : 'send';
 }

@@ -4,7 +4,6 @@ import { DEFAULT_PAGE_LIMIT, decodeCursor } from '@app/common/pagination/keyset-
 import { Injectable } from '@nestjs/common';
 import { InvoiceListResponse, InvoiceResponse } from './dto/invoice.response';
 import { ListInvoicesQuery } from './dto/list-invoices.query';
-import { InvoiceCalendarService } from './invoice-calendar.service';
 import { toInvoiceResponse } from './invoice.mapper';
 import { InvoicesRepository } from './invoices.repository';
 
@@ -14,31 +13,26 @@ export class InvoicesService {
   constructor(
     private readonly context: RequestContext,
     private readonly invoices: InvoicesRepository,
-    private readonly calendar: InvoiceCalendarService,
   ) {}
 
   async get(id: string): Promise<InvoiceResponse> {
-    const tenantId = this.context.requireTenantId();
-    const found = await this.invoices.findById(tenantId, id);
+    const found = await this.invoices.findById(this.context.requireTenantId(), id);
     if (!found) {
       throw notFound('invoice');
     }
 
-    return toInvoiceResponse(found, await this.calendar.todayFor(tenantId));
+    return toInvoiceResponse(found);
   }
 
   async list(query: ListInvoicesQuery): Promise<InvoiceListResponse> {
-    const tenantId = this.context.requireTenantId();
     const after = query.cursor !== undefined ? decodeCursor(query.cursor) : undefined;
-    const today = await this.calendar.todayFor(tenantId);
-    const page = await this.invoices.list(tenantId, {
+    const page = await this.invoices.list(this.context.requireTenantId(), {
       status: query.status,
       overdue: query.overdue === undefined ? undefined : query.overdue === 'true',
-      today,
       limit: query.limit ?? DEFAULT_PAGE_LIMIT,
       after,
     });
 
-    return { data: page.data.map((invoice) => toInvoiceResponse(invoice, today)), nextCursor: page.nextCursor };
+    return { data: page.data.map(toInvoiceResponse), nextCursor: page.nextCursor };
   }
 }

@@ -74,6 +74,13 @@ export class IssueInvoiceWhenPaymentSucceeded {
           issuedAt,
           paidAt: new Date(payment.succeededAt),
           voidedAt: null,
+          daysUntilDue: null,
+          overdue: false,
+          stripeCreateAttemptedAt: null,
+          sentAt: null,
+          stripeVoidConfirmedAt: null,
+          amountRefundedAsOf: null,
+          finalizeIdempotencyKeyId: null,
         },
         [{ description: payment.description ?? DEFAULT_LINE_DESCRIPTION, quantity: 1, unitAmount: payment.amount, amount: payment.amount }],
       );

@@ -26,7 +26,7 @@ export class InvoiceResponse {
   @ApiProperty({ enum: INVOICE_STATUSES })
   status!: InvoiceStatus;
 
-  @ApiProperty({ description: 'Open and past its due date in the tenant\'s time zone.' })
+  @ApiProperty({ description: "Open and past its due date in the tenant's time zone, as the hourly overdue check last found." })
   overdue!: boolean;
 
   @ApiProperty({ type: String, format: 'uuid', nullable: true })
@@ -79,6 +79,12 @@ export class InvoiceResponse {
 
   @ApiProperty({ format: 'date-time' })
   createdAt!: string;
+
+  @ApiProperty({ type: Number, nullable: true, example: 30, description: 'Payment terms of a B2B invoice; null for a card payment.' })
+  daysUntilDue!: number | null;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When Stripe sent the invoice to the customer.' })
+  sentAt!: string | null;
 }
 
 export class InvoiceListResponse {

@@ -1,0 +1,81 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsEmail, IsIn, IsNotEmpty, IsOptional, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
+import { TAX_ID_TYPES } from '../tax-id-types';
+
+export class TaxIdDto {
+  @ApiProperty({ example: 'us_ein', description: "One of Stripe's tax id types." })
+  @IsString()
+  @IsIn(TAX_ID_TYPES, { message: "must be one of Stripe's tax id types, such as us_ein or eu_vat" })
+  type!: string;
+
+  @ApiProperty({ example: '12-3456789', maxLength: 64 })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(64)
+  value!: string;
+}
+
+export class AddressDto {
+  @ApiPropertyOptional({ example: '1 Main St', maxLength: 200 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  line1?: string | null;
+
+  @ApiPropertyOptional({ example: 'Suite 400', maxLength: 200 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  line2?: string | null;
+
+  @ApiPropertyOptional({ example: 'Chicago', maxLength: 200 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  city?: string | null;
+
+  @ApiPropertyOptional({ example: 'IL', maxLength: 200 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  state?: string | null;
+
+  @ApiPropertyOptional({ example: '60601', maxLength: 40 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(40)
+  postalCode?: string | null;
+
+  @ApiPropertyOptional({ example: 'US', description: 'ISO 3166-1 alpha-2 country code.' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z]{2}$/, { message: 'must be a two-letter ISO 3166-1 country code' })
+  country?: string | null;
+}
+
+/** Body of POST /api/v1/customers. */
+export class CreateCustomerDto {
+  @ApiProperty({ example: 'Acme Corp', maxLength: 256 })
+  @IsString()
+  @Matches(/\S/, { message: 'must not be blank' })
+  @MaxLength(256)
+  name!: string;
+
+  @ApiProperty({ example: 'billing@acme.example', maxLength: 512 })
+  @IsEmail()
+  @MaxLength(512)
+  email!: string;
+
+  @ApiPropertyOptional({ type: TaxIdDto, nullable: true })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => TaxIdDto)
+  taxId?: TaxIdDto | null;
+
+  @ApiPropertyOptional({ type: AddressDto, nullable: true })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => AddressDto)
+  address?: AddressDto | null;
+}

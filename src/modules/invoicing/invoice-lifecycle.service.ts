@@ -1,0 +1,159 @@
+import { RequestContext } from '@app/common/context/request-context';
+import { DomainError, notFound } from '@app/common/errors/domain-error';
+import { IdempotencyService } from '@app/common/idempotency/idempotency.service';
+import { OutboxWriter } from '@app/common/outbox/outbox.writer';
+import { InvoiceIssuedEvent, InvoiceVoidedEvent } from '@app/contracts/invoicing.contracts';
+import { STRIPE_CONNECTION_FACADE, StripeConnectionFacade } from '@app/contracts/stripe-connection.contracts';
+import { TENANCY_FACADE, TenancyFacade } from '@app/contracts/tenancy.contracts';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { CustomersRepository } from './customers.repository';
+import { InvoiceResponse } from './dto/invoice.response';
+import { InvoiceCalendarService } from './invoice-calendar.service';
+import { InvoiceJobQueue } from './invoice-job-queue';
+import { InvoiceNumberingService } from './invoice-numbering.service';
+import { InvoiceEntity, InvoiceStatus } from './invoice.entity';
+import { toInvoiceResponse } from './invoice.mapper';
+import { invoiceStateConflict } from './invoicing.errors';
+import { InvoicesRepository } from './invoices.repository';
+
+const VOIDABLE: readonly InvoiceStatus[] = ['issuing', 'open', 'uncollectible'];
+
+/**
+ * Finalizes and voids B2B invoices. Both commit the local change first (finalize with the next
+ * number), then leave the Stripe side to a job, so a Stripe failure never takes a number back.
+ */
+@Injectable()
+export class InvoiceLifecycleService {
+  private readonly logger = new Logger(InvoiceLifecycleService.name);
+
+  constructor(
+    private readonly context: RequestContext,
+    private readonly invoices: InvoicesRepository,
+    private readonly customers: CustomersRepository,
+    private readonly numbering: InvoiceNumberingService,
+    private readonly calendar: InvoiceCalendarService,
+    private readonly outbox: OutboxWriter,
+    private readonly jobs: InvoiceJobQueue,
+    private readonly idempotency: IdempotencyService,
+    @Inject(STRIPE_CONNECTION_FACADE) private readonly stripeConnection: StripeConnectionFacade,
+    @Inject(TENANCY_FACADE) private readonly tenancy: TenancyFacade,
+  ) {}
+
+  /**
+   * Assigns the next number in the transaction that moves the draft to `issuing`, then enqueues
+   * the issuing job. Everything that can refuse the finalize (not a draft, not connected, a
+   * customer of the other mode) is checked before that transaction, or inside it before the
+   * number is taken, so a refused finalize takes no number.
+   */
+  async finalize(id: string): Promise<InvoiceResponse> {
+    const tenantId = this.context.requireTenantId();
+    const invoice = await this.requireInvoice(tenantId, id);
+    if (invoice.status !== 'draft') {
+      return this.replayOrReject(tenantId, invoice);
+    }
+
+    const client = await this.stripeConnection.getClient(tenantId);
+    const customer = invoice.customerId ? await this.customers.findById(tenantId, invoice.customerId) : null;
+    if (!customer) {
+      throw new Error(`Draft invoice ${invoice.id} has no stored customer`);
+    }
+    if (customer.livemode !== (client.mode === 'live')) {
+      throw new DomainError(
+        'invalid_state',
+        `The customer was created in ${customer.livemode ? 'live' : 'test'} mode, but Stripe is connected in ${client.mode} mode. Create the customer again, then a new invoice.`,
+      );
+    }
+    // Read before the transaction, so the sequence row is locked no longer than needed.
+    const timeZone = await this.calendar.timeZoneOf(tenantId);
+    const idempotencyKeyId = this.idempotency.activeKey()?.id ?? null;
+
+    const number = await this.invoices.transaction(async (manager) => {
+      const locked = await this.invoices.lockById(manager, tenantId, id);
+      if (!locked || locked.status !== 'draft') {
+        throw invoiceStateConflict('finalized', locked?.status ?? invoice.status, ['draft']);
+      }
+
+      const issuedAt = this.calendar.now();
+      const assigned = await this.numbering.allocate(manager, { tenantId, mode: client.mode, issuedAt, timeZone });
+      await this.invoices.update(manager, tenantId, id, {
+        status: 'issuing',
+        number: assigned,
+        issuedAt,
+        dueDate: this.calendar.dueDate(issuedAt, timeZone, locked.daysUntilDue ?? 0),
+        livemode: client.mode === 'live',
+        finalizeIdempotencyKeyId: idempotencyKeyId,
+      });
+      await this.outbox.append(
+        manager,
+        new InvoiceIssuedEvent(tenantId, id, { invoiceId: id, number: assigned, paymentId: null, total: locked.total, currency: locked.currency }),
+      );
+      await this.tenancy.recordAudit({ tenantId, action: 'invoice.finalized', details: { invoiceId: id, number: assigned } }, manager);
+
+      return assigned;
+    });
+    this.logger.log({ tenantId, invoiceId: id, number }, 'Invoice finalized; issuing it in Stripe');
+    await this.jobs.enqueueAfterCommit('issue', { tenantId, invoiceId: id });
+
+    return this.read(tenantId, id);
+  }
+
+  /**
+   * Voids an issuing, open or uncollectible invoice: it keeps its number, becomes `void` at
+   * once, and a job voids it in Stripe.
+   */
+  async void(id: string): Promise<InvoiceResponse> {
+    const tenantId = this.context.requireTenantId();
+    const invoice = await this.requireInvoice(tenantId, id);
+    if (!VOIDABLE.includes(invoice.status) || invoice.paymentId !== null) {
+      throw invoiceStateConflict('voided', invoice.status, VOIDABLE);
+    }
+
+    await this.stripeConnection.getClient(tenantId);
+    await this.invoices.transaction(async (manager) => {
+      const locked = await this.invoices.lockById(manager, tenantId, id);
+      if (!locked || !VOIDABLE.includes(locked.status)) {
+        throw invoiceStateConflict('voided', locked?.status ?? invoice.status, VOIDABLE);
+      }
+
+      await this.invoices.update(manager, tenantId, id, { status: 'void', voidedAt: this.calendar.now(), overdue: false });
+      await this.outbox.append(manager, new InvoiceVoidedEvent(tenantId, id, { invoiceId: id, number: locked.number }));
+      await this.tenancy.recordAudit({ tenantId, action: 'invoice.voided', details: { invoiceId: id, number: locked.number, from: locked.status } }, manager);
+    });
+    this.logger.log({ tenantId, invoiceId: id, number: invoice.number, from: invoice.status }, 'Invoice voided; voiding it in Stripe');
+    await this.jobs.enqueueAfterCommit('void', { tenantId, invoiceId: id });
+
+    return this.read(tenantId, id);
+  }
+
+  private async requireInvoice(tenantId: string, id: string): Promise<InvoiceEntity> {
+    const invoice = await this.invoices.findEntity(tenantId, id);
+    if (!invoice) {
+      throw notFound('invoice');
+    }
+
+    return invoice;
+  }
+
+  /**
+   * Rejects the finalize of an invoice that is no longer a draft with 409. The exception is the
+   * retry of a finalize that committed under the same Idempotency-Key but ended before storing
+   * its response, which gets the finalized invoice as the first request would have.
+   */
+  private async replayOrReject(tenantId: string, invoice: InvoiceEntity): Promise<InvoiceResponse> {
+    const activeKey = this.idempotency.activeKey();
+    if (activeKey?.recovered && invoice.finalizeIdempotencyKeyId === activeKey.id) {
+      return this.read(tenantId, invoice.id);
+    }
+
+    throw invoiceStateConflict('finalized', invoice.status, ['draft']);
+  }
+
+  private async read(tenantId: string, id: string): Promise<InvoiceResponse> {
+    const found = await this.invoices.findById(tenantId, id);
+    if (!found) {
+      throw notFound('invoice');
+    }
+
+    return toInvoiceResponse(found);
+  }
+}

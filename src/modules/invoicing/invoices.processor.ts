@@ -1,0 +1,113 @@
+import { RequestContext } from '@app/common/context/request-context';
+import { describeError } from '@app/common/logging/error-description';
+import { recordCompletedJob, recordFailedJob } from '@app/common/metrics/job-metrics';
+import { RepeatedErrorLog } from '@app/common/logging/repeated-error-log';
+import {
+  JOB_ISSUE_INVOICE,
+  JOB_MARK_OVERDUE_INVOICES,
+  JOB_RECONCILE_INVOICES,
+  JOB_RECONCILE_TENANT_INVOICES,
+  JOB_SEND_INVOICE,
+  JOB_SWEEP_INVOICE_JOBS,
+  JOB_VOID_INVOICE,
+  QUEUE_INVOICES,
+} from '@app/common/queues/queue-names';
+import { WORKER_CONNECTION } from '@app/common/queues/redis-connection';
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
+import { Job, UnrecoverableError } from 'bullmq';
+import { InvoiceJobErrors } from './invoice-job-errors';
+import { InvoiceJobData } from './invoice-job-queue';
+import { IssueInvoiceJob } from './issue-invoice.job';
+import { MarkOverdueInvoicesJob } from './mark-overdue-invoices.job';
+import { ReconcileInvoicesJob, ReconcileTenantInvoicesJobData } from './reconcile-invoices.job';
+import { SendInvoiceJob } from './send-invoice.job';
+import { SweepInvoiceJobsJob } from './sweep-invoice-jobs.job';
+import { VoidInvoiceJob } from './void-invoice.job';
+
+/** Invoice jobs one worker process runs at once; most of their time is spent waiting on Stripe. */
+const CONCURRENCY = 10;
+
+/**
+ * Runs the `invoices` queue: issuing, sending and voiding invoices in Stripe (per invoice,
+ * inside its tenant), and the scheduled sweep, overdue check and reconciliation. Errors are
+ * sorted by InvoiceJobErrors: permanent ones fail the job at once, the rest retry with backoff.
+ */
+@Processor(QUEUE_INVOICES, { concurrency: CONCURRENCY, connection: WORKER_CONNECTION })
+export class InvoicesProcessor extends WorkerHost implements BeforeApplicationShutdown {
+  private readonly logger = new Logger(InvoicesProcessor.name);
+  private readonly workerErrors = new RepeatedErrorLog(this.logger, 'invoices worker connection error');
+
+  constructor(
+    private readonly context: RequestContext,
+    private readonly errors: InvoiceJobErrors,
+    private readonly issue: IssueInvoiceJob,
+    private readonly send: SendInvoiceJob,
+    private readonly voiding: VoidInvoiceJob,
+    private readonly sweep: SweepInvoiceJobsJob,
+    private readonly overdue: MarkOverdueInvoicesJob,
+    private readonly reconcile: ReconcileInvoicesJob,
+  ) {
+    super();
+  }
+
+  /** Let running jobs finish before the database connection closes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.worker.close();
+  }
+
+  async process(job: Job): Promise<unknown> {
+    switch (job.name) {
+      case JOB_ISSUE_INVOICE:
+        return this.inTenant(job as Job<InvoiceJobData>, (data) => this.issue.run(data));
+      case JOB_SEND_INVOICE:
+        return this.inTenant(job as Job<InvoiceJobData>, (data) => this.send.run(data));
+      case JOB_VOID_INVOICE:
+        return this.inTenant(job as Job<InvoiceJobData>, (data) => this.voiding.run(data));
+      case JOB_RECONCILE_TENANT_INVOICES:
+        return this.inTenant(job as Job<ReconcileTenantInvoicesJobData>, (data) => this.reconcile.reconcileTenant(data));
+      case JOB_SWEEP_INVOICE_JOBS:
+        return this.sweep.run();
+      case JOB_MARK_OVERDUE_INVOICES:
+        return this.overdue.run();
+      case JOB_RECONCILE_INVOICES:
+        return this.reconcile.fanOut(new Date(job.timestamp).toISOString().slice(0, 10));
+      default:
+        throw new UnrecoverableError(`Unknown job name "${job.name}" on the ${QUEUE_INVOICES} queue`);
+    }
+  }
+
+  @OnWorkerEvent('error')
+  onWorkerError(error: Error): void {
+    this.workerErrors.record(error);
+  }
+
+  @OnWorkerEvent('completed')
+  onJobCompleted(job: Job): void {
+    recordCompletedJob(QUEUE_INVOICES, job);
+  }
+
+  @OnWorkerEvent('failed')
+  onJobFailed(job: Job | undefined, error: Error): void {
+    recordFailedJob(QUEUE_INVOICES, job, error);
+  }
+
+  /** Runs a tenant's job inside the tenant, and turns its error into a retry or a permanent failure. */
+  private async inTenant<T extends { tenantId: string }>(job: Job<T>, work: (data: T) => Promise<unknown>): Promise<unknown> {
+    const { tenantId } = job.data;
+    try {
+      return await this.context.runAsTenant(tenantId, () => work(job.data), String(job.id));
+    } catch (error) {
+      const classified = await this.errors.classify(tenantId, error);
+      const permanent = classified instanceof UnrecoverableError;
+      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      const log = { ...job.data, jobId: job.id, job: job.name, attempt: job.attemptsMade + 1, err: describeError(classified) };
+      if (permanent || lastAttempt) {
+        this.logger.error(log, permanent ? 'Invoice job failed permanently' : 'Invoice job failed on its last attempt');
+      } else {
+        this.logger.warn(log, 'Invoice job attempt failed; BullMQ retries it with backoff');
+      }
+      throw classified;
+    }
+  }
+}

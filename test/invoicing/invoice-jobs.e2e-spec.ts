@@ -1,0 +1,404 @@
+import {
+  JOB_MARK_OVERDUE_INVOICES,
+  JOB_RECONCILE_INVOICES,
+  JOB_RECONCILE_TENANT_INVOICES,
+  JOB_SWEEP_INVOICE_JOBS,
+  QUEUE_INVOICES,
+  jobIdFor,
+} from '@app/common/queues/queue-names';
+import { getQueueToken } from '@nestjs/bullmq';
+import { Job, Queue } from 'bullmq';
+import request from 'supertest';
+import { InvoiceCalendarService } from '../../src/modules/invoicing/invoice-calendar.service';
+import { InvoiceJobQueue } from '../../src/modules/invoicing/invoice-job-queue';
+import { InvoicesRepository } from '../../src/modules/invoicing/invoices.repository';
+import { IssueInvoiceJob } from '../../src/modules/invoicing/issue-invoice.job';
+import { MarkOverdueInvoicesJob } from '../../src/modules/invoicing/mark-overdue-invoices.job';
+import { ReconcileInvoicesJob } from '../../src/modules/invoicing/reconcile-invoices.job';
+import { StripeInvoicesGateway } from '../../src/modules/invoicing/stripe-invoices.gateway';
+import { SweepInvoiceJobsJob } from '../../src/modules/invoicing/sweep-invoice-jobs.job';
+import { TestApp, eventually, startTestApp } from '../support/test-app';
+import {
+  B2bTenant,
+  INVOICES,
+  PAYMENTS,
+  connectedB2bTenant,
+  dataSource,
+  draftFor,
+  finalize,
+  getInvoice,
+  invoiceWhen,
+  jobSettings,
+  openInvoice,
+  settleInvoiceWork,
+  stripeInvoicesOf,
+} from './invoicing-helpers';
+
+describe('invoice jobs', () => {
+  let t: TestApp;
+  let queue: Queue;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    queue = t.app.get<Queue>(getQueueToken(QUEUE_INVOICES));
+    // The emulator's search index lags 1 s; an empty search older than this proves nothing was created.
+    jobSettings(t).searchSettleMs = 1_500;
+  });
+
+  afterAll(async () => {
+    await settleInvoiceWork(t);
+    await t.close();
+  });
+
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
+
+  /** Finalizes a new draft without enqueueing its issuing job, as when Redis is away at the commit. */
+  async function finalizedWithoutJob(tenant: B2bTenant): Promise<{ id: string; number: string }> {
+    const draft = await draftFor(t, tenant);
+    jest.spyOn(t.app.get(InvoiceJobQueue), 'enqueueAfterCommit').mockResolvedValueOnce();
+    const response = await finalize(t, tenant, draft.id).expect(200);
+
+    return { id: draft.id, number: response.body.number };
+  }
+
+  async function issueJobOf(invoiceId: string): Promise<Job> {
+    return eventually(async () => (await queue.getJob(jobIdFor('issue-invoice', invoiceId))) ?? undefined);
+  }
+
+  async function failedJob(invoiceId: string): Promise<Job> {
+    return eventually(async () => {
+      const job = await queue.getJob(jobIdFor('issue-invoice', invoiceId));
+
+      return job && (await job.getState()) === 'failed' ? job : undefined;
+    });
+  }
+
+  async function reconnect(tenant: B2bTenant): Promise<void> {
+    await t
+      .http()
+      .post('/api/v1/settings/billing/stripe')
+      .set(tenant.auth)
+      .send({ publishableKey: tenant.account.test.publishableKey, secretKey: tenant.account.test.secretKey })
+      .expect(201);
+  }
+
+  describe('issuing retried', () => {
+    it('creates one Stripe invoice when the issuing job runs three times at once', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const invoice = await finalizedWithoutJob(tenant);
+      const job = t.app.get(IssueInvoiceJob);
+      const data = { tenantId: tenant.tenantId, invoiceId: invoice.id };
+
+      await Promise.allSettled([job.run(data), job.run(data), job.run(data)]);
+      const issued = await getInvoice(t, tenant, invoice.id);
+      const inStripe = await stripeInvoicesOf(tenant, invoice.id);
+      const lines = await tenant.stripe.invoices.listLineItems(inStripe[0].id);
+
+      expect(issued.status).toBe('open');
+      expect(inStripe).toHaveLength(1);
+      expect(inStripe[0].status).toBe('open');
+      expect(lines.data).toHaveLength(2);
+    });
+
+    it('finds an unstored Stripe invoice by search', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const invoice = await finalizedWithoutJob(tenant);
+      const createDraft = jest.spyOn(t.app.get(StripeInvoicesGateway), 'createDraft');
+      const findByInvoiceId = jest.spyOn(t.app.get(StripeInvoicesGateway), 'findByInvoiceId');
+      // The process "crashes" right after Stripe created the draft, before the id is stored.
+      jest.spyOn(t.app.get(InvoicesRepository), 'storeStripeInvoiceId').mockRejectedValueOnce(new Error('connection to the database lost'));
+
+      await t.app.get(InvoiceJobQueue).enqueue('issue', { tenantId: tenant.tenantId, invoiceId: invoice.id });
+      const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open', 30_000);
+      const inStripe = await stripeInvoicesOf(tenant, invoice.id);
+
+      expect(createDraft).toHaveBeenCalledTimes(1);
+      expect(findByInvoiceId).toHaveBeenCalled();
+      expect(inStripe.map((candidate) => candidate.id)).toEqual([issued.stripeInvoiceId]);
+      expect(issued.number).toBe(invoice.number);
+      expect((await issueJobOf(invoice.id)).attemptsStarted).toBeGreaterThanOrEqual(2);
+    });
+
+    it('waits for Stripe\'s search to show an invoice whose create key Stripe has forgotten', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const invoice = await finalizedWithoutJob(tenant);
+      const customer = await dataSource(t).query(
+        `SELECT c.stripe_customer_id FROM invoices i JOIN customers c ON c.id = i.customer_id WHERE i.id = $1`,
+        [invoice.id],
+      );
+      // An earlier attempt created the draft under a key Stripe no longer keeps (more than 24 hours ago).
+      const earlier = await tenant.stripe.invoices.create(
+        {
+          customer: customer[0].stripe_customer_id,
+          collection_method: 'send_invoice',
+          days_until_due: 30,
+          currency: 'usd',
+          number: invoice.number,
+          metadata: { billingInvoiceId: invoice.id, billingTenantId: tenant.tenantId },
+        },
+        { idempotencyKey: 'an-expired-key' },
+      );
+      await dataSource(t).query(`UPDATE invoices SET stripe_create_attempted_at = now() WHERE id = $1`, [invoice.id]);
+      const createDraft = jest.spyOn(t.app.get(StripeInvoicesGateway), 'createDraft');
+
+      await t.app.get(InvoiceJobQueue).enqueue('issue', { tenantId: tenant.tenantId, invoiceId: invoice.id });
+      const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open', 30_000);
+
+      expect(issued.stripeInvoiceId).toBe(earlier.id);
+      expect(createDraft).not.toHaveBeenCalled();
+      expect((await issueJobOf(invoice.id)).attemptsStarted).toBeGreaterThanOrEqual(2);
+      expect(await stripeInvoicesOf(tenant, invoice.id)).toHaveLength(1);
+    });
+  });
+
+  describe('voiding in Stripe', () => {
+    it('deletes the Stripe draft of an invoice voided mid-issue', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const invoice = await finalizedWithoutJob(tenant);
+      // The issuing job stops after creating the Stripe draft, before attaching its items.
+      jest.spyOn(t.app.get(StripeInvoicesGateway), 'attachedLinePositions').mockRejectedValueOnce(new Error('worker stopped'));
+      await t.app.get(IssueInvoiceJob).run({ tenantId: tenant.tenantId, invoiceId: invoice.id }).catch(() => undefined);
+      const draftId = (await stripeInvoicesOf(tenant, invoice.id))[0].id;
+
+      await t.http().post(`${INVOICES}/${invoice.id}/void`).set(tenant.auth).send().expect(200);
+      await eventually(async () => ((await stripeInvoicesOf(tenant, invoice.id)).length === 0 ? true : undefined));
+      const voided = await getInvoice(t, tenant, invoice.id);
+
+      await expect(tenant.stripe.invoices.retrieve(draftId)).rejects.toThrow(/No such invoice/);
+      expect(voided.status).toBe('void');
+      expect(voided.number).toBe(invoice.number);
+    });
+
+    it('keeps an invoice paid that Stripe collected before the void reached it', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const open = await openInvoice(t, tenant);
+      for (const endpoint of (await tenant.stripe.webhookEndpoints.list()).data) {
+        await tenant.stripe.webhookEndpoints.del(endpoint.id);
+      }
+      await tenant.stripe.invoices.pay(open.stripeInvoiceId ?? '', { paid_out_of_band: true });
+
+      const response = await t.http().post(`${INVOICES}/${open.id}/void`).set(tenant.auth).send();
+      const corrected = await invoiceWhen(t, tenant, open.id, (invoice) => invoice.status === 'paid');
+
+      expect(response.body.status).toBe('void');
+      expect(corrected.voidedAt).toBeNull();
+      expect(corrected.number).toBe(open.number);
+      expect(corrected.amountPaid).toBe(open.total);
+    });
+  });
+
+  describe('permanent failures', () => {
+    it('fails at once, without retries, when Stripe rejects the key', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const draft = await draftFor(t, tenant);
+      await request(t.emulator.url).post('/_emulator/keys/revoke').send({ key: tenant.account.test.secretKey }).expect(201);
+
+      const finalized = await finalize(t, tenant, draft.id);
+      const job = await failedJob(draft.id);
+      const settings = await t.http().get('/api/v1/settings/billing').set(tenant.auth);
+      const invoice = await getInvoice(t, tenant, draft.id);
+
+      expect(job.attemptsStarted).toBe(1);
+      expect(job.failedReason).toMatch(/^stripe_keys_invalid:/);
+      expect(settings.body.stripe.status).toBe('error');
+      expect(invoice.status).toBe('issuing');
+      expect(invoice.number).toBe(finalized.body.number);
+    });
+
+    it('fails once for a disconnected tenant', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const invoice = await finalizedWithoutJob(tenant);
+      await t.http().delete('/api/v1/settings/billing/stripe').set(tenant.auth).expect(204);
+
+      await t.app.get(InvoiceJobQueue).enqueue('issue', { tenantId: tenant.tenantId, invoiceId: invoice.id });
+      const job = await failedJob(invoice.id);
+      await dataSource(t).query(`UPDATE invoices SET updated_at = now() - interval '5 minutes' WHERE id = $1`, [invoice.id]);
+      await t.app.get(SweepInvoiceJobsJob).run();
+      const afterSweep = await queue.getJob(jobIdFor('issue-invoice', invoice.id));
+
+      expect(job.attemptsStarted).toBe(1);
+      expect(job.failedReason).toMatch(/^stripe_not_connected:/);
+      expect(await afterSweep?.getState()).toBe('failed');
+      expect(afterSweep?.attemptsStarted).toBe(1);
+    });
+
+    it('is started afresh by the reconciliation once the tenant is connected again', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const invoice = await finalizedWithoutJob(tenant);
+      await t.http().delete('/api/v1/settings/billing/stripe').set(tenant.auth).expect(204);
+      await t.app.get(InvoiceJobQueue).enqueue('issue', { tenantId: tenant.tenantId, invoiceId: invoice.id });
+      await failedJob(invoice.id);
+
+      await reconnect(tenant);
+      const result = await t.app.get(ReconcileInvoicesJob).reconcileTenant({ tenantId: tenant.tenantId });
+      const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open');
+
+      expect(result.requeued).toBe(1);
+      expect(issued.number).toBe(invoice.number);
+    });
+  });
+
+  describe('job sweeper', () => {
+    it('enqueues the issuing job a finalize could not enqueue', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const invoice = await finalizedWithoutJob(tenant);
+      await dataSource(t).query(`UPDATE invoices SET updated_at = now() - interval '5 minutes' WHERE id = $1`, [invoice.id]);
+
+      const result = await t.app.get(SweepInvoiceJobsJob).run();
+      const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open' && candidate.sentAt !== null);
+
+      expect(result.enqueued).toBeGreaterThanOrEqual(1);
+      expect(issued.number).toBe(invoice.number);
+    });
+
+    it('leaves invoices changed within the grace period to their own jobs', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const invoice = await finalizedWithoutJob(tenant);
+
+      await t.app.get(SweepInvoiceJobsJob).run();
+
+      expect(await queue.getJob(jobIdFor('issue-invoice', invoice.id))).toBeUndefined();
+    });
+  });
+
+  describe('schedulers', () => {
+    it('schedules the sweep, the overdue check and the reconciliation at worker start', async () => {
+      const schedulers = await eventually(async () => {
+        const found = await queue.getJobSchedulers();
+
+        return found.length >= 3 ? found : undefined;
+      });
+
+      expect(schedulers.map((scheduler) => scheduler.key).sort()).toEqual(
+        [JOB_MARK_OVERDUE_INVOICES, JOB_RECONCILE_INVOICES, JOB_SWEEP_INVOICE_JOBS].sort(),
+      );
+    });
+  });
+
+  describe('overdue check', () => {
+    /** 2027-01-05 in Tokyo (UTC+9, no daylight saving time) at the given local time. */
+    function tokyo(date: string, time: string): Date {
+      return new Date(`${date}T${time}+09:00`);
+    }
+
+    it('marks overdue after the local due date', async () => {
+      const tenant = await connectedB2bTenant(t, 'Asia/Tokyo');
+      const open = await openInvoice(t, tenant, { daysUntilDue: 1 });
+      const dueDate = open.dueDate ?? '';
+      const nextDay = new Date(Date.parse(`${dueDate}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+      const calendar = t.app.get(InvoiceCalendarService);
+
+      jest.spyOn(calendar, 'now').mockReturnValue(tokyo(dueDate, '23:59:59'));
+      await t.app.get(MarkOverdueInvoicesJob).run();
+      const onDueDate = await getInvoice(t, tenant, open.id);
+      jest.spyOn(calendar, 'now').mockReturnValue(tokyo(nextDay, '00:00:01'));
+      await t.app.get(MarkOverdueInvoicesJob).run();
+      const dayAfter = await getInvoice(t, tenant, open.id);
+      const listed = await t.http().get(INVOICES).query({ overdue: 'true' }).set(tenant.auth);
+
+      expect(onDueDate.overdue).toBe(false);
+      expect(dayAfter.overdue).toBe(true);
+      expect(listed.body.data.map((invoice: { id: string }) => invoice.id)).toEqual([open.id]);
+    });
+
+    it('clears overdue when the invoice is paid', async () => {
+      const tenant = await connectedB2bTenant(t, 'Asia/Tokyo');
+      const open = await openInvoice(t, tenant, { daysUntilDue: 1 });
+      jest.spyOn(t.app.get(InvoiceCalendarService), 'now').mockReturnValue(new Date(Date.now() + 3 * 86_400_000));
+      await t.app.get(MarkOverdueInvoicesJob).run();
+      await invoiceWhen(t, tenant, open.id, (invoice) => invoice.overdue);
+
+      await tenant.stripe.invoices.pay(open.stripeInvoiceId ?? '', { paid_out_of_band: true });
+      const paid = await invoiceWhen(t, tenant, open.id, (invoice) => invoice.status === 'paid');
+
+      expect(paid.overdue).toBe(false);
+    });
+
+    it('runs as a job on the invoices queue', async () => {
+      const tenant = await connectedB2bTenant(t, 'Asia/Tokyo');
+      const open = await openInvoice(t, tenant, { daysUntilDue: 1 });
+      await dataSource(t).query(`UPDATE invoices SET due_date = due_date - 5 WHERE id = $1`, [open.id]);
+
+      await queue.add(JOB_MARK_OVERDUE_INVOICES, {}, { jobId: `overdue-test-${open.id}` });
+      const overdue = await invoiceWhen(t, tenant, open.id, (invoice) => invoice.overdue);
+
+      expect(overdue.status).toBe('open');
+    });
+  });
+
+  describe('reconciliation', () => {
+    it('corrects a payment no event reported', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const open = await openInvoice(t, tenant);
+      for (const endpoint of (await tenant.stripe.webhookEndpoints.list()).data) {
+        await tenant.stripe.webhookEndpoints.del(endpoint.id);
+      }
+      await tenant.stripe.invoices.pay(open.stripeInvoiceId ?? '', { paid_out_of_band: true });
+      const stillOpen = await getInvoice(t, tenant, open.id);
+
+      const result = await t.app.get(ReconcileInvoicesJob).reconcileTenant({ tenantId: tenant.tenantId });
+      const corrected = await getInvoice(t, tenant, open.id);
+
+      expect(stillOpen.status).toBe('open');
+      expect(result.corrected).toBe(1);
+      expect(corrected.status).toBe('paid');
+      expect(corrected.amountPaid).toBe(open.total);
+    });
+
+    it('changes nothing where the service and Stripe agree', async () => {
+      const tenant = await connectedB2bTenant(t);
+      await openInvoice(t, tenant);
+
+      const result = await t.app.get(ReconcileInvoicesJob).reconcileTenant({ tenantId: tenant.tenantId });
+
+      expect(result).toEqual({ result: 'done', checked: 1, corrected: 0, requeued: 0, unreadable: 0 });
+    });
+
+    it('skips a disconnected tenant', async () => {
+      const tenant = await connectedB2bTenant(t);
+      await openInvoice(t, tenant);
+      await t.http().delete('/api/v1/settings/billing/stripe').set(tenant.auth).expect(204);
+
+      const result = await t.app.get(ReconcileInvoicesJob).reconcileTenant({ tenantId: tenant.tenantId });
+
+      expect(result.result).toBe('skipped');
+      expect(result.reason).toBe('tenant_disconnected');
+    });
+
+    it('enqueues one reconciliation job per tenant with open invoices', async () => {
+      const tenant = await connectedB2bTenant(t);
+      await openInvoice(t, tenant);
+
+      await t.app.get(ReconcileInvoicesJob).fanOut('2030-01-01');
+      const job = await queue.getJob(jobIdFor(JOB_RECONCILE_TENANT_INVOICES, `${tenant.tenantId}-2030-01-01`));
+
+      expect(job?.data).toEqual({ tenantId: tenant.tenantId });
+    });
+  });
+
+  describe('refunds of card payments', () => {
+    it('shows the refunded amount on the payment\'s invoice without changing its number or lines', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const payment = await t.http().post(PAYMENTS).set(tenant.auth).send({ amount: 8900, currency: 'usd', paymentMethod: 'pm_card_visa' }).expect(201);
+      const linked = await eventually(async () => {
+        const response = await t.http().get(`${PAYMENTS}/${payment.body.id}`).set(tenant.auth);
+
+        return response.body.invoiceId ? (response.body.invoiceId as string) : undefined;
+      });
+      const before = await getInvoice(t, tenant, linked);
+
+      await t.http().post(`${PAYMENTS}/${payment.body.id}/refunds`).set(tenant.auth).send({ amount: 3000 }).expect(201);
+      const partly = await invoiceWhen(t, tenant, linked, (invoice) => invoice.amountRefunded === 3000);
+      await t.http().post(`${PAYMENTS}/${payment.body.id}/refunds`).set(tenant.auth).send({}).expect(201);
+      const fully = await invoiceWhen(t, tenant, linked, (invoice) => invoice.amountRefunded === 8900);
+
+      expect(partly.number).toBe(before.number);
+      expect(partly.lines).toEqual(before.lines);
+      expect(fully.number).toBe(before.number);
+      expect(fully.total).toBe(8900);
+      expect(fully.status).toBe('paid');
+    });
+  });
+});
