@@ -32,6 +32,8 @@ const shared = {
 };
 
 module.exports = {
+  // A per-project testTimeout is ignored by Jest 30; this global one reaches the e2e suites.
+  testTimeout: 60000,
   projects: [
     {
       ...shared,
@@ -43,7 +45,6 @@ module.exports = {
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
-      testTimeout: 60000,
     },
   ],
 };

@@ -56,6 +56,7 @@ function demoEncryptionKey() {
 const env = {
   ...process.env,
   PORT: String(port),
+  HOST: process.env.HOST || '127.0.0.1',
   STRIPE_EMULATOR_PORT: String(emulatorPort),
   STRIPE_API_BASE: emulatorUrl,
   PUBLIC_BASE_URL: process.env.PUBLIC_BASE_URL || `http://localhost:${port}`,
@@ -157,21 +158,17 @@ async function main() {
   const operatorToken = lastLine(ops(['tokens:create', '--role', 'operator', '--label', 'demo operator']));
   const ownerToken = lastLine(ops(['tokens:create', '--tenant', tenantSlug, '--role', 'owner', '--label', 'demo owner']));
 
+  // The emulator keeps its accounts in memory only, so a connection left by an
+  // earlier demo run points at an account it no longer knows: start afresh.
   step('Connecting Stripe test keys');
-  let billing = await api('GET', '/api/v1/settings/billing', ownerToken);
-  if (billing.body.stripe.status !== 'connected') {
-    if (billing.body.stripe.status === 'error') {
-      await api('DELETE', '/api/v1/settings/billing/stripe', ownerToken);
-    }
-    const account = await (await fetch(`${emulatorUrl}/_emulator/accounts`, { method: 'POST' })).json();
-    const connected = await api('POST', '/api/v1/settings/billing/stripe', ownerToken, {
-      publishableKey: account.test.publishableKey,
-      secretKey: account.test.secretKey,
-    });
-    if (connected.status !== 201) {
-      fail(`Connecting Stripe failed: ${JSON.stringify(connected.body)}`);
-    }
-    billing = connected;
+  await api('DELETE', '/api/v1/settings/billing/stripe', ownerToken);
+  const account = await (await fetch(`${emulatorUrl}/_emulator/accounts`, { method: 'POST' })).json();
+  const billing = await api('POST', '/api/v1/settings/billing/stripe', ownerToken, {
+    publishableKey: account.test.publishableKey,
+    secretKey: account.test.secretKey,
+  });
+  if (billing.status !== 201) {
+    fail(`Connecting Stripe failed: ${JSON.stringify(billing.body)}`);
   }
   const stripe = billing.body.stripe;
   console.log(`  ${stripe.status} in ${stripe.mode} mode to ${stripe.accountId}, keys ${stripe.publishableKey} / ${stripe.secretKey}`);

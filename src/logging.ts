@@ -44,6 +44,8 @@ export function loggerParams(level: string): Params {
       autoLogging: { ignore: (request) => /^\/(health|metrics)/.test(request.url ?? '') },
       serializers: {
         req: (request: { id: unknown; method: string; url: string }) => ({ id: request.id, method: request.method, url: redactSecrets(request.url) }),
+        // The status alone: response headers would repeat on every line and may carry cookies.
+        res: (response: { statusCode: number }) => ({ statusCode: response.statusCode }),
       },
       formatters: {
         log: (object: Record<string, unknown>) => {

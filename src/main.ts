@@ -15,8 +15,8 @@ async function bootstrap(): Promise<void> {
   }
 
   const app = await createApp(config);
-  await app.listen(config.port, '0.0.0.0');
-  new Logger('Bootstrap').log({ role: config.role, port: config.port }, `Billing service listening on port ${config.port} (role ${config.role})`);
+  await app.listen(config.port, config.host);
+  new Logger('Bootstrap').log({ role: config.role, port: config.port }, `Billing service listening on ${config.host}:${config.port} (role ${config.role})`);
 }
 
 void bootstrap();

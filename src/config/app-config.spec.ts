@@ -35,6 +35,19 @@ describe('loadConfig', () => {
     expect(loadConfig({ NODE_ENV: 'test' }).encryptionKeys).toMatch(/^test:/);
   });
 
+  it('lets migrations run without an encryption key', () => {
+    expect(loadConfig({}, { requireEncryptionKey: false }).encryptionKeys).toBe('');
+  });
+
+  it('still checks a given encryption key when it is optional', () => {
+    expect(() => loadConfig({ APP_ENCRYPTION_KEY: 'c2hvcnQ=' }, { requireEncryptionKey: false })).toThrow(/APP_ENCRYPTION_KEY/);
+  });
+
+  it('binds to every interface unless HOST says otherwise', () => {
+    expect(loadConfig({ APP_ENCRYPTION_KEY: KEY }).host).toBe('0.0.0.0');
+    expect(loadConfig({ APP_ENCRYPTION_KEY: KEY, HOST: '127.0.0.1' }).host).toBe('127.0.0.1');
+  });
+
   it('splits several platform webhook secrets', () => {
     const config = loadConfig({ APP_ENCRYPTION_KEY: KEY, STRIPE_WEBHOOK_SECRET: 'whsec_aaaaaaaaaa, whsec_bbbbbbbbbb' });
 

@@ -11,6 +11,8 @@ export interface RateLimit {
 export interface AppConfig {
   nodeEnv: 'development' | 'production' | 'test';
   port: number;
+  /** Interface the HTTP server binds to. */
+  host: string;
   databaseUrl: string;
   redisUrl: string;
   encryptionKeys: string;
@@ -48,11 +50,20 @@ export class ConfigurationError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+export interface LoadConfigOptions {
+  /**
+   * Whether APP_ENCRYPTION_KEY must be set. Tools that never touch a stored
+   * secret (migrations, most operator commands) run without it.
+   */
+  requireEncryptionKey?: boolean;
+}
+
 /**
  * Validate the environment and build the configuration. Every variable at fault
  * is collected before failing, so one start-up attempt names them all.
  */
-export function loadConfig(env: Env = process.env): AppConfig {
+export function loadConfig(env: Env = process.env, options: LoadConfigOptions = {}): AppConfig {
+  const requireEncryptionKey = options.requireEncryptionKey ?? true;
   const problems: string[] = [];
   const value = (name: string, fallback: string): string => {
     const raw = env[name];
@@ -66,6 +77,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
 
   const port = parsePort('PORT', value('PORT', '3000'), problems);
+  const host = value('HOST', '0.0.0.0');
+  if (!/^[A-Za-z0-9.:-]+$/.test(host)) {
+    problems.push(`HOST must be an interface address such as 0.0.0.0 or 127.0.0.1 (got "${host}")`);
+  }
   const stripeEmulatorPort = parsePort('STRIPE_EMULATOR_PORT', value('STRIPE_EMULATOR_PORT', '12111'), problems);
   const databaseUrl = parseUrl('DATABASE_URL', value('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/billing'), ['postgres:', 'postgresql:'], problems);
   const redisUrl = parseUrl('REDIS_URL', value('REDIS_URL', 'redis://127.0.0.1:6379'), ['redis:', 'rediss:'], problems);
@@ -78,7 +93,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (!encryptionKeys) {
     if (nodeEnv === 'test') {
       encryptionKeys = TEST_ENCRYPTION_KEY;
-    } else {
+    } else if (requireEncryptionKey) {
       problems.push('APP_ENCRYPTION_KEY is required: a base64 32-byte key (generate one with `openssl rand -base64 32`), or id:base64,id:base64,…');
     }
   } else {
@@ -115,6 +130,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const config: AppConfig = {
     nodeEnv: nodeEnv as AppConfig['nodeEnv'],
     port,
+    host,
     databaseUrl,
     redisUrl,
     encryptionKeys,

@@ -11,7 +11,8 @@ const MIGRATION_LOCK_KEY = 7_310_042_001;
  * an advisory lock so that several processes starting at once migrate once.
  */
 async function main(): Promise<void> {
-  const config = loadConfig();
+  // Migrations touch no stored secret, so they run without APP_ENCRYPTION_KEY.
+  const config = loadConfig(process.env, { requireEncryptionKey: false });
   await createDatabaseIfMissing(config.databaseUrl);
 
   const lockClient = new Client({ connectionString: config.databaseUrl });

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import Redis from 'ioredis';
-import { TEST_DATABASE_URL, TEST_QUEUE_PREFIX, TEST_REDIS_URL } from './test-env';
+import { TEST_DATABASE_URL, TEST_QUEUE_PREFIX_BASE, TEST_REDIS_URL } from './test-env';
 
 /**
  * Recreate the e2e database and migrate it with the built migration runner,
@@ -40,7 +40,7 @@ async function clearQueues(): Promise<void> {
   try {
     let cursor = '0';
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${TEST_QUEUE_PREFIX}:*`, 'COUNT', 1000);
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `{${TEST_QUEUE_PREFIX_BASE}-*`, 'COUNT', 1000);
       cursor = next;
       if (keys.length > 0) {
         await redis.del(...keys);

@@ -61,6 +61,10 @@ describe('verifyStripeSignature', () => {
     expect(verifyStripeSignature(BODY, signStripePayload(OTHER, BODY, NOW), [SECRET], NOW).ok).toBe(false);
   });
 
+  it('treats a short v1 entry as a mismatch, not a malformed header', () => {
+    expect(verifyStripeSignature(BODY, `t=${NOW},v1=deadbeef`, [SECRET], NOW)).toEqual({ ok: false, reason: 'no_matching_signature' });
+  });
+
   it('rejects when no secret is known', () => {
     expect(verifyStripeSignature(BODY, signStripePayload(SECRET, BODY, NOW), [], NOW)).toEqual({ ok: false, reason: 'no_matching_signature' });
   });

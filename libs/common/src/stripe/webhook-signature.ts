@@ -32,7 +32,8 @@ export function parseSignatureHeader(header: string): ParsedSignatureHeader | nu
     const value = item.slice(separator + 1).trim();
     if (key === 't' && /^\d{1,12}$/.test(value)) {
       timestamp = Number(value);
-    } else if (key === 'v1' && /^[0-9a-f]{64}$/i.test(value)) {
+    } else if (key === 'v1' && value.length > 0) {
+      // A v1 entry of the wrong length or alphabet is kept: it simply matches nothing.
       v1.push(value.toLowerCase());
     }
   }
@@ -73,7 +74,7 @@ export function verifyStripeSignature(
     return { ok: false, reason: 'timestamp_out_of_tolerance' };
   }
 
-  const candidates = parsed.v1.map((hex) => Buffer.from(hex, 'hex'));
+  const candidates = parsed.v1.filter((hex) => /^[0-9a-f]{64}$/.test(hex)).map((hex) => Buffer.from(hex, 'hex'));
   for (let index = 0; index < secrets.length; index++) {
     const expected = computeSignature(secrets[index], parsed.timestamp, rawBody);
     if (candidates.some((candidate) => candidate.length === expected.length && timingSafeEqual(candidate, expected))) {

@@ -1,0 +1,98 @@
+import { createOperatorAuth, createTenant, createToken } from '../support/factories';
+import { TestApp, startTestApp } from '../support/test-app';
+
+/** The contract's precedence for a malformed body: 401, then 403, then 400. */
+describe('request body handling', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  function postRaw(path: string, body: string, headers: Record<string, string> = {}) {
+    return t.http().post(path).set({ 'Content-Type': 'application/json', ...headers }).send(body);
+  }
+
+  it('returns 401 before a malformed body', async () => {
+    const response = await postRaw('/api/v1/payments', '{bad');
+
+    expect(response.status).toBe(401);
+    expect(response.body.code).toBe('unauthenticated');
+  });
+
+  it('returns 403 for staff before a malformed body', async () => {
+    const tenant = await createTenant(t);
+    const staff = await createToken(t, tenant.tenantId, 'staff');
+
+    const response = await postRaw('/api/v1/settings/billing/stripe', '{bad', staff);
+
+    expect(response.status).toBe(403);
+    expect(response.body.code).toBe('forbidden');
+  });
+
+  it('returns 403 for an operator first', async () => {
+    const response = await postRaw('/api/v1/payments', '{bad', await createOperatorAuth(t));
+
+    expect(response.status).toBe(403);
+  });
+
+  it('returns 400 once authorized', async () => {
+    const tenant = await createTenant(t);
+
+    const response = await postRaw('/api/v1/payments', '{bad', tenant.auth);
+
+    expect(response.status).toBe(400);
+    expect(response.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(response.body.code).toBe('validation_failed');
+    expect(response.body.errors).toEqual([{ field: 'body', message: 'must be a JSON object' }]);
+  });
+
+  it.each(['null', '"text"', '42'])('rejects the non-object body %s', async (body) => {
+    const tenant = await createTenant(t);
+
+    const response = await postRaw('/api/v1/payments', body, tenant.auth);
+
+    expect(response.status).toBe(400);
+    expect(response.body.detail).toBe('The request body is not a JSON object.');
+  });
+
+  it('rejects a __proto__ key as an unknown field', async () => {
+    const tenant = await createTenant(t);
+    const body = '{"amount":1000,"currency":"usd","paymentMethod":"pm_card_visa","__proto__":{"x":1}}';
+
+    const response = await postRaw('/api/v1/payments', body, tenant.auth);
+
+    expect(response.status).toBe(400);
+    expect(response.body.errors[0].field).toBe('__proto__');
+  });
+
+  it('rejects a nested constructor key', async () => {
+    const tenant = await createTenant(t);
+    const body = '{"amount":1000,"currency":"usd","paymentMethod":"pm_card_visa","metadata":{"constructor":"x"}}';
+
+    const response = await postRaw('/api/v1/payments', body, tenant.auth);
+
+    expect(response.status).toBe(400);
+    expect(response.body.errors[0].field).toBe('metadata.constructor');
+  });
+
+  it('returns 413 over the limit', async () => {
+    const tenant = await createTenant(t);
+
+    const response = await postRaw('/api/v1/payments', JSON.stringify({ description: 'x'.repeat(300 * 1024) }), tenant.auth);
+
+    expect(response.status).toBe(413);
+    expect(response.body.code).toBe('payload_too_large');
+  });
+
+  it('sends no HSTS header over plain HTTP', async () => {
+    const response = await t.http().get('/health/live');
+
+    expect(response.headers['strict-transport-security']).toBeUndefined();
+    expect(response.headers['content-security-policy']).not.toContain('upgrade-insecure-requests');
+  });
+});
