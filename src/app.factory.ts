@@ -9,6 +9,9 @@ import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/app-config';
+import { deferredJsonParser } from './http/json-body';
+import { secretLeakGuard } from './http/secret-leak.guard';
+import { webhookIntakeMetrics } from '@app/common/metrics/webhook-intake.middleware';
 
 /** Stripe's largest event is far below this; anything larger is answered 413. */
 export const WEBHOOK_BODY_LIMIT = '1mb';
@@ -29,18 +32,42 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   app.set('trust proxy', 'loopback');
   app.disable('x-powered-by');
 
+  // First, so that it wraps every response any later handler sends.
+  app.use(secretLeakGuard());
+
   // Webhooks are verified over the exact bytes Stripe sent, so that route gets
   // the raw body and every other route the parsed JSON.
+  app.use('/webhooks/stripe', webhookIntakeMetrics());
   app.use('/webhooks/stripe', express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }));
-  app.use(express.json({ limit: API_BODY_LIMIT }));
+  app.use(deferredJsonParser(API_BODY_LIMIT));
   app.use(cookieParser());
-  app.use(helmet({ contentSecurityPolicy: { directives: { 'script-src': ["'self'"], 'img-src': ["'self'", 'data:'] } } }));
+  app.use(helmet(helmetOptions(config)));
 
   if (roles.api) {
     setUpOpenApi(app);
   }
 
   return app;
+}
+
+/**
+ * Strict headers, but HSTS and the upgrade of insecure requests only when the
+ * service is published over HTTPS: over plain HTTP they would break every
+ * host name other than localhost.
+ */
+function helmetOptions(config: AppConfig): Parameters<typeof helmet>[0] {
+  const https = config.publicBaseUrl.startsWith('https:');
+
+  return {
+    strictTransportSecurity: https,
+    contentSecurityPolicy: {
+      directives: {
+        'script-src': ["'self'"],
+        'img-src': ["'self'", 'data:'],
+        'upgrade-insecure-requests': https ? [] : null,
+      },
+    },
+  };
 }
 
 function setUpOpenApi(app: INestApplication): void {

@@ -1,13 +1,15 @@
 import { AppRoles } from '@app/common/app-roles';
 import { CommonModule } from '@app/common/common.module';
 import { ProblemDetailsFilter } from '@app/common/errors/problem-details.filter';
+import { IdempotencyModule } from '@app/common/idempotency/idempotency.module';
 import { OutboxModule } from '@app/common/outbox/outbox.module';
+import { QueueLifecycleModule } from '@app/common/queues/queue-lifecycle.module';
 import { configureWorkerConnection, producerRedisOptions } from '@app/common/queues/redis-connection';
 import { createValidationPipe } from '@app/common/validation/validation.pipe';
 import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
-import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ClsModule } from 'nestjs-cls';
 import { LoggerModule } from 'nestjs-pino';
@@ -15,6 +17,8 @@ import { AdminUiModule } from './admin-ui/admin-ui.module';
 import { APP_CONFIG, AppConfig } from './config/app-config';
 import { dataSourceOptions } from './database/data-source';
 import { HealthModule } from './health/health.module';
+import { JsonBodyInterceptor } from './http/json-body';
+import { ObservabilityModule } from './observability/observability.module';
 import { loggerParams } from './logging';
 import { InvoicingModule } from './modules/invoicing/invoicing.module';
 import { PaymentsModule } from './modules/payments/payments.module';
@@ -55,10 +59,13 @@ export class AppModule {
         ClsModule.forRoot({ global: true, middleware: { mount: true, generateId: true } }),
         CommonModule,
         HealthModule,
+        IdempotencyModule.forRoles(roles),
         InvoicingModule.forRoles(roles),
         LoggerModule.forRoot(loggerParams(config.logLevel)),
+        ObservabilityModule,
         OutboxModule.forRoles(roles),
         PaymentsModule.forRoles(roles),
+        QueueLifecycleModule,
         StripeConnectionModule.forRoles(roles),
         TenancyModule.forRoles(roles),
         TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl), autoLoadEntities: true }),
@@ -66,6 +73,7 @@ export class AppModule {
       ],
       providers: [
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+        { provide: APP_INTERCEPTOR, useClass: JsonBodyInterceptor },
         { provide: APP_PIPE, useFactory: createValidationPipe },
       ],
     };

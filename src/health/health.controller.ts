@@ -1,46 +1,64 @@
 import { Public } from '@app/common/roles/roles';
-import { Controller, Get, Inject } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { BeforeApplicationShutdown, Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { TypeOrmHealthIndicator } from '@nestjs/terminus';
+import type { Response } from 'express';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { ReadinessBody, readinessBody } from './readiness';
 import { RedisHealthIndicator } from './redis.health';
+
+const DATABASE_PING_TIMEOUT_MS = 2_000;
 
 @ApiTags('health')
 @Public()
 @Controller('health')
-export class HealthController {
+export class HealthController implements BeforeApplicationShutdown {
+  private shuttingDown = false;
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly health: HealthCheckService,
     private readonly database: TypeOrmHealthIndicator,
     private readonly redis: RedisHealthIndicator,
   ) {}
 
   @Get('live')
+  @ApiOperation({ summary: 'The process is up' })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
 
   /**
-   * The api role is ready while PostgreSQL is, because intake stores events
-   * without Redis; Redis' state is still reported. Workers need both.
+   * PostgreSQL and Redis are reported separately. The api role is ready while
+   * PostgreSQL is, because intake stores events without Redis, and reports a
+   * Redis outage as `degraded`; worker processes need both. The `all` role
+   * serves intake, so it follows the api role. While the process shuts down
+   * the route returns 503 `shutting_down`, so a load balancer stops sending
+   * work.
    */
   @Get('ready')
-  @HealthCheck()
-  ready() {
-    const workerOnly = this.config.role === 'worker';
-
-    return this.health.check([
-      () => this.database.pingCheck('database', { timeout: 2_000 }),
-      async () => {
-        const result = await this.redis.check('redis');
-        if (workerOnly || result.redis.status === 'up') {
-          return result;
-        }
-
-        // Terminus fails the check only on `down`, so a degraded Redis is reported without making the api role unready.
-        return { redis: { ...result.redis, status: 'degraded' as 'up' } };
-      },
+  @ApiOperation({ summary: 'Whether the process can do its work: PostgreSQL, and Redis for worker processes' })
+  @ApiOkResponse({ description: '@nestjs/terminus body: { status, info, error, details }' })
+  @ApiServiceUnavailableResponse({ description: 'A dependency the role needs is down, or the process is shutting down' })
+  async ready(@Res({ passthrough: true }) response: Response): Promise<ReadinessBody> {
+    const [database, redis] = await Promise.all([
+      this.database.pingCheck('database', { timeout: DATABASE_PING_TIMEOUT_MS }),
+      this.redis.check('redis'),
     ]);
+    const body = readinessBody(
+      [
+        { result: database, required: true },
+        { result: redis, required: this.config.role === 'worker' },
+      ],
+      this.shuttingDown,
+    );
+    if (body.status !== 'ok') {
+      response.status(HttpStatus.SERVICE_UNAVAILABLE);
+    }
+
+    return body;
+  }
+
+  beforeApplicationShutdown(): void {
+    this.shuttingDown = true;
   }
 }

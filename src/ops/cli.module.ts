@@ -1,16 +1,25 @@
 import { CommonModule } from '@app/common/common.module';
 import { OutboxEventEntity } from '@app/common/outbox/outbox-event.entity';
+import { producerRedisOptions } from '@app/common/queues/redis-connection';
+import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ClsModule } from 'nestjs-cls';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { dataSourceOptions } from '../database/data-source';
 import { TenancyModule } from '../modules/tenancy/tenancy.module';
+import { WebhooksModule } from '../modules/webhooks/webhooks.module';
+import { QueuesRetryFailedCommand } from './queues-retry-failed.command';
+import { QueuesStatsCommand } from './queues-stats.command';
 import { TenantsCreateCommand } from './tenants-create.command';
 import { TenantsLiveModeCommand } from './tenants-live-mode.command';
 import { TokensCreateCommand } from './tokens-create.command';
+import { TokensListCommand } from './tokens-list.command';
 import { TokensRevokeCommand } from './tokens-revoke.command';
 import { UsersCreateCommand } from './users-create.command';
+import { WebhooksListCommand } from './webhooks-list.command';
+import { WebhooksReplayCommand } from './webhooks-replay.command';
+import { WebhooksShowCommand } from './webhooks-show.command';
 
 /** The validated configuration as APP_CONFIG, as the application provides it. */
 @Global()
@@ -23,8 +32,10 @@ class CliConfigModule {
 
 /**
  * The ops CLI's module, with only what its commands need: the database, the
- * request context and the Tenancy context without its controllers or workers.
- * It starts no HTTP server, queue or Redis connection.
+ * request context, the Tenancy context without its controllers or workers, and
+ * the Webhooks context's inbox and queue operations. It starts no HTTP server
+ * and no worker; its Redis connections only produce and read jobs, and fail
+ * fast when Redis is away.
  */
 @Module({})
 export class CliModule {
@@ -40,8 +51,22 @@ export class CliModule {
         TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl), autoLoadEntities: true, retryAttempts: 0 }),
         // OutboxWriter writes this entity; in the application OutboxModule registers it.
         TypeOrmModule.forFeature([OutboxEventEntity]),
+        BullModule.forRoot({ connection: producerRedisOptions(config.redisUrl), prefix: config.queuePrefix }),
+        WebhooksModule.forCli(),
       ],
-      providers: [TenantsCreateCommand, TenantsLiveModeCommand, TokensCreateCommand, TokensRevokeCommand, UsersCreateCommand],
+      providers: [
+        QueuesRetryFailedCommand,
+        QueuesStatsCommand,
+        TenantsCreateCommand,
+        TenantsLiveModeCommand,
+        TokensCreateCommand,
+        TokensListCommand,
+        TokensRevokeCommand,
+        UsersCreateCommand,
+        WebhooksListCommand,
+        WebhooksReplayCommand,
+        WebhooksShowCommand,
+      ],
     };
   }
 }

@@ -12,7 +12,8 @@ import { formatCliError } from './ops-command';
 async function main(): Promise<void> {
   let config;
   try {
-    config = loadConfig();
+    // Commands that decrypt a stored secret check for APP_ENCRYPTION_KEY themselves; the rest run without it.
+    config = loadConfig(process.env, { requireEncryptionKey: false });
   } catch (error) {
     if (error instanceof ConfigurationError) {
       console.error(error.message);

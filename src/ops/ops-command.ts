@@ -6,15 +6,20 @@ import { CommandRunner } from 'nest-commander';
 /** CLI option names of the fields that services report errors about. */
 const OPTION_BY_FIELD: Record<string, string> = {
   allowed: '--allowed',
+  cursor: '--cursor',
   email: '--email',
   id: '--id',
   label: '--label',
+  limit: '--limit',
   name: '--name',
   password: '--password',
   role: '--role',
+  since: '--since',
   slug: '--slug',
+  status: '--status',
   tenantId: '--tenant',
   timeZone: '--time-zone',
+  until: '--until',
 };
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -5,6 +5,7 @@ import { Queue } from 'bullmq';
 import { randomBytes } from 'node:crypto';
 import { AddressInfo, Socket, connect, createServer } from 'node:net';
 import request from 'supertest';
+import Stripe from 'stripe';
 import { DataSource } from 'typeorm';
 import { WebhookEventsSweeper } from '../../src/modules/webhooks/webhook-events.sweeper';
 import { createOperatorAuth, createTenant } from '../support/factories';
@@ -24,6 +25,8 @@ interface WebhookEndpoint {
   path: string;
   /** The tenant endpoint's signing secret. */
   secret: string;
+  /** The emulator account the tenant connected. */
+  account: { id: string; test: { publishableKey: string; secretKey: string } };
 }
 
 interface InboxRow {
@@ -133,7 +136,7 @@ describe('Stripe webhook intake', () => {
     const secret = `whsec_${randomBytes(24).toString('hex')}`;
     await t.http().put(`/api/v1/ops/tenants/${tenant.tenantId}/webhook-secret`).set(operator).send({ secret }).expect(204);
 
-    return { tenantId: tenant.tenantId, auth: tenant.auth, path: new URL(billing.body.webhook.url as string).pathname, secret };
+    return { tenantId: tenant.tenantId, auth: tenant.auth, path: new URL(billing.body.webhook.url as string).pathname, secret, account: account.body };
   }
 
   /** POST a delivery. The body goes as a string because superagent would serialize a Buffer as JSON. */
@@ -245,6 +248,38 @@ describe('Stripe webhook intake', () => {
 
       expect(response.status).toBe(200);
       expect(await inboxRows(endpoint.tenantId, eventIdOf(body))).toHaveLength(1);
+    });
+
+    it('accepts a good v1 entry before a bad one', async () => {
+      const body = stripeEvent();
+      const timestamp = nowSeconds();
+      const good = signStripePayload(endpoint.secret, body, timestamp).split('v1=')[1];
+      const bad = signStripePayload(`whsec_${randomBytes(24).toString('hex')}`, body, timestamp).split('v1=')[1];
+
+      const response = await deliver(endpoint.path, body, `t=${timestamp},v1=${good},v1=${bad}`);
+
+      expect(response.status).toBe(200);
+      expect(await inboxRows(endpoint.tenantId, eventIdOf(body))).toHaveLength(1);
+    });
+
+    it('ignores a v0 entry beside a good v1 entry', async () => {
+      const body = stripeEvent();
+      const timestamp = nowSeconds();
+      const good = signStripePayload(endpoint.secret, body, timestamp).split('v1=')[1];
+
+      const response = await deliver(endpoint.path, body, `t=${timestamp},v0=${'0'.repeat(64)},v1=${good}`);
+
+      expect(response.status).toBe(200);
+    });
+
+    it('rejects a header without a timestamp', async () => {
+      const body = stripeEvent();
+      const good = signStripePayload(endpoint.secret, body, nowSeconds()).split('v1=')[1];
+
+      const response = await deliver(endpoint.path, body, `v1=${good}`);
+
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('signature_invalid');
     });
 
     it('rejects a header with only a v0 entry', async () => {
@@ -487,6 +522,228 @@ describe('Stripe webhook intake', () => {
       const row = await finishedRow(endpoint.tenantId, eventIdOf(body));
       expect(row.status).toBe('ignored');
       expect(row.reason).toBe('unhandled_type');
+    });
+  });
+
+  describe('raw bytes', () => {
+    let endpoint: WebhookEndpoint;
+
+    beforeAll(async () => {
+      endpoint = await connectedEndpoint();
+    });
+
+    /** Build an event padded inside its JSON to exactly `size` bytes. */
+    function eventOfSize(size: number): Buffer {
+      const base = stripeEvent({ data: { object: { id: 'txn_1', object: 'balance', padding: '' } } });
+      const text = base.toString('utf8');
+      const index = text.indexOf('"padding": ""') + '"padding": "'.length;
+
+      return Buffer.from(text.slice(0, index) + 'x'.repeat(size - base.length) + text.slice(index), 'utf8');
+    }
+
+    it('verifies and stores non-ASCII text byte for byte', async () => {
+      const description = 'Zürich – 東京 🚀 Ærø';
+      const body = stripeEvent({ data: { object: { id: 'txn_1', object: 'balance', description } } });
+
+      await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds())).expect(200);
+      const [row] = await inboxRows(endpoint.tenantId, eventIdOf(body));
+
+      expect(Buffer.compare(row.raw_body, body)).toBe(0);
+      expect((row.payload.data as { object: { description: string } }).object.description).toBe(description);
+    });
+
+    it('verifies and stores escaped characters as sent', async () => {
+      const id = `evt_${randomBytes(12).toString('hex')}`;
+      const text = `{"id":"${id}","object":"event","type":"${UNHANDLED_TYPE}","created":${nowSeconds()},"livemode":false,"data":{"object":{"note":"caf\\u00e9 \\/ \\"quoted\\" \\n \\ud83d\\ude80"}}}`;
+      const body = Buffer.from(text, 'utf8');
+
+      await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds())).expect(200);
+      const [row] = await inboxRows(endpoint.tenantId, id);
+
+      expect(row.raw_body.toString('utf8')).toBe(text);
+      expect((row.payload.data as { object: { note: string } }).object.note).toBe('café / "quoted" \n 🚀');
+    });
+
+    it('verifies a body of exactly 1 MiB', async () => {
+      const body = eventOfSize(1024 * 1024);
+
+      const response = await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds()));
+
+      expect(body.length).toBe(1024 * 1024);
+      expect(response.status).toBe(200);
+      const [row] = await inboxRows(endpoint.tenantId, eventIdOf(body));
+      expect(row.raw_body.length).toBe(1024 * 1024);
+    });
+
+    it('answers 413 for one byte over 1 MiB', async () => {
+      const body = eventOfSize(1024 * 1024 + 1);
+
+      const response = await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds()));
+
+      expect(response.status).toBe(413);
+      expect(response.body.code).toBe('payload_too_large');
+    });
+
+    it('leaves JSON parsing of the API routes as it was', async () => {
+      const created = await t.http().post('/api/v1/ops/tenants').set(operator).send({ slug: `raw-${randomBytes(4).toString('hex')}`, name: 'Raw body neighbour' });
+      const tooLarge = await t
+        .http()
+        .post('/api/v1/ops/tenants')
+        .set(operator)
+        .set('Content-Type', 'application/json')
+        .send(JSON.stringify({ slug: 'big', name: 'x'.repeat(300 * 1024) }));
+
+      expect(created.status).toBe(201);
+      expect(tooLarge.status).toBe(413);
+    });
+  });
+
+  describe('redelivery after the job is gone', () => {
+    it('stores nothing new and adds no job', async () => {
+      const endpoint = await connectedEndpoint();
+      const body = stripeEvent();
+      await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds())).expect(200);
+      const first = await finishedRow(endpoint.tenantId, eventIdOf(body));
+      await (await queue.getJob(`webhook-event-${first.id}`))?.remove();
+
+      const response = await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds()));
+
+      expect(response.status).toBe(200);
+      const rows = await inboxRows(endpoint.tenantId, eventIdOf(body));
+      expect(rows).toHaveLength(1);
+      expect(rows[0].status).toBe('ignored');
+      expect(rows[0].attempts).toBe(1);
+      expect(await jobsFor(first.id)).toEqual([]);
+    });
+  });
+
+  describe('failed-signature rate limit', () => {
+    let limited: TestApp;
+
+    beforeAll(async () => {
+      limited = await startTestApp({ APP_ROLE: 'api', STRIPE_WEBHOOK_SECRET: PLATFORM_SECRET, RATE_LIMIT_WEBHOOK_FAILURES: '3/1m' }, t.emulator);
+    });
+
+    afterAll(async () => {
+      await limited.close();
+    });
+
+    async function badDeliveries(path: string, count: number, baseUrl = limited.url): Promise<request.Response[]> {
+      const responses: request.Response[] = [];
+      for (let i = 0; i < count; i++) {
+        const body = stripeEvent();
+        responses.push(await deliver(path, body, signStripePayload(`whsec_${randomBytes(24).toString('hex')}`, body, nowSeconds()), baseUrl));
+      }
+
+      return responses;
+    }
+
+    it('answers 429 with Retry-After once the failures pass the limit', async () => {
+      const endpoint = await connectedEndpoint();
+
+      const responses = await badDeliveries(endpoint.path, 4);
+
+      expect(responses.map((response) => response.status)).toEqual([400, 400, 400, 429]);
+      expect(responses[3].body.code).toBe('rate_limited');
+      expect(Number(responses[3].headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(Number(responses[3].headers['retry-after'])).toBeLessThanOrEqual(60);
+    });
+
+    it('never limits a verified delivery', async () => {
+      const endpoint = await connectedEndpoint();
+      await badDeliveries(endpoint.path, 5);
+      const body = stripeEvent();
+
+      const response = await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds()), limited.url);
+
+      expect(response.status).toBe(200);
+      expect(await inboxRows(endpoint.tenantId, eventIdOf(body))).toHaveLength(1);
+    });
+
+    it('counts each endpoint token on its own', async () => {
+      const noisy = await connectedEndpoint();
+      const quiet = await connectedEndpoint();
+      await badDeliveries(noisy.path, 5);
+
+      const [response] = await badDeliveries(quiet.path, 1);
+
+      expect(response.status).toBe(400);
+    });
+
+    it('lets failures through unlimited while Redis is away', async () => {
+      const withoutRedis = await startTestApp(
+        { APP_ROLE: 'api', STRIPE_WEBHOOK_SECRET: PLATFORM_SECRET, RATE_LIMIT_WEBHOOK_FAILURES: '1/1m', REDIS_URL: `redis://127.0.0.1:${await freePort()}` },
+        t.emulator,
+      );
+      try {
+        const endpoint = await connectedEndpoint();
+        const startedAt = Date.now();
+
+        const responses = await badDeliveries(endpoint.path, 3, withoutRedis.url);
+
+        expect(responses.map((response) => response.status)).toEqual([400, 400, 400]);
+        expect(Date.now() - startedAt).toBeLessThan(2_000);
+      } finally {
+        await withoutRedis.close();
+      }
+    });
+  });
+
+  describe('attribution and ignore rules', () => {
+    function stripeClient(secretKey: string): Stripe {
+      const base = new URL(t.emulator.url);
+
+      return new Stripe(secretKey, { host: base.hostname, port: Number(base.port), protocol: 'http', maxNetworkRetries: 0 });
+    }
+
+    it('ignores a foreign object as foreign_object', async () => {
+      const endpoint = await connectedEndpoint();
+      const other = await request(t.emulator.url).post('/_emulator/accounts').expect(201);
+      const foreignIntent = await stripeClient(other.body.test.secretKey).paymentIntents.create({ amount: 1000, currency: 'usd' });
+      const body = stripeEvent({ type: 'payment_intent.succeeded', data: { object: foreignIntent } });
+
+      await deliver(endpoint.path, body, signStripePayload(PLATFORM_SECRET, body, nowSeconds())).expect(200);
+      const row = await finishedRow(endpoint.tenantId, eventIdOf(body));
+
+      expect(row.verified_by).toBe('platform');
+      expect(row.status).toBe('ignored');
+      expect(row.reason).toBe('foreign_object');
+    });
+
+    it('applies a platform event about an object in the tenant account', async () => {
+      const endpoint = await connectedEndpoint();
+      const payment = await t.http().post('/api/v1/payments').set(endpoint.auth).send({ amount: 1500, currency: 'usd', paymentMethod: 'pm_card_visa' }).expect(201);
+      const intent = await stripeClient(endpoint.account.test.secretKey).paymentIntents.retrieve(payment.body.stripePaymentIntentId as string);
+      const body = stripeEvent({ type: 'payment_intent.succeeded', data: { object: intent } });
+
+      await deliver(endpoint.path, body, signStripePayload(PLATFORM_SECRET, body, nowSeconds())).expect(200);
+      const row = await finishedRow(endpoint.tenantId, eventIdOf(body));
+
+      expect(row.status).toBe('processed');
+    });
+
+    it('ignores an event about an object the service never made as unknown_object', async () => {
+      const endpoint = await connectedEndpoint();
+      const intent = await stripeClient(endpoint.account.test.secretKey).paymentIntents.create({ amount: 1000, currency: 'usd' });
+      const body = stripeEvent({ type: 'payment_intent.succeeded', data: { object: intent } });
+
+      await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds())).expect(200);
+      const row = await finishedRow(endpoint.tenantId, eventIdOf(body));
+
+      expect(row.status).toBe('ignored');
+      expect(row.reason).toBe('unknown_object');
+    });
+
+    it('ignores a platform event for a disconnected tenant as tenant_disconnected', async () => {
+      const endpoint = await connectedEndpoint();
+      await t.http().delete('/api/v1/settings/billing/stripe').set(endpoint.auth).expect(204);
+      const body = stripeEvent({ type: 'payment_intent.succeeded', data: { object: { id: `pi_${randomBytes(8).toString('hex')}`, object: 'payment_intent', metadata: {} } } });
+
+      await deliver(endpoint.path, body, signStripePayload(PLATFORM_SECRET, body, nowSeconds())).expect(200);
+      const row = await finishedRow(endpoint.tenantId, eventIdOf(body));
+
+      expect(row.status).toBe('ignored');
+      expect(row.reason).toBe('tenant_disconnected');
     });
   });
 });

@@ -9,6 +9,7 @@ export * from './errors/problem-details';
 export * from './errors/problem-details.filter';
 export * from './events/domain-event';
 export * from './events/on-domain-event.decorator';
+export * from './idempotency';
 export * from './keys/stripe-keys';
 export * from './money/currencies';
 export * from './outbox/outbox-event.entity';

@@ -25,11 +25,25 @@ export interface AuditEntryInput {
   actor?: AuditActor;
 }
 
+/** The owner of a request's session cookie, for routes the auth guard does not cover. */
+export type SessionCookieCheck =
+  | { status: 'operator'; userId: string; email: string }
+  /** A live session of a tenant user. */
+  | { status: 'not_operator' }
+  /** No session cookie, or an expired, ended or unknown one. */
+  | { status: 'none' };
+
 /** What Tenancy offers the other contexts. */
 export interface TenancyFacade {
   getTenant(tenantId: string): Promise<TenantView | null>;
   /** Write an audit entry, inside the caller's transaction when a manager is given. */
   recordAudit(entry: AuditEntryInput, manager?: EntityManager): Promise<void>;
+  /**
+   * Check the session cookie among a request's parsed cookies, for plain
+   * Express routes such as the Bull Board dashboard, which the global auth
+   * guard does not cover. API tokens never count here.
+   */
+  checkOperatorSession(cookies: Record<string, unknown> | undefined): Promise<SessionCookieCheck>;
 }
 
 export const TENANCY_FACADE = Symbol('TENANCY_FACADE');
@@ -73,6 +87,17 @@ export interface CreatedToken {
   createdAt: string;
 }
 
+/** A token as listed: never the token itself. */
+export interface TokenView {
+  id: string;
+  role: string;
+  tenantId: string | null;
+  label: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
 /**
  * Operator actions on tenants, users and tokens, shared by the ops HTTP routes
  * and the ops CLI so both apply the same checks and audit entries.
@@ -84,6 +109,8 @@ export interface TenancyAdmin {
   createUser(input: CreateUserInput): Promise<{ id: string; email: string; role: string; tenantId: string | null; createdAt: string }>;
   createToken(input: CreateTokenInput): Promise<CreatedToken>;
   revokeToken(tokenId: string): Promise<void>;
+  /** Tokens newest first, of one tenant or of all; `limit` 1..100 (default 25). */
+  listTokens(query: { tenantId?: string; limit?: number; cursor?: string }): Promise<{ data: TokenView[]; nextCursor: string | null }>;
 }
 
 export const TENANCY_ADMIN = Symbol('TENANCY_ADMIN');

@@ -4,10 +4,20 @@ import { StripeApiError } from './errors';
 import { EVENT_TYPE_FORMAT, AUTOMATIC_REQUEST } from './events';
 import { FAULT_KINDS, type FaultKind, type FaultQueue } from './faults';
 import { readBody, sendJson } from './http-io';
+import { randomAlphanumeric } from './ids';
 import { completeAuthentication } from './payment-confirmation';
 import { presentIntent } from './payment-intents';
 import { issueRefund, refundTarget } from './refunds';
 import type { EmulatorState, OperationContext } from './state';
+import type { DeliveryOptions, ReleaseOrder } from './webhook-delivery';
+
+/** Maximum number of copies of one delivery option. */
+const MAX_DELIVERY_COPIES = 20;
+/** Maximum delay of one delivery option: ten minutes. */
+const MAX_DELIVERY_DELAY_MS = 600_000;
+/** How long a rolled secret keeps signing by default: Stripe's 24-hour overlap. */
+const DEFAULT_ROLL_EXPIRY_SECONDS = 24 * 60 * 60;
+const RELEASE_ORDERS: readonly ReleaseOrder[] = ['sent', 'reverse', 'shuffle'];
 
 /*
  * The emulator's control API under /_emulator/ for tests and the demo. It needs no
@@ -67,6 +77,48 @@ function requiredString(body: Json, name: string): string {
     throw badRequest(`Missing required field: ${name}.`);
   }
   return value;
+}
+
+function optionalIntegerInRange(body: Json, name: string, min: number, max: number): number | undefined {
+  const value = body[name];
+  if (value === undefined || value === null) {
+    return undefined;
+  }
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw badRequest(`Invalid ${name}: expected an integer from ${min} to ${max}.`);
+  }
+  return value;
+}
+
+function optionalBoolean(body: Json, name: string): boolean | undefined {
+  const value = body[name];
+  if (value === undefined || value === null) {
+    return undefined;
+  }
+  if (typeof value !== 'boolean') {
+    throw badRequest(`Invalid ${name}: expected a boolean.`);
+  }
+  return value;
+}
+
+/** Parses `delivery` of an emitted event: `{ "copies"?, "concurrent"?, "delayMs"? }`. */
+function parseDeliveryOptions(value: unknown): DeliveryOptions | undefined {
+  if (value === undefined || value === null) {
+    return undefined;
+  }
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw badRequest('Invalid delivery: expected an object such as { "copies": 2, "concurrent": true, "delayMs": 500 }.');
+  }
+  const body = value as Json;
+  const unknown = Object.keys(body).filter((key) => !['copies', 'concurrent', 'delayMs'].includes(key));
+  if (unknown.length > 0) {
+    throw badRequest(`Invalid delivery: unknown field ${unknown[0]}; expected copies, concurrent or delayMs.`);
+  }
+  return {
+    copies: optionalIntegerInRange(body, 'copies', 1, MAX_DELIVERY_COPIES),
+    concurrent: optionalBoolean(body, 'concurrent'),
+    delayMs: optionalIntegerInRange(body, 'delayMs', 0, MAX_DELIVERY_DELAY_MS),
+  };
 }
 
 function optionalPositiveInteger(body: Json, name: string): number | undefined {
@@ -171,6 +223,10 @@ export class ControlRoutes {
       ['POST', 'faults', async () => this.addFaults(await readJson(request))],
       ['GET', 'deliveries', () => this.listDeliveries(url)],
       ['POST', 'deliveries/:id/resend', (id) => this.resendDelivery(id)],
+      ['POST', 'deliveries/hold', async () => this.holdDeliveries(await readJson(request))],
+      ['POST', 'deliveries/release', async () => this.releaseDeliveries(await readJson(request))],
+      ['POST', 'webhook_endpoints/:id/roll_secret', async (id) => this.rollEndpointSecret(id, await readJson(request))],
+      ['POST', 'settings', async () => this.changeSettings(await readJson(request))],
       ['POST', 'accounts/:id/dashboard/refunds', async (id) => this.createDashboardRefund(id, await readJson(request))],
       ['POST', 'events', async () => this.emitEvent(await readJson(request))],
       ['POST', 'payment_intents/:id/authenticate', async (id) => this.authenticate(id, await readJson(request))],
@@ -191,6 +247,61 @@ export class ControlRoutes {
         eventId: url.searchParams.get('eventId') ?? undefined,
       }),
     };
+  }
+
+  /** Holds every new delivery to the account's endpoints until a release; for out-of-order tests. */
+  private holdDeliveries(body: Json): object {
+    const account = requiredString(body, 'account');
+    if (!this.state.accounts.getAccount(account)) {
+      throw notFound(`No such account: ${account}.`);
+    }
+    this.state.dispatcher.hold(account);
+    this.state.logger.info(`Holding webhook deliveries of account ${account}`);
+    return {};
+  }
+
+  /** Sends the held deliveries in `order` (`sent`, `reverse` or `shuffle`), each after the previous one's response. */
+  private releaseDeliveries(body: Json): object {
+    const account = requiredString(body, 'account');
+    const order = (optionalString(body, 'order') ?? 'sent') as ReleaseOrder;
+    if (!RELEASE_ORDERS.includes(order)) {
+      throw badRequest(`Invalid order: expected one of ${RELEASE_ORDERS.join(', ')}.`);
+    }
+    const released = this.state.dispatcher.release(account, order);
+    this.state.logger.info(`Releasing ${released.length} held webhook deliveries of account ${account} in ${order} order`);
+    return { data: released.map((delivery) => ({ id: delivery.id, eventId: delivery.eventId, type: delivery.type })) };
+  }
+
+  /**
+   * Rolls an endpoint's signing secret like the Dashboard's "Roll secret": the new secret
+   * signs from now on, and the old one also signs every delivery until it expires, so
+   * deliveries carry two v1 signatures meanwhile.
+   */
+  private rollEndpointSecret(endpointId: string, body: Json): object {
+    const previous = this.state.webhookSecrets.get(endpointId);
+    if (!this.state.webhookEndpoints.lookup(endpointId) || previous === undefined) {
+      throw notFound(`No such webhook endpoint: ${endpointId}.`);
+    }
+    const expiresInSeconds = optionalIntegerInRange(body, 'expiresInSeconds', 0, 7 * 24 * 60 * 60) ?? DEFAULT_ROLL_EXPIRY_SECONDS;
+    const secret = `whsec_${randomAlphanumeric(32)}`;
+    const expiresAt = Date.now() + expiresInSeconds * 1000;
+    this.state.webhookSecrets.set(endpointId, secret);
+    this.state.dispatcher.rememberRolledSecret(endpointId, previous, expiresAt);
+    this.state.logger.info(`Rolled the signing secret of webhook endpoint ${endpointId}; the old one signs for ${expiresInSeconds} s`);
+    return { id: endpointId, secret, previousSecretExpiresAt: new Date(expiresAt).toISOString() };
+  }
+
+  /** `{ "rejectLocalEndpointUrls": true }` makes endpoint registration refuse localhost URLs as Stripe does. */
+  private changeSettings(body: Json): object {
+    const unknown = Object.keys(body).filter((key) => key !== 'rejectLocalEndpointUrls');
+    if (unknown.length > 0) {
+      throw badRequest(`Unknown setting ${unknown[0]}; expected rejectLocalEndpointUrls.`);
+    }
+    const reject = optionalBoolean(body, 'rejectLocalEndpointUrls');
+    if (reject !== undefined) {
+      this.state.dispatcher.rejectLocalEndpointUrls = reject;
+    }
+    return { rejectLocalEndpointUrls: this.state.dispatcher.rejectLocalEndpointUrls };
   }
 
   private createAccount(body: Json): object {
@@ -310,8 +421,12 @@ export class ControlRoutes {
     if (typeof livemodeField !== 'boolean') {
       throw badRequest('Invalid livemode: expected a boolean.');
     }
+    const delivery = parseDeliveryOptions(body.delivery);
     const ctx = this.contextFor(accountId, livemodeField, false);
-    return ctx.state.emit(ctx.scope, type, object, AUTOMATIC_REQUEST);
+    if (delivery === undefined) {
+      return ctx.state.emit(ctx.scope, type, object, AUTOMATIC_REQUEST);
+    }
+    return this.state.dispatcher.withDeliveryOptions(delivery, () => ctx.state.emit(ctx.scope, type, object, AUTOMATIC_REQUEST));
   }
 
   private authenticate(intentId: string, body: Json): object {

@@ -52,10 +52,41 @@ interface AttemptResult {
   error: string | null;
 }
 
+/** Delivery options of the next emitted event, for tests of a receiver's edge cases. */
+export interface DeliveryOptions {
+  /** Deliveries per endpoint, each a POST of the same event: 2 delivers it twice. Default 1. */
+  copies?: number;
+  /** Send the copies at the same moment instead of one after another's response. */
+  concurrent?: boolean;
+  /** Wait this long before the first attempt. */
+  delayMs?: number;
+}
+
+/** The order `release` sends held deliveries in. */
+export type ReleaseOrder = 'sent' | 'reverse' | 'shuffle';
+
+/** A signing secret replaced by a roll, still signing deliveries until it expires, as Stripe does. */
+interface RolledSecret {
+  secret: string;
+  expiresAt: number;
+}
+
 /** Computes the `Stripe-Signature` header Stripe sends: `t=<seconds>,v1=<HMAC-SHA256 hex>`. */
 export function signPayload(payload: string, secret: string, timestamp: number): string {
-  const signature = createHmac('sha256', secret).update(`${timestamp}.${payload}`, 'utf8').digest('hex');
-  return `t=${timestamp},v1=${signature}`;
+  return `t=${timestamp},v1=${hmacHex(payload, secret, timestamp)}`;
+}
+
+/**
+ * Computes the header of a delivery during a secret roll: one `v1` entry per
+ * secret, the current secret's first, as Stripe signs while an old secret has
+ * not expired yet.
+ */
+export function signPayloadWithSecrets(payload: string, secrets: readonly string[], timestamp: number): string {
+  return [`t=${timestamp}`, ...secrets.map((secret) => `v1=${hmacHex(payload, secret, timestamp)}`)].join(',');
+}
+
+function hmacHex(payload: string, secret: string, timestamp: number): string {
+  return createHmac('sha256', secret).update(`${timestamp}.${payload}`, 'utf8').digest('hex');
 }
 
 /**
@@ -69,10 +100,97 @@ export class WebhookDispatcher {
   private readonly inFlight = new Set<http.ClientRequest>();
   // Bumped by a manual resend so that a retry timer scheduled earlier does not fire as well.
   private readonly generations = new Map<string, number>();
+  /** Accounts whose new deliveries wait for `release`, with the deliveries held so far in the order they were sent. */
+  private readonly held = new Map<string, DeliveryRecord[]>();
+  private readonly rolledSecrets = new Map<string, RolledSecret>();
+  private nextDeliveryOptions: DeliveryOptions | null = null;
+  /**
+   * Makes endpoint registration reject URLs on localhost and loopback
+   * addresses, as Stripe does; off by default so tests can receive deliveries.
+   */
+  rejectLocalEndpointUrls = false;
 
   constructor(private readonly options: WebhookDispatcherOptions) {}
 
+  /**
+   * Runs `emit` (which enqueues the deliveries of one event) with delivery
+   * options for those deliveries only. `emit` must enqueue synchronously.
+   */
+  withDeliveryOptions<T>(options: DeliveryOptions, emit: () => T): T {
+    this.nextDeliveryOptions = options;
+    try {
+      return emit();
+    } finally {
+      this.nextDeliveryOptions = null;
+    }
+  }
+
+  /** Holds every delivery to the account's endpoints from now on, until `release`. */
+  hold(account: string): void {
+    if (!this.held.has(account)) {
+      this.held.set(account, []);
+    }
+  }
+
+  /**
+   * Stops holding the account's deliveries and sends the held ones in the
+   * given order, each after the previous one's response, so the receiver gets
+   * them in exactly that order. Returns the deliveries in release order; a
+   * failed attempt is retried on the usual schedule.
+   */
+  release(account: string, order: ReleaseOrder): DeliveryRecord[] {
+    const deliveries = [...(this.held.get(account) ?? [])];
+    this.held.delete(account);
+    if (order === 'reverse') {
+      deliveries.reverse();
+    } else if (order === 'shuffle') {
+      for (let i = deliveries.length - 1; i > 0; i--) {
+        const j = Math.floor(Math.random() * (i + 1));
+        [deliveries[i], deliveries[j]] = [deliveries[j], deliveries[i]];
+      }
+    }
+
+    this.timers.schedule(0, () => void this.attemptInTurn(deliveries));
+
+    return deliveries;
+  }
+
+  /**
+   * Signs deliveries to an endpoint with `previousSecret` too, until
+   * `expiresAt` (milliseconds since the epoch): Stripe's overlap after a
+   * secret roll, when each delivery carries two `v1` signatures.
+   */
+  rememberRolledSecret(endpointId: string, previousSecret: string, expiresAt: number): void {
+    this.rolledSecrets.set(endpointId, { secret: previousSecret, expiresAt });
+  }
+
   enqueue(account: string, event: EmulatorEvent, endpointId: string, url: string): DeliveryRecord {
+    const options = this.nextDeliveryOptions ?? {};
+    const copies = Math.max(1, options.copies ?? 1);
+    const deliveries = Array.from({ length: copies }, () => this.record(account, event, endpointId, url));
+    const held = this.held.get(account);
+    if (held) {
+      held.push(...deliveries);
+      for (const delivery of deliveries) {
+        delivery.nextAttemptAt = null;
+      }
+
+      return deliveries[0];
+    }
+
+    const delayMs = options.delayMs ?? 0;
+    if (copies === 1 || options.concurrent) {
+      for (const delivery of deliveries) {
+        this.scheduleAttempt(delivery, delayMs);
+      }
+    } else {
+      this.timers.schedule(delayMs, () => void this.attemptInTurn(deliveries));
+    }
+
+    return deliveries[0];
+  }
+
+  private record(account: string, event: EmulatorEvent, endpointId: string, url: string): DeliveryRecord {
     const delivery: DeliveryRecord = {
       id: newId('whdel'),
       eventId: event.id,
@@ -89,8 +207,18 @@ export class WebhookDispatcher {
       nextAttemptAt: new Date().toISOString(),
     };
     this.deliveries.set(delivery.id, delivery);
-    this.scheduleAttempt(delivery, 0);
     return delivery;
+  }
+
+  /** Attempts deliveries one after another, each once the previous one's attempt has finished. */
+  private async attemptInTurn(deliveries: readonly DeliveryRecord[]): Promise<void> {
+    for (const delivery of deliveries) {
+      if (this.timers.isCancelled) {
+        return;
+      }
+      this.generations.set(delivery.id, (this.generations.get(delivery.id) ?? 0) + 1);
+      await this.attempt(delivery);
+    }
   }
 
   list(filter: { account?: string; eventId?: string } = {}): DeliveryRecord[] {
@@ -147,7 +275,7 @@ export class WebhookDispatcher {
     delivery.attempts += 1;
     delivery.url = endpoint.url;
     const payload = JSON.stringify({ ...event, api_version: endpoint.apiVersion ?? event.api_version }, null, 2);
-    const result = await this.post(endpoint.url, payload, signPayload(payload, endpoint.secret, nowSeconds()));
+    const result = await this.post(endpoint.url, payload, signPayloadWithSecrets(payload, this.signingSecrets(delivery.endpointId, endpoint), nowSeconds()));
     if (this.timers.isCancelled) {
       return;
     }
@@ -179,6 +307,19 @@ export class WebhookDispatcher {
         `failed with ${outcome} on attempt ${delivery.attempts}; retrying in ${retryDelay} ms`,
     );
     this.scheduleAttempt(delivery, retryDelay);
+  }
+
+  /** Return the endpoint's secret, then a rolled one that has not expired yet. */
+  private signingSecrets(endpointId: string, endpoint: DeliveryEndpoint): string[] {
+    const rolled = this.rolledSecrets.get(endpointId);
+    if (!rolled) {
+      return [endpoint.secret];
+    }
+    if (rolled.expiresAt <= Date.now()) {
+      this.rolledSecrets.delete(endpointId);
+      return [endpoint.secret];
+    }
+    return [endpoint.secret, rolled.secret];
   }
 
   private post(url: string, payload: string, signature: string): Promise<AttemptResult> {

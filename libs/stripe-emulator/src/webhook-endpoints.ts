@@ -32,11 +32,15 @@ const updateParams = {
   expand: expandParam,
 } as const;
 
+/** Host names Stripe rejects as not publicly accessible. */
+const LOCAL_HOSTNAME = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|0\.0\.0\.0)$/i;
+
 /**
  * Checks an endpoint URL. Unlike Stripe, URLs on localhost and 127.0.0.1 are accepted, so
- * tests and the demo can register their own servers.
+ * tests and the demo can register their own servers, unless the control API turned on
+ * `rejectLocalEndpointUrls` to reproduce Stripe's refusal.
  */
-function checkUrl(url: string): string {
+function checkUrl(url: string, rejectLocal = false): string {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -48,6 +52,9 @@ function checkUrl(url: string): string {
       code: 'url_invalid',
       param: 'url',
     });
+  }
+  if (rejectLocal && LOCAL_HOSTNAME.test(parsed.hostname)) {
+    throw invalidRequest(`Invalid URL: ${url}. URL must be publicly accessible.`, { code: 'url_invalid', param: 'url' });
   }
   return url;
 }
@@ -89,7 +96,7 @@ export function createWebhookEndpoint(ctx: ApiContext, input: FormObject): Strip
   if (params.api_version !== undefined && !API_VERSION_FORMAT.test(params.api_version)) {
     throw invalidRequest(`Invalid API version: ${params.api_version}`, { param: 'api_version' });
   }
-  const url = checkUrl(params.url);
+  const url = checkUrl(params.url, ctx.state.dispatcher.rejectLocalEndpointUrls);
   const enabledEvents = checkEnabledEvents(params.enabled_events);
   const existing = ctx.state.webhookEndpoints.list(ctx.scope);
   if (existing.length >= MAX_ENDPOINTS_PER_MODE) {
@@ -128,7 +135,7 @@ export function updateWebhookEndpoint(ctx: ApiContext, input: FormObject, id: st
   const params = parseParams(input, updateParams);
   const endpoint = ctx.state.webhookEndpoints.get(ctx.scope, id);
   if (params.url !== undefined) {
-    endpoint.url = checkUrl(params.url);
+    endpoint.url = checkUrl(params.url, ctx.state.dispatcher.rejectLocalEndpointUrls);
   }
   if (params.enabled_events !== undefined) {
     endpoint.enabled_events = checkEnabledEvents(params.enabled_events);

@@ -4,6 +4,7 @@ import Stripe from 'stripe';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { secretKeyAssociatedData } from './connection-secrets';
 import { StripeConnectionEntity } from './stripe-connection.entity';
+import { instrumentStripeClient } from '@app/common/metrics/stripe-client.metrics';
 
 /**
  * Automatic retries of one Stripe call after a network failure, 409 or 5xx
@@ -87,7 +88,7 @@ export class StripeClientFactory {
         }
       : {};
 
-    return new Stripe(secretKey, {
+    const client = new Stripe(secretKey, {
       apiVersion: Stripe.API_VERSION,
       timeout: this.config.stripeTimeoutMs,
       maxNetworkRetries: STRIPE_MAX_NETWORK_RETRIES,
@@ -95,5 +96,7 @@ export class StripeClientFactory {
       appInfo: { name: 'billing-service' },
       ...target,
     });
+
+    return instrumentStripeClient(client, { timeoutMs: this.config.stripeTimeoutMs });
   }
 }

@@ -11,6 +11,7 @@ import { StripeConnectionEntity } from './stripe-connection.entity';
 import { StripeConnectionFacadeService } from './stripe-connection.facade';
 import { StripeConnectionRepository } from './stripe-connection.repository';
 import { StripeConnectionService } from './stripe-connection.service';
+import { WebhookEndpointCache } from './webhook-endpoint.cache';
 import { WebhookEndpointRegistrar } from './webhook-endpoint.registrar';
 import { WebhookEndpointService } from './webhook-endpoint.service';
 
@@ -33,6 +34,7 @@ export class StripeConnectionModule {
         StripeConnectionFacadeService,
         StripeConnectionRepository,
         StripeConnectionService,
+        { provide: WebhookEndpointCache, useFactory: () => new WebhookEndpointCache() },
         WebhookEndpointRegistrar,
         WebhookEndpointService,
         { provide: STRIPE_CONNECTION_FACADE, useExisting: StripeConnectionFacadeService },

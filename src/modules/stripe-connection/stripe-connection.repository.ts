@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, In, Not, QueryFailedError, Repository } from 'typeorm';
 import { StripeConnectionEntity } from './stripe-connection.entity';
+import { WebhookEndpointCache } from './webhook-endpoint.cache';
 import { generateWebhookEndpointToken } from './webhook-endpoint-token';
 
 /** The partial unique index that keeps one Stripe account (per mode) to one tenant. */
@@ -22,6 +23,7 @@ export class StripeConnectionRepository {
   constructor(
     @InjectRepository(StripeConnectionEntity)
     private readonly connections: Repository<StripeConnectionEntity>,
+    private readonly endpointCache: WebhookEndpointCache,
   ) {}
 
   findByTenant(tenantId: string, manager?: EntityManager): Promise<StripeConnectionEntity | null> {
@@ -55,8 +57,9 @@ export class StripeConnectionRepository {
     return manager.getRepository(StripeConnectionEntity).findOne({ where: { tenantId }, lock: { mode: 'pessimistic_write' } });
   }
 
-  /** Apply changes, raise the version and return the row as stored. */
+  /** Apply changes, raise the version and return the row as stored. The tenant's cached webhook token resolution is dropped. */
   async update(manager: EntityManager, connection: StripeConnectionEntity, changes: StripeConnectionChanges): Promise<StripeConnectionEntity> {
+    this.endpointCache.invalidateTenant(connection.tenantId);
     const repository = manager.getRepository(StripeConnectionEntity);
     await repository
       .createQueryBuilder()

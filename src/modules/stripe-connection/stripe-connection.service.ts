@@ -181,7 +181,7 @@ export class StripeConnectionService {
     if (replacedEndpoint) {
       await this.endpoints.deleteInStripe(replacedEndpoint.stripe, tenantId, replacedEndpoint.id);
     }
-    const registered = connection.stripeWebhookEndpointId === null ? await this.endpoints.register(connection) : connection;
+    const registered = await this.endpoints.registerIfNeeded(connection);
 
     return this.toSettings(registered);
   }

@@ -59,6 +59,30 @@ export class WebhookEndpointRegistrar {
     }
   }
 
+  /**
+   * Check whether an endpoint still exists in the key's account. Only Stripe's
+   * 404 counts as gone; any other error is logged and counts as present, so a
+   * Stripe outage never replaces a working endpoint.
+   */
+  async exists(stripe: Stripe, tenantId: string, endpointId: string): Promise<boolean> {
+    try {
+      await stripe.webhookEndpoints.retrieve(endpointId);
+
+      return true;
+    } catch (error) {
+      if (isStripeError(error) && error.statusCode === 404) {
+        return false;
+      }
+
+      this.logger.warn(
+        { tenantId, stripeWebhookEndpointId: endpointId, stripeError: describeStripeError(error) },
+        'Could not check the registered webhook endpoint in Stripe; keeping it',
+      );
+
+      return true;
+    }
+  }
+
   /** Delete an endpoint, best effort: a failure is logged and reported as false. */
   async delete(stripe: Stripe, tenantId: string, endpointId: string): Promise<boolean> {
     try {

@@ -7,6 +7,7 @@ import Stripe from 'stripe';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { webhookUrlFor } from './billing-settings.mapper';
+import { ResolvedEndpoint, WebhookEndpointCache } from './webhook-endpoint.cache';
 import { endpointSecretAssociatedData } from './connection-secrets';
 import { StripeClientFactory } from './stripe-client.factory';
 import { StripeConnectionEntity } from './stripe-connection.entity';
@@ -18,11 +19,7 @@ import { isWellFormedWebhookEndpointToken } from './webhook-endpoint-token';
 /** How long the signing secret of a disconnected endpoint keeps verifying late deliveries. */
 export const RETIRED_ENDPOINT_SECRET_DAYS = 14;
 
-export interface ResolvedEndpoint {
-  connection: StripeConnectionEntity;
-  /** Newest first: the current endpoint's secret, then a disconnected endpoint's within its 14 days. */
-  secrets: string[];
-}
+export type { ResolvedEndpoint } from './webhook-endpoint.cache';
 
 /**
  * The tenant's webhook endpoint: registering it in the tenant's Stripe
@@ -37,6 +34,7 @@ export class WebhookEndpointService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(SECRET_CIPHER) private readonly cipher: SecretCipher,
     @Inject(TENANCY_FACADE) private readonly tenancy: TenancyFacade,
+    private readonly cache: WebhookEndpointCache,
     private readonly clients: StripeClientFactory,
     private readonly clock: Clock,
     private readonly dataSource: DataSource,
@@ -116,6 +114,30 @@ export class WebhookEndpointService {
     return stored;
   }
 
+  /**
+   * Register the endpoint after a key edit when the connection has none (the
+   * old key could not register it, or a switch of mode removed it) or when the
+   * registered one no longer exists in Stripe (deleted in the Dashboard).
+   * Otherwise the connection keeps its endpoint and signing secret.
+   */
+  async registerIfNeeded(connection: StripeConnectionEntity): Promise<StripeConnectionEntity> {
+    if (connection.stripeWebhookEndpointId === null) {
+      return this.register(connection);
+    }
+
+    const stripe = this.clients.forConnection(connection);
+    if (await this.registrar.exists(stripe, connection.tenantId, connection.stripeWebhookEndpointId)) {
+      return connection;
+    }
+
+    this.logger.warn(
+      { tenantId: connection.tenantId, connectionId: connection.id, stripeWebhookEndpointId: connection.stripeWebhookEndpointId },
+      'The registered webhook endpoint no longer exists in Stripe; registering a new one',
+    );
+
+    return this.register(connection);
+  }
+
   /** Delete an endpoint the service registered, best effort, with a client built before the key was destroyed. */
   async deleteInStripe(stripe: Stripe, tenantId: string, endpointId: string): Promise<void> {
     const deleted = await this.registrar.delete(stripe, tenantId, endpointId);
@@ -151,13 +173,28 @@ export class WebhookEndpointService {
   /**
    * Find the tenant of a webhook URL's token and decrypt its endpoint secrets.
    * This is the one lookup that crosses tenants; it returns null for a token
-   * that is malformed or unknown.
+   * that is malformed or unknown. Results are cached for a few seconds
+   * (WebhookEndpointCache), because intake resolves the token of every delivery.
    */
   async resolve(token: string): Promise<ResolvedEndpoint | null> {
     if (!isWellFormedWebhookEndpointToken(token)) {
       return null;
     }
 
+    const cached = this.cache.get(token);
+    if (cached) {
+      return cached;
+    }
+
+    const resolved = await this.read(token);
+    if (resolved) {
+      this.cache.set(token, resolved);
+    }
+
+    return resolved;
+  }
+
+  private async read(token: string): Promise<ResolvedEndpoint | null> {
     const connection = await this.repository.findByWebhookEndpointToken(token);
     if (!connection) {
       return null;

@@ -5,6 +5,7 @@ import type {
   CreatedToken,
   TenancyAdmin,
   TenantView,
+  TokenView,
 } from '@app/contracts/tenancy.contracts';
 import { Injectable } from '@nestjs/common';
 import { ApiTokensService } from './api-tokens.service';
@@ -47,5 +48,9 @@ export class TenancyAdminService implements TenancyAdmin {
 
   revokeToken(tokenId: string): Promise<void> {
     return this.tokens.revoke(tokenId);
+  }
+
+  listTokens(query: { tenantId?: string; limit?: number; cursor?: string }): Promise<{ data: TokenView[]; nextCursor: string | null }> {
+    return this.tokens.list({ tenantId: query.tenantId }, { limit: query.limit, cursor: query.cursor });
   }
 }

@@ -1,7 +1,9 @@
-import type { AuditEntryInput, TenancyFacade, TenantView } from '@app/contracts/tenancy.contracts';
+import type { AuditEntryInput, SessionCookieCheck, TenancyFacade, TenantView } from '@app/contracts/tenancy.contracts';
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { AuditLogService } from './audit-log.service';
+import { AuthService } from './auth.service';
+import { SESSION_COOKIE } from './session-cookie';
 import { TenantsRepository } from './tenants.repository';
 import { toTenantView } from './tenancy.mappers';
 
@@ -11,6 +13,7 @@ export class TenancyFacadeService implements TenancyFacade {
   constructor(
     private readonly tenants: TenantsRepository,
     private readonly auditLog: AuditLogService,
+    private readonly auth: AuthService,
   ) {}
 
   async getTenant(tenantId: string): Promise<TenantView | null> {
@@ -21,5 +24,19 @@ export class TenancyFacadeService implements TenancyFacade {
 
   recordAudit(entry: AuditEntryInput, manager?: EntityManager): Promise<void> {
     return this.auditLog.record(entry, manager);
+  }
+
+  async checkOperatorSession(cookies: Record<string, unknown> | undefined): Promise<SessionCookieCheck> {
+    const sessionId = cookies?.[SESSION_COOKIE];
+    if (typeof sessionId !== 'string' || sessionId.length === 0) {
+      return { status: 'none' };
+    }
+
+    const principal = await this.auth.authenticateSession(sessionId);
+    if (!principal) {
+      return { status: 'none' };
+    }
+
+    return principal.role === 'operator' ? { status: 'operator', userId: principal.id, email: principal.label } : { status: 'not_operator' };
   }
 }

@@ -4,18 +4,19 @@ import { jobIdFor } from '@app/common/queues/queue-names';
 export interface ProcessWebhookEventJobData {
   webhookEventId: string;
   tenantId: string;
-}
-
-/** Build the job id of an inbox row, `webhook-event-<id>`, so a second add of the same row is a no-op. */
-export function webhookEventJobId(webhookEventId: string): string {
-  return jobIdFor('webhook-event', webhookEventId);
+  /**
+   * The row's job generation this job was added for: 0 at intake, raised by
+   * each replay and by the sweeper moving the row to a new job. Absent in jobs
+   * added before generations existed, which count as 0.
+   */
+  generation?: number;
 }
 
 /**
- * Build a fresh job id, `webhook-event-<id>-r<attempts>`, for a row whose
- * original job id is taken by a finished job. It changes whenever the row was
- * processed again, so each round of re-enqueueing gets its own job.
+ * Build the job id of an inbox row's job: `webhook-event-<id>` for generation
+ * 0, so a second add of the same row is a no-op, and
+ * `webhook-event-<id>-g<generation>` after a replay or a move by the sweeper.
  */
-export function webhookEventRetryJobId(webhookEventId: string, attempts: number): string {
-  return jobIdFor('webhook-event', `${webhookEventId}-r${attempts}`);
+export function webhookEventJobId(webhookEventId: string, generation = 0): string {
+  return generation === 0 ? jobIdFor('webhook-event', webhookEventId) : jobIdFor('webhook-event', `${webhookEventId}-g${generation}`);
 }

@@ -1,7 +1,8 @@
+import type { WebhookEventStatusName } from '@app/contracts/webhooks.contracts';
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
-export const WEBHOOK_EVENT_STATUSES = ['received', 'processing', 'processed', 'failed', 'ignored'] as const;
-export type WebhookEventStatus = (typeof WEBHOOK_EVENT_STATUSES)[number];
+export { WEBHOOK_EVENT_STATUSES } from '@app/contracts/webhooks.contracts';
+export type WebhookEventStatus = WebhookEventStatusName;
 
 /** The kind of secret that verified a delivery: the tenant endpoint's own, or a platform secret. */
 export type WebhookVerifiedBy = 'endpoint' | 'platform';
@@ -62,4 +63,12 @@ export class WebhookEventEntity {
 
   @Column({ name: 'processed_at', type: 'timestamptz', nullable: true })
   processedAt!: Date | null;
+
+  /** The generation of the only job that may process the row; see `webhookEventJobId`. */
+  @Column({ name: 'job_generation', type: 'integer' })
+  jobGeneration!: number;
+
+  /** When the row last got a job (intake or replay); the sweeper's grace period counts from here. */
+  @Column({ name: 'queued_at', type: 'timestamptz' })
+  queuedAt!: Date;
 }

@@ -5,6 +5,8 @@ import { StripeEventHandlerMetadata } from '@app/common/stripe/on-stripe-event.d
 import { ConnectionView, StripeConnectionFacade } from '@app/contracts/stripe-connection.contracts';
 import { Logger } from '@nestjs/common';
 import { Job } from 'bullmq';
+import { DomainError } from '@app/common/errors/domain-error';
+import { StripeObjectConfirmation } from './stripe-object-confirmation';
 import { ClaimedWebhookEvent, WebhookEventsRepository } from './webhook-events.repository';
 import { WebhookEventsProcessor } from './webhook-events.processor';
 import { WebhookEventsSweeper } from './webhook-events.sweeper';
@@ -24,15 +26,25 @@ function claimed(overrides: Partial<ClaimedWebhookEvent> = {}): ClaimedWebhookEv
     verifiedBy: 'endpoint',
     attempts: 1,
     receivedAt: new Date('2026-12-04T19:35:00.000Z'),
+    generation: 0,
     ...overrides,
   };
 }
 
-function job(attemptsMade = 0, attempts = 8): Job {
-  return { id: `webhook-event-${ROW_ID}`, name: 'process-webhook-event', data: { webhookEventId: ROW_ID, tenantId: TENANT_ID }, attemptsMade, opts: { attempts } } as unknown as Job;
+function job(attemptsMade = 0, attempts = 8, generation?: number): Job {
+  return {
+    id: `webhook-event-${ROW_ID}`,
+    name: 'process-webhook-event',
+    data: { webhookEventId: ROW_ID, tenantId: TENANT_ID, ...(generation === undefined ? {} : { generation }) },
+    attemptsMade,
+    opts: { attempts },
+  } as unknown as Job;
 }
 
-function setUp(handle: jest.Mock, options: { event?: ClaimedWebhookEvent | null; connection?: ConnectionView } = {}) {
+function setUp(
+  handle: jest.Mock,
+  options: { event?: ClaimedWebhookEvent | null; connection?: ConnectionView; inTenantAccount?: boolean | Error } = {},
+) {
   const handler: DiscoveredMethod<StripeEventHandlerMetadata> = {
     metadata: { types: ['payment_intent.succeeded'] },
     name: 'PaymentEvents.onSucceeded',
@@ -48,6 +60,12 @@ function setUp(handle: jest.Mock, options: { event?: ClaimedWebhookEvent | null;
     getConnection: jest.fn().mockResolvedValue(options.connection ?? CONNECTED),
     recordWebhookEventReceived: jest.fn().mockResolvedValue(undefined),
   };
+  const confirmation = {
+    isInTenantAccount:
+      options.inTenantAccount instanceof Error
+        ? jest.fn().mockRejectedValue(options.inTenantAccount)
+        : jest.fn().mockResolvedValue(options.inTenantAccount ?? true),
+  };
   const context = { runAsTenant: (_tenantId: string, work: () => Promise<unknown>) => work() };
   const discovery = { findMethods: () => [handler] };
   const processor = new WebhookEventsProcessor(
@@ -56,10 +74,11 @@ function setUp(handle: jest.Mock, options: { event?: ClaimedWebhookEvent | null;
     discovery as unknown as MethodDiscovery,
     repository as unknown as WebhookEventsRepository,
     {} as WebhookEventsSweeper,
+    confirmation as unknown as StripeObjectConfirmation,
   );
   processor.onModuleInit();
 
-  return { processor, repository, facade };
+  return { processor, repository, facade, confirmation };
 }
 
 describe('WebhookEventsProcessor', () => {
@@ -70,7 +89,7 @@ describe('WebhookEventsProcessor', () => {
 
     await processor.process(job());
 
-    expect(repository.recordOutcome).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 'processed', null);
+    expect(repository.recordOutcome).toHaveBeenCalledWith(expect.objectContaining({ id: ROW_ID, tenantId: TENANT_ID }), 'processed', null);
   });
 
   it('passes the payload and context to the handler', async () => {
@@ -90,7 +109,7 @@ describe('WebhookEventsProcessor', () => {
 
     await processor.process(job());
 
-    expect(repository.recordOutcome).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 'ignored', 'unknown_object');
+    expect(repository.recordOutcome).toHaveBeenCalledWith(expect.objectContaining({ id: ROW_ID }), 'ignored', 'unknown_object');
   });
 
   it('ignores an unhandled type without reading the connection', async () => {
@@ -99,7 +118,7 @@ describe('WebhookEventsProcessor', () => {
 
     await processor.process(job());
 
-    expect(repository.recordOutcome).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 'ignored', 'unhandled_type');
+    expect(repository.recordOutcome).toHaveBeenCalledWith(expect.objectContaining({ id: ROW_ID }), 'ignored', 'unhandled_type');
     expect(facade.getConnection).not.toHaveBeenCalled();
   });
 
@@ -109,7 +128,7 @@ describe('WebhookEventsProcessor', () => {
 
     await processor.process(job());
 
-    expect(repository.recordOutcome).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 'ignored', 'mode_mismatch');
+    expect(repository.recordOutcome).toHaveBeenCalledWith(expect.objectContaining({ id: ROW_ID }), 'ignored', 'mode_mismatch');
     expect(handle).not.toHaveBeenCalled();
   });
 
@@ -122,7 +141,7 @@ describe('WebhookEventsProcessor', () => {
 
     await processor.process(job());
 
-    expect(repository.recordOutcome).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 'ignored', 'tenant_disconnected');
+    expect(repository.recordOutcome).toHaveBeenCalledWith(expect.objectContaining({ id: ROW_ID }), 'ignored', 'tenant_disconnected');
   });
 
   it('dispatches an endpoint-verified event of a disconnected tenant', async () => {
@@ -156,7 +175,7 @@ describe('WebhookEventsProcessor', () => {
 
     await processor.process(job());
 
-    expect(repository.recordOutcome).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 'processed', null);
+    expect(repository.recordOutcome).toHaveBeenCalledWith(expect.objectContaining({ id: ROW_ID, tenantId: TENANT_ID }), 'processed', null);
   });
 
   it('skips a row that is already finished', async () => {
@@ -167,34 +186,122 @@ describe('WebhookEventsProcessor', () => {
     expect(handle).not.toHaveBeenCalled();
   });
 
+  it('claims the row for the generation in the job', async () => {
+    const { processor, repository } = setUp(jest.fn().mockResolvedValue({ result: 'processed' }));
+
+    await processor.process(job(0, 8, 3));
+
+    expect(repository.claimForProcessing).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 3);
+  });
+
+  it('claims generation 0 for a job without one', async () => {
+    const { processor, repository } = setUp(jest.fn().mockResolvedValue({ result: 'processed' }));
+
+    await processor.process(job());
+
+    expect(repository.claimForProcessing).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 0);
+  });
+
+  it('confirms a platform-verified event in the tenant account before dispatch', async () => {
+    const handle = jest.fn().mockResolvedValue({ result: 'processed' });
+    const { processor, confirmation } = setUp(handle, { event: claimed({ verifiedBy: 'platform' }) });
+
+    await processor.process(job());
+
+    expect(confirmation.isInTenantAccount).toHaveBeenCalledWith(TENANT_ID, { id: 'evt_1', payload: expect.any(Object) });
+    expect(handle).toHaveBeenCalled();
+  });
+
+  it('ignores a platform-verified event about a foreign object', async () => {
+    const handle = jest.fn();
+    const { processor, repository } = setUp(handle, { event: claimed({ verifiedBy: 'platform' }), inTenantAccount: false });
+
+    await processor.process(job());
+
+    expect(repository.recordOutcome).toHaveBeenCalledWith(expect.objectContaining({ id: ROW_ID }), 'ignored', 'foreign_object');
+    expect(handle).not.toHaveBeenCalled();
+  });
+
+  it('does not call Stripe for an endpoint-verified event', async () => {
+    const { processor, confirmation } = setUp(jest.fn().mockResolvedValue({ result: 'processed' }));
+
+    await processor.process(job());
+
+    expect(confirmation.isInTenantAccount).not.toHaveBeenCalled();
+  });
+
+  it('does not call Stripe for a mode mismatch', async () => {
+    const { processor, confirmation } = setUp(jest.fn(), { event: claimed({ verifiedBy: 'platform', livemode: true }) });
+
+    await processor.process(job());
+
+    expect(confirmation.isInTenantAccount).not.toHaveBeenCalled();
+  });
+
+  it('fails the row at once when the confirmation meets a revoked key', async () => {
+    const { processor, repository } = setUp(jest.fn(), {
+      event: claimed({ verifiedBy: 'platform' }),
+      inTenantAccount: new DomainError('stripe_keys_invalid', 'Stripe rejected the stored key'),
+    });
+
+    await expect(processor.process(job())).rejects.toBeInstanceOf(PermanentJobError);
+    expect(repository.recordFailure).toHaveBeenCalledWith(
+      expect.objectContaining({ id: ROW_ID }),
+      'stripe_keys_invalid',
+      'stripe_keys_invalid: Stripe rejected the stored key',
+    );
+  });
+
   it('fails the row at once on a permanent error', async () => {
     const error = new PermanentJobError('stripe_keys_invalid', 'The key was revoked');
     const { processor, repository } = setUp(jest.fn().mockRejectedValue(error));
 
-    await expect(processor.process(job())).rejects.toBe(error);
-    expect(repository.recordFailure).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 'stripe_keys_invalid', 'The key was revoked');
+    const thrown = await processor.process(job()).catch((rejection: unknown) => rejection);
+
+    expect(thrown).toBeInstanceOf(PermanentJobError);
+    expect((thrown as PermanentJobError).reason).toBe('stripe_keys_invalid');
+    expect(repository.recordFailure).toHaveBeenCalledWith(expect.objectContaining({ id: ROW_ID }), 'stripe_keys_invalid', 'stripe_keys_invalid: The key was revoked');
   });
 
   it('keeps the row processing on a transient error', async () => {
-    const error = new RetryLaterError('Payment not stored yet');
-    const { processor, repository } = setUp(jest.fn().mockRejectedValue(error));
+    const { processor, repository } = setUp(jest.fn().mockRejectedValue(new RetryLaterError('Payment not stored yet')));
 
-    await expect(processor.process(job(2))).rejects.toBe(error);
-    expect(repository.recordAttemptError).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 'Payment not stored yet');
+    const thrown = await processor.process(job(2)).catch((rejection: unknown) => rejection);
+
+    expect(thrown).not.toBeInstanceOf(PermanentJobError);
+    expect((thrown as Error).message).toBe('Payment not stored yet');
+    expect(repository.recordAttemptError).toHaveBeenCalledWith(expect.objectContaining({ id: ROW_ID }), 'retry_later: Payment not stored yet');
     expect(repository.recordFailure).not.toHaveBeenCalled();
+  });
+
+  it('retries a Stripe outage as a transient error', async () => {
+    const stripeDown = Object.assign(new Error('Stripe is down'), { type: 'StripeAPIError', statusCode: 503 });
+    const { processor, repository } = setUp(jest.fn().mockRejectedValue(stripeDown));
+
+    await expect(processor.process(job(0))).rejects.not.toBeInstanceOf(PermanentJobError);
+    expect(repository.recordAttemptError).toHaveBeenCalledWith(expect.objectContaining({ id: ROW_ID }), 'stripe_unavailable: Stripe is down');
   });
 
   it('fails the row on the last attempt', async () => {
     const { processor, repository } = setUp(jest.fn().mockRejectedValue(new Error('socket hang up')));
 
     await expect(processor.process(job(7, 8))).rejects.toThrow('socket hang up');
-    expect(repository.recordFailure).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 'retries_exhausted', 'socket hang up');
+    expect(repository.recordFailure).toHaveBeenCalledWith(expect.objectContaining({ id: ROW_ID }), 'retries_exhausted', 'error: socket hang up');
   });
 
   it('redacts secrets in the stored error', async () => {
     const { processor, repository } = setUp(jest.fn().mockRejectedValue(new Error('Invalid API Key provided: sk_test_abcdefghijklmnop')));
 
     await expect(processor.process(job(2))).rejects.toThrow();
-    expect(repository.recordAttemptError).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 'Invalid API Key provided: sk_test_[redacted]');
+    expect(repository.recordAttemptError).toHaveBeenCalledWith(expect.objectContaining({ id: ROW_ID }), 'error: Invalid API Key provided: sk_test_[redacted]');
+  });
+
+  it('redacts secrets in the error BullMQ stores', async () => {
+    const { processor } = setUp(jest.fn().mockRejectedValue(new Error('Invalid API Key provided: sk_test_abcdefghijklmnop')));
+
+    const thrown = (await processor.process(job(2)).catch((rejection: unknown) => rejection)) as Error;
+
+    expect(thrown.message).toBe('Invalid API Key provided: sk_test_[redacted]');
+    expect(thrown.stack).not.toContain('sk_test_abcdefghijklmnop');
   });
 });

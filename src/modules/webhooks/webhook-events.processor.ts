@@ -1,7 +1,8 @@
 import { RequestContext } from '@app/common/context/request-context';
 import { DiscoveredMethod, MethodDiscovery } from '@app/common/discovery/method-discovery';
-import { DomainError } from '@app/common/errors/domain-error';
 import { redactSecrets } from '@app/common/keys/stripe-keys';
+import { describeError } from '@app/common/logging/error-description';
+import { RepeatedErrorLog } from '@app/common/logging/repeated-error-log';
 import { PermanentJobError } from '@app/common/queues/job-errors';
 import { JOB_PROCESS_WEBHOOK_EVENT, JOB_SWEEP_WEBHOOK_EVENTS, QUEUE_WEBHOOK_EVENTS } from '@app/common/queues/queue-names';
 import { WORKER_CONNECTION } from '@app/common/queues/redis-connection';
@@ -16,21 +17,25 @@ import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, OnModuleInit } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
 import type Stripe from 'stripe';
-import { describeError } from '@app/common/logging/error-description';
 import { ProcessWebhookEventJobData } from './process-webhook-event.job';
-import { RepeatedErrorLog } from '@app/common/logging/repeated-error-log';
+import { StripeObjectConfirmation } from './stripe-object-confirmation';
 import { combineOutcomes, handlerConnectionOf, reasonToIgnoreBeforeDispatch } from './webhook-event-rules';
 import { ClaimedWebhookEvent, WebhookEventsRepository } from './webhook-events.repository';
 import { SweepResult, WebhookEventsSweeper } from './webhook-events.sweeper';
+import { classifyProcessingError } from './webhook-processing-error';
+
+/** The row's reason after the last attempt of a transient error; `last_error` starts with the error's own class. */
+const RETRIES_EXHAUSTED = 'retries_exhausted';
 
 export type ProcessWebhookEventResult = StripeEventOutcome | { result: 'skipped' };
 
 /**
  * Runs the webhook-events queue: each stored Stripe event goes to the handlers
  * declared with `@OnStripeEvent` for its type, inside the event's tenant, and
- * the outcome is stored on the inbox row. A thrown PermanentJobError fails the
- * row at once; any other error is retried with backoff, and the last attempt
- * fails the row. The same queue carries the sweeper's recurring job.
+ * the outcome is stored on the inbox row. Errors are classified
+ * (`classifyProcessingError`): permanent ones fail the row at once, transient
+ * ones retry with backoff until the last attempt fails the row. The same queue
+ * carries the sweeper's recurring job.
  */
 @Processor(QUEUE_WEBHOOK_EVENTS, { concurrency: 20, connection: WORKER_CONNECTION })
 export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
@@ -44,6 +49,7 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
     private readonly discovery: MethodDiscovery,
     private readonly events: WebhookEventsRepository,
     private readonly sweeper: WebhookEventsSweeper,
+    private readonly confirmation: StripeObjectConfirmation,
   ) {
     super();
   }
@@ -78,9 +84,10 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
 
   private async processEvent(job: Job<ProcessWebhookEventJobData>): Promise<ProcessWebhookEventResult> {
     const { webhookEventId, tenantId } = job.data;
-    const event = await this.events.claimForProcessing(tenantId, webhookEventId);
+    const generation = job.data.generation ?? 0;
+    const event = await this.events.claimForProcessing(tenantId, webhookEventId, generation);
     if (!event) {
-      this.logger.debug({ tenantId, webhookEventId, jobId: job.id }, 'Webhook event already finished or gone; nothing to do');
+      this.logger.debug({ tenantId, webhookEventId, generation, jobId: job.id }, 'Webhook event already finished, gone or moved to another job; nothing to do');
 
       return { result: 'skipped' };
     }
@@ -91,21 +98,26 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
 
     let outcome: StripeEventOutcome;
     try {
-      outcome = await this.context.runAsTenant(tenantId, () => this.dispatch(event), job.id);
+      outcome = await this.context.runAsTenant(tenantId, () => this.dispatch(event), String(job.id));
     } catch (error) {
-      await this.recordError(job, event, error);
-      throw error;
+      throw await this.recordError(job, event, error);
     }
 
-    await this.events.recordOutcome(tenantId, event.id, outcome.result, outcome.result === 'ignored' ? outcome.reason : null);
+    await this.events.recordOutcome(event, outcome.result, outcome.result === 'ignored' ? outcome.reason : null);
     this.logger.log(
-      { tenantId, webhookEventId: event.id, stripeEventId: event.stripeEventId, type: event.type, jobId: job.id, ...outcome },
+      { tenantId, webhookEventId: event.id, stripeEventId: event.stripeEventId, type: event.type, jobId: job.id, attempt: event.attempts, ...outcome },
       'Webhook event processed',
     );
 
     return outcome;
   }
 
+  /**
+   * Apply the rules that ignore an event, cheapest first (no Stripe call for
+   * an unhandled type, a disconnected tenant or a mode mismatch), then confirm
+   * a platform-verified event's object in the tenant's account, then run the
+   * handlers.
+   */
   private async dispatch(event: ClaimedWebhookEvent): Promise<StripeEventOutcome> {
     const handlers = this.handlersByType.get(event.type) ?? [];
     if (handlers.length === 0) {
@@ -118,10 +130,15 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
       return { result: 'ignored', reason };
     }
 
-    // TODO: an event verified only by a platform secret must be confirmed in the
-    // tenant's account with the tenant's key before it is applied, else ignored as
-    // `foreign_object`. Until then it is applied when the handler finds the object
-    // is the service's, and handlers return `unknown_object` otherwise.
+    if (event.verifiedBy === 'platform' && !(await this.confirmation.isInTenantAccount(event.tenantId, { id: event.stripeEventId, payload: event.payload }))) {
+      this.logger.warn(
+        { tenantId: event.tenantId, webhookEventId: event.id, stripeEventId: event.stripeEventId, type: event.type },
+        "Platform-verified webhook event is about an object that is not in the tenant's Stripe account",
+      );
+
+      return { result: 'ignored', reason: 'foreign_object' };
+    }
+
     const context: StripeEventContext = { tenantId: event.tenantId, inboxEventId: event.id, verifiedBy: event.verifiedBy, connection };
     const outcomes: StripeEventOutcome[] = [];
     for (const handler of handlers) {
@@ -148,31 +165,38 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
   }
 
   /**
-   * Store what went wrong before the error goes back to BullMQ: the row fails
-   * for good on a permanent error or the last attempt, else it stays
-   * `processing` with the attempt's error until the retry.
+   * Store what went wrong and return the error BullMQ gets. The row fails for
+   * good on a permanent error, which is returned as a PermanentJobError so
+   * BullMQ does not retry, and on the last attempt. Otherwise it stays
+   * `processing` with the attempt's error until the retry. The stored error starts with its
+   * class (`stripe_unavailable: …`) and passes through `redactSecrets`.
    */
-  private async recordError(job: Job<ProcessWebhookEventJobData>, event: ClaimedWebhookEvent, error: unknown): Promise<void> {
+  private async recordError(job: Job<ProcessWebhookEventJobData>, event: ClaimedWebhookEvent, error: unknown): Promise<Error> {
     const { name, message } = describeError(error);
-    const lastError = redactSecrets(message);
-    const permanent = error instanceof UnrecoverableError;
-    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    const classification = classifyProcessingError(error);
+    const lastError = redactSecrets(`${classification.reason}: ${message}`);
+    const attempt = job.attemptsMade + 1;
+    const maxAttempts = job.opts.attempts ?? 1;
+    const permanent = classification.action === 'fail';
+    const lastAttempt = attempt >= maxAttempts;
     const log = {
       tenantId: event.tenantId,
       webhookEventId: event.id,
       stripeEventId: event.stripeEventId,
       type: event.type,
       jobId: job.id,
-      attempt: job.attemptsMade + 1,
-      err: { name, message: lastError },
+      attempt,
+      maxAttempts,
+      reason: classification.reason,
+      err: { name, message: redactSecrets(message) },
     };
 
     try {
       if (permanent || lastAttempt) {
-        await this.events.recordFailure(event.tenantId, event.id, failureReason(error, permanent), lastError);
+        await this.events.recordFailure(event, permanent ? classification.reason : RETRIES_EXHAUSTED, lastError);
         this.logger.error(log, permanent ? 'Webhook event failed permanently' : 'Webhook event failed on its last attempt');
       } else {
-        await this.events.recordAttemptError(event.tenantId, event.id, lastError);
+        await this.events.recordAttemptError(event, lastError);
         this.logger.warn(log, 'Webhook event attempt failed; BullMQ retries it with backoff');
       }
     } catch (recordingError) {
@@ -180,18 +204,14 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
       const recording = describeError(recordingError);
       this.logger.error({ ...log, recordingError: { name: recording.name, message: redactSecrets(recording.message) } }, 'Could not record a webhook event failure');
     }
-  }
-}
 
-/** Choose the `reason` of a failed row: the permanent error's reason, a domain error's code, or `retries_exhausted`. */
-function failureReason(error: unknown, permanent: boolean): string {
-  if (error instanceof PermanentJobError) {
-    return error.reason;
-  }
+    // BullMQ stores the message and stack in Redis, so it gets the redacted message too.
+    const redacted = redactSecrets(message);
+    const failure = permanent ? new PermanentJobError(classification.reason, redacted) : Object.assign(new Error(redacted), { name });
+    if (error instanceof Error && error.stack) {
+      failure.stack = [`${failure.name}: ${redacted}`, ...error.stack.split('\n').filter((line) => /^\s+at /.test(line))].join('\n');
+    }
 
-  if (permanent) {
-    return 'unrecoverable';
+    return failure;
   }
-
-  return error instanceof DomainError ? error.code : 'retries_exhausted';
 }

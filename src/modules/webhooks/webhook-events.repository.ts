@@ -1,6 +1,7 @@
+import { KeysetPosition, cursorTimestampSql, encodeCursor } from '@app/common/pagination/keyset-cursor';
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import { WebhookVerifiedBy } from './webhook-event.entity';
+import { DataSource, EntityManager } from 'typeorm';
+import { WebhookEventStatus, WebhookVerifiedBy } from './webhook-event.entity';
 
 export interface NewWebhookEvent {
   tenantId: string;
@@ -26,6 +27,7 @@ export interface ClaimedWebhookEvent {
   /** Processing attempts so far, this one included. */
   attempts: number;
   receivedAt: Date;
+  generation: number;
 }
 
 /** An unfinished row, with the columns the sweeper reads. */
@@ -33,6 +35,35 @@ export interface UnfinishedWebhookEvent {
   id: string;
   tenantId: string;
   attempts: number;
+  generation: number;
+}
+
+/** A row as operators see it; `payload` only when asked for one row. */
+export interface WebhookEventRecord {
+  id: string;
+  tenantId: string;
+  stripeEventId: string;
+  type: string;
+  livemode: boolean;
+  status: WebhookEventStatus;
+  reason: string | null;
+  attempts: number;
+  lastError: string | null;
+  verifiedBy: WebhookVerifiedBy;
+  receivedAt: Date;
+  processedAt: Date | null;
+  generation: number;
+  payload?: Record<string, unknown>;
+}
+
+export interface WebhookEventListFilter {
+  tenantId?: string;
+  status?: WebhookEventStatus;
+  type?: string;
+  /** Received at or after. */
+  since?: Date;
+  /** Received before. */
+  until?: Date;
 }
 
 interface ClaimedRow {
@@ -45,12 +76,39 @@ interface ClaimedRow {
   verified_by: WebhookVerifiedBy;
   attempts: number;
   received_at: Date;
+  job_generation: number;
 }
+
+interface RecordRow {
+  id: string;
+  tenant_id: string;
+  stripe_event_id: string;
+  type: string;
+  livemode: boolean;
+  status: WebhookEventStatus;
+  reason: string | null;
+  attempts: number;
+  last_error: string | null;
+  verified_by: WebhookVerifiedBy;
+  received_at: Date;
+  processed_at: Date | null;
+  job_generation: number;
+  payload?: Record<string, unknown>;
+  keyset_time?: string;
+}
+
+const RECORD_COLUMNS = `id, tenant_id, stripe_event_id, type, livemode, status, reason, attempts, last_error, verified_by,
+       received_at, processed_at, job_generation`;
+
+/** Statuses a replay starts from: the finished ones. */
+export const REPLAYABLE_STATUSES: readonly WebhookEventStatus[] = ['processed', 'ignored', 'failed'];
 
 /**
  * The inbox table through plain SQL: intake runs one INSERT per delivery and
- * nothing else, and the worker's updates are single statements. Every method
- * but `findUnfinished` is scoped by (tenant_id, id).
+ * nothing else, and the worker's updates are single statements. The worker's
+ * methods are scoped by (tenant_id, id) and the row's job generation, so a job
+ * that no longer owns a row changes nothing. The sweeper's and the operators'
+ * reads are the reviewed paths that look across tenants.
  */
 @Injectable()
 export class WebhookEventsRepository {
@@ -84,18 +142,19 @@ export class WebhookEventsRepository {
   }
 
   /**
-   * Mark a row `processing` and count the attempt. Returns null when the row is
-   * gone or already `processed` or `ignored`, so a duplicate job does nothing.
-   * A `failed` row is claimed again: that is a retry an operator asked for.
+   * Mark a row `processing` and count the attempt. Returns null when the row
+   * is gone, already `processed` or `ignored`, or owned by a job of another
+   * generation, so a duplicate or superseded job does nothing. A `failed` row
+   * is claimed again by its own job: that is a retry an operator asked for.
    */
-  async claimForProcessing(tenantId: string, id: string): Promise<ClaimedWebhookEvent | null> {
+  async claimForProcessing(tenantId: string, id: string, generation: number): Promise<ClaimedWebhookEvent | null> {
     // TypeORM's PostgreSQL query runner (typeorm 1.1) returns [rows, rowCount] for an UPDATE.
     const [rows]: [ClaimedRow[], number] = await this.dataSource.query(
       `UPDATE webhook_events
           SET status = 'processing', reason = NULL, attempts = attempts + 1
-        WHERE tenant_id = $1 AND id = $2 AND status NOT IN ('processed', 'ignored')
-        RETURNING id, tenant_id, stripe_event_id, type, livemode, payload, verified_by, attempts, received_at`,
-      [tenantId, id],
+        WHERE tenant_id = $1 AND id = $2 AND job_generation = $3 AND status IN ('received', 'processing', 'failed')
+        RETURNING id, tenant_id, stripe_event_id, type, livemode, payload, verified_by, attempts, received_at, job_generation`,
+      [tenantId, id, generation],
     );
     if (rows.length === 0) {
       return null;
@@ -113,50 +172,212 @@ export class WebhookEventsRepository {
       verifiedBy: row.verified_by,
       attempts: row.attempts,
       receivedAt: row.received_at,
+      generation: row.job_generation,
     };
   }
 
   /** Store a finished dispatch: `processed`, or `ignored` with its reason. */
-  async recordOutcome(tenantId: string, id: string, status: 'processed' | 'ignored', reason: string | null): Promise<void> {
+  async recordOutcome(event: ClaimedWebhookEvent, status: 'processed' | 'ignored', reason: string | null): Promise<void> {
     await this.dataSource.query(
       `UPDATE webhook_events
-          SET status = $3, reason = $4, last_error = NULL, processed_at = now()
-        WHERE tenant_id = $1 AND id = $2`,
-      [tenantId, id, status, reason],
+          SET status = $4, reason = $5, last_error = NULL, processed_at = now()
+        WHERE tenant_id = $1 AND id = $2 AND job_generation = $3`,
+      [event.tenantId, event.id, event.generation, status, reason],
     );
   }
 
   /** Mark a row `failed` for good: a permanent error or the last attempt. */
-  async recordFailure(tenantId: string, id: string, reason: string, lastError: string): Promise<void> {
+  async recordFailure(event: ClaimedWebhookEvent, reason: string, lastError: string): Promise<void> {
     await this.dataSource.query(
       `UPDATE webhook_events
-          SET status = 'failed', reason = $3, last_error = $4
-        WHERE tenant_id = $1 AND id = $2`,
-      [tenantId, id, reason, lastError],
+          SET status = 'failed', reason = $4, last_error = $5
+        WHERE tenant_id = $1 AND id = $2 AND job_generation = $3`,
+      [event.tenantId, event.id, event.generation, reason, lastError],
     );
   }
 
   /** Keep the error of an attempt that will be retried; the row stays `processing`. */
-  async recordAttemptError(tenantId: string, id: string, lastError: string): Promise<void> {
-    await this.dataSource.query(`UPDATE webhook_events SET last_error = $3 WHERE tenant_id = $1 AND id = $2`, [tenantId, id, lastError]);
+  async recordAttemptError(event: ClaimedWebhookEvent, lastError: string): Promise<void> {
+    await this.dataSource.query(`UPDATE webhook_events SET last_error = $4 WHERE tenant_id = $1 AND id = $2 AND job_generation = $3`, [
+      event.tenantId,
+      event.id,
+      event.generation,
+      lastError,
+    ]);
   }
 
   /**
-   * Rows still `received` or `processing` that arrived more than
+   * Rows still `received` or `processing` whose job was added more than
    * `olderThanSeconds` ago, oldest first, across tenants: the sweeper's
    * reviewed cross-tenant read.
    */
   async findUnfinished(olderThanSeconds: number, limit: number): Promise<UnfinishedWebhookEvent[]> {
-    const rows: { id: string; tenant_id: string; attempts: number }[] = await this.dataSource.query(
-      `SELECT id, tenant_id, attempts
+    const rows: { id: string; tenant_id: string; attempts: number; job_generation: number }[] = await this.dataSource.query(
+      `SELECT id, tenant_id, attempts, job_generation
          FROM webhook_events
         WHERE status IN ('received', 'processing')
-          AND received_at < now() - make_interval(secs => $1)
-        ORDER BY received_at
+          AND queued_at < now() - make_interval(secs => $1)
+        ORDER BY queued_at
         LIMIT $2`,
       [olderThanSeconds, limit],
     );
 
-    return rows.map((row) => ({ id: row.id, tenantId: row.tenant_id, attempts: row.attempts }));
+    return rows.map((row) => ({ id: row.id, tenantId: row.tenant_id, attempts: row.attempts, generation: row.job_generation }));
   }
+
+  /**
+   * Hand an unfinished row to a job of the next generation, because its job
+   * finished without finishing the row. Returns the new generation, or null
+   * when the row changed meanwhile (finished, or moved by someone else).
+   */
+  async moveToNextGeneration(tenantId: string, id: string, fromGeneration: number): Promise<number | null> {
+    const [rows]: [{ job_generation: number }[], number] = await this.dataSource.query(
+      `UPDATE webhook_events
+          SET job_generation = job_generation + 1, queued_at = now()
+        WHERE tenant_id = $1 AND id = $2 AND job_generation = $3 AND status IN ('received', 'processing')
+        RETURNING job_generation`,
+      [tenantId, id, fromGeneration],
+    );
+
+    return rows.length > 0 ? rows[0].job_generation : null;
+  }
+
+  /** One row by id in any tenant, with its payload; the operators' read. Null for a missing id. */
+  async findById(id: string, manager: EntityManager = this.dataSource.manager): Promise<WebhookEventRecord | null> {
+    const rows: RecordRow[] = await manager.query(`SELECT ${RECORD_COLUMNS}, payload FROM webhook_events WHERE id = $1`, [id]);
+
+    return rows.length > 0 ? toRecord(rows[0]) : null;
+  }
+
+  /** Lock one row for a replay, inside the caller's transaction. */
+  async lockById(manager: EntityManager, id: string): Promise<WebhookEventRecord | null> {
+    const rows: RecordRow[] = await manager.query(`SELECT ${RECORD_COLUMNS} FROM webhook_events WHERE id = $1 FOR UPDATE`, [id]);
+
+    return rows.length > 0 ? toRecord(rows[0]) : null;
+  }
+
+  /**
+   * Put a finished row back to `received` under a job of the next generation,
+   * inside the caller's transaction. Returns the new generation.
+   */
+  async resetForReplay(manager: EntityManager, event: WebhookEventRecord): Promise<number> {
+    const [rows]: [{ job_generation: number }[], number] = await manager.query(
+      `UPDATE webhook_events
+          SET status = 'received', reason = NULL, last_error = NULL, processed_at = NULL,
+              job_generation = job_generation + 1, queued_at = now()
+        WHERE tenant_id = $1 AND id = $2 AND job_generation = $3
+        RETURNING job_generation`,
+      [event.tenantId, event.id, event.generation],
+    );
+    if (rows.length === 0) {
+      throw new Error(`Webhook event ${event.id} changed while it was locked for a replay`);
+    }
+
+    return rows[0].job_generation;
+  }
+
+  /** A page of rows across tenants, newest first by arrival, continuing after `after`. */
+  async list(filter: WebhookEventListFilter, limit: number, after?: KeysetPosition): Promise<{ data: WebhookEventRecord[]; nextCursor: string | null }> {
+    const { where, parameters } = whereClause(filter);
+    if (after) {
+      parameters.push(after.createdAt, after.id);
+      where.push(`(received_at, id) < ($${parameters.length - 1}::timestamptz, $${parameters.length}::uuid)`);
+    }
+    parameters.push(limit + 1);
+
+    const rows: RecordRow[] = await this.dataSource.query(
+      `SELECT ${RECORD_COLUMNS}, ${cursorTimestampSql('received_at')} AS keyset_time
+         FROM webhook_events
+        ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY received_at DESC, id DESC
+        LIMIT $${parameters.length}`,
+      parameters,
+    );
+    if (rows.length <= limit) {
+      return { data: rows.map(toRecord), nextCursor: null };
+    }
+
+    const last = rows[limit - 1];
+
+    return {
+      data: rows.slice(0, limit).map(toRecord),
+      nextCursor: encodeCursor({ createdAt: last.keyset_time as string, id: last.id }),
+    };
+  }
+
+  /** Count the rows a filter matches, for a dry run. */
+  async count(filter: WebhookEventListFilter): Promise<number> {
+    const { where, parameters } = whereClause(filter);
+    const rows: { count: string }[] = await this.dataSource.query(
+      `SELECT count(*) AS count FROM webhook_events ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}`,
+      parameters,
+    );
+
+    return Number(rows[0].count);
+  }
+
+  /** Ids of rows a filter matches, oldest first, so a bulk replay runs events in their arrival order. */
+  async findIds(filter: WebhookEventListFilter, limit: number): Promise<string[]> {
+    const { where, parameters } = whereClause(filter);
+    parameters.push(limit);
+    const rows: { id: string }[] = await this.dataSource.query(
+      `SELECT id FROM webhook_events
+        ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY received_at, id
+        LIMIT $${parameters.length}`,
+      parameters,
+    );
+
+    return rows.map((row) => row.id);
+  }
+
+  transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(work);
+  }
+}
+
+function whereClause(filter: WebhookEventListFilter): { where: string[]; parameters: unknown[] } {
+  const where: string[] = [];
+  const parameters: unknown[] = [];
+  const add = (condition: (placeholder: string) => string, value: unknown) => {
+    parameters.push(value);
+    where.push(condition(`$${parameters.length}`));
+  };
+
+  if (filter.tenantId !== undefined) {
+    add((p) => `tenant_id = ${p}::uuid`, filter.tenantId);
+  }
+  if (filter.status !== undefined) {
+    add((p) => `status = ${p}`, filter.status);
+  }
+  if (filter.type !== undefined) {
+    add((p) => `type = ${p}`, filter.type);
+  }
+  if (filter.since !== undefined) {
+    add((p) => `received_at >= ${p}::timestamptz`, filter.since);
+  }
+  if (filter.until !== undefined) {
+    add((p) => `received_at < ${p}::timestamptz`, filter.until);
+  }
+
+  return { where, parameters };
+}
+
+function toRecord(row: RecordRow): WebhookEventRecord {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    stripeEventId: row.stripe_event_id,
+    type: row.type,
+    livemode: row.livemode,
+    status: row.status,
+    reason: row.reason,
+    attempts: row.attempts,
+    lastError: row.last_error,
+    verifiedBy: row.verified_by,
+    receivedAt: row.received_at,
+    processedAt: row.processed_at,
+    generation: row.job_generation,
+    ...(row.payload !== undefined ? { payload: row.payload } : {}),
+  };
 }

@@ -6,8 +6,7 @@ import { WebhookEventsSweeper } from './webhook-events.sweeper';
 const TENANT_ID = '2b1f4a9e-6f1d-4c55-9c1e-0d6b7f1a2c3d';
 const ROW_ID = '8d7c6b5a-4f3e-4d2c-9b1a-0f9e8d7c6b5a';
 const JOB_ID = `webhook-event-${ROW_ID}`;
-const RETRY_JOB_ID = `webhook-event-${ROW_ID}-r2`;
-const DATA = { webhookEventId: ROW_ID, tenantId: TENANT_ID };
+const NEXT_JOB_ID = `webhook-event-${ROW_ID}-g1`;
 
 interface FakeJob {
   getState: jest.Mock;
@@ -18,12 +17,15 @@ function fakeJob(state: string): FakeJob {
   return { getState: jest.fn().mockResolvedValue(state), retry: jest.fn().mockResolvedValue(undefined) };
 }
 
-function setUp(jobs: Record<string, FakeJob>) {
+function setUp(jobs: Record<string, FakeJob>, nextGeneration: number | null = 1) {
   const queue = {
     getJob: jest.fn(async (id: string) => jobs[id]),
     add: jest.fn().mockResolvedValue({}),
   };
-  const repository = { findUnfinished: jest.fn().mockResolvedValue([{ id: ROW_ID, tenantId: TENANT_ID, attempts: 2 }]) };
+  const repository = {
+    findUnfinished: jest.fn().mockResolvedValue([{ id: ROW_ID, tenantId: TENANT_ID, attempts: 2, generation: 0 }]),
+    moveToNextGeneration: jest.fn().mockResolvedValue(nextGeneration),
+  };
   const sweeper = new WebhookEventsSweeper(queue as unknown as Queue, repository as unknown as WebhookEventsRepository);
 
   return { sweeper, queue, repository };
@@ -44,7 +46,16 @@ describe('WebhookEventsSweeper', () => {
     const { sweeper, queue } = setUp({});
 
     await expect(sweeper.sweep()).resolves.toEqual({ enqueued: 1, retried: 0 });
-    expect(queue.add).toHaveBeenCalledWith('process-webhook-event', DATA, { jobId: JOB_ID });
+    expect(queue.add).toHaveBeenCalledWith('process-webhook-event', { webhookEventId: ROW_ID, tenantId: TENANT_ID, generation: 0 }, { jobId: JOB_ID });
+  });
+
+  it('adds the job of the row generation', async () => {
+    const { sweeper, queue, repository } = setUp({});
+    repository.findUnfinished.mockResolvedValue([{ id: ROW_ID, tenantId: TENANT_ID, attempts: 2, generation: 3 }]);
+
+    await sweeper.sweep();
+
+    expect(queue.add).toHaveBeenCalledWith('process-webhook-event', expect.objectContaining({ generation: 3 }), { jobId: `webhook-event-${ROW_ID}-g3` });
   });
 
   it('retries a failed job', async () => {
@@ -56,40 +67,34 @@ describe('WebhookEventsSweeper', () => {
     expect(queue.add).not.toHaveBeenCalled();
   });
 
-  it('adds a fresh job when the row job completed', async () => {
-    const { sweeper, queue } = setUp({ [JOB_ID]: fakeJob('completed') });
+  it('moves the row to the next generation when its job completed', async () => {
+    const { sweeper, queue, repository } = setUp({ [JOB_ID]: fakeJob('completed') });
 
     await expect(sweeper.sweep()).resolves.toEqual({ enqueued: 1, retried: 0 });
-    expect(queue.add).toHaveBeenCalledWith('process-webhook-event', DATA, { jobId: RETRY_JOB_ID });
+    expect(repository.moveToNextGeneration).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 0);
+    expect(queue.add).toHaveBeenCalledWith('process-webhook-event', { webhookEventId: ROW_ID, tenantId: TENANT_ID, generation: 1 }, { jobId: NEXT_JOB_ID });
   });
 
-  it('retries the fresh job when it failed', async () => {
-    const retryJob = fakeJob('failed');
-    const { sweeper } = setUp({ [JOB_ID]: fakeJob('completed'), [RETRY_JOB_ID]: retryJob });
-
-    await expect(sweeper.sweep()).resolves.toEqual({ enqueued: 0, retried: 1 });
-    expect(retryJob.retry).toHaveBeenCalledWith('failed');
-  });
-
-  it('leaves a row alone when both jobs completed', async () => {
-    const { sweeper, queue } = setUp({ [JOB_ID]: fakeJob('completed'), [RETRY_JOB_ID]: fakeJob('completed') });
+  it('adds nothing when the row changed before the move', async () => {
+    const { sweeper, queue } = setUp({ [JOB_ID]: fakeJob('completed') }, null);
 
     await expect(sweeper.sweep()).resolves.toEqual({ enqueued: 0, retried: 0 });
     expect(queue.add).not.toHaveBeenCalled();
   });
 
   it.each(['waiting', 'active', 'delayed', 'prioritized'])('leaves a %s job alone', async (state) => {
-    const { sweeper, queue } = setUp({ [JOB_ID]: fakeJob(state) });
+    const { sweeper, queue, repository } = setUp({ [JOB_ID]: fakeJob(state) });
 
     await expect(sweeper.sweep()).resolves.toEqual({ enqueued: 0, retried: 0 });
     expect(queue.add).not.toHaveBeenCalled();
+    expect(repository.moveToNextGeneration).not.toHaveBeenCalled();
   });
 
   it('moves on when Redis rejects a row', async () => {
     const { sweeper, queue, repository } = setUp({});
     repository.findUnfinished.mockResolvedValue([
-      { id: ROW_ID, tenantId: TENANT_ID, attempts: 0 },
-      { id: 'f0e1d2c3-b4a5-4968-8776-a5b4c3d2e1f0', tenantId: TENANT_ID, attempts: 0 },
+      { id: ROW_ID, tenantId: TENANT_ID, attempts: 0, generation: 0 },
+      { id: 'f0e1d2c3-b4a5-4968-8776-a5b4c3d2e1f0', tenantId: TENANT_ID, attempts: 0, generation: 0 },
     ]);
     queue.add.mockRejectedValueOnce(new Error('Connection is closed.'));
 

@@ -1,34 +1,35 @@
+import { describeError } from '@app/common/logging/error-description';
 import { JOB_PROCESS_WEBHOOK_EVENT, JOB_SWEEP_WEBHOOK_EVENTS, QUEUE_WEBHOOK_EVENTS } from '@app/common/queues/queue-names';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import { describeError } from '@app/common/logging/error-description';
-import { ProcessWebhookEventJobData, webhookEventJobId, webhookEventRetryJobId } from './process-webhook-event.job';
+import { ProcessWebhookEventJobData, webhookEventJobId } from './process-webhook-event.job';
 import { UnfinishedWebhookEvent, WebhookEventsRepository } from './webhook-events.repository';
 
-const SWEEP_SCHEDULER_ID = 'sweep-webhook-events';
-const SWEEP_EVERY_MS = 10_000;
-/** Rows younger than this are left alone: their job is normally still on its way. */
+export const SWEEP_SCHEDULER_ID = 'sweep-webhook-events';
+export const SWEEP_EVERY_MS = 10_000;
+/** Rows whose job was added less than this long ago are left alone: the job is normally still on its way. */
 export const SWEEP_GRACE_SECONDS = 30;
 const SWEEP_BATCH_SIZE = 500;
 const SCHEDULE_RETRY_MS = 10_000;
 
 /** Counts of what one sweep did to the rows it found. */
 export interface SweepResult {
-  /** Rows whose job was missing, or finished while the row was not, and got a new job. */
+  /** Rows whose job was missing, or finished while the row was not, and got a job. */
   enqueued: number;
   /** Rows whose job had failed and was moved back to waiting. */
   retried: number;
 }
 
-type SweepAction = 'enqueued' | 'retried' | 'queued' | 'blocked';
+type SweepAction = 'enqueued' | 'retried' | 'queued';
 
 /**
  * Finds inbox rows that are still `received` or `processing` after the grace
  * period and have no live job, which happens when Redis was away at intake or
- * a job was lost, and enqueues them again. It runs as a BullMQ job scheduler on
- * the webhook-events queue, upserted at every worker start so it comes back
- * after Redis loses its data.
+ * lost its data, and enqueues them again. It runs as a BullMQ job scheduler on
+ * the webhook-events queue, upserted at every worker start and again whenever
+ * the queue's Redis connection becomes ready, so it comes back after Redis
+ * restarts without its data.
  */
 @Injectable()
 export class WebhookEventsSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -44,16 +45,17 @@ export class WebhookEventsSweeper implements OnApplicationBootstrap, OnApplicati
   onApplicationBootstrap(): void {
     // Not awaited: a worker starts while Redis is away and schedules the sweep once it is back.
     void this.schedule();
+    this.queue.getBackend().on('ready', () => {
+      void this.schedule();
+    });
   }
 
   onApplicationShutdown(): void {
     this.stopped = true;
-    if (this.retryTimer) {
-      clearTimeout(this.retryTimer);
-    }
+    this.clearRetry();
   }
 
-  /** Enqueue every unfinished row older than `graceSeconds` whose job is missing or finished. */
+  /** Enqueue every unfinished row queued more than `graceSeconds` ago whose job is missing or finished. */
   async sweep(graceSeconds = SWEEP_GRACE_SECONDS): Promise<SweepResult> {
     const rows = await this.events.findUnfinished(graceSeconds, SWEEP_BATCH_SIZE);
     const result: SweepResult = { enqueued: 0, retried: 0 };
@@ -72,6 +74,11 @@ export class WebhookEventsSweeper implements OnApplicationBootstrap, OnApplicati
   }
 
   private async schedule(): Promise<void> {
+    this.clearRetry();
+    if (this.stopped) {
+      return;
+    }
+
     try {
       await this.queue.upsertJobScheduler(
         SWEEP_SCHEDULER_ID,
@@ -92,15 +99,19 @@ export class WebhookEventsSweeper implements OnApplicationBootstrap, OnApplicati
     }
   }
 
+  private clearRetry(): void {
+    if (this.retryTimer) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
+  }
+
   private async requeue(row: UnfinishedWebhookEvent): Promise<SweepAction> {
-    const data: ProcessWebhookEventJobData = { webhookEventId: row.id, tenantId: row.tenantId };
-    const log = { tenantId: row.tenantId, webhookEventId: row.id, attempts: row.attempts };
+    const log = { tenantId: row.tenantId, webhookEventId: row.id, attempts: row.attempts, generation: row.generation };
     try {
-      const action = await this.ensureJob(webhookEventJobId(row.id), data, webhookEventRetryJobId(row.id, row.attempts));
-      if (action === 'enqueued' || action === 'retried') {
+      const action = await this.ensureJob(row);
+      if (action !== 'queued') {
         this.logger.log({ ...log, action }, 'Webhook sweeper re-enqueued an unfinished event');
-      } else if (action === 'blocked') {
-        this.logger.warn(log, 'Webhook event is unfinished but its jobs have completed; replay it');
       }
 
       return action;
@@ -112,15 +123,17 @@ export class WebhookEventsSweeper implements OnApplicationBootstrap, OnApplicati
   }
 
   /**
-   * Make sure a job for the row can still run. A missing job is added under
-   * `jobId`. A failed one is retried, and because BullMQ keeps its attempt
-   * count, a job that used up its attempts fails the row on its next error.
-   * A completed job's id cannot be reused, so the row moves to `fallbackJobId`.
+   * Make sure the row's job can still run. A missing job is added under the
+   * row's job id. A failed one is retried, and because BullMQ keeps its
+   * attempt count, a job that used up its attempts fails the row on its next
+   * error. A completed job's id cannot be reused, so the row moves to a job
+   * of the next generation.
    */
-  private async ensureJob(jobId: string, data: ProcessWebhookEventJobData, fallbackJobId?: string): Promise<SweepAction> {
+  private async ensureJob(row: UnfinishedWebhookEvent): Promise<SweepAction> {
+    const jobId = webhookEventJobId(row.id, row.generation);
     const job = await this.queue.getJob(jobId);
     if (!job) {
-      await this.queue.add(JOB_PROCESS_WEBHOOK_EVENT, data, { jobId });
+      await this.add(row, row.generation);
 
       return 'enqueued';
     }
@@ -133,9 +146,21 @@ export class WebhookEventsSweeper implements OnApplicationBootstrap, OnApplicati
     }
 
     if (state === 'completed' || state === 'unknown') {
-      return fallbackJobId ? this.ensureJob(fallbackJobId, data) : 'blocked';
+      const generation = await this.events.moveToNextGeneration(row.tenantId, row.id, row.generation);
+      if (generation === null) {
+        return 'queued';
+      }
+
+      await this.add(row, generation);
+
+      return 'enqueued';
     }
 
     return 'queued';
+  }
+
+  private async add(row: UnfinishedWebhookEvent, generation: number): Promise<void> {
+    const data: ProcessWebhookEventJobData = { webhookEventId: row.id, tenantId: row.tenantId, generation };
+    await this.queue.add(JOB_PROCESS_WEBHOOK_EVENT, data, { jobId: webhookEventJobId(row.id, generation) });
   }
 }

@@ -8,6 +8,7 @@ import { QueryFailedError } from 'typeorm';
 import { AppConfig } from '../../config/app-config';
 import { WebhookEventsRepository } from './webhook-events.repository';
 import { WebhookIntakeService } from './webhook-intake.service';
+import { WebhookSignatureFailureLimiter } from './webhook-signature-failure.limiter';
 
 const NOW = 1_764_900_000;
 const TENANT_ID = '2b1f4a9e-6f1d-4c55-9c1e-0d6b7f1a2c3d';
@@ -18,25 +19,33 @@ const BODY = Buffer.from(
   JSON.stringify({ id: 'evt_1', object: 'event', type: 'payment_intent.succeeded', created: NOW - 5, livemode: false, api_version: '2026-11-18.endive' }),
 );
 
-function setUp(options: { resolution?: WebhookEndpointResolution | null; inserted?: string | null } = {}) {
+function setUp(options: { resolution?: WebhookEndpointResolution | null; inserted?: string | null; redisReady?: boolean; limited?: boolean } = {}) {
   const resolution =
     options.resolution === undefined
       ? { tenantId: TENANT_ID, endpointSecrets: [ENDPOINT_SECRET], connection: { status: 'connected' as const, mode: 'test' as const, accountId: 'acct_1' } }
       : options.resolution;
   const facade = { resolveWebhookEndpoint: jest.fn().mockResolvedValue(resolution) };
-  const queue = { add: jest.fn().mockResolvedValue({}) };
+  const redisClient = { status: options.redisReady === false ? 'reconnecting' : 'ready' };
+  const queue = { add: jest.fn().mockResolvedValue({}), getBackend: () => ({ client: Promise.resolve(redisClient) }) };
+  const limiter = { recordFailure: jest.fn().mockResolvedValue({ limited: options.limited ?? false, retryAfterSeconds: 42 }) };
   const repository = { insertIfNew: jest.fn().mockResolvedValue(options.inserted === undefined ? ROW_ID : options.inserted) };
   const clock = { nowSeconds: () => NOW } as Clock;
-  const config = { platformWebhookSecrets: [PLATFORM_SECRET] } as AppConfig;
+  const config = { platformWebhookSecrets: [PLATFORM_SECRET], rateLimitWebhookFailures: { limit: 60, windowSeconds: 60 } } as AppConfig;
   const service = new WebhookIntakeService(
     config,
     facade as unknown as StripeConnectionFacade,
     queue as unknown as Queue,
     clock,
     repository as unknown as WebhookEventsRepository,
+    limiter as unknown as WebhookSignatureFailureLimiter,
   );
 
-  return { service, facade, queue, repository };
+  return { service, facade, queue, repository, limiter, redisClient };
+}
+
+/** Let the queue's connection state read its client, which resolves on a later tick. */
+async function settled(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
 }
 
 async function rejection(promise: Promise<unknown>): Promise<DomainError> {
@@ -53,13 +62,14 @@ describe('WebhookIntakeService', () => {
 
   it('stores and enqueues an event signed with the endpoint secret', async () => {
     const { service, queue, repository } = setUp();
+    await settled();
 
     await service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW));
 
     expect(repository.insertIfNew).toHaveBeenCalledWith(
       expect.objectContaining({ tenantId: TENANT_ID, stripeEventId: 'evt_1', type: 'payment_intent.succeeded', verifiedBy: 'endpoint', rawBody: BODY }),
     );
-    expect(queue.add).toHaveBeenCalledWith('process-webhook-event', { webhookEventId: ROW_ID, tenantId: TENANT_ID }, { jobId: `webhook-event-${ROW_ID}` });
+    expect(queue.add).toHaveBeenCalledWith('process-webhook-event', { webhookEventId: ROW_ID, tenantId: TENANT_ID, generation: 0 }, { jobId: `webhook-event-${ROW_ID}` });
   });
 
   it('marks an event signed with a platform secret as verified by platform', async () => {
@@ -88,6 +98,33 @@ describe('WebhookIntakeService', () => {
     expect(repository.insertIfNew).not.toHaveBeenCalled();
   });
 
+  it('counts a failed signature against the endpoint token', async () => {
+    const { service, limiter } = setUp();
+
+    await rejection(service.receive('wh_token', BODY, signStripePayload('whsec_someoneelsesomeoneelse', BODY, NOW)));
+
+    expect(limiter.recordFailure).toHaveBeenCalledWith('wh_token');
+  });
+
+  it('answers rate_limited with Retry-After past the failure limit', async () => {
+    const { service, repository } = setUp({ limited: true });
+
+    const error = await rejection(service.receive('wh_token', BODY, signStripePayload('whsec_someoneelsesomeoneelse', BODY, NOW)));
+
+    expect(error.code).toBe('rate_limited');
+    expect(error.headers).toEqual({ 'Retry-After': '42' });
+    expect(repository.insertIfNew).not.toHaveBeenCalled();
+  });
+
+  it('never limits a verified delivery', async () => {
+    const { service, limiter, repository } = setUp({ limited: true });
+
+    await service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW));
+
+    expect(limiter.recordFailure).not.toHaveBeenCalled();
+    expect(repository.insertIfNew).toHaveBeenCalled();
+  });
+
   it('answers signature_invalid for a signed body that is not an event', async () => {
     const body = Buffer.from('{"hello":"world"}');
     const { service, repository } = setUp();
@@ -106,8 +143,19 @@ describe('WebhookIntakeService', () => {
     expect(queue.add).not.toHaveBeenCalled();
   });
 
+  it('skips the job without waiting while Redis is down', async () => {
+    const { service, queue, repository } = setUp({ redisReady: false });
+    await settled();
+
+    await service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW));
+
+    expect(repository.insertIfNew).toHaveBeenCalled();
+    expect(queue.add).not.toHaveBeenCalled();
+  });
+
   it('acknowledges a stored event when Redis rejects the job', async () => {
     const { service, queue } = setUp();
+    await settled();
     queue.add.mockRejectedValue(new Error("Stream isn't writeable and enableOfflineQueue options is false"));
 
     await expect(service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW))).resolves.toBeUndefined();
@@ -117,10 +165,11 @@ describe('WebhookIntakeService', () => {
     jest.useFakeTimers();
     try {
       const { service, queue } = setUp();
+      await jest.advanceTimersByTimeAsync(0);
       queue.add.mockReturnValue(new Promise(() => undefined));
 
       const received = service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW));
-      await jest.advanceTimersByTimeAsync(1_000);
+      await jest.advanceTimersByTimeAsync(500);
 
       await expect(received).resolves.toBeUndefined();
     } finally {

@@ -1,5 +1,8 @@
 import { DomainError, notFound } from '@app/common/errors/domain-error';
 import { isDatabaseUnavailable } from '@app/common/errors/problem-details.filter';
+import { describeError } from '@app/common/logging/error-description';
+import { RepeatedErrorLog } from '@app/common/logging/repeated-error-log';
+import { QueueConnectionState, withTimeout } from '@app/common/queues/queue-connection-state';
 import { JOB_PROCESS_WEBHOOK_EVENT, QUEUE_WEBHOOK_EVENTS } from '@app/common/queues/queue-names';
 import { SignatureFailure, verifyStripeSignature } from '@app/common/stripe/webhook-signature';
 import { Clock } from '@app/common/time/clock';
@@ -8,18 +11,18 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
-import { describeError } from '@app/common/logging/error-description';
 import { ProcessWebhookEventJobData, webhookEventJobId } from './process-webhook-event.job';
 import { StripeEventEnvelope, parseStripeEventEnvelope } from './stripe-event-envelope';
 import { WebhookVerifiedBy } from './webhook-event.entity';
 import { WebhookEventsRepository } from './webhook-events.repository';
+import { WebhookSignatureFailureLimiter } from './webhook-signature-failure.limiter';
 
 /**
- * How long intake waits for BullMQ to accept a job. The producer connection
- * rejects commands at once while Redis is down, but a connection that has not
- * been ready since start-up makes `add()` wait for it instead.
+ * The longest intake waits for BullMQ to accept a job while the connection
+ * reports ready (a Redis that accepts connections but does not answer). The
+ * row is stored by then, so a timeout only leaves it to the sweeper.
  */
-const ENQUEUE_TIMEOUT_MS = 1_000;
+const ENQUEUE_TIMEOUT_MS = 500;
 
 const SIGNATURE_FAILURE_DETAILS: Record<SignatureFailure, string> = {
   missing_header: 'The Stripe-Signature header is missing.',
@@ -32,12 +35,14 @@ const SIGNATURE_FAILURE_DETAILS: Record<SignatureFailure, string> = {
  * Webhook intake: the least work that makes a delivery safe. Resolve the URL's
  * tenant, verify the signature over the raw body, insert into the inbox
  * (duplicates are dropped by the unique key), enqueue a job for new rows. It
- * returns once the job is added, without waiting for processing, and a failed
- * enqueue leaves the row `received` for the sweeper.
+ * returns without waiting for processing. While Redis is away it does not
+ * wait for it: the row stays `received` and the sweeper enqueues it later.
  */
 @Injectable()
 export class WebhookIntakeService {
   private readonly logger = new Logger(WebhookIntakeService.name);
+  private readonly skippedEnqueues = new RepeatedErrorLog(this.logger, 'Redis is unavailable; stored webhook events wait for the sweeper');
+  private readonly queueConnection: QueueConnectionState;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -45,14 +50,14 @@ export class WebhookIntakeService {
     @InjectQueue(QUEUE_WEBHOOK_EVENTS) private readonly queue: Queue<ProcessWebhookEventJobData>,
     private readonly clock: Clock,
     private readonly events: WebhookEventsRepository,
-  ) {}
+    private readonly failureLimiter: WebhookSignatureFailureLimiter,
+  ) {
+    this.queueConnection = new QueueConnectionState(queue);
+  }
 
   async receive(endpointToken: string, rawBody: Buffer, signatureHeader: string | undefined): Promise<void> {
     const endpoint = await this.resolve(endpointToken);
-
-    // TODO: limit failed signatures per endpoint token (RATE_LIMIT_WEBHOOK_FAILURES,
-    // 429 rate_limited before the signature check); failed deliveries are unlimited for now.
-    const verifiedBy = this.verify(endpoint, rawBody, signatureHeader);
+    const verifiedBy = await this.verify(endpointToken, endpoint, rawBody, signatureHeader);
 
     const event = parseStripeEventEnvelope(rawBody);
     if (!event) {
@@ -94,14 +99,25 @@ export class WebhookIntakeService {
     return endpoint;
   }
 
-  /** Try the endpoint's own secrets, then the platform secrets; throw signature_invalid when none matches. */
-  private verify(endpoint: WebhookEndpointResolution, rawBody: Buffer, signatureHeader: string | undefined): WebhookVerifiedBy {
+  /**
+   * Try the endpoint's own secrets, then the platform secrets. A failure is
+   * counted against the endpoint's failed-signature limit and answered 429
+   * once the limit is passed, else 400 signature_invalid. A delivery that
+   * verifies is never limited.
+   */
+  private async verify(
+    endpointToken: string,
+    endpoint: WebhookEndpointResolution,
+    rawBody: Buffer,
+    signatureHeader: string | undefined,
+  ): Promise<WebhookVerifiedBy> {
     const secrets = [...endpoint.endpointSecrets, ...this.config.platformWebhookSecrets];
     const check = verifyStripeSignature(rawBody, signatureHeader, secrets, this.clock.nowSeconds());
     if (check.ok) {
       return check.secretIndex < endpoint.endpointSecrets.length ? 'endpoint' : 'platform';
     }
 
+    const failures = await this.failureLimiter.recordFailure(endpointToken);
     // The header and the body are never logged: the header carries signatures and the body customer data.
     this.logger.warn(
       {
@@ -109,9 +125,17 @@ export class WebhookIntakeService {
         reason: check.reason,
         endpointSecrets: endpoint.endpointSecrets.length,
         platformSecrets: this.config.platformWebhookSecrets.length,
+        rateLimited: failures.limited,
       },
       'Rejected a webhook delivery: signature check failed',
     );
+    if (failures.limited) {
+      const { limit, windowSeconds } = this.config.rateLimitWebhookFailures;
+      throw new DomainError('rate_limited', `More than ${limit} failed signatures on this endpoint in ${windowSeconds} seconds. Retry later.`, {
+        headers: { 'Retry-After': String(failures.retryAfterSeconds) },
+      });
+    }
+
     throw new DomainError('signature_invalid', SIGNATURE_FAILURE_DETAILS[check.reason]);
   }
 
@@ -143,10 +167,17 @@ export class WebhookIntakeService {
     }
   }
 
+  /** Add the row's job, unless the Redis connection is down: then the row waits for the sweeper and the answer does not wait. */
   private async enqueue(tenantId: string, webhookEventId: string, event: StripeEventEnvelope): Promise<void> {
     const jobId = webhookEventJobId(webhookEventId);
+    if (!this.queueConnection.ready) {
+      this.skippedEnqueues.record(new Error(`Redis connection not ready; job ${jobId} of tenant ${tenantId} not added`));
+
+      return;
+    }
+
     try {
-      await withTimeout(this.queue.add(JOB_PROCESS_WEBHOOK_EVENT, { webhookEventId, tenantId }, { jobId }), ENQUEUE_TIMEOUT_MS);
+      await withTimeout(this.queue.add(JOB_PROCESS_WEBHOOK_EVENT, { webhookEventId, tenantId, generation: 0 }, { jobId }), ENQUEUE_TIMEOUT_MS, 'Adding the job');
     } catch (error) {
       this.logger.warn(
         { tenantId, webhookEventId, stripeEventId: event.id, type: event.type, jobId, err: describeError(error) },
@@ -169,13 +200,4 @@ function isDataException(error: unknown): boolean {
   const code = driverError?.code ?? (error as { code?: unknown }).code;
 
   return typeof code === 'string' && code.startsWith('22');
-}
-
-function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out after ${timeoutMs} ms`)), timeoutMs);
-  });
-
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,27 +1,57 @@
-import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger, OnModuleInit } from '@nestjs/common';
-import { Job } from 'bullmq';
+import { Job, Queue } from 'bullmq';
 import { RequestContext } from '../context/request-context';
 import { DiscoveredMethod, MethodDiscovery } from '../discovery/method-discovery';
 import { DOMAIN_EVENT_HANDLER, DomainEventHandlerMetadata } from '../events/on-domain-event.decorator';
-import { QUEUE_DOMAIN_EVENTS } from '../queues/queue-names';
+import { describeError } from '../logging/error-description';
+import { RepeatedErrorLog } from '../logging/repeated-error-log';
+import { RetryLaterError } from '../queues/job-errors';
+import { QUEUE_DOMAIN_EVENTS, jobIdFor } from '../queues/queue-names';
 import { WORKER_CONNECTION } from '../queues/redis-connection';
+import { ConsumerPositions, PreviousEvent } from './consumer-positions';
 import { DomainEventJobData } from './outbox-event.entity';
+
+type DomainEventHandler = DiscoveredMethod<DomainEventHandlerMetadata>;
+
+/** The outcome of a delivered event for one consumer. */
+type ConsumerOutcome = { result: 'applied' } | { result: 'skipped' } | { result: 'waiting'; position: number; previous: number };
+
+/** Counts of a delivery's consumers by outcome. */
+export interface DomainEventDelivery {
+  consumers: number;
+  applied: number;
+  skipped: number;
+}
 
 /**
  * Delivers each relayed domain event to every consumer declared with
- * `@OnDomainEvent`, inside the event's tenant. A failing consumer fails the job
- * and the job's retries run every consumer again, which is why consumers claim
- * the message in processed_messages before acting.
+ * `@OnDomainEvent`, inside the event's tenant.
+ *
+ * Events carry their aggregate's sequence number, and each consumer applies
+ * one aggregate's events in that order. A consumer that has not yet applied an
+ * earlier event it listens to waits while that event's delivery is still
+ * pending, and the job retries with backoff. A consumer that already applied
+ * this event skips it. An earlier event whose job completed without the consumer
+ * (it did not listen to it yet) no longer keeps the consumer waiting. Positions are kept per consumer,
+ * so consumers never wait for each other, and one consumer's failure leaves
+ * the others' progress recorded. Consumers still claim the message in
+ * processed_messages inside their own transaction, because a crash between a
+ * consumer's commit and the position update delivers the event to it again.
  */
 @Processor(QUEUE_DOMAIN_EVENTS, { concurrency: 20, connection: WORKER_CONNECTION })
 export class DomainEventsProcessor extends WorkerHost implements OnModuleInit {
   private readonly logger = new Logger(DomainEventsProcessor.name);
-  private handlers = new Map<string, DiscoveredMethod<DomainEventHandlerMetadata>[]>();
+  private readonly workerErrors = new RepeatedErrorLog(this.logger, 'domain-events worker connection error');
+  private handlers = new Map<string, DomainEventHandler[]>();
+  /** The event names each consumer listens to, by consumer name. */
+  private eventNamesByConsumer = new Map<string, string[]>();
 
   constructor(
     private readonly discovery: MethodDiscovery,
     private readonly context: RequestContext,
+    private readonly positions: ConsumerPositions,
+    @InjectQueue(QUEUE_DOMAIN_EVENTS) private readonly queue: Queue<DomainEventJobData>,
   ) {
     super();
   }
@@ -29,26 +59,111 @@ export class DomainEventsProcessor extends WorkerHost implements OnModuleInit {
   onModuleInit(): void {
     for (const handler of this.discovery.findMethods<DomainEventHandlerMetadata>(DOMAIN_EVENT_HANDLER)) {
       const name = handler.metadata.eventClass.eventName;
+      const consumer = handler.metadata.consumer;
       this.handlers.set(name, [...(this.handlers.get(name) ?? []), handler]);
+      this.eventNamesByConsumer.set(consumer, [...new Set([...(this.eventNamesByConsumer.get(consumer) ?? []), name])]);
     }
   }
 
-  async process(job: Job<DomainEventJobData>): Promise<{ consumers: number }> {
+  async process(job: Job<DomainEventJobData>): Promise<DomainEventDelivery> {
     const { data } = job;
     const handlers = this.handlers.get(data.eventName) ?? [];
 
-    await this.context.runAsTenant(data.tenantId, async () => {
-      for (const handler of handlers) {
-        const { eventClass } = handler.metadata;
-        const event = new eventClass(data.tenantId, data.aggregateId, data.payload as never, data.occurredAt);
-        await handler.invoke(event, data.messageId);
-        this.logger.debug(
-          { tenantId: data.tenantId, messageId: data.messageId, event: data.eventName, consumer: handler.metadata.consumer },
-          'Domain event consumed',
-        );
-      }
-    });
+    return this.context.runAsTenant(data.tenantId, () => this.deliver(job, handlers), String(job.id));
+  }
 
-    return { consumers: handlers.length };
+  @OnWorkerEvent('error')
+  onWorkerError(error: Error): void {
+    this.workerErrors.record(error);
+  }
+
+  /** Run every consumer, then fail the job if any failed or must wait, so the retry runs only those. */
+  private async deliver(job: Job<DomainEventJobData>, handlers: DomainEventHandler[]): Promise<DomainEventDelivery> {
+    const { data } = job;
+    const log = {
+      tenantId: data.tenantId,
+      messageId: data.messageId,
+      event: data.eventName,
+      aggregateId: data.aggregateId,
+      aggregateSequence: data.aggregateSequence,
+      jobId: job.id,
+    };
+    const delivery: DomainEventDelivery = { consumers: handlers.length, applied: 0, skipped: 0 };
+    const waiting: string[] = [];
+    let firstError: unknown = null;
+
+    for (const handler of handlers) {
+      const consumer = handler.metadata.consumer;
+      try {
+        const outcome = await this.deliverTo(handler, data);
+        if (outcome.result === 'waiting') {
+          waiting.push(`${consumer} (applied ${outcome.position}, needs ${outcome.previous} first)`);
+        } else {
+          delivery[outcome.result]++;
+          this.logger.debug({ ...log, consumer, result: outcome.result }, 'Domain event consumed');
+        }
+      } catch (error) {
+        firstError ??= error;
+        this.logger.warn({ ...log, consumer, attempt: job.attemptsMade + 1, err: describeError(error) }, 'Domain event consumer failed; the job retries it');
+      }
+    }
+
+    if (firstError !== null) {
+      throw firstError;
+    }
+
+    if (waiting.length > 0) {
+      this.logger.log({ ...log, waiting, attempt: job.attemptsMade + 1 }, 'Domain event arrived before an earlier event of its aggregate; retrying later');
+      throw new RetryLaterError(
+        `Event ${data.aggregateSequence} of aggregate ${data.aggregateId} waits for earlier events: ${waiting.join(', ')}`,
+      );
+    }
+
+    return delivery;
+  }
+
+  private async deliverTo(handler: DomainEventHandler, data: DomainEventJobData): Promise<ConsumerOutcome> {
+    const { eventClass, consumer } = handler.metadata;
+    const event = new eventClass(data.tenantId, data.aggregateId, data.payload as never, data.occurredAt);
+    const sequence = data.aggregateSequence ?? null;
+    if (sequence === null) {
+      // Written before events were numbered: delivered without an order.
+      await handler.invoke(event, data.messageId);
+
+      return { result: 'applied' };
+    }
+
+    const position = await this.positions.position(consumer, data.tenantId, data.aggregateId);
+    if (position >= sequence) {
+      return { result: 'skipped' };
+    }
+
+    const previous = await this.positions.previousEvent(data.tenantId, data.aggregateId, sequence, this.eventNamesByConsumer.get(consumer) ?? []);
+    if (previous !== null && position < previous.sequence) {
+      if (await this.isPending(previous)) {
+        return { result: 'waiting', position, previous: previous.sequence };
+      }
+
+      this.logger.warn(
+        { tenantId: data.tenantId, aggregateId: data.aggregateId, consumer, position, previousMessageId: previous.messageId, previousSequence: previous.sequence },
+        'Consumer never applied an earlier event of this aggregate, whose delivery has finished; applying this one',
+      );
+    }
+
+    await handler.invoke(event, data.messageId);
+    await this.positions.advance(consumer, data.tenantId, data.aggregateId, sequence);
+
+    return { result: 'applied' };
+  }
+
+  /** Check whether an earlier event can still reach its consumers: not yet relayed, or its job not finished. */
+  private async isPending(previous: PreviousEvent): Promise<boolean> {
+    if (!previous.published) {
+      return true;
+    }
+
+    const state = await this.queue.getJobState(jobIdFor('outbox', previous.messageId));
+
+    return state !== 'completed' && state !== 'unknown';
   }
 }

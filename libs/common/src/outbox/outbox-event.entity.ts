@@ -18,6 +18,15 @@ export class OutboxEventEntity {
   @Column({ name: 'aggregate_id', type: 'text' })
   aggregateId!: string;
 
+  /** 1, 2, 3… per (tenant, aggregate) in the order the events were written; null for rows older than the numbering. */
+  @Column({
+    name: 'aggregate_sequence',
+    type: 'bigint',
+    nullable: true,
+    transformer: { to: (value: number | null) => value, from: (value: string | null) => (value === null ? null : Number(value)) },
+  })
+  aggregateSequence!: number | null;
+
   @Column({ type: 'jsonb' })
   payload!: Record<string, unknown>;
 
@@ -37,6 +46,8 @@ export interface DomainEventJobData {
   eventName: string;
   tenantId: string;
   aggregateId: string;
+  /** The event's place among its aggregate's events; null for events written before the numbering. */
+  aggregateSequence: number | null;
   occurredAt: string;
   payload: Record<string, unknown>;
 }

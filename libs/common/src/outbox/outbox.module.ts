@@ -4,6 +4,7 @@ import { Queue } from 'bullmq';
 import { RepeatedErrorLog } from '../logging/repeated-error-log';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppRoles } from '../app-roles';
+import { ConsumerPositions } from './consumer-positions';
 import { DOMAIN_EVENT_ATTEMPTS, QUEUE_DOMAIN_EVENTS, defaultJobOptions } from '../queues/queue-names';
 import { DomainEventsProcessor } from './domain-events.processor';
 import { OutboxEventEntity } from './outbox-event.entity';
@@ -24,7 +25,7 @@ export class OutboxModule implements OnModuleInit {
         TypeOrmModule.forFeature([OutboxEventEntity, ProcessedMessageEntity]),
         BullModule.registerQueue({ name: QUEUE_DOMAIN_EVENTS, defaultJobOptions: defaultJobOptions(DOMAIN_EVENT_ATTEMPTS) }),
       ],
-      providers: roles.worker ? [DomainEventsProcessor, OutboxRelay] : [],
+      providers: roles.worker ? [ConsumerPositions, DomainEventsProcessor, OutboxRelay] : [],
       exports: roles.worker ? [OutboxRelay] : [],
     };
   }

@@ -1,20 +1,29 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
+import { RepeatedErrorLog } from '../logging/repeated-error-log';
+import { QueueConnectionState, withTimeout } from '../queues/queue-connection-state';
 import { JOB_DELIVER_DOMAIN_EVENT, QUEUE_DOMAIN_EVENTS, jobIdFor } from '../queues/queue-names';
 import { DomainEventJobData } from './outbox-event.entity';
 
 const BATCH_SIZE = 200;
 const IDLE_POLL_MS = 200;
 const ERROR_BACKOFF_MS = 2_000;
+/**
+ * The longest the relay waits for BullMQ to accept a batch while it holds the
+ * rows locked. A batch that times out stays unpublished and goes again; if
+ * BullMQ did accept it, the second add finds the same job ids and adds nothing.
+ */
+const ADD_TIMEOUT_MS = 5_000;
 
 interface OutboxRow {
   id: string;
   tenant_id: string;
   event_name: string;
   aggregate_id: string;
+  aggregate_sequence: string | null;
   payload: Record<string, unknown>;
   occurred_at: Date;
 }
@@ -23,12 +32,15 @@ interface OutboxRow {
  * Publishes unpublished outbox rows to the domain-events queue. Rows are locked
  * with SKIP LOCKED so several workers relay side by side, and marked published
  * only after BullMQ accepted them: a crash in between publishes a row twice,
- * which the job id (derived from the row id) and the consumers' processed
- * messages absorb. While Redis is away, rows simply wait.
+ * which the job id (derived from the row id) and the consumers' records
+ * absorb. While Redis is away, rows wait in the table, and the relay resumes
+ * once the queue's connection is ready again.
  */
 @Injectable()
-export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
+export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(OutboxRelay.name);
+  private readonly failures = new RepeatedErrorLog(this.logger, 'Outbox relay failed; retrying');
+  private readonly connection: QueueConnectionState;
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
@@ -36,7 +48,9 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectQueue(QUEUE_DOMAIN_EVENTS) private readonly queue: Queue<DomainEventJobData>,
-  ) {}
+  ) {
+    this.connection = new QueueConnectionState(queue);
+  }
 
   onApplicationBootstrap(): void {
     this.running = true;
@@ -44,7 +58,8 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     this.logger.log('Outbox relay started');
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Stop before the database and Redis connections close, letting a batch in flight finish. */
+  async beforeApplicationShutdown(): Promise<void> {
     this.running = false;
     this.wake?.();
     await this.loop;
@@ -55,7 +70,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   async relayBatch(): Promise<number> {
     return this.dataSource.transaction(async (manager) => {
       const rows: OutboxRow[] = await manager.query(
-        `SELECT id, tenant_id, event_name, aggregate_id, payload, occurred_at
+        `SELECT id, tenant_id, event_name, aggregate_id, aggregate_sequence, payload, occurred_at
            FROM outbox_events
           WHERE published_at IS NULL
           ORDER BY created_at, id
@@ -67,23 +82,21 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
         return 0;
       }
 
-      await this.queue.addBulk(
-        rows.map((row) => ({
-          name: JOB_DELIVER_DOMAIN_EVENT,
-          data: {
-            messageId: row.id,
-            eventName: row.event_name,
-            tenantId: row.tenant_id,
-            aggregateId: row.aggregate_id,
-            occurredAt: row.occurred_at.toISOString(),
-            payload: row.payload,
-          },
-          opts: { jobId: jobIdFor('outbox', row.id) },
-        })),
-      );
-      await manager.query(`UPDATE outbox_events SET published_at = now() WHERE id = ANY($1::uuid[])`, [
-        rows.map((row) => row.id),
-      ]);
+      const jobs = rows.map((row) => ({
+        name: JOB_DELIVER_DOMAIN_EVENT,
+        data: {
+          messageId: row.id,
+          eventName: row.event_name,
+          tenantId: row.tenant_id,
+          aggregateId: row.aggregate_id,
+          aggregateSequence: row.aggregate_sequence === null ? null : Number(row.aggregate_sequence),
+          occurredAt: row.occurred_at.toISOString(),
+          payload: row.payload,
+        },
+        opts: { jobId: jobIdFor('outbox', row.id) },
+      }));
+      await withTimeout(this.queue.addBulk(jobs), ADD_TIMEOUT_MS, 'Adding outbox events to the domain-events queue');
+      await manager.query(`UPDATE outbox_events SET published_at = now() WHERE id = ANY($1::uuid[])`, [rows.map((row) => row.id)]);
 
       return rows.length;
     });
@@ -92,24 +105,34 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   private async run(): Promise<void> {
     while (this.running) {
       let delay = IDLE_POLL_MS;
-      try {
-        const published = await this.relayBatch();
-        if (published === BATCH_SIZE) {
-          delay = 0;
-        }
-      } catch (error) {
-        this.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'Outbox relay failed; retrying');
+      if (!this.connection.ready) {
+        // Nothing can be published; keep the rows unlocked for a worker whose Redis connection works.
         delay = ERROR_BACKOFF_MS;
+      } else {
+        try {
+          const published = await this.relayBatch();
+          if (published === BATCH_SIZE) {
+            delay = 0;
+          }
+        } catch (error) {
+          this.failures.record(error);
+          delay = ERROR_BACKOFF_MS;
+        }
       }
+
       if (delay > 0 && this.running) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delay);
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
+        await this.sleep(delay);
       }
     }
+  }
+
+  private sleep(delayMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, delayMs);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 }

@@ -4,13 +4,28 @@ import type { JobsOptions } from 'bullmq';
 export const QUEUE_WEBHOOK_EVENTS = 'webhook-events';
 export const QUEUE_DOMAIN_EVENTS = 'domain-events';
 export const QUEUE_INVOICES = 'invoices';
-export const ALL_QUEUES = [QUEUE_WEBHOOK_EVENTS, QUEUE_DOMAIN_EVENTS, QUEUE_INVOICES] as const;
+/**
+ * The payments queue: refunds sent to Stripe again after a request that got
+ * no response, and the sweep that finds such refunds. Its backoff starts at
+ * 5 s and doubles, so 12 attempts span about 2.8 hours (5 s × (2^11 − 1)),
+ * well within the 24 hours Stripe keeps the refund's idempotency key.
+ */
+export const QUEUE_PAYMENTS = 'payments';
+/** Every queue of the service, as operators list and retry them. */
+export const ALL_QUEUES = [QUEUE_WEBHOOK_EVENTS, QUEUE_DOMAIN_EVENTS, QUEUE_INVOICES, QUEUE_PAYMENTS] as const;
 export type QueueName = (typeof ALL_QUEUES)[number];
 
 export const JOB_PROCESS_WEBHOOK_EVENT = 'process-webhook-event';
 export const JOB_SWEEP_WEBHOOK_EVENTS = 'sweep-webhook-events';
 export const JOB_DELIVER_DOMAIN_EVENT = 'deliver-domain-event';
 export const JOB_ISSUE_PAYMENT_INVOICE = 'issue-payment-invoice';
+export const JOB_ISSUE_INVOICE = 'issue-invoice';
+export const JOB_SEND_INVOICE = 'send-invoice';
+export const JOB_VOID_INVOICE = 'void-invoice';
+export const JOB_SWEEP_INVOICE_JOBS = 'sweep-invoice-jobs';
+export const JOB_MARK_OVERDUE_INVOICES = 'mark-overdue-invoices';
+export const JOB_RECONCILE_INVOICES = 'reconcile-invoices';
+export const JOB_RECONCILE_TENANT_INVOICES = 'reconcile-tenant-invoices';
 
 /** Failed jobs stay this long: the replay window on-call engineers work within. */
 export const FAILED_JOB_RETENTION_SECONDS = 14 * 24 * 60 * 60;
@@ -38,3 +53,7 @@ export function jobIdFor(kind: string, id: string | number): string {
   return `${kind}-${String(id).replace(/:/g, '-')}`;
 }
 
+export const JOB_SUBMIT_REFUND = 'submit-refund';
+export const JOB_SWEEP_UNSENT_REFUNDS = 'sweep-unsent-refunds';
+export const PAYMENT_JOB_ATTEMPTS = 12;
+export const PAYMENT_JOB_BACKOFF_BASE_DELAY_MS = 5_000;

@@ -1,0 +1,35 @@
+import { RequestContext } from '@app/common/context/request-context';
+import { ALL_QUEUES } from '@app/common/queues/queue-names';
+import { WEBHOOKS_ADMIN, WebhooksAdmin } from '@app/contracts/webhooks.contracts';
+import { Inject } from '@nestjs/common';
+import { Command, Option } from 'nest-commander';
+import { cliActor } from './cli-actor';
+import { OpsCommand } from './ops-command';
+
+interface QueuesRetryFailedOptions {
+  queue: string;
+}
+
+@Command({
+  name: 'queues:retry-failed',
+  description: "Move a queue's failed jobs back to waiting with their attempts reset (audited as queue.failed_jobs_retried)",
+})
+export class QueuesRetryFailedCommand extends OpsCommand<QueuesRetryFailedOptions> {
+  constructor(
+    context: RequestContext,
+    @Inject(WEBHOOKS_ADMIN) private readonly webhooks: WebhooksAdmin,
+  ) {
+    super(context);
+  }
+
+  protected async execute(options: QueuesRetryFailedOptions): Promise<void> {
+    const { retried } = await this.webhooks.retryFailedJobs(options.queue.trim(), cliActor());
+
+    console.log(`Moved ${retried} failed jobs of ${options.queue.trim()} back to waiting.`);
+  }
+
+  @Option({ flags: '--queue <name>', description: `the queue: ${ALL_QUEUES.join(', ')}`, required: true })
+  parseQueue(value: string): string {
+    return value;
+  }
+}
