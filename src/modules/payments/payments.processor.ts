@@ -12,6 +12,7 @@ import { CONNECTION_ERROR_CODES, RefundSubmissionService } from './refund-submis
 import { RefundsRepository } from './refunds.repository';
 import { RefundsSweeper } from './refunds.sweeper';
 import { SubmitRefundJobData } from './submit-refund.job';
+import { recordCompletedJob, recordFailedJob } from '@app/common/metrics/job-metrics';
 
 export type SubmitRefundResult =
   | { result: 'submitted'; status: string }
@@ -58,6 +59,16 @@ export class PaymentsProcessor extends WorkerHost {
   @OnWorkerEvent('error')
   onWorkerError(error: Error): void {
     this.workerErrors.record(error);
+  }
+
+  @OnWorkerEvent('completed')
+  onJobCompleted(job: Job): void {
+    recordCompletedJob(QUEUE_PAYMENTS, job);
+  }
+
+  @OnWorkerEvent('failed')
+  onJobFailed(job: Job | undefined, error: Error): void {
+    recordFailedJob(QUEUE_PAYMENTS, job, error);
   }
 
   private async submitRefund(job: Job<SubmitRefundJobData>): Promise<SubmitRefundResult> {

@@ -23,6 +23,7 @@ import { combineOutcomes, handlerConnectionOf, reasonToIgnoreBeforeDispatch } fr
 import { ClaimedWebhookEvent, WebhookEventsRepository } from './webhook-events.repository';
 import { SweepResult, WebhookEventsSweeper } from './webhook-events.sweeper';
 import { classifyProcessingError } from './webhook-processing-error';
+import { recordCompletedJob, recordFailedJob } from '@app/common/metrics/job-metrics';
 
 /** The row's reason after the last attempt of a transient error; `last_error` starts with the error's own class. */
 const RETRIES_EXHAUSTED = 'retries_exhausted';
@@ -80,6 +81,16 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
   @OnWorkerEvent('error')
   onWorkerError(error: Error): void {
     this.workerErrors.record(error);
+  }
+
+  @OnWorkerEvent('completed')
+  onJobCompleted(job: Job): void {
+    recordCompletedJob(QUEUE_WEBHOOK_EVENTS, job);
+  }
+
+  @OnWorkerEvent('failed')
+  onJobFailed(job: Job | undefined, error: Error): void {
+    recordFailedJob(QUEUE_WEBHOOK_EVENTS, job, error);
   }
 
   private async processEvent(job: Job<ProcessWebhookEventJobData>): Promise<ProcessWebhookEventResult> {

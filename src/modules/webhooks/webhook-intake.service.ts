@@ -2,6 +2,7 @@ import { DomainError, notFound } from '@app/common/errors/domain-error';
 import { isDatabaseUnavailable } from '@app/common/errors/problem-details.filter';
 import { describeError } from '@app/common/logging/error-description';
 import { RepeatedErrorLog } from '@app/common/logging/repeated-error-log';
+import { recordSignatureFailure } from '@app/common/metrics/metrics';
 import { QueueConnectionState, withTimeout } from '@app/common/queues/queue-connection-state';
 import { JOB_PROCESS_WEBHOOK_EVENT, QUEUE_WEBHOOK_EVENTS } from '@app/common/queues/queue-names';
 import { SignatureFailure, verifyStripeSignature } from '@app/common/stripe/webhook-signature';
@@ -117,6 +118,7 @@ export class WebhookIntakeService {
       return check.secretIndex < endpoint.endpointSecrets.length ? 'endpoint' : 'platform';
     }
 
+    recordSignatureFailure(check.reason);
     const failures = await this.failureLimiter.recordFailure(endpointToken);
     // The header and the body are never logged: the header carries signatures and the body customer data.
     this.logger.warn(

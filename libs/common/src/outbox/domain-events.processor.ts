@@ -11,6 +11,7 @@ import { QUEUE_DOMAIN_EVENTS, jobIdFor } from '../queues/queue-names';
 import { WORKER_CONNECTION } from '../queues/redis-connection';
 import { ConsumerPositions, PreviousEvent } from './consumer-positions';
 import { DomainEventJobData } from './outbox-event.entity';
+import { recordCompletedJob, recordFailedJob } from '../metrics/job-metrics';
 
 type DomainEventHandler = DiscoveredMethod<DomainEventHandlerMetadata>;
 
@@ -75,6 +76,16 @@ export class DomainEventsProcessor extends WorkerHost implements OnModuleInit {
   @OnWorkerEvent('error')
   onWorkerError(error: Error): void {
     this.workerErrors.record(error);
+  }
+
+  @OnWorkerEvent('completed')
+  onJobCompleted(job: Job): void {
+    recordCompletedJob(QUEUE_DOMAIN_EVENTS, job);
+  }
+
+  @OnWorkerEvent('failed')
+  onJobFailed(job: Job | undefined, error: Error): void {
+    recordFailedJob(QUEUE_DOMAIN_EVENTS, job, error);
   }
 
   /** Run every consumer, then fail the job if any failed or must wait, so the retry runs only those. */
