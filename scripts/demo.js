@@ -159,7 +159,7 @@ async function main() {
   const ownerToken = lastLine(ops(['tokens:create', '--tenant', tenantSlug, '--role', 'owner', '--label', 'demo owner']));
 
   // The emulator keeps its accounts in memory only, so a connection left by an
-  // earlier demo run points at an account it no longer knows: start afresh.
+  // earlier demo run points at an account it no longer has, so the demo connects afresh.
   step('Connecting Stripe test keys');
   await api('DELETE', '/api/v1/settings/billing/stripe', ownerToken);
   const account = await (await fetch(`${emulatorUrl}/_emulator/accounts`, { method: 'POST' })).json();

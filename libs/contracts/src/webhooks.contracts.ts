@@ -3,7 +3,7 @@ import type { AuditActor } from './tenancy.contracts';
 export const WEBHOOK_EVENT_STATUSES = ['received', 'processing', 'processed', 'failed', 'ignored'] as const;
 export type WebhookEventStatusName = (typeof WEBHOOK_EVENT_STATUSES)[number];
 
-/** An inbox row as operators see it. `lastError` never holds a secret. */
+/** An inbox row as operators see it. `lastError` never contains a secret. */
 export interface WebhookEventView {
   id: string;
   tenantId: string;

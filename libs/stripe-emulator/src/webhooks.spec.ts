@@ -12,7 +12,7 @@ interface ReceivedRequest {
   body: string;
 }
 
-/** A local HTTP server that records requests and answers with queued status codes (200 once the queue is empty). */
+/** A local HTTP server that records requests and responds with queued status codes (200 once the queue is empty). */
 class WebhookReceiver {
   readonly received: ReceivedRequest[] = [];
   private readonly statuses = new Map<string, number[]>();
@@ -39,7 +39,7 @@ class WebhookReceiver {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  /** Makes the next requests to `path` answer with these statuses, in order. */
+  /** Makes the next requests to `path` get these statuses, in order. */
   failNext(path: string, ...statuses: number[]): void {
     this.statuses.set(path, statuses);
   }

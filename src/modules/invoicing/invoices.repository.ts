@@ -44,7 +44,7 @@ const UNFINISHED_STRIPE_WORK_SQL = `(status = 'issuing'
 
 /**
  * Invoices of one tenant. Every method takes the tenant id, so another tenant's id finds
- * nothing; the few methods that look across tenants say so in their names.
+ * nothing; the few methods that look across tenants end in `AcrossTenants`.
  */
 @Injectable()
 export class InvoicesRepository {

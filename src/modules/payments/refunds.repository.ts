@@ -25,7 +25,7 @@ export interface RefundPage {
   nextCursor: string | null;
 }
 
-/** A refund that was sent to Stripe without an answer, found by the sweeper across tenants. */
+/** A refund that was sent to Stripe without a response, found by the sweeper across tenants. */
 export interface UnsentRefund {
   tenantId: string;
   refundId: string;

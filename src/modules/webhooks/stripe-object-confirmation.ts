@@ -7,7 +7,7 @@ import type Stripe from 'stripe';
  * Confirms that an event verified only by a platform secret is about the URL
  * tenant's own Stripe account: a platform secret proves the event came from
  * Stripe, not whose account it came from. The event's object is read back
- * with the tenant's key; Stripe answers 404 for objects of other accounts.
+ * with the tenant's key; Stripe returns 404 for objects of other accounts.
  */
 @Injectable()
 export class StripeObjectConfirmation {
@@ -81,7 +81,7 @@ async function retrieve(stripe: Stripe, stripeEventId: string, object: EventObje
   }
 }
 
-/** Stripe answers 404 (resource_missing) for an id that is not in the key's account and mode. */
+/** Stripe returns 404 (resource_missing) for an id that is not in the key's account and mode. */
 function isNotFound(error: unknown): boolean {
   return isStripeError(error) && error.statusCode === 404;
 }

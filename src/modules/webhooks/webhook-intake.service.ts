@@ -20,7 +20,7 @@ import { WebhookSignatureFailureLimiter } from './webhook-signature-failure.limi
 
 /**
  * The longest intake waits for BullMQ to accept a job while the connection
- * reports ready (a Redis that accepts connections but does not answer). The
+ * reports ready (a Redis that accepts connections but does not respond). The
  * row is stored by then, so a timeout only leaves it to the sweeper.
  */
 const ENQUEUE_TIMEOUT_MS = 500;
@@ -102,7 +102,7 @@ export class WebhookIntakeService {
 
   /**
    * Try the endpoint's own secrets, then the platform secrets. A failure is
-   * counted against the endpoint's failed-signature limit and answered 429
+   * counted against the endpoint's failed-signature limit and rejected with 429
    * once the limit is passed, else 400 signature_invalid. A delivery that
    * verifies is never limited.
    */
@@ -169,7 +169,7 @@ export class WebhookIntakeService {
     }
   }
 
-  /** Add the row's job, unless the Redis connection is down: then the row waits for the sweeper and the answer does not wait. */
+  /** Add the row's job, unless the Redis connection is down: then the row waits for the sweeper and the response does not wait. */
   private async enqueue(tenantId: string, webhookEventId: string, event: StripeEventEnvelope): Promise<void> {
     const jobId = webhookEventJobId(webhookEventId);
     if (!this.queueConnection.ready) {

@@ -136,7 +136,7 @@ export class WebhookReplayService {
   /**
    * Add the replay's job and read it back from BullMQ. The row is already
    * `received`, so when Redis fails here the sweeper adds the job once the
-   * grace period has passed and Redis is back, and the 503 tells the operator so.
+   * grace period has passed and Redis is back, and the 503 reports that to the operator.
    */
   private async enqueue({ event, generation }: ReplayedEvent): Promise<void> {
     const jobId = webhookEventJobId(event.id, generation);
@@ -149,7 +149,7 @@ export class WebhookReplayService {
       );
       const stored = await withTimeout(this.queue.getJob(jobId), ADD_TIMEOUT_MS, 'Reading the replay job back');
       if (!stored || stored.data.webhookEventId !== event.id || (stored.data.generation ?? 0) !== generation) {
-        throw new Error(`BullMQ holds no job ${jobId} for webhook event ${event.id} after adding it`);
+        throw new Error(`BullMQ has no job ${jobId} for webhook event ${event.id} after adding it; retry the replay`);
       }
     } catch (error) {
       this.logger.error({ ...log, err: describeError(error) }, 'Could not add a replay job; the sweeper adds it once Redis is back');

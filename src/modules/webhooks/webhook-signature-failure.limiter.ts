@@ -6,7 +6,7 @@ import { APP_CONFIG, AppConfig } from '../../config/app-config';
 
 /**
  * How long one count may take. The limiter fails open: while Redis is slow or
- * away, failed deliveries are answered 400 without a limit rather than delayed.
+ * away, failed deliveries get 400 without a limit rather than a delay.
  */
 const COMMAND_TIMEOUT_MS = 200;
 

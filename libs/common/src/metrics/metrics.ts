@@ -46,7 +46,7 @@ export type StripeOutcome = (typeof STRIPE_OUTCOMES)[number];
 export const OTHER_LABEL = 'other';
 const LABEL_VALUE_PATTERN = /^[a-z][a-z0-9_-]{0,47}$/;
 
-/** Buckets in seconds: webhook intake answers in milliseconds, so the low end is fine-grained. */
+/** Buckets in seconds: webhook intake responds in milliseconds, so the low end is fine-grained. */
 const INTAKE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const STRIPE_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 80];
 const JOB_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];

@@ -20,7 +20,7 @@ export function isStripeError(error: unknown): error is StripeErrorLike {
   );
 }
 
-/** Stripe answered that the key itself is unusable: revoked, expired, or wrong. */
+/** Return whether Stripe rejected the key itself as revoked, expired or wrong. */
 export function isStripeKeyRejected(error: unknown): boolean {
   return isStripeError(error) && (error.type === 'StripeAuthenticationError' || error.statusCode === 401);
 }
@@ -41,7 +41,7 @@ export function isStripeTransient(error: unknown): boolean {
 
 /**
  * Map a stripe-node error to the contract's codes, in one place. Card errors are
- * left to the caller, which knows the payment they belong to. The message of an
+ * left to the caller, which has the payment they belong to. The message of an
  * authentication error is never passed on, because Stripe quotes part of the key.
  */
 export function mapStripeError(error: unknown, field = 'secretKey'): DomainError {
@@ -73,5 +73,5 @@ export function mapStripeError(error: unknown, field = 'secretKey'): DomainError
     });
   }
 
-  return new DomainError('stripe_unavailable', `Stripe refused the request (${error.code ?? error.type}).`);
+  return new DomainError('stripe_unavailable', `Stripe rejected the request (${error.code ?? error.type}). Retry later or check the request.`);
 }
