@@ -32,6 +32,7 @@ describe('Webhook worker stopped in the middle of a job', () => {
   let t: TestApp;
   let dataSource: DataSource;
   const workers: WorkerProcess[] = [];
+  let heldCalls = 0;
 
   beforeAll(async () => {
     t = await startTestApp({ APP_ROLE: 'api', STRIPE_WEBHOOK_SECRET: PLATFORM_SECRET });
@@ -101,6 +102,21 @@ describe('Webhook worker stopped in the middle of a job', () => {
     await request(t.emulator.url).post('/_emulator/faults').send({ count: 1, kind: 'timeout' }).expect(201);
   }
 
+  /**
+   * Wait until the worker's Stripe call is the one being held. The row turns
+   * `processing` before the worker calls Stripe, so stopping the worker at that
+   * point alone could leave the held fault for the next worker's call.
+   */
+  async function heldStripeCall(): Promise<void> {
+    const before = heldCalls;
+    await eventually(async () => (heldCallCount() > before ? true : undefined), 30_000, 50);
+    heldCalls = heldCallCount();
+  }
+
+  function heldCallCount(): number {
+    return t.emulator.apiRequests().filter((record) => record.fault === 'timeout').length;
+  }
+
   async function rowInStatus(tenantId: string, stripeEventId: string, statuses: string[], timeoutMs = 30_000): Promise<InboxRow> {
     return eventually(async () => {
       const [row] = await inboxRows(dataSource, tenantId, stripeEventId);
@@ -116,6 +132,7 @@ describe('Webhook worker stopped in the middle of a job', () => {
 
     await deliver(t.url, event.path, event.body, signStripePayload(PLATFORM_SECRET, event.body, nowSeconds())).expect(200);
     const processing = await rowInStatus(event.tenantId, eventIdOf(event.body), ['processing']);
+    await heldStripeCall();
     first.child.kill('SIGKILL');
     await first.exited;
     await startWorker(60_000);
@@ -134,6 +151,7 @@ describe('Webhook worker stopped in the middle of a job', () => {
 
     await deliver(t.url, event.path, event.body, signStripePayload(PLATFORM_SECRET, event.body, nowSeconds())).expect(200);
     await rowInStatus(event.tenantId, eventIdOf(event.body), ['processing']);
+    await heldStripeCall();
     const stoppedAt = Date.now();
     worker.child.kill('SIGTERM');
     const exit = await worker.exited;
