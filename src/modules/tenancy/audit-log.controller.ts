@@ -4,7 +4,7 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCookieAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { AuditLogService } from './audit-log.service';
 import { AuditEntryPageResponse } from './dto/audit-entry.dto';
-import { PageQueryDto } from './dto/page-query.dto';
+import { PageQuery } from '@app/common/pagination/page-query';
 import { Page } from './keyset-page';
 import { AuditEntryBody } from './tenancy.mappers';
 
@@ -22,7 +22,7 @@ export class AuditLogController {
   @Get()
   @Roles(...OWNER_ADMIN)
   @ApiOkResponse({ type: AuditEntryPageResponse })
-  list(@Query() query: PageQueryDto): Promise<Page<AuditEntryBody>> {
+  list(@Query() query: PageQuery): Promise<Page<AuditEntryBody>> {
     return this.auditLog.list({ tenantId: this.context.requireTenantId() }, query);
   }
 }

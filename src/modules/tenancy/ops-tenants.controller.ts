@@ -1,7 +1,7 @@
 import { Roles } from '@app/common/roles/roles';
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCookieAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { PageQueryDto } from './dto/page-query.dto';
+import { PageQuery } from '@app/common/pagination/page-query';
 import { CreateTenantDto, SetLiveModeDto, TenantPageResponse, TenantResponse, UpdateTenantDto } from './dto/tenant.dto';
 import { CreateUserDto, UserResponse } from './dto/user.dto';
 import { Page } from './keyset-page';
@@ -28,7 +28,7 @@ export class OpsTenantsController {
 
   @Get()
   @ApiOkResponse({ type: TenantPageResponse })
-  list(@Query() query: PageQueryDto): Promise<Page<TenantBody>> {
+  list(@Query() query: PageQuery): Promise<Page<TenantBody>> {
     return this.tenants.list(query);
   }
 

@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsUUID } from 'class-validator';
-import { PageQueryDto } from './page-query.dto';
+import { PageQuery } from '@app/common/pagination/page-query';
 
-export class OpsAuditLogQueryDto extends PageQueryDto {
+export class OpsAuditLogQueryDto extends PageQuery {
   @ApiPropertyOptional({ format: 'uuid', description: 'Only this tenant\'s entries; all entries, platform-wide ones included, when absent' })
   @IsOptional()
   @IsUUID('all', { message: '$property must be a UUID' })

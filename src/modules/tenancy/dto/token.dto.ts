@@ -2,7 +2,7 @@ import { Role } from '@app/common/roles/roles';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsNotEmpty, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { LABEL_MAX_LENGTH } from '../tenant-validation';
-import { PageQueryDto } from './page-query.dto';
+import { PageQuery } from '@app/common/pagination/page-query';
 import { Trim } from './field-validators';
 
 const TOKEN_ROLES: Role[] = ['owner', 'admin', 'staff', 'operator'];
@@ -25,7 +25,7 @@ export class CreateTokenDto {
   label!: string;
 }
 
-export class TokensQueryDto extends PageQueryDto {
+export class TokensQueryDto extends PageQuery {
   @ApiPropertyOptional({ format: 'uuid', description: 'Only this tenant\'s tokens' })
   @IsOptional()
   @IsUUID('all', { message: '$property must be a UUID' })
