@@ -48,7 +48,7 @@ type ResourceFactory = (tenant: TenantFixture) => Promise<string>;
 
 interface IdRoute {
   create: ResourceFactory;
-  /** A body that passes validation, so the answer is decided by the id alone. */
+  /** A body that passes validation, so the response depends on the id alone. */
   body?: Record<string, unknown>;
 }
 

@@ -13,7 +13,7 @@ export interface AppRoute {
   key: string;
   params: string[];
   isPublic: boolean;
-  /** The `@Roles` of the handler or its controller; undefined when neither has one. */
+  /** The `@Roles` of the handler or else its controller, undefined when neither has one. */
   roles: Role[] | undefined;
   handler: string;
 }
