@@ -1,6 +1,7 @@
 import { PUBLIC_KEY, ROLES_KEY, Role } from '@app/common/roles/roles';
 import { RequestMethod } from '@nestjs/common';
-import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+import { METHOD_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
+import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import { MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 
@@ -16,6 +17,8 @@ export interface AppRoute {
   /** The `@Roles` of the handler or else its controller, undefined when neither has one. */
   roles: Role[] | undefined;
   handler: string;
+  /** The class of the handler's `@Body()` parameter, or undefined when it takes no body. */
+  bodyType: (new () => object) | undefined;
 }
 
 /**
@@ -91,6 +94,7 @@ function controllerRoutes(app: NestExpressApplication): AppRoute[] {
             isPublic: reflector.getAllAndOverride<boolean | undefined>(PUBLIC_KEY, targets) === true,
             roles: reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, targets),
             handler: `${controller.name}.${name}`,
+            bodyType: bodyTypeOf(controller, name),
           });
         }
       }
@@ -98,6 +102,18 @@ function controllerRoutes(app: NestExpressApplication): AppRoute[] {
   }
 
   return routes;
+}
+
+function bodyTypeOf(controller: new (...args: unknown[]) => unknown, methodName: string): (new () => object) | undefined {
+  const parameters = (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, methodName) ?? {}) as Record<string, { index: number }>;
+  const body = Object.entries(parameters).find(([key]) => key.split(':')[0] === String(RouteParamtypes.BODY));
+  if (!body) {
+    return undefined;
+  }
+
+  const types = Reflect.getMetadata('design:paramtypes', controller.prototype as object, methodName) as (new () => object)[] | undefined;
+
+  return types?.[body[1].index];
 }
 
 function joinPaths(controller: object, handler: object): string[] {
