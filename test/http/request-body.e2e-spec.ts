@@ -113,6 +113,41 @@ describe('request body handling', () => {
     expect(response.body.errors[0].field).toBe('body');
   });
 
+  it('masks a secret key sent as a field name', async () => {
+    const tenant = await createTenant(t);
+    const key = `sk_test_${'a1'.repeat(12)}`;
+
+    const response = await postRaw('/api/v1/payments', JSON.stringify({ [key]: 1, amount: 1000, currency: 'usd', paymentMethod: 'pm_card_visa' }), tenant.auth);
+
+    expect(response.status).toBe(400);
+    expect(response.body.errors[0].field).toBe('sk_test_[redacted]');
+    expect(response.text).not.toContain(key);
+  });
+
+  it('rejects a secret key in a free-text field', async () => {
+    const tenant = await createTenant(t);
+    const key = `rk_live_${'b2'.repeat(12)}`;
+    const body = { amount: 1000, currency: 'usd', paymentMethod: 'pm_card_visa', description: `key ${key}` };
+
+    const response = await postRaw('/api/v1/payments', JSON.stringify(body), tenant.auth);
+
+    expect(response.status).toBe(400);
+    expect(response.body.errors[0].field).toBe('description');
+    expect(response.text).not.toContain(key);
+  });
+
+  it('rejects a webhook secret in a metadata key', async () => {
+    const tenant = await createTenant(t);
+    const secret = `whsec_${'c3'.repeat(12)}`;
+    const body = { amount: 1000, currency: 'usd', paymentMethod: 'pm_card_visa', metadata: { [secret]: 'x' } };
+
+    const response = await postRaw('/api/v1/payments', JSON.stringify(body), tenant.auth);
+
+    expect(response.status).toBe(400);
+    expect(response.body.errors[0].field).toBe('metadata.whsec_[redacted]');
+    expect(response.text).not.toContain(secret);
+  });
+
   it('returns 413 over the limit', async () => {
     const tenant = await createTenant(t);
 
