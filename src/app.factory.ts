@@ -1,4 +1,5 @@
 import { rolesFor } from '@app/common/app-roles';
+import type { LogDestination } from '@app/common/logging/log-redaction';
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
@@ -17,13 +18,18 @@ import { webhookIntakeMetrics } from '@app/common/metrics/webhook-intake.middlew
 export const WEBHOOK_BODY_LIMIT = '1mb';
 const API_BODY_LIMIT = '256kb';
 
+export interface CreateAppOptions {
+  /** Where log lines go instead of standard output, such as a test's in-memory capture. */
+  logDestination?: LogDestination;
+}
+
 /**
  * Build the application for the configured role, ready to listen. Shared by
  * main.ts and the e2e suites so tests run exactly what production runs.
  */
-export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
+export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestExpressApplication> {
   const roles = rolesFor(config.role);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, roles), {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, roles, options.logDestination), {
     bodyParser: false,
     bufferLogs: true,
   });

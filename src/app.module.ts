@@ -13,6 +13,7 @@ import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ClsModule } from 'nestjs-cls';
 import { LoggerModule } from 'nestjs-pino';
+import type { LogDestination } from '@app/common/logging/log-redaction';
 import { AdminUiModule } from './admin-ui/admin-ui.module';
 import { APP_CONFIG, AppConfig } from './config/app-config';
 import { dataSourceOptions } from './database/data-source';
@@ -47,7 +48,7 @@ class AppConfigModule {
  */
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, roles: AppRoles): DynamicModule {
+  static forRoot(config: AppConfig, roles: AppRoles, logDestination?: LogDestination): DynamicModule {
     configureWorkerConnection(config.redisUrl);
 
     return {
@@ -61,7 +62,7 @@ export class AppModule {
         HealthModule,
         IdempotencyModule.forRoles(roles),
         InvoicingModule.forRoles(roles),
-        LoggerModule.forRoot(loggerParams(config.logLevel)),
+        LoggerModule.forRoot(loggerParams(config.logLevel, logDestination)),
         ObservabilityModule,
         OutboxModule.forRoles(roles),
         PaymentsModule.forRoles(roles),

@@ -1,11 +1,23 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import { validationFailed } from '@app/common/errors/domain-error';
+import { containsSecret, redactSecrets } from '@app/common/keys/stripe-keys';
 import express, { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Observable } from 'rxjs';
 
 const BODY_ERROR = Symbol('bodyError');
 /** Keys that would reach an object's prototype if a later step copied the body naively. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Top-level fields that carry a secret by design: Stripe keys on connect and
+ * rotation, a webhook signing secret, a password. Anywhere else a secret key
+ * or signing secret would be stored in plain text and echoed in responses,
+ * where the response check would have to withhold them as a 500.
+ */
+const SECRET_FIELDS = new Set(['secretKey', 'publishableKey', 'secret', 'password']);
+
+/** Objects and arrays nested in a body, the body itself counted as the first level. */
+export const MAX_BODY_DEPTH = 32;
 
 type RequestWithBodyError = Request & { [BODY_ERROR]?: unknown };
 
@@ -47,28 +59,59 @@ export class JsonBodyInterceptor implements NestInterceptor {
       throw validationFailed([{ field: 'body', message: 'must be a JSON object' }], 'The request body is not a JSON object.');
     }
 
-    const forbidden = findForbiddenKey(request.body, 'body');
-    if (forbidden) {
-      throw validationFailed([{ field: forbidden, message: 'is not allowed' }], `The request body may not contain the key "${forbidden.split('.').pop()}".`);
+    const problem = inspectBody(request.body);
+    if (problem?.kind === 'too_deep') {
+      throw validationFailed(
+        [{ field: 'body', message: `must not nest objects and arrays deeper than ${MAX_BODY_DEPTH} levels` }],
+        `The request body nests deeper than ${MAX_BODY_DEPTH} levels. No request of this API needs more than a few.`,
+      );
+    }
+    if (problem?.kind === 'secret') {
+      throw validationFailed(
+        [{ field: problem.path, message: 'must not contain a Stripe secret or restricted key or a webhook signing secret' }],
+        'The request body contains a secret key outside the fields meant for one. Remove it; keys belong in Settings → Billing only.',
+      );
+    }
+    if (problem?.kind === 'forbidden_key') {
+      throw validationFailed([{ field: problem.path, message: 'is not allowed' }], `The request body may not contain the key "${problem.path.split('.').pop()}".`);
     }
 
     return next.handle();
   }
 }
 
-function findForbiddenKey(value: unknown, path: string, depth = 0): string | null {
-  if (typeof value !== 'object' || value === null || depth > 32) {
-    return null;
-  }
+type BodyProblem = { kind: 'too_deep' } | { kind: 'forbidden_key' | 'secret'; path: string };
 
-  for (const key of Object.keys(value)) {
-    const childPath = path === 'body' ? key : `${path}.${key}`;
-    if (FORBIDDEN_KEYS.has(key)) {
-      return childPath;
+/**
+ * Walk the parsed body without recursion, because validation and
+ * class-transformer recurse per level and a deeply nested body would
+ * overflow their stack (a 500). Returns the first problem found, or null.
+ */
+function inspectBody(body: unknown): BodyProblem | null {
+  const pending: { value: unknown; path: string; depth: number }[] = [{ value: body, path: '', depth: 0 }];
+  while (pending.length > 0) {
+    const { value, path, depth } = pending.pop()!;
+    if (typeof value === 'string' && depth > 0 && !(depth === 1 && SECRET_FIELDS.has(path)) && containsSecret(value)) {
+      return { kind: 'secret', path };
     }
-    const found = findForbiddenKey((value as Record<string, unknown>)[key], childPath, depth + 1);
-    if (found) {
-      return found;
+    // A Buffer is the raw body of webhook intake, checked by its signature instead.
+    if (typeof value !== 'object' || value === null || Buffer.isBuffer(value)) {
+      continue;
+    }
+    if (depth >= MAX_BODY_DEPTH) {
+      return { kind: 'too_deep' };
+    }
+
+    for (const key of Object.keys(value)) {
+      const childPath = path === '' ? key : `${path}.${key}`;
+      if (FORBIDDEN_KEYS.has(key)) {
+        return { kind: 'forbidden_key', path: childPath };
+      }
+      if (containsSecret(key)) {
+        // The path goes back in the error body, so the key in it is masked.
+        return { kind: 'secret', path: redactSecrets(childPath) };
+      }
+      pending.push({ value: (value as Record<string, unknown>)[key], path: childPath, depth: depth + 1 });
     }
   }
 

@@ -1,4 +1,8 @@
 import express from 'express';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import request from 'supertest';
 import { findSecretKind, secretLeakGuard } from './secret-leak.guard';
 
@@ -49,6 +53,53 @@ describe('secretLeakGuard', () => {
 
     expect(response.status).toBe(500);
     expect(response.text).not.toContain('sk_test_abcdefghijklmn');
+  });
+
+  describe('streamed bodies', () => {
+    const directory = mkdtempSync(join(tmpdir(), 'secret-leak-guard-'));
+    writeFileSync(join(directory, 'leak.html'), '<p>whsec_abcdefghijklmnopqrstuvwx</p>');
+    writeFileSync(join(directory, 'page.html'), '<p>Settings</p>');
+
+    function staticApp(): express.Express {
+      const app = express();
+      app.use(secretLeakGuard());
+      app.use('/static', express.static(directory));
+      app.get('/file/:name', (req, res) => res.sendFile(req.params.name, { root: directory }));
+      app.get('/piped', (_req, res) => {
+        res.type('js');
+        Readable.from(['const key = "rk_live_', 'abcdefghij1234";']).pipe(res);
+      });
+
+      return app;
+    }
+
+    it('withholds a static file with a secret', async () => {
+      const response = await request(staticApp()).get('/static/leak.html');
+
+      expect(response.status).toBe(500);
+      expect(response.text).not.toContain('whsec_');
+    });
+
+    it('withholds a file sent with sendFile', async () => {
+      const response = await request(staticApp()).get('/file/leak.html');
+
+      expect(response.status).toBe(500);
+      expect(response.text).not.toContain('whsec_');
+    });
+
+    it('withholds a piped stream', async () => {
+      const response = await request(staticApp()).get('/piped');
+
+      expect(response.status).toBe(500);
+      expect(response.text).not.toContain('rk_live_abcdefghij1234');
+    });
+
+    it('serves a static file without a secret', async () => {
+      const response = await request(staticApp()).get('/static/page.html');
+
+      expect(response.status).toBe(200);
+      expect(response.text).toBe('<p>Settings</p>');
+    });
   });
 
   it('keeps an empty 204 empty', async () => {

@@ -80,6 +80,74 @@ describe('request body handling', () => {
     expect(response.body.errors[0].field).toBe('metadata.constructor');
   });
 
+  it('rejects a deeply nested body with 400', async () => {
+    const tenant = await createTenant(t);
+    const depth = 3000;
+    const body = `{"amount":1000,"currency":"usd","paymentMethod":"pm_card_visa","metadata":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`;
+
+    const response = await postRaw('/api/v1/payments', body, tenant.auth);
+
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('validation_failed');
+    expect(response.body.errors[0].field).toBe('body');
+  });
+
+  it('accepts nesting up to the depth limit', async () => {
+    const tenant = await createTenant(t);
+    // The body is level 1 and metadata level 2, so 30 more levels reach the limit of 32.
+    const body = `{"amount":1000,"currency":"usd","metadata":${'{"a":'.repeat(30)}1${'}'.repeat(30)}}`;
+
+    const response = await postRaw('/api/v1/payments', body, tenant.auth);
+
+    expect(response.status).toBe(400);
+    expect(response.body.errors.map((error: { field: string }) => error.field)).not.toContain('body');
+  });
+
+  it('rejects a key hidden below the depth limit', async () => {
+    const tenant = await createTenant(t);
+    const body = `{"metadata":${'{"a":'.repeat(40)}{"constructor":1}${'}'.repeat(40)}}`;
+
+    const response = await postRaw('/api/v1/payments', body, tenant.auth);
+
+    expect(response.status).toBe(400);
+    expect(response.body.errors[0].field).toBe('body');
+  });
+
+  it('masks a secret key sent as a field name', async () => {
+    const tenant = await createTenant(t);
+    const key = `sk_test_${'a1'.repeat(12)}`;
+
+    const response = await postRaw('/api/v1/payments', JSON.stringify({ [key]: 1, amount: 1000, currency: 'usd', paymentMethod: 'pm_card_visa' }), tenant.auth);
+
+    expect(response.status).toBe(400);
+    expect(response.body.errors[0].field).toBe('sk_test_[redacted]');
+    expect(response.text).not.toContain(key);
+  });
+
+  it('rejects a secret key in a free-text field', async () => {
+    const tenant = await createTenant(t);
+    const key = `rk_live_${'b2'.repeat(12)}`;
+    const body = { amount: 1000, currency: 'usd', paymentMethod: 'pm_card_visa', description: `key ${key}` };
+
+    const response = await postRaw('/api/v1/payments', JSON.stringify(body), tenant.auth);
+
+    expect(response.status).toBe(400);
+    expect(response.body.errors[0].field).toBe('description');
+    expect(response.text).not.toContain(key);
+  });
+
+  it('rejects a webhook secret in a metadata key', async () => {
+    const tenant = await createTenant(t);
+    const secret = `whsec_${'c3'.repeat(12)}`;
+    const body = { amount: 1000, currency: 'usd', paymentMethod: 'pm_card_visa', metadata: { [secret]: 'x' } };
+
+    const response = await postRaw('/api/v1/payments', JSON.stringify(body), tenant.auth);
+
+    expect(response.status).toBe(400);
+    expect(response.body.errors[0].field).toBe('metadata.whsec_[redacted]');
+    expect(response.text).not.toContain(secret);
+  });
+
   it('returns 413 over the limit', async () => {
     const tenant = await createTenant(t);
 

@@ -3,7 +3,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { createServer } from 'node:net';
 import request from 'supertest';
 import TestAgent from 'supertest/lib/agent';
-import { createApp } from '../../src/app.factory';
+import { CreateAppOptions, createApp } from '../../src/app.factory';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { TEST_DATABASE_URL, TEST_QUEUE_PREFIX, TEST_REDIS_URL } from './test-env';
 
@@ -35,7 +35,7 @@ export async function freePort(): Promise<number> {
  * otherwise) against the e2e database, the shared Redis and an in-process
  * Stripe emulator that delivers webhooks to this app.
  */
-export async function startTestApp(env: Record<string, string> = {}, emulator?: StripeEmulator): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, emulator?: StripeEmulator, options: CreateAppOptions = {}): Promise<TestApp> {
   const stripe = emulator ?? new StripeEmulator({ port: 0, deliveryRetryDelaysMs: [200, 500, 1000, 2000] });
   const ownsEmulator = emulator === undefined;
   if (ownsEmulator) {
@@ -55,7 +55,7 @@ export async function startTestApp(env: Record<string, string> = {}, emulator?: 
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
     ...env,
   });
-  const app = await createApp(config);
+  const app = await createApp(config, options);
   await app.listen(port, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
 

@@ -83,6 +83,11 @@ export class StripeEmulator {
     return this.router.requests.filter((record) => filter.accountId === undefined || record.accountId === filter.accountId);
   }
 
+  /** Returns the signing secret of every webhook endpoint created so far, for tests that check none of them leaks. */
+  webhookSigningSecrets(): string[] {
+    return [...this.state.webhookSecrets.values()];
+  }
+
   async start(): Promise<{ url: string; port: number }> {
     if (this.server || this.stopped) {
       throw new Error('The Stripe emulator was already started; create a new instance instead.');

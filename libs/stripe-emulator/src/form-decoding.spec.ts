@@ -32,6 +32,11 @@ describe('splitFormKey', () => {
 });
 
 describe('decodeForm', () => {
+  it('keeps parameters named like Object.prototype members as data', () => {
+    expect(decodeForm('metadata[toString][0]=a&valueOf=b')).toEqual({ metadata: { toString: { '0': 'a' } }, valueOf: 'b' });
+    expect(Object.getOwnPropertyNames(Object.prototype.toString)).toEqual(['length', 'name']);
+  });
+
   it('decodes nested keys, arrays and percent-encoding', () => {
     const form = decodeForm(
       'amount=1000&metadata[classId]=yoga%20101&metadata%5Bnote%5D=a+b&payment_method_types[0]=card&expand[]=latest_charge&expand[]=payment_method',

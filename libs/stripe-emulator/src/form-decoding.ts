@@ -85,8 +85,10 @@ function assign(root: FormObject, segments: string[], value: string, fullKey: st
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i] === '' ? String(Object.keys(container).length) : segments[i];
     const isLast = i === segments.length - 1;
+    // Only own properties count: `toString` or `valueOf` would otherwise find Object.prototype's.
+    const existing = Object.hasOwn(container, segment) ? container[segment] : undefined;
     if (isLast) {
-      if (typeof container[segment] === 'object') {
+      if (typeof existing === 'object') {
         throw invalidRequest(`Invalid value for ${fullKey}: a hash was already given for this parameter.`, {
           param: fullKey,
         });
@@ -94,7 +96,6 @@ function assign(root: FormObject, segments: string[], value: string, fullKey: st
       container[segment] = value;
       return;
     }
-    const existing = container[segment];
     if (existing === undefined) {
       const child: FormObject = {};
       container[segment] = child;

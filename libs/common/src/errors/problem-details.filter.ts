@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import { QueryFailedError } from 'typeorm';
 import { DomainError } from './domain-error';
 import { ErrorCode } from './error-codes';
+import { redactSecrets } from '../keys/stripe-keys';
 import { PROBLEM_CONTENT_TYPE, ProblemDetails, problem, problemFromDomainError } from './problem-details';
 
 /** PostgreSQL error classes that mean the database itself is away, not that the query was wrong. */
@@ -28,7 +29,8 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     for (const [name, value] of Object.entries(headers)) {
       response.setHeader(name, value);
     }
-    response.status(body.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
+    // Details may quote what the client sent, so a secret in it is masked rather than echoed back.
+    response.status(body.status).type(PROBLEM_CONTENT_TYPE).send(redactSecrets(JSON.stringify(body)));
   }
 
   private toProblem(exception: unknown): { body: ProblemDetails; headers: Record<string, string> } {
