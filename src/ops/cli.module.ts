@@ -12,6 +12,7 @@ import { TenancyModule } from '../modules/tenancy/tenancy.module';
 import { WebhooksModule } from '../modules/webhooks/webhooks.module';
 import { QueuesRetryFailedCommand } from './queues-retry-failed.command';
 import { QueuesStatsCommand } from './queues-stats.command';
+import { SessionsRevokeCommand } from './sessions-revoke.command';
 import { TenantsCreateCommand } from './tenants-create.command';
 import { TenantsLiveModeCommand } from './tenants-live-mode.command';
 import { TokensCreateCommand } from './tokens-create.command';
@@ -60,6 +61,7 @@ export class CliModule {
       providers: [
         QueuesRetryFailedCommand,
         QueuesStatsCommand,
+        SessionsRevokeCommand,
         TenantsCreateCommand,
         TenantsLiveModeCommand,
         TokensCreateCommand,

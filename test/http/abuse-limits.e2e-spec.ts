@@ -193,6 +193,41 @@ describe('abuse limits', () => {
     });
   });
 
+  describe('sessions and tokens', () => {
+    it('rejects an expired session', async () => {
+      const tenant = await createTenant(t);
+      const user = await createUser(t, tenant.tenantId);
+      const cookie = await loginCookie(t, { tenant: tenant.slug, email: user.email, password: user.password });
+      await t.http().get(ME_PATH).set('Cookie', cookie).expect(200);
+
+      await t.app.get(DataSource).query(`UPDATE sessions SET expires_at = now() - interval '1 second' WHERE user_id = $1`, [user.id]);
+
+      const response = await t.http().get(ME_PATH).set('Cookie', cookie);
+      expect(response.status).toBe(401);
+      expect(response.body.code).toBe('unauthenticated');
+    });
+
+    it('writes a token last-used time at most once a minute', async () => {
+      const tenant = await createTenant(t);
+      const dataSource = t.app.get(DataSource);
+      const lastUsed = async () => {
+        const [row] = (await dataSource.query(`SELECT last_used_at FROM api_tokens WHERE tenant_id = $1`, [tenant.tenantId])) as { last_used_at: Date | null }[];
+
+        return row.last_used_at;
+      };
+      const recent = new Date(Date.now() - 30_000);
+      const old = new Date(Date.now() - 90_000);
+
+      await dataSource.query(`UPDATE api_tokens SET last_used_at = $2 WHERE tenant_id = $1`, [tenant.tenantId, recent]);
+      await t.http().get(ME_PATH).set(tenant.auth).expect(200);
+      expect(await lastUsed()).toEqual(recent);
+
+      await dataSource.query(`UPDATE api_tokens SET last_used_at = $2 WHERE tenant_id = $1`, [tenant.tenantId, old]);
+      await t.http().get(ME_PATH).set(tenant.auth).expect(200);
+      expect((await lastUsed())?.getTime()).toBeGreaterThan(old.getTime() + 60_000);
+    });
+  });
+
   describe('failed webhook signatures', () => {
     it('counts one spike when half the limit is reached', async () => {
       const endpoint = await connectedEndpoint(t, await createOperatorAuth(t));
