@@ -12,6 +12,7 @@ import { TenancyModule } from '../modules/tenancy/tenancy.module';
 import { WebhooksModule } from '../modules/webhooks/webhooks.module';
 import { QueuesRetryFailedCommand } from './queues-retry-failed.command';
 import { QueuesStatsCommand } from './queues-stats.command';
+import { SecretsReencryptCommand } from './secrets-reencrypt.command';
 import { SessionsRevokeCommand } from './sessions-revoke.command';
 import { TenantsCreateCommand } from './tenants-create.command';
 import { TenantsLiveModeCommand } from './tenants-live-mode.command';
@@ -61,6 +62,7 @@ export class CliModule {
       providers: [
         QueuesRetryFailedCommand,
         QueuesStatsCommand,
+        SecretsReencryptCommand,
         SessionsRevokeCommand,
         TenantsCreateCommand,
         TenantsLiveModeCommand,
