@@ -38,7 +38,7 @@ export class ApiRateLimitGuard extends ThrottlerGuard {
 
   /** Builds one key per credential across all routes, because the default key counts each route apart. */
   protected override generateKey(_context: ExecutionContext, tracker: string, throttlerName: string): string {
-    return `rate-limit:${throttlerName}:${tracker}`;
+    return `${throttlerName}:${tracker}`;
   }
 
   protected override async throwThrottlingException(_context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
