@@ -240,11 +240,11 @@ describe('secrets:reencrypt', () => {
       ]);
 
       const running = reencrypt(ROTATED_KEYS, ['--batch-size', '100']);
-      // Commit only once re-encryption waits for this row's lock.
+      // Commit only once re-encryption waits for this row's lock, to read it or to write it.
       await eventually(async () => {
         const [row] = (await dataSource.query(
           `SELECT count(*)::int AS waiting FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-            WHERE NOT l.granted AND a.datname = current_database() AND a.query LIKE '%stripe_connections%FOR UPDATE%'`,
+            WHERE NOT l.granted AND a.datname = current_database() AND a.query LIKE '%stripe_connections%'`,
         )) as { waiting: number }[];
 
         return row.waiting > 0 ? true : undefined;
