@@ -3,6 +3,7 @@ import { CommonModule } from '@app/common/common.module';
 import { ProblemDetailsFilter } from '@app/common/errors/problem-details.filter';
 import { IdempotencyModule } from '@app/common/idempotency/idempotency.module';
 import { OutboxModule } from '@app/common/outbox/outbox.module';
+import { RateLimitStoreModule } from '@app/common/rate-limits/rate-limit-store';
 import { QueueLifecycleModule } from '@app/common/queues/queue-lifecycle.module';
 import { configureWorkerConnection, producerRedisOptions } from '@app/common/queues/redis-connection';
 import { createValidationPipe } from '@app/common/validation/validation.pipe';
@@ -15,10 +16,11 @@ import { ClsModule } from 'nestjs-cls';
 import { LoggerModule } from 'nestjs-pino';
 import type { LogDestination } from '@app/common/logging/log-redaction';
 import { AdminUiModule } from './admin-ui/admin-ui.module';
-import { APP_CONFIG, AppConfig } from './config/app-config';
+import { APP_CONFIG, AppConfig, rateLimitKeyPrefix } from './config/app-config';
 import { dataSourceOptions } from './database/data-source';
 import { HealthModule } from './health/health.module';
 import { JsonBodyInterceptor } from './http/json-body';
+import { RateLimitsModule } from './http/rate-limits.module';
 import { ObservabilityModule } from './observability/observability.module';
 import { loggerParams } from './logging';
 import { InvoicingModule } from './modules/invoicing/invoicing.module';
@@ -67,6 +69,8 @@ export class AppModule {
         OutboxModule.forRoles(roles),
         PaymentsModule.forRoles(roles),
         QueueLifecycleModule,
+        RateLimitStoreModule.register({ redisUrl: config.redisUrl, keyPrefix: rateLimitKeyPrefix(config) }),
+        RateLimitsModule,
         StripeConnectionModule.forRoles(roles),
         TenancyModule.forRoles(roles),
         TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl), autoLoadEntities: true }),

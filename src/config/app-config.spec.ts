@@ -14,6 +14,14 @@ describe('loadConfig', () => {
     expect(config.role).toBe('all');
     expect(config.stripeApiBase).toBeNull();
     expect(config.rateLimitLogin).toEqual({ limit: 10, windowSeconds: 900 });
+    expect(config.rateLimitLoginIp).toEqual({ limit: 100, windowSeconds: 900 });
+    expect(config.rateLimitApi).toEqual({ limit: 600, windowSeconds: 60 });
+    expect(config.rateLimitWebhookFailures).toEqual({ limit: 60, windowSeconds: 60 });
+  });
+
+  it('reads RATE_LIMIT_LOGIN_IP', () => {
+    expect(loadConfig({ APP_ENCRYPTION_KEY: KEY, RATE_LIMIT_LOGIN_IP: '20/5m' }).rateLimitLoginIp).toEqual({ limit: 20, windowSeconds: 300 });
+    expect(() => loadConfig({ APP_ENCRYPTION_KEY: KEY, RATE_LIMIT_LOGIN_IP: 'many' })).toThrow(/RATE_LIMIT_LOGIN_IP/);
   });
 
   it('names every invalid variable in one error', () => {

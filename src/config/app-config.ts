@@ -22,7 +22,10 @@ export interface AppConfig {
   stripeEmulatorPort: number;
   role: AppRoleName;
   logLevel: string;
+  /** Failed logins per account (tenant slug and email). */
   rateLimitLogin: RateLimit;
+  /** Failed logins per client IP address, whatever the account. */
+  rateLimitLoginIp: RateLimit;
   rateLimitApi: RateLimit;
   rateLimitWebhookFailures: RateLimit;
   /** Milliseconds before a call to Stripe is abandoned. */
@@ -141,6 +144,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     role: role as AppRoleName,
     logLevel: value('LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'info'),
     rateLimitLogin: parseRateLimit('RATE_LIMIT_LOGIN', value('RATE_LIMIT_LOGIN', '10/15m'), problems),
+    rateLimitLoginIp: parseRateLimit('RATE_LIMIT_LOGIN_IP', value('RATE_LIMIT_LOGIN_IP', '100/15m'), problems),
     rateLimitApi: parseRateLimit('RATE_LIMIT_API', value('RATE_LIMIT_API', '600/1m'), problems),
     rateLimitWebhookFailures: parseRateLimit('RATE_LIMIT_WEBHOOK_FAILURES', value('RATE_LIMIT_WEBHOOK_FAILURES', '60/1m'), problems),
     stripeTimeoutMs,
@@ -152,6 +156,14 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   }
 
   return config;
+}
+
+/**
+ * Start of every rate-limit key in Redis: the queue prefix without its braces,
+ * because the throttler storage wraps each key in a hash tag of its own.
+ */
+export function rateLimitKeyPrefix(config: AppConfig): string {
+  return `${config.queuePrefix.slice(1, -1)}:rate-limit`;
 }
 
 function parsePort(name: string, raw: string, problems: string[]): number {

@@ -1,16 +1,19 @@
 import { CommonModule } from '@app/common/common.module';
 import { OutboxEventEntity } from '@app/common/outbox/outbox-event.entity';
+import { RateLimitStoreModule } from '@app/common/rate-limits/rate-limit-store';
 import { producerRedisOptions } from '@app/common/queues/redis-connection';
 import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ClsModule } from 'nestjs-cls';
-import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { APP_CONFIG, AppConfig, rateLimitKeyPrefix } from '../config/app-config';
 import { dataSourceOptions } from '../database/data-source';
 import { TenancyModule } from '../modules/tenancy/tenancy.module';
 import { WebhooksModule } from '../modules/webhooks/webhooks.module';
 import { QueuesRetryFailedCommand } from './queues-retry-failed.command';
 import { QueuesStatsCommand } from './queues-stats.command';
+import { SecretsReencryptCommand } from './secrets-reencrypt.command';
+import { SessionsRevokeCommand } from './sessions-revoke.command';
 import { TenantsCreateCommand } from './tenants-create.command';
 import { TenantsLiveModeCommand } from './tenants-live-mode.command';
 import { TokensCreateCommand } from './tokens-create.command';
@@ -46,6 +49,8 @@ export class CliModule {
         CliConfigModule.register(config),
         ClsModule.forRoot({ global: true }),
         CommonModule,
+        // AuthService's login limits need it; no command uses it, and it connects lazily.
+        RateLimitStoreModule.register({ redisUrl: config.redisUrl, keyPrefix: rateLimitKeyPrefix(config) }),
         TenancyModule.forRoles({ api: false, worker: false }, { systemActorLabel: 'ops-cli' }),
         // A CLI run fails at once when the database is away instead of retrying for half a minute.
         TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl), autoLoadEntities: true, retryAttempts: 0 }),
@@ -57,6 +62,8 @@ export class CliModule {
       providers: [
         QueuesRetryFailedCommand,
         QueuesStatsCommand,
+        SecretsReencryptCommand,
+        SessionsRevokeCommand,
         TenantsCreateCommand,
         TenantsLiveModeCommand,
         TokensCreateCommand,

@@ -6,11 +6,13 @@ import { CommandRunner } from 'nest-commander';
 /** CLI option names of the fields that services report errors about. */
 const OPTION_BY_FIELD: Record<string, string> = {
   allowed: '--allowed',
+  batchSize: '--batch-size',
   cursor: '--cursor',
   email: '--email',
   id: '--id',
   label: '--label',
   limit: '--limit',
+  maxBatches: '--max-batches',
   name: '--name',
   password: '--password',
   role: '--role',

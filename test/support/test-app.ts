@@ -53,6 +53,13 @@ export async function startTestApp(env: Record<string, string> = {}, emulator?: 
     QUEUE_PREFIX: TEST_QUEUE_PREFIX,
     STRIPE_TIMEOUT_MS: '5000',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+    // Suites send many requests with one token and many failed logins from
+    // 127.0.0.1, so the limits are far above what any suite sends. A suite that
+    // tests a limit sets a small one in `env`.
+    RATE_LIMIT_API: '1000000/1m',
+    RATE_LIMIT_LOGIN: '1000/15m',
+    RATE_LIMIT_LOGIN_IP: '1000000/15m',
+    RATE_LIMIT_WEBHOOK_FAILURES: '1000000/1m',
     ...env,
   });
   const app = await createApp(config, options);

@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import { uniqueSlug } from '../support/factories';
 import { TEST_DATABASE_URL } from '../support/test-env';
 import { TestApp, startTestApp } from '../support/test-app';
-import { strongPassword, uniqueEmail } from './tenancy-helpers';
+import { sessionCookieOf, strongPassword, uniqueEmail } from './tenancy-helpers';
 
 const run = promisify(execFile);
 const CLI = join(__dirname, '..', '..', 'dist', 'src', 'ops', 'cli.js');
@@ -124,6 +124,30 @@ describe('ops CLI', () => {
     expect(me.status).toBe(200);
     expect(revoked.code).toBe(0);
     expect(after.status).toBe(401);
+  });
+
+  it('revokes every session of a user', async () => {
+    const email = uniqueEmail('cli-revoked');
+    const password = strongPassword();
+    await cli('users:create', '--operator', '--email', email, '--password', password);
+    const first = sessionCookieOf(await t.http().post('/api/v1/auth/login').send({ email, password }).expect(200));
+    const second = sessionCookieOf(await t.http().post('/api/v1/auth/login').send({ email, password }).expect(200));
+
+    const result = await cli('sessions:revoke', '--operator', '--email', email);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Revoked 2 live session(s)');
+    await t.http().get('/api/v1/auth/me').set('Cookie', first).expect(401);
+    await t.http().get('/api/v1/auth/me').set('Cookie', second).expect(401);
+    const fresh = sessionCookieOf(await t.http().post('/api/v1/auth/login').send({ email, password }).expect(200));
+    await t.http().get('/api/v1/auth/me').set('Cookie', fresh).expect(200);
+  });
+
+  it('fails with exit status 1 to revoke sessions of an unknown user', async () => {
+    const result = await cli('sessions:revoke', '--email', uniqueEmail('nobody'));
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('No such user');
   });
 
   it('fails with exit status 1 and the field for a bad slug', async () => {

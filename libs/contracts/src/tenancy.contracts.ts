@@ -109,6 +109,8 @@ export interface TenancyAdmin {
   createUser(input: CreateUserInput): Promise<{ id: string; email: string; role: string; tenantId: string | null; createdAt: string }>;
   createToken(input: CreateTokenInput): Promise<CreatedToken>;
   revokeToken(tokenId: string): Promise<void>;
+  /** Ends every live session of a user (an operator when `operator` is true); their next request with the cookie gets 401. */
+  revokeSessions(input: { email: string; operator: boolean }): Promise<{ revoked: number }>;
   /** Tokens newest first, of one tenant or of all; `limit` 1..100 (default 25). */
   listTokens(query: { tenantId?: string; limit?: number; cursor?: string }): Promise<{ data: TokenView[]; nextCursor: string | null }>;
 }

@@ -1,6 +1,6 @@
 import { RequestContext } from '@app/common/context/request-context';
 import { Public, Role, Roles } from '@app/common/roles/roles';
-import { Body, Controller, Get, HttpCode, HttpStatus, Inject, Post, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, HttpStatus, Inject, Ip, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiCookieAuth, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
@@ -25,8 +25,8 @@ export class AuthController {
   @Post('login')
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ type: MeResponse, description: 'Sets the HttpOnly session cookie billing_session (12 hours)' })
-  async login(@Body() body: LoginDto, @Res({ passthrough: true }) response: Response): Promise<MeBody> {
-    const result = await this.auth.login(body);
+  async login(@Body() body: LoginDto, @Ip() clientIp: string, @Res({ passthrough: true }) response: Response): Promise<MeBody> {
+    const result = await this.auth.login(body, clientIp);
     response.cookie(SESSION_COOKIE, result.sessionId, sessionCookieOptions(this.config.publicBaseUrl));
 
     return result.me;

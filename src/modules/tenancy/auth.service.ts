@@ -4,7 +4,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { ApiTokensRepository } from './api-tokens.repository';
 import { LoginRateLimiter } from './login-rate-limiter';
-import { hashPassword, verifyPassword } from './passwords';
+import { hashPassword, passwordNeedsRehash, verifyPassword } from './passwords';
 import { generateSessionId, hashSecretToken } from './secret-tokens';
 import { SessionsRepository } from './sessions.repository';
 import { normalizeEmail } from './tenant-validation';
@@ -51,15 +51,16 @@ export class AuthService {
     private readonly clock: Clock,
   ) {}
 
-  async login(input: LoginInput): Promise<LoginResult> {
+  /** Log in; `clientIp` is the caller's address, for the per-address failure limit. */
+  async login(input: LoginInput, clientIp: string): Promise<LoginResult> {
     const email = normalizeEmail(input.email);
     const tenantSlug = input.tenant?.trim();
     const accountKey = `${tenantSlug ?? ''}:${email}`;
-    await this.rateLimiter.assertAllowed(accountKey);
+    await this.rateLimiter.assertAllowed(accountKey, clientIp);
 
     const principal = await this.checkCredentials(tenantSlug, email, input.password);
     if (!principal) {
-      await this.rateLimiter.recordFailure(accountKey);
+      await this.rateLimiter.recordFailure(accountKey, clientIp);
       this.logger.warn({ tenantSlug: tenantSlug ?? null }, 'Login failed');
       throw invalidCredentials();
     }
@@ -148,6 +149,11 @@ export class AuthService {
 
     if (!user || !passwordMatches) {
       return null;
+    }
+
+    if (passwordNeedsRehash(user.passwordHash)) {
+      await this.users.updatePasswordHash(user.id, await hashPassword(password));
+      this.logger.log({ userId: user.id }, 'Password hash upgraded to the current argon2id parameters');
     }
 
     if (isOperator) {

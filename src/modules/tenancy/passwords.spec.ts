@@ -1,5 +1,5 @@
 import { parseOptions } from '@node-rs/argon2';
-import { PASSWORD_MAX_LENGTH, checkPasswordPolicy, hashPassword, verifyPassword } from './passwords';
+import { PASSWORD_MAX_LENGTH, checkPasswordPolicy, hashPassword, passwordNeedsRehash, verifyPassword } from './passwords';
 
 describe('password policy', () => {
   it('rejects 11 characters', () => {
@@ -62,5 +62,24 @@ describe('password hashing', () => {
     const second = await hashPassword('correct horse battery');
 
     expect(first).not.toBe(second);
+  });
+});
+
+describe('passwordNeedsRehash', () => {
+  it('keeps a hash made with the current options', async () => {
+    expect(passwordNeedsRehash(await hashPassword('correct horse battery'))).toBe(false);
+  });
+
+  it.each([
+    ['lower memory', '$argon2id$v=19$m=4096,t=2,p=1$c2FsdHNhbHQ$aGFzaA'],
+    ['fewer passes', '$argon2id$v=19$m=19456,t=1,p=1$c2FsdHNhbHQ$aGFzaA'],
+    ['argon2i', '$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA'],
+    ['not argon2', '$2b$12$abcdefghijklmnopqrstuv'],
+  ])('rehashes a hash with %s', (_case, storedHash) => {
+    expect(passwordNeedsRehash(storedHash)).toBe(true);
+  });
+
+  it('keeps a stronger hash', () => {
+    expect(passwordNeedsRehash('$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaA')).toBe(false);
   });
 });

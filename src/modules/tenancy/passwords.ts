@@ -46,3 +46,28 @@ export async function verifyPassword(passwordHash: string, password: string): Pr
     return false;
   }
 }
+
+/** The `$argon2id$v=19$m=…,t=…,p=…$` prefix of a PHC-format hash. */
+const ARGON2_PHC_PATTERN = /^\$(argon2(?:id|i|d))\$v=\d+\$m=(\d+),t=(\d+),p=(\d+)\$/;
+
+/**
+ * Checks whether a stored hash is weaker than ARGON2_OPTIONS: another algorithm, or a
+ * lower memory, time or parallelism cost. A login with the right password then
+ * stores a fresh hash. A stronger hash is kept, so lowering the options never
+ * weakens stored hashes.
+ */
+export function passwordNeedsRehash(passwordHash: string): boolean {
+  const match = ARGON2_PHC_PATTERN.exec(passwordHash);
+  if (!match) {
+    return true;
+  }
+
+  const [, algorithm, memoryCost, timeCost, parallelism] = match;
+
+  return (
+    algorithm !== 'argon2id' ||
+    Number(memoryCost) < ARGON2_OPTIONS.memoryCost ||
+    Number(timeCost) < ARGON2_OPTIONS.timeCost ||
+    Number(parallelism) < ARGON2_OPTIONS.parallelism
+  );
+}

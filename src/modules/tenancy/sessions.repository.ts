@@ -1,7 +1,7 @@
 import type { Role } from '@app/common/roles/roles';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { SessionEntity } from './session.entity';
 import { UserEntity } from './user.entity';
 
@@ -43,6 +43,16 @@ export class SessionsRepository {
 
   async revoke(id: string, at: Date): Promise<void> {
     await this.dataSource.query(`UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`, [id, at]);
+  }
+
+  /** Revoke every live session of the user; returns how many were live. */
+  async revokeAllForUser(manager: EntityManager, userId: string, at: Date): Promise<number> {
+    const rows: unknown[] = await manager.query(
+      `UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 RETURNING id`,
+      [userId, at],
+    );
+
+    return rows.length;
   }
 
   /** Delete the user's sessions that ended more than a day ago; called at login so the table stays small without a job. */

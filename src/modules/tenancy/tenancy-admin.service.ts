@@ -50,6 +50,10 @@ export class TenancyAdminService implements TenancyAdmin {
     return this.tokens.revoke(tokenId);
   }
 
+  revokeSessions(input: { email: string; operator: boolean }): Promise<{ revoked: number }> {
+    return this.users.revokeSessions(input.email, input.operator);
+  }
+
   listTokens(query: { tenantId?: string; limit?: number; cursor?: string }): Promise<{ data: TokenView[]; nextCursor: string | null }> {
     return this.tokens.list({ tenantId: query.tenantId }, { limit: query.limit, cursor: query.cursor });
   }

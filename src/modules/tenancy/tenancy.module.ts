@@ -13,7 +13,6 @@ import { AuditLogService } from './audit-log.service';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { AuthenticationGuard } from './authentication.guard';
-import { LoginFailuresRepository } from './login-failures.repository';
 import { LoginRateLimiter } from './login-rate-limiter';
 import { MembershipEntity } from './membership.entity';
 import { OpsAuditLogController } from './ops-audit-log.controller';
@@ -51,7 +50,6 @@ export class TenancyModule {
         AuditLogRepository,
         AuditLogService,
         AuthService,
-        LoginFailuresRepository,
         LoginRateLimiter,
         SessionsRepository,
         TenancyAdminService,

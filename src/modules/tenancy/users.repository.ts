@@ -33,4 +33,8 @@ export class UsersRepository {
 
     return repository.save(repository.create(membership));
   }
+
+  async updatePasswordHash(userId: string, passwordHash: string): Promise<void> {
+    await this.dataSource.query(`UPDATE users SET password_hash = $2 WHERE id = $1`, [userId, passwordHash]);
+  }
 }

@@ -1,4 +1,4 @@
-import { FieldError } from '@app/common/errors/domain-error';
+import { FieldError, notFound } from '@app/common/errors/domain-error';
 import { TENANT_ROLES, TenantRole } from '@app/common/roles/roles';
 import { CreateUserInput } from '@app/contracts/tenancy.contracts';
 import { Injectable, Logger } from '@nestjs/common';
@@ -11,6 +11,7 @@ import { TenantsRepository } from './tenants.repository';
 import { alreadyExists, assertValid, isUniqueViolation, tenantNotFound } from './tenancy.errors';
 import { UserEntity } from './user.entity';
 import { UsersRepository } from './users.repository';
+import { SessionsRepository } from './sessions.repository';
 
 export interface UserBody {
   id: string;
@@ -36,7 +37,27 @@ export class UsersService {
     private readonly users: UsersRepository,
     private readonly tenants: TenantsRepository,
     private readonly auditLog: AuditLogService,
+    private readonly sessions: SessionsRepository,
   ) {}
+
+  /** Revoke every live session of the user with this email, for an operator who suspects a stolen cookie or removes a person. */
+  async revokeSessions(rawEmail: string, operator: boolean): Promise<{ revoked: number }> {
+    const email = normalizeEmail(rawEmail);
+    const user = await this.users.findByEmail(email, operator);
+    if (!user) {
+      throw notFound('user');
+    }
+
+    const revoked = await this.dataSource.transaction(async (manager) => {
+      const count = await this.sessions.revokeAllForUser(manager, user.id, new Date());
+      await this.auditLog.record({ tenantId: null, action: 'sessions.revoked', details: { userId: user.id, operator, revoked: count } }, manager);
+
+      return count;
+    });
+    this.logger.log({ userId: user.id, revoked }, 'Sessions revoked by an operator');
+
+    return { revoked };
+  }
 
   async create(input: CreateUserInput): Promise<UserBody> {
     const email = normalizeEmail(input.email);

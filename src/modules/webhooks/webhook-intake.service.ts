@@ -2,7 +2,7 @@ import { DomainError, notFound } from '@app/common/errors/domain-error';
 import { isDatabaseUnavailable } from '@app/common/errors/problem-details.filter';
 import { describeError } from '@app/common/logging/error-description';
 import { RepeatedErrorLog } from '@app/common/logging/repeated-error-log';
-import { recordSignatureFailure } from '@app/common/metrics/metrics';
+import { recordSignatureFailure, recordWebhookSignatureFailureSpike } from '@app/common/metrics/metrics';
 import { QueueConnectionState, withTimeout } from '@app/common/queues/queue-connection-state';
 import { JOB_PROCESS_WEBHOOK_EVENT, QUEUE_WEBHOOK_EVENTS } from '@app/common/queues/queue-names';
 import { SignatureFailure, verifyStripeSignature } from '@app/common/stripe/webhook-signature';
@@ -16,7 +16,7 @@ import { ProcessWebhookEventJobData, webhookEventJobId } from './process-webhook
 import { StripeEventEnvelope, parseStripeEventEnvelope } from './stripe-event-envelope';
 import { WebhookVerifiedBy } from './webhook-event.entity';
 import { WebhookEventsRepository } from './webhook-events.repository';
-import { WebhookSignatureFailureLimiter } from './webhook-signature-failure.limiter';
+import { WebhookSignatureFailureLimiter, spikeThreshold } from './webhook-signature-failure.limiter';
 
 /**
  * The longest intake waits for BullMQ to accept a job while the connection
@@ -131,6 +131,13 @@ export class WebhookIntakeService {
       },
       'Rejected a webhook delivery: signature check failed',
     );
+    if (failures.spike) {
+      recordWebhookSignatureFailureSpike();
+      this.logger.warn(
+        { tenantId: endpoint.tenantId, reason: check.reason, failuresInWindow: spikeThreshold(this.config.rateLimitWebhookFailures.limit) },
+        'Webhook signature failures are spiking on this endpoint; its signing secret is probably out of sync with Stripe',
+      );
+    }
     if (failures.limited) {
       const { limit, windowSeconds } = this.config.rateLimitWebhookFailures;
       throw new DomainError('rate_limited', `More than ${limit} failed signatures on this endpoint in ${windowSeconds} seconds. Retry later.`, {

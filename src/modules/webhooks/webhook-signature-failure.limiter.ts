@@ -1,14 +1,8 @@
-import { RepeatedErrorLog } from '@app/common/logging/repeated-error-log';
-import { producerRedisOptions } from '@app/common/queues/redis-connection';
-import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
-import Redis from 'ioredis';
+import { recordRateLimitRejection } from '@app/common/metrics/metrics';
+import { RateLimitStore } from '@app/common/rate-limits/rate-limit-store';
+import { Inject, Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
-
-/**
- * How long one count may take. The limiter fails open: while Redis is slow or
- * away, failed deliveries get 400 without a limit rather than a delay.
- */
-const COMMAND_TIMEOUT_MS = 200;
 
 /**
  * Count a failure in a fixed window: INCR, and start the window's expiry on the
@@ -31,43 +25,45 @@ export interface SignatureFailureCount {
   limited: boolean;
   /** Seconds until the window ends, for Retry-After. */
   retryAfterSeconds: number;
+  /**
+   * True for the one failure that reaches half the limit within a window. So
+   * many failures on one endpoint usually mean its signing secret is out of sync.
+   */
+  spike: boolean;
+}
+
+/** Half the limit: early enough to warn before deliveries get 429, and once per window. */
+export function spikeThreshold(limit: number): number {
+  return Math.max(1, Math.ceil(limit / 2));
 }
 
 /**
  * The failed-signature rate limit per webhook endpoint token
  * (RATE_LIMIT_WEBHOOK_FAILURES). Only failures are counted, so a verified
  * delivery costs no Redis call and is never limited. Counts live in Redis so
- * every api process shares them.
+ * every api process shares them; without Redis, failures are not limited.
  */
 @Injectable()
-export class WebhookSignatureFailureLimiter implements OnModuleDestroy {
-  private readonly logger = new Logger(WebhookSignatureFailureLimiter.name);
-  private readonly redisErrors = new RepeatedErrorLog(this.logger, 'Webhook signature failure limiter cannot reach Redis; failures are not limited');
-  private readonly redis: Redis;
-  private readonly keyPrefix: string;
+export class WebhookSignatureFailureLimiter {
+  constructor(
+    private readonly store: RateLimitStore,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    this.redis = new Redis({ ...producerRedisOptions(config.redisUrl), commandTimeout: COMMAND_TIMEOUT_MS, maxRetriesPerRequest: 0, lazyConnect: true });
-    this.redis.on('error', (error) => this.redisErrors.record(error));
-    this.redis.connect().catch(() => undefined);
-    this.keyPrefix = `${config.queuePrefix}:webhook-signature-failures:`;
-  }
-
-  /** Count a failed signature on the endpoint. Never throws: without Redis the delivery is simply not limited. */
+  /** Count a failed signature on the endpoint. Never throws. */
   async recordFailure(endpointToken: string): Promise<SignatureFailureCount> {
     const { limit, windowSeconds } = this.config.rateLimitWebhookFailures;
-    try {
-      const [count, ttl] = (await this.redis.eval(COUNT_FAILURE_SCRIPT, 1, this.keyPrefix + endpointToken, windowSeconds)) as [number, number];
-
-      return { limited: count > limit, retryAfterSeconds: Math.max(1, ttl) };
-    } catch (error) {
-      this.redisErrors.record(error);
-
-      return { limited: false, retryAfterSeconds: 0 };
+    const key = this.store.key('webhook-signature-failures', createHash('sha256').update(endpointToken).digest('base64url'));
+    const [count, ttl] = await this.store.run(
+      'webhook_signature_failures',
+      (redis) => redis.eval(COUNT_FAILURE_SCRIPT, 1, key, windowSeconds) as Promise<[number, number]>,
+      [0, 0],
+    );
+    const limited = count > limit;
+    if (limited) {
+      recordRateLimitRejection('webhook_signature_failures');
     }
-  }
 
-  onModuleDestroy(): void {
-    this.redis.disconnect();
+    return { limited, retryAfterSeconds: Math.max(1, ttl), spike: count === spikeThreshold(limit) };
   }
 }

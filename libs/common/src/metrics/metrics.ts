@@ -86,6 +86,27 @@ export const webhookSignatureFailuresTotal = singleMetric(Counter<'reason'>, {
   labelNames: ['reason'],
 });
 
+/** Names of the rate limits, the `limit` label of the rate-limit metrics. */
+export const RATE_LIMIT_NAMES = ['api', 'login_account', 'login_ip', 'webhook_signature_failures'] as const;
+export type RateLimitName = (typeof RATE_LIMIT_NAMES)[number];
+
+export const rateLimitRejectionsTotal = singleMetric(Counter<'limit'>, {
+  name: 'billing_rate_limit_rejections_total',
+  help: 'Requests rejected with 429 rate_limited, by limit.',
+  labelNames: ['limit'],
+});
+
+export const rateLimitStoreErrorsTotal = singleMetric(Counter<'limit'>, {
+  name: 'billing_rate_limit_store_errors_total',
+  help: 'Rate-limit checks that failed open because Redis failed or did not respond in time, by limit.',
+  labelNames: ['limit'],
+});
+
+export const webhookSignatureFailureSpikesTotal = singleMetric(Counter, {
+  name: 'billing_webhook_signature_failure_spikes_total',
+  help: 'Times an endpoint token reached half its failed-signature limit within one window, which usually means a signing secret is out of sync.',
+});
+
 export const jobDuration = singleMetric(Histogram<'queue' | 'name' | 'result'>, {
   name: 'billing_job_duration_seconds',
   help: 'Duration of one BullMQ job attempt in seconds, by queue, job name and result (completed, retry, failed).',
@@ -195,6 +216,9 @@ export const BILLING_METRIC_NAMES = [
   'billing_webhook_intake_total',
   'billing_webhook_intake_duration_seconds',
   'billing_webhook_signature_failures_total',
+  'billing_rate_limit_rejections_total',
+  'billing_rate_limit_store_errors_total',
+  'billing_webhook_signature_failure_spikes_total',
   'billing_job_duration_seconds',
   'billing_job_failures_total',
   'billing_stripe_requests_total',
@@ -216,6 +240,20 @@ export function recordWebhookIntake(outcome: WebhookIntakeOutcome, seconds: numb
 /** Counts one failed signature verification. Call it beside recordWebhookIntake('signature_invalid', …). */
 export function recordSignatureFailure(reason: SignatureFailure): void {
   webhookSignatureFailuresTotal.inc({ reason: oneOf(SIGNATURE_FAILURE_REASONS, reason) });
+}
+
+/** Counts one request rejected with 429 by the named limit. */
+export function recordRateLimitRejection(limit: RateLimitName): void {
+  rateLimitRejectionsTotal.inc({ limit: oneOf(RATE_LIMIT_NAMES, limit) });
+}
+
+/** Counts one rate-limit check that let the request through because Redis failed. */
+export function recordRateLimitStoreError(limit: RateLimitName): void {
+  rateLimitStoreErrorsTotal.inc({ limit: oneOf(RATE_LIMIT_NAMES, limit) });
+}
+
+export function recordWebhookSignatureFailureSpike(): void {
+  webhookSignatureFailureSpikesTotal.inc();
 }
 
 /**
