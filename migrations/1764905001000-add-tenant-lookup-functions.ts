@@ -90,9 +90,10 @@ export class AddTenantLookupFunctions1764905001000 implements MigrationInterface
     for (const fn of FUNCTIONS) {
       await queryRunner.query(fn.definition);
       await queryRunner.query(`ALTER FUNCTION ${fn.signature} OWNER TO ${CROSS_TENANT_ROLE}`);
-      // Functions are executable by PUBLIC by default; only the service's role may call these.
+      // Functions are executable by PUBLIC by default; only the service's roles may call these. The
+      // cross-tenant role may too, because the service calls them on a pooled connection whatever role it was last given.
       await queryRunner.query(`REVOKE ALL ON FUNCTION ${fn.signature} FROM PUBLIC`);
-      await queryRunner.query(`GRANT EXECUTE ON FUNCTION ${fn.signature} TO ${APP_ROLE}`);
+      await queryRunner.query(`GRANT EXECUTE ON FUNCTION ${fn.signature} TO ${APP_ROLE}, ${CROSS_TENANT_ROLE}`);
     }
     await queryRunner.query(`REVOKE CREATE ON SCHEMA public FROM ${CROSS_TENANT_ROLE}`);
   }

@@ -19,7 +19,7 @@ export function serviceDataSourceOptions(databaseUrl: string): DataSourceOptions
 }
 
 /**
- * The TypeORM module of the service: its DataSource runs every query as
+ * Builds the service's TypeORM module. Its DataSource runs every query as
  * APP_ROLE, in the tenant of the request or job that runs it (see
  * scopeConnections), from before any provider can query.
  */

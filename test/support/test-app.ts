@@ -4,6 +4,7 @@ import { scopeConnections } from '@app/common/database/scoped-connections';
 import { StripeEmulator } from '@app/stripe-emulator';
 import { ClsServiceManager } from 'nestjs-cls';
 import { DataSource } from 'typeorm';
+import { INestApplicationContext } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { createServer } from 'node:net';
 import request from 'supertest';
@@ -82,15 +83,15 @@ export async function startTestApp(env: Record<string, string> = {}, emulator?: 
 
 /**
  * Test code that reads or seeds rows, or calls services, outside any request
- * or job runs in no request context. The service gives such code no rows; here
- * it gets the cross-tenant role instead, as the database owner would, so tests
- * can arrange and inspect every tenant's rows. Requests and jobs keep their
+ * or job runs in no request context. The service gives such code no rows. Here
+ * it gets the cross-tenant role instead, as the database owner would, so that
+ * tests can arrange and inspect every tenant's rows. Requests and jobs keep their
  * own scope, because they always run in a context.
  * NOTE: so an application path that queries outside any context sees every
  * tenant in these tests but nothing in production; the row-level security
  * suite checks that requests and jobs run in their tenant.
  */
-function scopeTestCodeAcrossTenants(app: NestExpressApplication): void {
+export function scopeTestCodeAcrossTenants(app: INestApplicationContext): void {
   const context = app.get(RequestContext);
   const cls = ClsServiceManager.getClsService();
   scopeConnections(app.get(DataSource), () => (cls.isActive() ? context.databaseScope() : { role: CROSS_TENANT_ROLE, tenantId: '' }));

@@ -1,3 +1,4 @@
+import { callTenantLookup } from '@app/common/database/tenant-lookup';
 import type { StripeMode } from '@app/common/keys/stripe-keys';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -72,15 +73,11 @@ export class StripeConnectionRepository {
   }
 
   /** Check whether another tenant has this Stripe account connected (or in error) in this mode. */
-  /** Whether another tenant holds keys of this Stripe account in this mode, through the reviewed function app_stripe_account_used_elsewhere. */
+  /** Whether another tenant has stored keys of this Stripe account in this mode, through the reviewed function app_stripe_account_used_elsewhere. */
   async isAccountUsedByAnotherTenant(tenantId: string, accountId: string, mode: StripeMode): Promise<boolean> {
-    const rows: { used: boolean }[] = await this.connections.query('SELECT app_stripe_account_used_elsewhere($1, $2, $3) AS used', [
-      tenantId,
-      accountId,
-      mode,
-    ]);
+    const rows = await callTenantLookup<{ result: boolean }>(this.connections.manager.connection, 'app_stripe_account_used_elsewhere', [tenantId, accountId, mode]);
 
-    return rows[0].used;
+    return rows[0].result;
   }
 
   /**
@@ -89,9 +86,9 @@ export class StripeConnectionRepository {
    * how a delivery finds its tenant.
    */
   async findTenantByWebhookEndpointToken(token: string): Promise<string | null> {
-    const rows: { tenant_id: string | null }[] = await this.connections.query('SELECT app_webhook_endpoint_tenant($1) AS tenant_id', [token]);
+    const rows = await callTenantLookup<{ result: string | null }>(this.connections.manager.connection, 'app_webhook_endpoint_tenant', [token]);
 
-    return rows[0].tenant_id;
+    return rows[0].result;
   }
 
   findByWebhookEndpointToken(tenantId: string, token: string): Promise<StripeConnectionEntity | null> {

@@ -1,3 +1,4 @@
+import { callTenantLookup } from '@app/common/database/tenant-lookup';
 import type { Role } from '@app/common/roles/roles';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -35,10 +36,11 @@ export class ApiTokensRepository {
    * app_authenticate_api_token rather than a query of its own.
    */
   async authenticate(tokenHash: string, now: Date): Promise<AuthenticatedToken | null> {
-    const rows: { id: string; tenant_id: string | null; role: Role; label: string }[] = await this.dataSource.query(
-      'SELECT id, tenant_id, role, label FROM app_authenticate_api_token($1, $2, $3)',
-      [tokenHash, now, LAST_USED_RESOLUTION_SECONDS],
-    );
+    const rows = await callTenantLookup<{ id: string; tenant_id: string | null; role: Role; label: string }>(this.dataSource, 'app_authenticate_api_token', [
+      tokenHash,
+      now,
+      LAST_USED_RESOLUTION_SECONDS,
+    ]);
     if (rows.length === 0) {
       return null;
     }

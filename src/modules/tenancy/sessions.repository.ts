@@ -1,3 +1,4 @@
+import { callTenantLookup } from '@app/common/database/tenant-lookup';
 import type { Role } from '@app/common/roles/roles';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -31,10 +32,10 @@ export class SessionsRepository {
    * the cookie is how a browser request finds its tenant.
    */
   async findActiveByHash(tokenHash: string, now: Date): Promise<ActiveSession | null> {
-    const rows: { id: string; user_id: string; tenant_id: string | null; role: Role; email: string }[] = await this.dataSource.query(
-      'SELECT id, user_id, tenant_id, role, email FROM app_find_active_session($1, $2)',
-      [tokenHash, now],
-    );
+    const rows = await callTenantLookup<{ id: string; user_id: string; tenant_id: string | null; role: Role; email: string }>(this.dataSource, 'app_find_active_session', [
+      tokenHash,
+      now,
+    ]);
     if (rows.length === 0) {
       return null;
     }

@@ -67,7 +67,7 @@ export class RequestContext {
   }
 
   /**
-   * The role and tenant setting of a connection checked out now. Outside any
+   * Returns the role and tenant setting for a connection checked out now. Outside any
    * context, and in a context without a tenant, the tenant is empty and the
    * policies admit no row.
    */
@@ -91,9 +91,9 @@ export class RequestContext {
   }
 
   /**
-   * Run `work` with the database role that sees every tenant's rows, for one
-   * of the reviewed paths that must look across tenants before a tenant is
-   * known. The rest of the context (principal, tenant, correlation id) is
+   * Run `work` with the database role that reads every tenant's rows, for one
+   * of the reviewed paths that must look across tenants (CrossTenantPath).
+   * The rest of the context (principal, tenant, correlation id) is
    * inherited, and changes made inside stay inside.
    */
   runAcrossTenants<T>(path: CrossTenantPath, work: () => Promise<T>): Promise<T> {
