@@ -11,13 +11,12 @@ import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { ClsModule } from 'nestjs-cls';
 import { LoggerModule } from 'nestjs-pino';
 import type { LogDestination } from '@app/common/logging/log-redaction';
 import { AdminUiModule } from './admin-ui/admin-ui.module';
 import { APP_CONFIG, AppConfig, rateLimitKeyPrefix } from './config/app-config';
-import { dataSourceOptions } from './database/data-source';
+import { scopedTypeOrmModule } from './database/scoped-data-source';
 import { HealthModule } from './health/health.module';
 import { JsonBodyInterceptor } from './http/json-body';
 import { RateLimitsModule } from './http/rate-limits.module';
@@ -73,7 +72,7 @@ export class AppModule {
         RateLimitsModule,
         StripeConnectionModule.forRoles(roles),
         TenancyModule.forRoles(roles),
-        TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl), autoLoadEntities: true }),
+        scopedTypeOrmModule(config.databaseUrl),
         WebhooksModule.forRoles(roles),
       ],
       providers: [

@@ -1,3 +1,4 @@
+import { RequestContext } from '@app/common/context/request-context';
 import {
   OUTBOX_LAG_GAUGE,
   OUTBOX_UNPUBLISHED_GAUGE,
@@ -49,7 +50,10 @@ export class DatabaseGaugesCollector implements OnModuleInit, OnModuleDestroy {
   // The partial index outbox_events_unpublished_idx covers unpublished rows only.
   private readonly outbox = this.source('outbox_events', () => this.loadOutboxBacklog());
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly context: RequestContext,
+  ) {}
 
   onModuleInit(): void {
     this.unregister.push(
@@ -103,7 +107,10 @@ export class DatabaseGaugesCollector implements OnModuleInit, OnModuleDestroy {
     return { unpublished: Number(rows[0].unpublished), lagSeconds: Math.max(0, Number(rows[0].lag_seconds)) };
   }
 
+  /** Each gauge counts every tenant's rows, so its query runs in the `database-gauges` cross-tenant path. */
   private source<T>(name: string, load: () => Promise<T>): ScrapeSource<T> {
-    return new ScrapeSource({ name, load, cacheTtlMs: SCRAPE_CACHE_TTL_MS, timeoutMs: SCRAPE_TIMEOUT_MS, logger: this.logger });
+    const loadAcrossTenants = (): Promise<T> => this.context.runAcrossTenants('database-gauges', load);
+
+    return new ScrapeSource({ name, load: loadAcrossTenants, cacheTtlMs: SCRAPE_CACHE_TTL_MS, timeoutMs: SCRAPE_TIMEOUT_MS, logger: this.logger });
   }
 }

@@ -7,7 +7,7 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ClsModule } from 'nestjs-cls';
 import { APP_CONFIG, AppConfig, rateLimitKeyPrefix } from '../config/app-config';
-import { dataSourceOptions } from '../database/data-source';
+import { scopedTypeOrmModule } from '../database/scoped-data-source';
 import { TenancyModule } from '../modules/tenancy/tenancy.module';
 import { WebhooksModule } from '../modules/webhooks/webhooks.module';
 import { QueuesRetryFailedCommand } from './queues-retry-failed.command';
@@ -53,7 +53,7 @@ export class CliModule {
         RateLimitStoreModule.register({ redisUrl: config.redisUrl, keyPrefix: rateLimitKeyPrefix(config) }),
         TenancyModule.forRoles({ api: false, worker: false }, { systemActorLabel: 'ops-cli' }),
         // A CLI run fails at once when the database is away instead of retrying for half a minute.
-        TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl), autoLoadEntities: true, retryAttempts: 0 }),
+        scopedTypeOrmModule(config.databaseUrl, { retryAttempts: 0 }),
         // OutboxWriter writes this entity; in the application OutboxModule registers it.
         TypeOrmModule.forFeature([OutboxEventEntity]),
         BullModule.forRoot({ connection: producerRedisOptions(config.redisUrl), prefix: config.queuePrefix }),

@@ -28,7 +28,8 @@ const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 
 /**
  * Base of every ops command: runs the work in a request context of its own
- * with no principal, so audit entries name the system actor `ops-cli`.
+ * with no principal, so audit entries name the system actor `ops-cli`, in the
+ * `ops-cli` cross-tenant path, because operators manage every tenant.
  */
 export abstract class OpsCommand<TOptions> extends CommandRunner {
   constructor(protected readonly context: RequestContext) {
@@ -36,7 +37,7 @@ export abstract class OpsCommand<TOptions> extends CommandRunner {
   }
 
   async run(_params: string[], options?: Record<string, unknown>): Promise<void> {
-    await this.context.runWithoutTenant(() => this.execute((options ?? {}) as TOptions));
+    await this.context.runAcrossTenants('ops-cli', () => this.execute((options ?? {}) as TOptions));
   }
 
   protected abstract execute(options: TOptions): Promise<void>;

@@ -1,3 +1,5 @@
+import { CommonModule } from '@app/common/common.module';
+import { ClsModule } from 'nestjs-cls';
 import { AppRoleName, rolesFor } from '@app/common/app-roles';
 import { configureWorkerConnection, producerRedisOptions } from '@app/common/queues/redis-connection';
 import { QUEUE_INVOICES } from '@app/common/queues/queue-names';
@@ -53,6 +55,8 @@ describe('GET /metrics with the ObservabilityModule', () => {
     configureWorkerConnection(TEST_REDIS_URL);
     const moduleRef = await Test.createTestingModule({
       imports: [
+        ClsModule.forRoot({ global: true }),
+        CommonModule,
         TypeOrmModule.forRoot({ ...dataSourceOptions(TEST_DATABASE_URL), autoLoadEntities: true }),
         BullModule.forRoot({ connection: producerRedisOptions(TEST_REDIS_URL), prefix: TEST_QUEUE_PREFIX }),
         ObservabilityModule,

@@ -1,4 +1,10 @@
+import { RequestContext } from '@app/common/context/request-context';
+import { CROSS_TENANT_ROLE } from '@app/common/database/database-roles';
+import { scopeConnections } from '@app/common/database/scoped-connections';
 import { StripeEmulator } from '@app/stripe-emulator';
+import { ClsServiceManager } from 'nestjs-cls';
+import { DataSource } from 'typeorm';
+import { INestApplicationContext } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { createServer } from 'node:net';
 import request from 'supertest';
@@ -63,6 +69,7 @@ export async function startTestApp(env: Record<string, string> = {}, emulator?: 
     ...env,
   });
   const app = await createApp(config, options);
+  scopeTestCodeAcrossTenants(app);
   await app.listen(port, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
 
@@ -79,6 +86,22 @@ export async function startTestApp(env: Record<string, string> = {}, emulator?: 
       }
     },
   };
+}
+
+/**
+ * Test code that reads or seeds rows, or calls services, outside any request
+ * or job runs in no request context. The service gives such code no rows. Here
+ * it gets the cross-tenant role instead, as the database owner would, so that
+ * tests can arrange and inspect every tenant's rows. Requests and jobs keep their
+ * own scope, because they always run in a context.
+ * NOTE: so an application path that queries outside any context sees every
+ * tenant in these tests but nothing in production; the row-level security
+ * suite checks that requests and jobs run in their tenant.
+ */
+export function scopeTestCodeAcrossTenants(app: INestApplicationContext): void {
+  const context = app.get(RequestContext);
+  const cls = ClsServiceManager.getClsService();
+  scopeConnections(app.get(DataSource), () => (cls.isActive() ? context.databaseScope() : { role: CROSS_TENANT_ROLE, tenantId: '' }));
 }
 
 /** Poll until `check` returns a value other than undefined, or fail after `timeoutMs`. */

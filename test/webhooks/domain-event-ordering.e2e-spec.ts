@@ -15,7 +15,7 @@ import { AppModule } from '../../src/app.module';
 import { loadConfig } from '../../src/config/app-config';
 import { uniqueSlug } from '../support/factories';
 import { TEST_DATABASE_URL, TEST_QUEUE_PREFIX, TEST_REDIS_URL } from '../support/test-env';
-import { eventually } from '../support/test-app';
+import { eventually, scopeTestCodeAcrossTenants } from '../support/test-app';
 
 jest.setTimeout(60_000);
 
@@ -103,6 +103,7 @@ async function startContext(role: 'api' | 'worker'): Promise<INestApplicationCon
   const context = await NestFactory.create(OrderingTestModule, { logger: false });
   context.enableShutdownHooks();
   await context.init();
+  scopeTestCodeAcrossTenants(context);
 
   return context;
 }

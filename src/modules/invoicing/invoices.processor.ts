@@ -67,11 +67,11 @@ export class InvoicesProcessor extends WorkerHost implements BeforeApplicationSh
       case JOB_RECONCILE_TENANT_INVOICES:
         return this.inTenant(job as Job<ReconcileTenantInvoicesJobData>, (data) => this.reconcile.reconcileTenant(data));
       case JOB_SWEEP_INVOICE_JOBS:
-        return this.sweep.run();
+        return this.context.runAcrossTenants('invoice-job-sweeper', () => this.sweep.run());
       case JOB_MARK_OVERDUE_INVOICES:
-        return this.overdue.run();
+        return this.context.runAcrossTenants('overdue-scheduler', () => this.overdue.run());
       case JOB_RECONCILE_INVOICES:
-        return this.reconcile.fanOut(new Date(job.timestamp).toISOString().slice(0, 10));
+        return this.context.runAcrossTenants('invoice-reconciliation', () => this.reconcile.fanOut(new Date(job.timestamp).toISOString().slice(0, 10)));
       default:
         throw new UnrecoverableError(`Unknown job name "${job.name}" on the ${QUEUE_INVOICES} queue`);
     }
@@ -95,8 +95,14 @@ export class InvoicesProcessor extends WorkerHost implements BeforeApplicationSh
   /** Runs a tenant's job inside the tenant, and turns its error into a retry or a permanent failure. */
   private async inTenant<T extends { tenantId: string }>(job: Job<T>, work: (data: T) => Promise<unknown>): Promise<unknown> {
     const { tenantId } = job.data;
+    // The error is classified inside the tenant too, because classifying may read the tenant's rows.
+    return this.context.runAsTenant(tenantId, () => this.runClassified(job, work), String(job.id));
+  }
+
+  private async runClassified<T extends { tenantId: string }>(job: Job<T>, work: (data: T) => Promise<unknown>): Promise<unknown> {
+    const { tenantId } = job.data;
     try {
-      return await this.context.runAsTenant(tenantId, () => work(job.data), String(job.id));
+      return await work(job.data);
     } catch (error) {
       const classified = await this.errors.classify(tenantId, error);
       const permanent = classified instanceof UnrecoverableError;

@@ -1,7 +1,8 @@
+import { callTenantLookup } from '@app/common/database/tenant-lookup';
 import type { StripeMode } from '@app/common/keys/stripe-keys';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { EntityManager, In, Not, QueryFailedError, Repository } from 'typeorm';
+import { EntityManager, QueryFailedError, Repository } from 'typeorm';
 import { StripeConnectionEntity } from './stripe-connection.entity';
 import { WebhookEndpointCache } from './webhook-endpoint.cache';
 import { generateWebhookEndpointToken } from './webhook-endpoint-token';
@@ -72,15 +73,26 @@ export class StripeConnectionRepository {
   }
 
   /** Check whether another tenant has this Stripe account connected (or in error) in this mode. */
+  /** Whether another tenant has stored keys of this Stripe account in this mode, through the reviewed function app_stripe_account_used_elsewhere. */
   async isAccountUsedByAnotherTenant(tenantId: string, accountId: string, mode: StripeMode): Promise<boolean> {
-    return this.connections.exists({
-      where: { tenantId: Not(tenantId), accountId, mode, status: In(['connected', 'error']) },
-    });
+    const rows = await callTenantLookup<{ result: boolean }>(this.connections.manager.connection, 'app_stripe_account_used_elsewhere', [tenantId, accountId, mode]);
+
+    return rows[0].result;
   }
 
-  /** Find a connection by its webhook endpoint token across all tenants, because the token alone identifies the tenant. */
-  findByWebhookEndpointToken(token: string): Promise<StripeConnectionEntity | null> {
-    return this.connections.findOne({ where: { webhookEndpointToken: token } });
+  /**
+   * The tenant whose connection has this webhook endpoint token, through the
+   * reviewed function app_webhook_endpoint_tenant: the token in the URL is
+   * how a delivery finds its tenant.
+   */
+  async findTenantByWebhookEndpointToken(token: string): Promise<string | null> {
+    const rows = await callTenantLookup<{ result: string | null }>(this.connections.manager.connection, 'app_webhook_endpoint_tenant', [token]);
+
+    return rows[0].result;
+  }
+
+  findByWebhookEndpointToken(tenantId: string, token: string): Promise<StripeConnectionEntity | null> {
+    return this.connections.findOne({ where: { tenantId, webhookEndpointToken: token } });
   }
 
   /** Move `last_event_at` forward to `at`, so an older delivery never moves it back. The version stays. */

@@ -1,3 +1,4 @@
+import { RequestContext } from '@app/common/context/request-context';
 import { SECRET_CIPHER, SecretCipher } from '@app/common/crypto/secret-cipher';
 import { notFound } from '@app/common/errors/domain-error';
 import { Clock } from '@app/common/time/clock';
@@ -40,6 +41,7 @@ export class WebhookEndpointService {
     private readonly dataSource: DataSource,
     private readonly registrar: WebhookEndpointRegistrar,
     private readonly repository: StripeConnectionRepository,
+    private readonly context: RequestContext,
   ) {}
 
   /**
@@ -195,7 +197,12 @@ export class WebhookEndpointService {
   }
 
   private async read(token: string): Promise<ResolvedEndpoint | null> {
-    const connection = await this.repository.findByWebhookEndpointToken(token);
+    const tenantId = await this.repository.findTenantByWebhookEndpointToken(token);
+    if (!tenantId) {
+      return null;
+    }
+
+    const connection = await this.context.runAsTenant(tenantId, () => this.repository.findByWebhookEndpointToken(tenantId, token), this.context.correlationId);
     if (!connection) {
       return null;
     }

@@ -1,3 +1,4 @@
+import { callTenantLookup } from '@app/common/database/tenant-lookup';
 import type { Role } from '@app/common/roles/roles';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -8,6 +9,13 @@ import { isUuid } from './tenant-validation';
 
 /** last_used_at is written at most this often per token, so busy tokens do not write on every request. */
 const LAST_USED_RESOLUTION_SECONDS = 60;
+
+export interface AuthenticatedToken {
+  id: string;
+  tenantId: string | null;
+  role: Role;
+  label: string;
+}
 
 @Injectable()
 export class ApiTokensRepository {
@@ -21,26 +29,23 @@ export class ApiTokensRepository {
     return saved;
   }
 
-  /** Finds the unrevoked token with this digest across tenants. This is how a bearer request finds its tenant. */
-  findActiveByHash(tokenHash: string): Promise<ApiTokenEntity | null> {
-    return this.repository()
-      .createQueryBuilder('token')
-      .where('token.token_hash = :tokenHash', { tokenHash })
-      .andWhere('token.revoked_at IS NULL')
-      .getOne();
-  }
-
-  /** Record a use, unless one was recorded within the last minute. */
-  async touchLastUsed(token: ApiTokenEntity, now: Date): Promise<void> {
-    if (token.lastUsedAt && now.getTime() - token.lastUsedAt.getTime() < LAST_USED_RESOLUTION_SECONDS * 1000) {
-      return;
+  /**
+   * Finds the unrevoked token with this digest, in any tenant, and records its
+   * use unless one was recorded within the last minute. This is how a bearer
+   * request finds its tenant, so it runs through the reviewed function
+   * app_authenticate_api_token rather than a query of its own.
+   */
+  async authenticate(tokenHash: string, now: Date): Promise<AuthenticatedToken | null> {
+    const rows = await callTenantLookup<{ id: string; tenant_id: string | null; role: Role; label: string }>(this.dataSource, 'app_authenticate_api_token', [
+      tokenHash,
+      now,
+      LAST_USED_RESOLUTION_SECONDS,
+    ]);
+    if (rows.length === 0) {
+      return null;
     }
 
-    await this.dataSource.query(
-      `UPDATE api_tokens SET last_used_at = $2
-        WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - make_interval(secs => $3))`,
-      [token.id, now, LAST_USED_RESOLUTION_SECONDS],
-    );
+    return { id: rows[0].id, tenantId: rows[0].tenant_id, role: rows[0].role, label: rows[0].label };
   }
 
   async findById(id: string, manager?: EntityManager): Promise<ApiTokenEntity | null> {

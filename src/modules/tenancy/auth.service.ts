@@ -1,3 +1,4 @@
+import { RequestContext } from '@app/common/context/request-context';
 import { Clock } from '@app/common/time/clock';
 import { Principal, Role } from '@app/common/roles/roles';
 import { Injectable, Logger } from '@nestjs/common';
@@ -49,6 +50,7 @@ export class AuthService {
     private readonly sessions: SessionsRepository,
     private readonly rateLimiter: LoginRateLimiter,
     private readonly clock: Clock,
+    private readonly context: RequestContext,
   ) {}
 
   /** Log in; `clientIp` is the caller's address, for the per-address failure limit. */
@@ -69,14 +71,19 @@ export class AuthService {
     const now = this.clock.now();
     const sessionId = generateSessionId();
     const expiresAt = new Date(now.getTime() + SESSION_LIFETIME_SECONDS * 1000);
-    const session = await this.sessions.insert({
-      tokenHash: hashSecretToken(sessionId),
-      userId: principal.id,
-      tenantId: principal.tenantId,
-      role: principal.role,
-      expiresAt,
+    // The session row belongs to the tenant just logged in to, so it is written in that tenant's scope.
+    const session = await this.inScopeOf(principal, async () => {
+      const started = await this.sessions.insert({
+        tokenHash: hashSecretToken(sessionId),
+        userId: principal.id,
+        tenantId: principal.tenantId,
+        role: principal.role,
+        expiresAt,
+      });
+      await this.sessions.deleteEndedForUser(principal.id, now);
+
+      return started;
     });
-    await this.sessions.deleteEndedForUser(principal.id, now);
     this.logger.log({ tenantId: principal.tenantId, userId: principal.id, sessionId: session.id }, 'Session started');
 
     return { sessionId, expiresAt, me: await this.describe({ ...principal, sessionId: session.id }) };
@@ -87,35 +94,32 @@ export class AuthService {
       return;
     }
 
-    await this.sessions.revoke(principal.sessionId, this.clock.now());
+    const sessionId = principal.sessionId;
+    await this.inScopeOf(principal, () => this.sessions.revoke(sessionId, this.clock.now()));
     this.logger.log({ tenantId: principal.tenantId, userId: principal.userId, sessionId: principal.sessionId }, 'Session ended');
   }
 
   /** Returns the principal of an unrevoked API token, or null. */
   async authenticateToken(token: string): Promise<Principal | null> {
-    const row = await this.tokens.findActiveByHash(hashSecretToken(token));
+    const row = await this.tokens.authenticate(hashSecretToken(token), this.clock.now());
     if (!row) {
       return null;
     }
-
-    await this.tokens.touchLastUsed(row, this.clock.now());
 
     return { kind: 'token', id: row.id, label: row.label, role: row.role, tenantId: row.tenantId, userId: null, via: 'token' };
   }
 
   /** Returns the principal of a live session cookie, or null when it is unknown, expired or ended. */
   async authenticateSession(sessionId: string): Promise<Principal | null> {
-    const found = await this.sessions.findActiveByHash(hashSecretToken(sessionId), this.clock.now());
-    if (!found) {
+    const session = await this.sessions.findActiveByHash(hashSecretToken(sessionId), this.clock.now());
+    if (!session) {
       return null;
     }
-
-    const { session, email } = found;
 
     return {
       kind: session.role === 'operator' ? 'operator' : 'user',
       id: session.userId,
-      label: email,
+      label: session.email,
       role: session.role,
       tenantId: session.tenantId,
       userId: session.userId,
@@ -144,7 +148,8 @@ export class AuthService {
     const isOperator = tenantSlug === undefined;
     const user = await this.users.findByEmail(email, isOperator);
     const tenant = tenantSlug === undefined ? null : await this.tenants.findBySlug(tenantSlug);
-    const membership = user && tenant ? await this.users.findMembership(tenant.id, user.id) : null;
+    const membership =
+      user && tenant ? await this.context.runAsTenant(tenant.id, () => this.users.findMembership(tenant.id, user.id), this.context.correlationId) : null;
     const passwordMatches = await verifyPassword(user?.passwordHash ?? (await this.dummyHash()), password);
 
     if (!user || !passwordMatches) {
@@ -165,6 +170,19 @@ export class AuthService {
     }
 
     return { kind: 'user', id: user.id, label: user.email, role: membership.role, tenantId: tenant.id, userId: user.id, via: 'session' };
+  }
+
+  /**
+   * Runs `work` in the principal's tenant, or for an operator in the
+   * `operator` cross-tenant path: a login or logout runs before the guard has
+   * set a principal, and operator sessions belong to no tenant.
+   */
+  private inScopeOf<T>(principal: Principal, work: () => Promise<T>): Promise<T> {
+    if (principal.tenantId === null) {
+      return this.context.runAcrossTenants('operator', work);
+    }
+
+    return this.context.runAsTenant(principal.tenantId, work, this.context.correlationId);
   }
 
   private dummyHash(): Promise<string> {

@@ -1,15 +1,18 @@
+import { callTenantLookup } from '@app/common/database/tenant-lookup';
 import type { Role } from '@app/common/roles/roles';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { SessionEntity } from './session.entity';
-import { UserEntity } from './user.entity';
 
 /** How long an expired session row is kept before a later login of its user deletes it. */
 const EXPIRED_SESSION_RETENTION_HOURS = 24;
 
 export interface ActiveSession {
-  session: SessionEntity;
+  id: string;
+  userId: string;
+  tenantId: string | null;
+  role: Role;
   email: string;
 }
 
@@ -23,22 +26,23 @@ export class SessionsRepository {
     return repository.save(repository.create({ ...session, revokedAt: null }));
   }
 
-  /** Finds the unrevoked, unexpired session with this digest and its user's email, across tenants. */
+  /**
+   * Finds the unrevoked, unexpired session with this digest and its user's
+   * email, in any tenant, through the reviewed function app_find_active_session:
+   * the cookie is how a browser request finds its tenant.
+   */
   async findActiveByHash(tokenHash: string, now: Date): Promise<ActiveSession | null> {
-    const { entities, raw } = await this.dataSource
-      .getRepository(SessionEntity)
-      .createQueryBuilder('session')
-      .innerJoin(UserEntity, 'identity', 'identity.id = session.userId')
-      .addSelect('identity.email', 'user_email')
-      .where('session.token_hash = :tokenHash', { tokenHash })
-      .andWhere('session.revoked_at IS NULL')
-      .andWhere('session.expires_at > :now', { now })
-      .getRawAndEntities<{ user_email: string }>();
-    if (entities.length === 0) {
+    const rows = await callTenantLookup<{ id: string; user_id: string; tenant_id: string | null; role: Role; email: string }>(this.dataSource, 'app_find_active_session', [
+      tokenHash,
+      now,
+    ]);
+    if (rows.length === 0) {
       return null;
     }
 
-    return { session: entities[0], email: raw[0].user_email };
+    const [row] = rows;
+
+    return { id: row.id, userId: row.user_id, tenantId: row.tenant_id, role: row.role, email: row.email };
   }
 
   async revoke(id: string, at: Date): Promise<void> {

@@ -68,14 +68,17 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
 
   async process(job: Job): Promise<ProcessWebhookEventResult | SweepResult> {
     if (job.name === JOB_SWEEP_WEBHOOK_EVENTS) {
-      return this.sweeper.sweep();
+      return this.context.runAcrossTenants('webhook-sweeper', () => this.sweeper.sweep());
     }
 
     if (job.name !== JOB_PROCESS_WEBHOOK_EVENT) {
       throw new UnrecoverableError(`Unknown job name "${job.name}" on the ${QUEUE_WEBHOOK_EVENTS} queue`);
     }
 
-    return this.processEvent(job as Job<ProcessWebhookEventJobData>);
+    const eventJob = job as Job<ProcessWebhookEventJobData>;
+
+    // Claiming and recording the outcome touch the tenant's inbox row, so they run in the tenant too.
+    return this.context.runAsTenant(eventJob.data.tenantId, () => this.processEvent(eventJob), String(job.id));
   }
 
   @OnWorkerEvent('error')
@@ -109,7 +112,7 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
 
     let outcome: StripeEventOutcome;
     try {
-      outcome = await this.context.runAsTenant(tenantId, () => this.dispatch(event), String(job.id));
+      outcome = await this.dispatch(event);
     } catch (error) {
       throw await this.recordError(job, event, error);
     }

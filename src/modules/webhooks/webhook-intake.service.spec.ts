@@ -1,3 +1,5 @@
+import { RequestContext } from '@app/common/context/request-context';
+import { ClsServiceManager } from 'nestjs-cls';
 import { DomainError } from '@app/common/errors/domain-error';
 import { signStripePayload } from '@app/common/stripe/webhook-signature';
 import { Clock } from '@app/common/time/clock';
@@ -38,6 +40,7 @@ function setUp(options: { resolution?: WebhookEndpointResolution | null; inserte
     clock,
     repository as unknown as WebhookEventsRepository,
     limiter as unknown as WebhookSignatureFailureLimiter,
+    new RequestContext(ClsServiceManager.getClsService()),
   );
 
   return { service, facade, queue, repository, limiter, redisClient };

@@ -1,3 +1,4 @@
+import { RequestContext } from '@app/common/context/request-context';
 import { DomainError, notFound } from '@app/common/errors/domain-error';
 import { isDatabaseUnavailable } from '@app/common/errors/problem-details.filter';
 import { describeError } from '@app/common/logging/error-description';
@@ -52,12 +53,18 @@ export class WebhookIntakeService {
     private readonly clock: Clock,
     private readonly events: WebhookEventsRepository,
     private readonly failureLimiter: WebhookSignatureFailureLimiter,
+    private readonly context: RequestContext,
   ) {
     this.queueConnection = new QueueConnectionState(queue);
   }
 
   async receive(endpointToken: string, rawBody: Buffer, signatureHeader: string | undefined): Promise<void> {
+    // The URL's token is how a delivery finds its tenant; everything after that runs in the tenant found.
     const endpoint = await this.resolve(endpointToken);
+    await this.context.runAsTenant(endpoint.tenantId, () => this.receiveForTenant(endpointToken, endpoint, rawBody, signatureHeader), this.context.correlationId);
+  }
+
+  private async receiveForTenant(endpointToken: string, endpoint: WebhookEndpointResolution, rawBody: Buffer, signatureHeader: string | undefined): Promise<void> {
     const verifiedBy = await this.verify(endpointToken, endpoint, rawBody, signatureHeader);
 
     const event = parseStripeEventEnvelope(rawBody);

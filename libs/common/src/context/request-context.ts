@@ -1,16 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import { ClsService } from 'nestjs-cls';
 import { randomUUID } from 'node:crypto';
+import { APP_ROLE, CROSS_TENANT_ROLE, CrossTenantPath, DatabaseScope } from '../database/database-roles';
 import { Principal } from '../roles/roles';
 
 const TENANT_ID = 'tenantId';
 const PRINCIPAL = 'principal';
 const CORRELATION_ID = 'correlationId';
+const CROSS_TENANT_PATH = 'crossTenantPath';
 
 /**
  * The tenant and principal of the current request or job, carried by
  * AsyncLocalStorage (nestjs-cls). Repositories of tenant data read the tenant
- * from here and refuse to run without one.
+ * from here and refuse to run without one, and every database connection takes
+ * its row-level security scope from here when it is checked out of the pool.
  */
 @Injectable()
 export class RequestContext {
@@ -47,9 +50,33 @@ export class RequestContext {
     return principal;
   }
 
+  /** The cross-tenant path the current code runs in, if any. */
+  get crossTenantPath(): CrossTenantPath | undefined {
+    return this.cls.isActive() ? this.cls.get<CrossTenantPath | undefined>(CROSS_TENANT_PATH) : undefined;
+  }
+
+  /**
+   * Set the principal, and with it the tenant. An operator has no tenant and
+   * works across tenants, so an operator's request runs in the `operator`
+   * cross-tenant path.
+   */
   setPrincipal(principal: Principal): void {
     this.cls.set(PRINCIPAL, principal);
     this.cls.set(TENANT_ID, principal.tenantId ?? undefined);
+    this.cls.set(CROSS_TENANT_PATH, principal.role === 'operator' ? 'operator' : undefined);
+  }
+
+  /**
+   * Returns the role and tenant setting for a connection checked out now. Outside any
+   * context, and in a context without a tenant, the tenant is empty and the
+   * policies admit no row.
+   */
+  databaseScope(): DatabaseScope {
+    if (this.crossTenantPath !== undefined) {
+      return { role: CROSS_TENANT_ROLE, tenantId: '' };
+    }
+
+    return { role: APP_ROLE, tenantId: this.tenantId ?? '' };
   }
 
   /** Run `work` as the given tenant, in a context of its own: how jobs re-enter their tenant. */
@@ -57,13 +84,23 @@ export class RequestContext {
     return this.cls.run(async () => {
       this.cls.set(TENANT_ID, tenantId);
       this.cls.set(CORRELATION_ID, correlationId);
+      this.cls.set(CROSS_TENANT_PATH, undefined);
 
       return work();
     });
   }
 
-  /** Run `work` without a tenant, for the few reviewed paths that look across tenants. */
-  runWithoutTenant<T>(work: () => Promise<T>): Promise<T> {
-    return this.cls.run(async () => work());
+  /**
+   * Run `work` with the database role that reads every tenant's rows, for one
+   * of the reviewed paths that must look across tenants (CrossTenantPath).
+   * The rest of the context (principal, tenant, correlation id) is
+   * inherited, and changes made inside stay inside.
+   */
+  runAcrossTenants<T>(path: CrossTenantPath, work: () => Promise<T>): Promise<T> {
+    return this.cls.run({ ifNested: 'inherit' }, async () => {
+      this.cls.set(CROSS_TENANT_PATH, path);
+
+      return work();
+    });
   }
 }

@@ -1,3 +1,4 @@
+import { RequestContext } from '../context/request-context';
 import { InjectQueue } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -48,6 +49,7 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectQueue(QUEUE_DOMAIN_EVENTS) private readonly queue: Queue<DomainEventJobData>,
+    private readonly context: RequestContext,
   ) {
     this.connection = new QueueConnectionState(queue);
   }
@@ -67,7 +69,11 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
   }
 
   /** Relay one batch; returns how many rows were published. Public for tests. */
-  async relayBatch(): Promise<number> {
+  relayBatch(): Promise<number> {
+    return this.context.runAcrossTenants('outbox-relay', () => this.relayBatchAcrossTenants());
+  }
+
+  private relayBatchAcrossTenants(): Promise<number> {
     return this.dataSource.transaction(async (manager) => {
       const rows: OutboxRow[] = await manager.query(
         `SELECT id, tenant_id, event_name, aggregate_id, aggregate_sequence, payload, occurred_at

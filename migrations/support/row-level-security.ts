@@ -1,0 +1,69 @@
+import { QueryRunner } from 'typeorm';
+
+/*
+ * Shared by the row-level security migrations. This folder is not matched by
+ * the migrations glob, so nothing here is run as a migration of its own.
+ */
+
+export const APP_ROLE = 'billing_app';
+export const CROSS_TENANT_ROLE = 'billing_app_cross_tenant';
+
+/**
+ * Every table with a tenant_id column. Add a new tenant table here, in a new
+ * migration that calls enableTenantRowLevelSecurity; the e2e check of the
+ * catalog fails for a tenant table left out.
+ */
+export const TENANT_TABLES = [
+  'api_tokens',
+  'audit_log',
+  'consumer_aggregate_positions',
+  'customers',
+  'idempotency_keys',
+  'invoice_lines',
+  'invoice_number_sequences',
+  'invoices',
+  'memberships',
+  'outbox_aggregate_sequences',
+  'outbox_events',
+  'payments',
+  'processed_messages',
+  'refunds',
+  'sessions',
+  'stripe_connections',
+  'webhook_events',
+] as const;
+
+/** The tenant the policies admit: NULL, so no row, when the setting is missing or empty. */
+const CURRENT_TENANT = `nullif(current_setting('app.tenant_id', true), '')::uuid`;
+
+/** Enable and force row-level security on `table` with the tenant and cross-tenant policies. */
+export async function enableTenantRowLevelSecurity(queryRunner: QueryRunner, table: string): Promise<void> {
+  await queryRunner.query(`ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`);
+  await queryRunner.query(`ALTER TABLE ${table} FORCE ROW LEVEL SECURITY`);
+  await queryRunner.query(`
+    CREATE POLICY tenant_isolation ON ${table} AS PERMISSIVE FOR ALL TO ${APP_ROLE}
+      USING (tenant_id = ${CURRENT_TENANT})
+      WITH CHECK (tenant_id = ${CURRENT_TENANT})`);
+  await queryRunner.query(`
+    CREATE POLICY cross_tenant ON ${table} AS PERMISSIVE FOR ALL TO ${CROSS_TENANT_ROLE}
+      USING (true)
+      WITH CHECK (true)`);
+}
+
+/**
+ * Create a role unless it exists. Another database's migration may create it
+ * between the check and the CREATE, which raises duplicate_object, or a
+ * unique_violation on the catalog; both mean the role is there.
+ */
+export async function createRoleIfMissing(queryRunner: QueryRunner, role: string, attributes: string): Promise<void> {
+  await queryRunner.query(`
+    DO $$
+    BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${role}') THEN
+        CREATE ROLE ${role} ${attributes};
+      END IF;
+    EXCEPTION
+      WHEN duplicate_object OR unique_violation THEN NULL;
+    END
+    $$`);
+}
