@@ -14,7 +14,7 @@ const crypto = require('node:crypto');
 const { parseArgs } = require('node:util');
 const h = require('./lib/harness');
 const { sendEvents } = require('./lib/load');
-const { mean, pollUntil, sampleDatabaseActivity, seedTenants, startCeiling, startStack, stopStack } = require('./lib/stack');
+const { cpuSeconds, mean, pollUntil, sampleDatabaseActivity, seedTenants, startCeiling, startStack, stopStack } = require('./lib/stack');
 
 const { values } = parseArgs({
   options: {
@@ -191,14 +191,16 @@ async function verifyRound(stack, round, payments, acceptedIds) {
       WHERE p.stripe_payment_intent_id LIKE $1`,
     [intentPattern],
   );
+  // Semi-joins on the round's ids: joining through aggregate_id::text directly made PostgreSQL pick a nested loop that ran for minutes.
   const [processed] = await h.query(
     db,
-    `SELECT
-       (SELECT count(*) FROM processed_messages m JOIN outbox_events o ON o.id = m.message_id JOIN payments p ON p.id::text = o.aggregate_id
-         WHERE m.consumer = 'invoicing.issue-paid-invoice' AND p.stripe_payment_intent_id LIKE $1) AS issue_claims,
-       (SELECT count(*) FROM processed_messages m JOIN outbox_events o ON o.id = m.message_id JOIN invoices i ON i.id::text = o.aggregate_id
-         JOIN payments p ON p.tenant_id = i.tenant_id AND p.id = i.payment_id
-         WHERE m.consumer = 'payments.link-invoice' AND p.stripe_payment_intent_id LIKE $1) AS link_claims`,
+    `WITH round_payments AS (SELECT id, tenant_id FROM payments WHERE stripe_payment_intent_id LIKE $1),
+          round_invoices AS (SELECT i.id FROM invoices i JOIN round_payments p ON p.tenant_id = i.tenant_id AND p.id = i.payment_id)
+     SELECT
+       (SELECT count(*) FROM processed_messages m JOIN outbox_events o ON o.id = m.message_id
+         WHERE m.consumer = 'invoicing.issue-paid-invoice' AND o.aggregate_id IN (SELECT id::text FROM round_payments)) AS issue_claims,
+       (SELECT count(*) FROM processed_messages m JOIN outbox_events o ON o.id = m.message_id
+         WHERE m.consumer = 'payments.link-invoice' AND o.aggregate_id IN (SELECT id::text FROM round_invoices)) AS link_claims`,
     [intentPattern],
   );
 
@@ -245,6 +247,7 @@ async function main() {
   for (let round = 1; round <= ROUNDS; round++) {
     const ceilingResult = await ceiling.measure({ seconds: CEILING_SECONDS, connections: CONNECTIONS });
     const { payments, events } = await seedPaymentsAndEvents(stack, tenants, round);
+    const cpuBefore = { api: cpuSeconds(stack.processes.api.pid), worker: cpuSeconds(stack.processes.worker.pid) };
     const activity = process.env.BENCH_PG_ACTIVITY ? sampleDatabaseActivity(stack.databaseUrl, DATABASE) : null;
     const { acceptedIds, ...send } = await sendEvents({ events, connections: CONNECTIONS });
     const inbox = await waitForInbox(stack, round, acceptedIds.length);
@@ -252,17 +255,22 @@ async function main() {
       console.log(JSON.stringify(await activity.stop(), null, 1));
     }
     const processedPerSecond = inbox.events / inbox.seconds;
+    // Measured before the invoice chain is awaited, so it covers intake and the webhook handlers plus the outbox work done meanwhile.
+    const cpuMsPerEvent = Object.fromEntries(
+      Object.entries(cpuBefore).map(([role, before]) => [role, before === null ? null : Number((((cpuSeconds(stack.processes[role].pid) - before) * 1000) / inbox.events).toFixed(3))]),
+    );
     const invoicesLinked = await waitForInvoices(stack, round, payments.filter((p) => p.type === 'payment_intent.succeeded').length);
     const verification = await verifyRound(stack, round, payments, acceptedIds);
     rounds.push({
       round,
       ceiling: ceilingResult,
-      service: { send, inbox, processedPerSecond, invoicesLinkedInTime: Boolean(invoicesLinked), verification },
+      service: { send, inbox, processedPerSecond, cpuMsPerEvent, invoicesLinkedInTime: Boolean(invoicesLinked), verification },
       ratio: processedPerSecond / ceilingResult.rps,
     });
     console.log(
       `round ${round}: ceiling ${ceilingResult.rps.toFixed(0)} req/s; service accepted ${acceptedIds.length}/${EVENTS} at ${send.rps.toFixed(0)} req/s, ` +
         `processed ${inbox.events} in ${inbox.seconds.toFixed(1)} s = ${processedPerSecond.toFixed(0)}/s (${(processedPerSecond / ceilingResult.rps).toFixed(2)}×); ` +
+        `CPU per event: api ${cpuMsPerEvent.api} ms, worker ${cpuMsPerEvent.worker} ms, ceiling ${ceilingResult.cpuMsPerRequest} ms per request; ` +
         `checks ${verification.allHold ? 'hold' : 'FAIL ' + JSON.stringify(verification.checks)}`,
     );
   }
@@ -276,6 +284,8 @@ async function main() {
       ['ceiling intake (req/s, mean)', mean(rounds.map((r) => r.ceiling.rps)).toFixed(0), '', ''],
       ['service intake while sending (req/s, mean)', mean(rounds.map((r) => r.service.send.rps)).toFixed(0), '', ''],
       ['processed, first receipt to last processed (events/s, mean)', mean(rounds.map((r) => r.service.processedPerSecond)).toFixed(0), '', ''],
+      ['CPU per event, api + worker processes (ms, mean)', mean(rounds.map((r) => r.service.cpuMsPerEvent.api + r.service.cpuMsPerEvent.worker)).toFixed(2), '', ''],
+      ['CPU per request, ceiling process (ms, mean)', mean(rounds.map((r) => r.ceiling.cpuMsPerRequest)).toFixed(2), '', ''],
       ['processed / ceiling intake', ratio.toFixed(2), `≥ ${TARGET_RATIO.toFixed(2)}`, ratio >= TARGET_RATIO ? 'yes' : 'no'],
       ['non-2xx, errors, timeouts', String(non2xx), '0', non2xx === 0 ? 'yes' : 'no'],
       ['none lost, none applied twice (database checks)', allHold ? 'yes' : 'no', 'yes', allHold ? 'yes' : 'no'],

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Payments: the latency `POST /api/v1/payments` adds on top of the Stripe call
-// it makes. One request at a time, alternating A B A B: A calls the emulator
-// directly with stripe-node, configured and called as the service does (create
-// and confirm a PaymentIntent, expand latest_charge, an idempotency key); B
-// creates a payment through the service, which makes that same call. The
+// it makes. It sends one request at a time, alternating A B A B. A calls the
+// emulator directly with stripe-node, configured and called as the service
+// does: create and confirm a PaymentIntent, expand latest_charge, with an
+// idempotency key. B creates a payment through the service, which makes that
+// same call. The
 // emulator answers at once, so the difference of the medians is the service's
 // own work: HTTP, authentication, validation, the idempotency record, the
 // payment row, the status update and the outbox event.
@@ -34,7 +35,7 @@ function summarize(latencies) {
   return { count: sorted.length, p50: round(percentile(sorted, 50)), p90: round(percentile(sorted, 90)), p99: round(percentile(sorted, 99)) };
 }
 
-/** The stripe-node client the service builds for a tenant (see stripe-client.factory.ts), pointed at the emulator. */
+/** Build the stripe-node client the service builds for a tenant (stripe-client.factory.ts), pointed at the emulator. */
 function directClient(secretKey, emulatorUrl) {
   const base = new URL(emulatorUrl);
 

@@ -23,8 +23,11 @@ function place(url) {
     return module[1];
   }
   const own = /\/(dist\/[^/]+\/[^/]+(?:\/[^/]+)?)/.exec(url);
+  if (own) {
+    return own[1];
+  }
 
-  return own ? own[1] : url ? 'node internals' : '(native, idle, gc)';
+  return url ? 'node internals' : '(native, idle, gc)';
 }
 
 const functions = new Map();

@@ -15,7 +15,7 @@ session.post('Profiler.enable');
 session.post('Profiler.setSamplingInterval', { interval: 1000 });
 session.post('Profiler.start');
 
-// Registered before Nest's listener, so it runs first; an in-thread session answers synchronously.
+// Registered before Nest's listener, so it runs first. An in-thread session calls back synchronously.
 process.once('SIGTERM', () => {
   session.post('Profiler.stop', (error, result) => {
     if (!error) {

@@ -193,9 +193,11 @@ async function startCeiling({ database, redisUrl }) {
   return {
     child,
     async measure({ seconds = 10, connections = 50 } = {}) {
+      const cpuBefore = cpuSeconds(child.pid);
       const { acceptedIds, ...result } = await runLoad({ targets, connections, seconds });
+      const cpuMsPerRequest = cpuBefore === null ? null : Number((((cpuSeconds(child.pid) - cpuBefore) * 1000) / Math.max(result.total, 1)).toFixed(3));
 
-      return { ...result, accepted: acceptedIds.length };
+      return { ...result, accepted: acceptedIds.length, cpuMsPerRequest };
     },
   };
 }
@@ -276,6 +278,22 @@ function sampleDatabaseActivity(databaseUrl, databaseName, { intervalMs = 50 } =
   };
 }
 
+/**
+ * CPU time (user + system, seconds) the process `pid` has used so far, from
+ * /proc (Linux only; null elsewhere). The difference over a round divided by
+ * the work done is a cost per event that drifts less with machine load than
+ * wall-clock rates do.
+ */
+function cpuSeconds(pid) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // utime and stime are fields 14 and 15 of stat(5), counted in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
 /** Percentile `p` (0..100) of an ascending array, nearest-rank. */
 function percentile(sorted, p) {
   if (sorted.length === 0) {
@@ -290,4 +308,4 @@ function mean(values) {
   return values.reduce((sum, value) => sum + value, 0) / values.length;
 }
 
-module.exports = { CEILING_SECRET, LOG_DIR, mean, percentile, pollUntil, retryClosedSocket, sampleDatabaseActivity, seedTenants, startCeiling, startRedis, startStack, stopStack, waitForPort };
+module.exports = { CEILING_SECRET, LOG_DIR, cpuSeconds, mean, percentile, pollUntil, retryClosedSocket, sampleDatabaseActivity, seedTenants, startCeiling, startRedis, startStack, stopStack, waitForPort };
