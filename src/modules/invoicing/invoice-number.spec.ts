@@ -1,6 +1,7 @@
 import {
   DEFAULT_TIME_ZONE,
   addDaysToIsoDate,
+  calendarDateInZone,
   calendarYearInZone,
   formatInvoiceNumber,
   isoDateInZone,
@@ -60,6 +61,24 @@ describe('isoDateInZone', () => {
   });
 });
 
+describe('calendarDateInZone', () => {
+  // Formatters are reused per zone, so interleaved zones must still each get their own date.
+  const instant = new Date('2026-12-31T16:00:00.000Z');
+
+  it('keeps each zone apart across repeated calls', () => {
+    for (let call = 0; call < 3; call++) {
+      expect(calendarDateInZone(instant, 'Asia/Tokyo')).toEqual({ year: 2027, month: 1, day: 1 });
+      expect(calendarDateInZone(instant, 'America/Chicago')).toEqual({ year: 2026, month: 12, day: 31 });
+      expect(calendarDateInZone(instant, 'UTC')).toEqual({ year: 2026, month: 12, day: 31 });
+    }
+  });
+
+  it('rejects an unknown zone on every call', () => {
+    expect(() => calendarDateInZone(instant, 'Mars/Olympus_Mons')).toThrow(RangeError);
+    expect(() => calendarDateInZone(instant, 'Mars/Olympus_Mons')).toThrow(RangeError);
+  });
+});
+
 describe('resolveTimeZone', () => {
   it('keeps a known zone', () => {
     expect(resolveTimeZone('Europe/Berlin')).toBe('Europe/Berlin');
@@ -70,6 +89,12 @@ describe('resolveTimeZone', () => {
   });
 
   it('falls back to Chicago for an unknown zone', () => {
+    expect(resolveTimeZone('Mars/Olympus_Mons')).toBe(DEFAULT_TIME_ZONE);
+  });
+
+  it('falls back again for an unknown zone seen before', () => {
+    resolveTimeZone('Mars/Olympus_Mons');
+
     expect(resolveTimeZone('Mars/Olympus_Mons')).toBe(DEFAULT_TIME_ZONE);
   });
 });

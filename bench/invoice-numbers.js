@@ -1,0 +1,179 @@
+#!/usr/bin/env node
+// Invoice numbers: finalizations through `POST /api/v1/invoices/:id/finalize`,
+// a fixed number in flight at a time, over several tenants, with the api and
+// worker roles as separate processes (the worker issues each finalized invoice
+// in the emulator meanwhile). Numbers per second are divided by the ceiling
+// server's intake rate measured in the same run, alternating A B A B, and the
+// numbers of each tenant are checked in the database for gaps and duplicates.
+// usage: node bench/invoice-numbers.js [--invoices 2000] [--concurrency 50]
+//        [--tenants 10] [--rounds 2] [--ceiling-seconds 10] [--no-record]
+'use strict';
+
+const { parseArgs } = require('node:util');
+const h = require('./lib/harness');
+const { mean, retryClosedSocket, seedTenants, startCeiling, startStack, stopStack } = require('./lib/stack');
+
+const { values } = parseArgs({
+  options: {
+    invoices: { type: 'string', default: '2000' },
+    concurrency: { type: 'string', default: '50' },
+    tenants: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '2' },
+    'ceiling-seconds': { type: 'string', default: '10' },
+    'no-record': { type: 'boolean', default: false },
+  },
+});
+const INVOICES = Number(values.invoices);
+const CONCURRENCY = Number(values.concurrency);
+const TENANTS = Number(values.tenants);
+const ROUNDS = Number(values.rounds);
+const CEILING_SECONDS = Number(values['ceiling-seconds']);
+const TARGET_RATIO = 0.1;
+
+/** Run `work(item)` over `items` with at most `limit` in flight; returns each call's result or error in order. */
+async function inPool(items, limit, work) {
+  const results = new Array(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      try {
+        results[index] = { value: await work(items[index]) };
+      } catch (error) {
+        results[index] = { error: String(error) };
+      }
+    }
+  });
+  await Promise.all(lanes);
+
+  return results;
+}
+
+/** Create `count` drafts spread over the tenants through the API, 10 requests at a time. */
+async function createDrafts(stack, tenants, customers, count) {
+  const plan = Array.from({ length: count }, (_, index) => tenants[index % tenants.length]);
+  const created = await inPool(plan, 10, (tenant) =>
+    retryClosedSocket(() =>
+      h.http('POST', `${stack.serviceUrl}/api/v1/invoices`, tenant.ownerToken, {
+        customerId: customers.get(tenant.tenantId),
+        currency: 'usd',
+        daysUntilDue: 30,
+        lines: [{ description: 'Benchmark line', quantity: 2, unitAmount: 4500 }],
+      }),
+    ),
+  );
+  const failed = created.filter((result) => result.error);
+  if (failed.length > 0) {
+    throw new Error(`creating ${failed.length} draft invoices failed, first: ${failed[0].error}`);
+  }
+
+  return created.map((result, index) => ({ id: result.value.id, tenant: plan[index] }));
+}
+
+async function finalizeAll(stack, drafts) {
+  const started = performance.now();
+  const results = await inPool(drafts, CONCURRENCY, async (draft) => {
+    const response = await fetch(`${stack.serviceUrl}/api/v1/invoices/${draft.id}/finalize`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${draft.tenant.ownerToken}` },
+    });
+    const body = await response.json();
+
+    return { status: response.status, number: body.number ?? null };
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const statuses = {};
+  for (const result of results) {
+    const key = result.error ? 'error' : String(result.value.status);
+    statuses[key] = (statuses[key] ?? 0) + 1;
+  }
+
+  return { seconds, numbersPerSecond: (statuses['200'] ?? 0) / seconds, statuses, firstError: results.find((r) => r.error)?.error ?? null };
+}
+
+/** Per tenant and mode: numbers must run 1..n within each year with none repeated. */
+async function checkNumbers(stack) {
+  const rows = await h.query(
+    stack.databaseUrl,
+    `SELECT tenant_id, livemode, split_part(number, '-', 2) AS year,
+            count(*) AS numbered, count(DISTINCT number) AS distinct_numbers,
+            min(split_part(number, '-', 3)::int) AS first, max(split_part(number, '-', 3)::int) AS last
+       FROM invoices WHERE number IS NOT NULL
+      GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+  );
+  const sequences = rows.map((row) => ({
+    tenantId: row.tenant_id,
+    livemode: row.livemode,
+    year: row.year,
+    numbered: Number(row.numbered),
+    duplicates: Number(row.numbered) - Number(row.distinct_numbers),
+    // Numbers start at 1, so a sequence without gaps has as many distinct numbers as its last one.
+    gaps: Number(row.last) - Number(row.distinct_numbers),
+  }));
+  const [drafts] = await h.query(stack.databaseUrl, `SELECT count(*) FILTER (WHERE status = 'draft') AS drafts, count(*) FILTER (WHERE status <> 'draft' AND number IS NULL) AS unnumbered FROM invoices`);
+
+  return {
+    sequences,
+    duplicates: sequences.reduce((sum, s) => sum + s.duplicates, 0),
+    gaps: sequences.reduce((sum, s) => sum + s.gaps, 0),
+    draftsLeft: Number(drafts.drafts),
+    finalizedWithoutNumber: Number(drafts.unnumbered),
+  };
+}
+
+async function main() {
+  const stack = await startStack({ database: 'billing_bench_suite_invoices', roles: ['api', 'worker'], name: 'bench-invoices' });
+  const ceiling = await startCeiling({ database: 'billing_bench_suite_invoices_ceiling', redisUrl: stack.redisUrl });
+  const tenants = await seedTenants(stack, { count: TENANTS, prefix: 'bench-invoices', ownSecret: false });
+  const customers = new Map();
+  for (const tenant of tenants) {
+    const customer = await retryClosedSocket(() =>
+      h.http('POST', `${stack.serviceUrl}/api/v1/customers`, tenant.ownerToken, { name: `Customer of ${tenant.slug}`, email: `billing@${tenant.slug}.example.com` }),
+    );
+    customers.set(tenant.tenantId, customer.id);
+  }
+
+  // Warm up the ceiling and the finalize path so the first measured round is not the JIT's.
+  await ceiling.measure({ seconds: 3 });
+  await finalizeAll(stack, await createDrafts(stack, tenants, customers, 200));
+
+  const rounds = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const ceilingResult = await ceiling.measure({ seconds: CEILING_SECONDS });
+    const drafts = await createDrafts(stack, tenants, customers, INVOICES);
+    const finalize = await finalizeAll(stack, drafts);
+    rounds.push({ round, ceiling: ceilingResult, service: { invoices: drafts.length, ...finalize }, ratio: finalize.numbersPerSecond / ceilingResult.rps });
+    console.log(
+      `round ${round}: ceiling ${ceilingResult.rps.toFixed(0)} req/s; ${drafts.length} finalizations in ${finalize.seconds.toFixed(1)} s = ` +
+        `${finalize.numbersPerSecond.toFixed(0)} numbers/s (${(finalize.numbersPerSecond / ceilingResult.rps).toFixed(2)}×), statuses ${JSON.stringify(finalize.statuses)}`,
+    );
+  }
+  const numbers = await checkNumbers(stack);
+
+  const ratio = mean(rounds.map((r) => r.ratio));
+  const failures = rounds.reduce((sum, r) => sum + r.service.invoices - (r.service.statuses['200'] ?? 0), 0);
+  const table = h.markdownTable(
+    ['measure', 'result', 'target', 'met'],
+    [
+      ['ceiling intake (req/s, mean)', mean(rounds.map((r) => r.ceiling.rps)).toFixed(0), '', ''],
+      ['numbers per second (mean)', mean(rounds.map((r) => r.service.numbersPerSecond)).toFixed(0), '', ''],
+      ['numbers per second / ceiling intake', ratio.toFixed(2), `≥ ${TARGET_RATIO.toFixed(2)}`, ratio >= TARGET_RATIO ? 'yes' : 'no'],
+      ['finalizations not answered 200', String(failures), '0', failures === 0 ? 'yes' : 'no'],
+      ['gaps in a tenant sequence', String(numbers.gaps), '0', numbers.gaps === 0 ? 'yes' : 'no'],
+      ['duplicate numbers in a tenant sequence', String(numbers.duplicates), '0', numbers.duplicates === 0 ? 'yes' : 'no'],
+      ['finalized invoices without a number', String(numbers.finalizedWithoutNumber), '0', numbers.finalizedWithoutNumber === 0 ? 'yes' : 'no'],
+    ],
+  );
+  console.log(`\nInvoice numbers, ${INVOICES} finalizations per round, ${CONCURRENCY} at a time, ${TENANTS} tenants, ${ROUNDS} rounds A B\n\n${table}\n`);
+  if (!values['no-record']) {
+    h.record(`Invoice numbers (${INVOICES} finalizations, ${CONCURRENCY} at a time, ${TENANTS} tenants, ${ROUNDS} rounds)`, table, { rounds, numbers });
+  }
+  await stopStack(stack);
+  process.exit(0);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
