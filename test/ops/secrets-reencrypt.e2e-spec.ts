@@ -72,6 +72,17 @@ interface SecretRow {
   retired_endpoint_secret_key_id: string | null;
 }
 
+/** Run one query on a connection of its own as the DATABASE_URL user. */
+async function observeAsOwner(sql: string, params: unknown[] = []): Promise<unknown[]> {
+  const client = new Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    return (await client.query(sql, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
 async function secretRows(dataSource: DataSource): Promise<SecretRow[]> {
   return (await dataSource.query(
     `SELECT id, tenant_id, secret_key_ciphertext, secret_key_key_id, endpoint_secret_ciphertext, endpoint_secret_key_id,
@@ -241,8 +252,9 @@ describe('secrets:reencrypt', () => {
 
       const running = reencrypt(ROTATED_KEYS, ['--batch-size', '100']);
       // Commit only once re-encryption waits for this row's lock, to read it or to write it.
+      // The observer connects as the DATABASE_URL user because the service's role may not read other sessions' queries.
       await eventually(async () => {
-        const [row] = (await dataSource.query(
+        const [row] = (await observeAsOwner(
           `SELECT count(*)::int AS waiting FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
             WHERE NOT l.granted AND a.datname = current_database() AND a.query LIKE '%stripe_connections%'`,
         )) as { waiting: number }[];
