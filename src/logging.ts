@@ -19,6 +19,13 @@ const REDACT_PATHS = [
   '*.signingSecret',
 ];
 
+/** Returns the caller's X-Request-Id when it is a plain token, else a new UUID. */
+export function requestIdOf(request: IncomingMessage): string {
+  const header = request.headers['x-request-id'];
+
+  return typeof header === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(header) ? header : randomUUID();
+}
+
 /**
  * pino through nestjs-pino: JSON lines with a request id and, once the guard
  * knows it, the tenant. Secrets are removed by field and, as a second net, by
@@ -29,11 +36,7 @@ export function loggerParams(level: string): Params {
     pinoHttp: {
       level,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      genReqId: (request: IncomingMessage) => {
-        const header = request.headers['x-request-id'];
-
-        return typeof header === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(header) ? header : randomUUID();
-      },
+      genReqId: requestIdOf,
       customProps: () => {
         const cls = ClsServiceManager.getClsService();
         const tenantId = cls.isActive() ? cls.get<string | undefined>('tenantId') : undefined;

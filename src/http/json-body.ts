@@ -57,7 +57,8 @@ export class JsonBodyInterceptor implements NestInterceptor {
 }
 
 function findForbiddenKey(value: unknown, path: string, depth = 0): string | null {
-  if (typeof value !== 'object' || value === null || depth > 32) {
+  // A raw body (the webhook route's Buffer) has one key per byte and no prototype keys to find.
+  if (typeof value !== 'object' || value === null || depth > 32 || ArrayBuffer.isView(value)) {
     return null;
   }
 

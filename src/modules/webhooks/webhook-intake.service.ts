@@ -25,6 +25,9 @@ import { WebhookSignatureFailureLimiter } from './webhook-signature-failure.limi
  */
 const ENQUEUE_TIMEOUT_MS = 500;
 
+/** What intake did with a verified delivery: stored it, or found it already in the inbox. */
+export type WebhookIntakeResult = 'stored' | 'duplicate';
+
 const SIGNATURE_FAILURE_DETAILS: Record<SignatureFailure, string> = {
   missing_header: 'The Stripe-Signature header is missing.',
   malformed_header: 'The Stripe-Signature header has no timestamp or no v1 signature.',
@@ -56,7 +59,8 @@ export class WebhookIntakeService {
     this.queueConnection = new QueueConnectionState(queue);
   }
 
-  async receive(endpointToken: string, rawBody: Buffer, signatureHeader: string | undefined): Promise<void> {
+  /** Returns `duplicate` when the inbox already had the event, so intake metrics can tell redeliveries apart. */
+  async receive(endpointToken: string, rawBody: Buffer, signatureHeader: string | undefined): Promise<WebhookIntakeResult> {
     const endpoint = await this.resolve(endpointToken);
     const verifiedBy = await this.verify(endpointToken, endpoint, rawBody, signatureHeader);
 
@@ -70,10 +74,12 @@ export class WebhookIntakeService {
     if (webhookEventId === null) {
       this.logger.debug({ tenantId: endpoint.tenantId, stripeEventId: event.id, type: event.type }, 'Duplicate webhook delivery acknowledged');
 
-      return;
+      return 'duplicate';
     }
 
     await this.enqueue(endpoint.tenantId, webhookEventId, event);
+
+    return 'stored';
   }
 
   /** Find the URL's tenant and secrets. Any failure other than a domain error becomes a 503, so Stripe retries. */
