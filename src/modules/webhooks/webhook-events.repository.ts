@@ -1,6 +1,8 @@
 import { KeysetPosition, cursorTimestampSql, encodeCursor } from '@app/common/pagination/keyset-cursor';
 import { Injectable } from '@nestjs/common';
+import type { Pool } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { WebhookEventStatus, WebhookVerifiedBy } from './webhook-event.entity';
 
 export interface NewWebhookEvent {
@@ -120,13 +122,18 @@ export class WebhookEventsRepository {
    * from the raw bytes in PostgreSQL, so the body crosses the wire once.
    */
   async insertIfNew(event: NewWebhookEvent): Promise<string | null> {
-    const rows: { id: string }[] = await this.dataSource.query(
-      `INSERT INTO webhook_events
+    // Straight to the driver's pool as a named statement: PostgreSQL parses and
+    // plans it once per connection, not once per delivery, and TypeORM's query
+    // runner is skipped. Errors are pg's own, which callers classify by `code`.
+    const pool = (this.dataSource.driver as PostgresDriver).master as Pool;
+    const { rows } = await pool.query<{ id: string }>({
+      name: 'webhook_events_insert_if_new',
+      text: `INSERT INTO webhook_events
               (tenant_id, stripe_event_id, type, livemode, api_version, stripe_created, raw_body, payload, verified_by)
        VALUES ($1, $2, $3, $4, $5, $6, $7, convert_from($7, 'UTF8')::jsonb, $8)
        ON CONFLICT (tenant_id, stripe_event_id) DO NOTHING
        RETURNING id`,
-      [
+      values: [
         event.tenantId,
         event.stripeEventId,
         event.type,
@@ -136,7 +143,7 @@ export class WebhookEventsRepository {
         event.rawBody,
         event.verifiedBy,
       ],
-    );
+    });
 
     return rows.length > 0 ? rows[0].id : null;
   }
