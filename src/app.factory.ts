@@ -15,7 +15,7 @@ import { WebhookIntakeRouteOptions, installWebhookIntakeRoute } from './http/web
 import { WebhookIntakeService } from './modules/webhooks/webhook-intake.service';
 import { webhookIntakeMetrics } from '@app/common/metrics/webhook-intake.middleware';
 
-/** Stripe's largest event is far below this (1 MiB); anything larger is answered 413. */
+/** Stripe's largest event is far below this (1 MiB); a larger body gets 413. */
 export const WEBHOOK_BODY_LIMIT_BYTES = 1024 * 1024;
 const API_BODY_LIMIT = '256kb';
 

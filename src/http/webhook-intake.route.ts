@@ -19,10 +19,10 @@ import { WITHHELD_RESPONSE_BODY, findSecretKind } from './secret-leak.guard';
  */
 const CANONICAL_WEBHOOK_URL = /^\/webhooks\/stripe\/([A-Za-z0-9_-]+)(?:\?.*)?$/;
 
-/** The 200 body and its headers, fixed, so they are built once. */
+/** The 200 body, a constant. */
 const RECEIVED_BODY = '{"received":true}';
 
-/** What the route needs from the Express app it sits in front of. */
+/** Parts of the Express app that the route reuses, so its responses match. */
 export interface WebhookIntakeRouteOptions {
   intake: WebhookIntakeService;
   /** The largest body accepted, in bytes; a larger one gets 413 as body-parser sends it. */
@@ -39,8 +39,8 @@ export interface WebhookIntakeRouteOptions {
  *
  * Through Express each delivery paid for request logging, the request
  * context, cookie parsing, helmet, the response buffer of the secret check,
- * routing, the guard, the interceptors and the pipes, about four fifths of its
- * CPU time. This handler does what is left: it reads the body with the same
+ * routing, the guard, the interceptors and the pipes, which held the intake
+ * benchmark at about 0.2× the ceiling server. This handler does what is left: it reads the body with the same
  * limit, calls the intake service, and sends the same status, headers and
  * problem details, the same intake metrics, and the same log lines with the
  * request id. The e2e suite test/webhooks/webhook-intake-route.e2e-spec.ts
@@ -122,7 +122,7 @@ class WebhookIntakeRoute {
       chunks.push(chunk);
     });
 
-    // Like body-parser, answer 413 only once the whole body has been read and dropped.
+    // Like body-parser, send 413 only once the whole body has been read and dropped.
     request.on('end', () => {
       if (tooLarge) {
         this.sendPayloadTooLarge(delivery);
@@ -255,8 +255,8 @@ class Delivery {
 /**
  * nestjs-pino's per-request store, whose logger is the root logger's child
  * bound to the request, as pino-http makes it. The child is made on the first
- * log line, so a delivery that logs nothing (every accepted one at the default
- * warn level of production benchmarks) does not serialize its request.
+ * log line, so a delivery that writes none (every accepted one when LOG_LEVEL
+ * is warn, as in the benchmarks) does not serialize its request.
  */
 class RequestLogStore {
   private child: PinoInstance | undefined;

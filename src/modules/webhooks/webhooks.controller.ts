@@ -25,10 +25,11 @@ const EMPTY_BODY = Buffer.alloc(0);
  * Stripe's deliveries to a tenant's webhook URL. Authenticated by the
  * signature alone, so no bearer token. app.factory.ts hands this path the raw
  * body as a Buffer (up to 1 MiB, else 413 before this runs). Deliveries to
- * the canonical URL are served by src/http/webhook-intake.route.ts before
- * Express; this controller serves the other spellings of the path (another
- * letter case, a trailing slash, a percent-encoded token, a Content-Encoding)
- * and gives the route its OpenAPI description.
+ * the canonical URL are served before Express by
+ * src/http/webhook-intake.route.ts. This controller serves the other
+ * spellings of the path (another letter case, a trailing slash, a
+ * percent-encoded token) and bodies with a Content-Encoding. It also gives
+ * the route its OpenAPI description.
  */
 @ApiTags('webhooks')
 @Controller('webhooks/stripe')
