@@ -116,12 +116,16 @@ describe('Webhook worker stopped in the middle of a job', () => {
 
     await deliver(t.url, event.path, event.body, signStripePayload(PLATFORM_SECRET, event.body, nowSeconds())).expect(200);
     const processing = await rowInStatus(event.tenantId, eventIdOf(event.body), ['processing']);
+    // The row turns `processing` before the worker sends its Stripe call. Killed in between, the worker
+    // would leave the held fault to the next worker, whose call then waits out the 60 s timeout.
+    const heldRequest = await eventually(async () => t.emulator.apiRequests().find((record) => record.fault === 'timeout'), 30_000);
     first.child.kill('SIGKILL');
     await first.exited;
     await startWorker(60_000);
     const row = await rowInStatus(event.tenantId, eventIdOf(event.body), ['processed', 'ignored', 'failed'], 120_000);
 
     expect(processing.attempts).toBe(1);
+    expect(heldRequest.path).toMatch(/^\/v1\/payment_intents\//);
     expect(row.status).toBe('processed');
     expect(row.attempts).toBe(2);
   });
