@@ -5,11 +5,10 @@
 // usage: node bench/webhook-intake.js [--rounds 2] [--seconds 10] [--connections 50]
 'use strict';
 
-const path = require('node:path');
-const fs = require('node:fs');
 const { parseArgs } = require('node:util');
 const h = require('./lib/harness');
 const { runLoad } = require('./lib/load');
+const { INTAKE_SECRET, rssMegabytes, startIntakeService, storedRows } = require('./lib/intake-service');
 
 const { values } = parseArgs({
   options: {
@@ -22,17 +21,6 @@ const { values } = parseArgs({
 const ROUNDS = Number(values.rounds);
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
-const SECRET = 'whsec_benchmarkintakesecret0001';
-
-function rssMegabytes(pid) {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-
-    return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
-  } catch {
-    return null;
-  }
-}
 
 async function sampleRss(pid, work) {
   let peak = 0;
@@ -50,54 +38,27 @@ async function sampleRss(pid, work) {
 
 async function main() {
   h.ensureBuilt();
-  const serviceDb = await h.freshDatabase('billing_bench');
   const ceilingDb = await h.freshDatabase('billing_bench_ceiling');
   await h.query(
     ceilingDb,
     `create table events (id bigserial primary key, tenant_id text not null, stripe_event_id text not null, type text not null,
        payload jsonb not null, received_at timestamptz not null default now(), unique (tenant_id, stripe_event_id))`,
   );
-  h.runMigrations(serviceDb);
+  const { service, serviceDb, targets: serviceTarget } = await startIntakeService({
+    database: 'billing_bench',
+    logName: 'intake-service.log',
+    queuePrefix: '{billing-bench}',
+  });
 
-  const [emulatorPort, servicePort, ceilingPort] = await Promise.all([h.freePort(), h.freePort(), h.freePort()]);
-  const emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
-  const serviceUrl = `http://127.0.0.1:${servicePort}`;
-  const logDir = path.join(h.ROOT, 'bench', 'results');
-  fs.mkdirSync(logDir, { recursive: true });
-
-  h.start('emulator', 'dist/libs/stripe-emulator/src/main.js', { STRIPE_EMULATOR_PORT: String(emulatorPort) });
-  await h.waitForHttp(`${emulatorUrl}/_emulator/health`);
-  const service = h.start(
-    'service',
-    'dist/src/main.js',
-    {
-      NODE_ENV: 'production',
-      APP_ROLE: 'api',
-      PORT: String(servicePort),
-      DATABASE_URL: serviceDb,
-      APP_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64'),
-      STRIPE_API_BASE: emulatorUrl,
-      PUBLIC_BASE_URL: serviceUrl,
-      QUEUE_PREFIX: '{billing-bench}',
-      LOG_LEVEL: 'warn',
-    },
-    { logFile: path.join(logDir, 'intake-service.log') },
-  );
-  await h.waitForHttp(`${serviceUrl}/health/ready`);
+  const ceilingPort = await h.freePort();
   const ceiling = h.start('ceiling', 'bench/ceiling-server.js', {
     QUEUE: 'bullmq',
     PORT: String(ceilingPort),
-    SECRET,
+    SECRET: INTAKE_SECRET,
     DATABASE_URL: ceilingDb,
   });
   await new Promise((resolve) => setTimeout(resolve, 1000));
-
-  process.env.NODE_ENV = 'test';
-  const operatorToken = h.ops(serviceDb, ['tokens:create', '--role', 'operator', '--label', 'bench']);
-  const tenant = await h.seedTenant({ databaseUrl: serviceDb, serviceUrl, emulatorUrl, operatorToken, slug: 'bench-intake', secret: SECRET });
-
-  const ceilingTarget = [{ url: `http://127.0.0.1:${ceilingPort}/`, secret: SECRET }];
-  const serviceTarget = [{ url: tenant.webhookUrl.replace(/^https?:\/\/[^/]+/, serviceUrl), secret: SECRET }];
+  const ceilingTarget = [{ url: `http://127.0.0.1:${ceilingPort}/`, secret: INTAKE_SECRET }];
 
   // Warm both up so the first measured round is not the JIT's.
   await runLoad({ targets: ceilingTarget, connections: CONNECTIONS, seconds: 3 });
@@ -109,12 +70,7 @@ async function main() {
     const { acceptedIds, ...serviceResult } = await sampleRss(service.pid, () =>
       runLoad({ targets: serviceTarget, connections: CONNECTIONS, seconds: SECONDS }),
     );
-    const stored = await h.query(
-      serviceDb,
-      'SELECT count(*) AS rows, count(DISTINCT stripe_event_id) AS distinct_ids FROM webhook_events WHERE stripe_event_id = ANY($1)',
-      [acceptedIds],
-    );
-    const acceptedStored = { accepted: acceptedIds.length, rows: Number(stored[0].rows), distinct: Number(stored[0].distinct_ids) };
+    const acceptedStored = await storedRows(serviceDb, acceptedIds);
     delete ceilingResult.acceptedIds;
     rounds.push({ round, ceiling: ceilingResult, service: { ...serviceResult, acceptedStored } });
     console.log(

@@ -12,10 +12,12 @@ import { AppModule } from './app.module';
 import { AppConfig } from './config/app-config';
 import { deferredJsonParser } from './http/json-body';
 import { secretLeakGuard } from './http/secret-leak.guard';
+import { WebhookIntakeRouteOptions, installWebhookIntakeRoute } from './http/webhook-intake.route';
+import { WebhookIntakeService } from './modules/webhooks/webhook-intake.service';
 import { webhookIntakeMetrics } from '@app/common/metrics/webhook-intake.middleware';
 
-/** Stripe's largest event is far below this; anything larger is answered 413. */
-export const WEBHOOK_BODY_LIMIT = '1mb';
+/** Stripe's largest event is far below this (1 MiB); a larger body gets 413. */
+export const WEBHOOK_BODY_LIMIT_BYTES = 1024 * 1024;
 const API_BODY_LIMIT = '256kb';
 
 export interface CreateAppOptions {
@@ -44,13 +46,21 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   // Webhooks are verified over the exact bytes Stripe sent, so that route gets
   // the raw body and every other route the parsed JSON.
   app.use('/webhooks/stripe', webhookIntakeMetrics());
-  app.use('/webhooks/stripe', express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }));
+  app.use('/webhooks/stripe', express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT_BYTES }));
   app.use(deferredJsonParser(API_BODY_LIMIT));
   app.use(cookieParser());
-  app.use(helmet(helmetOptions(config)));
+  const securityHeaders = helmet(helmetOptions(config));
+  app.use(securityHeaders);
 
   if (roles.api) {
     setUpOpenApi(app);
+    // Deliveries to the canonical webhook URL skip the Express pipeline above; see the route's notes.
+    installWebhookIntakeRoute(app.getHttpServer(), {
+      intake: app.get(WebhookIntakeService),
+      bodyLimitBytes: WEBHOOK_BODY_LIMIT_BYTES,
+      etag: (app.getHttpAdapter().getInstance() as express.Express).get('etag fn') as WebhookIntakeRouteOptions['etag'],
+      helmet: securityHeaders as WebhookIntakeRouteOptions['helmet'],
+    });
   }
 
   return app;

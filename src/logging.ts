@@ -7,6 +7,13 @@ import { ClsServiceManager } from 'nestjs-cls';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
+/** Returns the caller's X-Request-Id when it is a plain token, else a new UUID. */
+export function requestIdOf(request: IncomingMessage): string {
+  const header = request.headers['x-request-id'];
+
+  return typeof header === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(header) ? header : randomUUID();
+}
+
 /**
  * pino through nestjs-pino: JSON lines with a request id and, once the guard
  * knows it, the tenant. Secrets are removed by field and then, as a second
@@ -17,11 +24,7 @@ export function loggerParams(level: string, destination: LogDestination = pino.d
   const options: Options = {
     level,
     redact: { paths: [...LOG_REDACT_PATHS], censor: REDACTED },
-    genReqId: (request: IncomingMessage) => {
-      const header = request.headers['x-request-id'];
-
-      return typeof header === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(header) ? header : randomUUID();
-    },
+    genReqId: requestIdOf,
     customProps: () => {
       const cls = ClsServiceManager.getClsService();
       const tenantId = cls.isActive() ? cls.get<string | undefined>('tenantId') : undefined;

@@ -131,8 +131,26 @@ function ops(databaseUrl, args) {
   return output.trim().split('\n').pop().trim();
 }
 
+/**
+ * fetch, sent again once when the pooled connection turns out to be closed.
+ * ops() blocks the event loop for seconds, so fetch cannot notice that a
+ * server closed an idle keep-alive connection meanwhile and reuses it; the
+ * server never saw that request.
+ */
+async function fetchOnFreshSocket(url, init) {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    if (error?.cause?.code !== 'UND_ERR_SOCKET') {
+      throw error;
+    }
+
+    return fetch(url, init);
+  }
+}
+
 async function http(method, url, token, body) {
-  const response = await fetch(url, {
+  const response = await fetchOnFreshSocket(url, {
     method,
     headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body ? { 'Content-Type': 'application/json' } : {}) },
     body: body ? JSON.stringify(body) : undefined,
@@ -159,7 +177,7 @@ async function seedTenant({ databaseUrl, serviceUrl, emulatorUrl, operatorToken,
   });
   const billing = await http('GET', `${serviceUrl}/api/v1/settings/billing`, ownerToken);
   const tenant = (await query(databaseUrl, 'SELECT id FROM tenants WHERE slug = $1', [slug]))[0];
-  await fetch(`${serviceUrl}/api/v1/ops/tenants/${tenant.id}/webhook-secret`, {
+  await fetchOnFreshSocket(`${serviceUrl}/api/v1/ops/tenants/${tenant.id}/webhook-secret`, {
     method: 'PUT',
     headers: { Authorization: `Bearer ${operatorToken}`, 'Content-Type': 'application/json' },
     body: JSON.stringify({ secret }),

@@ -4,7 +4,8 @@ import { SECRET_PATTERNS } from '@app/common/keys/stripe-keys';
 
 const logger = new Logger('SecretLeakGuard');
 
-const LEAK_BODY = JSON.stringify({
+/** The body sent in place of a response that contained a secret, with status 500. */
+export const WITHHELD_RESPONSE_BODY = JSON.stringify({
   type: 'about:blank',
   title: 'Internal error',
   status: 500,
@@ -62,9 +63,9 @@ export function secretLeakGuard(): RequestHandler {
       response.statusCode = 500;
       response.removeHeader('ETag');
       response.setHeader('Content-Type', 'application/problem+json');
-      response.setHeader('Content-Length', Buffer.byteLength(LEAK_BODY));
+      response.setHeader('Content-Length', Buffer.byteLength(WITHHELD_RESPONSE_BODY));
 
-      return originalEnd(LEAK_BODY, done);
+      return originalEnd(WITHHELD_RESPONSE_BODY, done);
     }) as Response['end'];
 
     next();

@@ -1,11 +1,13 @@
 import { TENANCY_ADMIN, TenancyAdmin } from '@app/contracts/tenancy.contracts';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { AddressInfo, Socket, connect, createServer } from 'node:net';
 import Redis from 'ioredis';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { createTenant } from '../support/factories';
 import { EmulatorAccount } from '../support/stripe-account';
+import { TEST_DATABASE_URL } from '../support/test-env';
 import { TestApp, eventually, freePort } from '../support/test-app';
 
 /** No handler declares this type, so its events end `ignored` with `unhandled_type`. */
@@ -182,4 +184,37 @@ export class OwnRedis {
       running.kill('SIGTERM');
     });
   }
+}
+
+/** Start a TCP proxy to the test database that a test can cut, so one app loses PostgreSQL. */
+export async function startDatabaseProxy(): Promise<{ url: string; cut: () => Promise<void> }> {
+  const target = new URL(TEST_DATABASE_URL);
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port || 5432), target.hostname);
+    const closeBoth = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', closeBoth);
+      socket.on('close', closeBoth);
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+
+  const url = new URL(TEST_DATABASE_URL);
+  url.host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    url: url.toString(),
+    cut: async () => {
+      for (const socket of sockets) {
+        socket.destroy();
+      }
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

@@ -3,14 +3,13 @@ import { signStripePayload } from '@app/common/stripe/webhook-signature';
 import { getQueueToken } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
 import { randomBytes } from 'node:crypto';
-import { AddressInfo, Socket, connect, createServer } from 'node:net';
 import request from 'supertest';
 import Stripe from 'stripe';
 import { DataSource } from 'typeorm';
 import { WebhookEventsSweeper } from '../../src/modules/webhooks/webhook-events.sweeper';
 import { createOperatorAuth, createTenant } from '../support/factories';
-import { TEST_DATABASE_URL } from '../support/test-env';
 import { TestApp, eventually, freePort, startTestApp } from '../support/test-app';
+import { startDatabaseProxy } from './webhook-helpers';
 
 /** A platform secret the suite's app starts with (STRIPE_WEBHOOK_SECRET). */
 const PLATFORM_SECRET = `whsec_${randomBytes(24).toString('hex')}`;
@@ -61,39 +60,6 @@ function stripeEvent(overrides: Record<string, unknown> = {}): Buffer {
   };
 
   return Buffer.from(JSON.stringify(event, null, 2), 'utf8');
-}
-
-/** Start a TCP proxy to the test database that a test can cut, so one app loses PostgreSQL. */
-async function startDatabaseProxy(): Promise<{ url: string; cut: () => Promise<void> }> {
-  const target = new URL(TEST_DATABASE_URL);
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connect(Number(target.port || 5432), target.hostname);
-    const closeBoth = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', closeBoth);
-      socket.on('close', closeBoth);
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-
-  const url = new URL(TEST_DATABASE_URL);
-  url.host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-  return {
-    url: url.toString(),
-    cut: async () => {
-      for (const socket of sockets) {
-        socket.destroy();
-      }
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 function eventIdOf(body: Buffer): string {

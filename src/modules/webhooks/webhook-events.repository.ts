@@ -1,6 +1,8 @@
 import { KeysetPosition, cursorTimestampSql, encodeCursor } from '@app/common/pagination/keyset-cursor';
 import { Injectable } from '@nestjs/common';
+import type { PoolClient } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { WebhookEventStatus, WebhookVerifiedBy } from './webhook-event.entity';
 
 export interface NewWebhookEvent {
@@ -120,23 +122,37 @@ export class WebhookEventsRepository {
    * from the raw bytes in PostgreSQL, so the body crosses the wire once.
    */
   async insertIfNew(event: NewWebhookEvent): Promise<string | null> {
-    const rows: { id: string }[] = await this.dataSource.query(
-      `INSERT INTO webhook_events
-              (tenant_id, stripe_event_id, type, livemode, api_version, stripe_created, raw_body, payload, verified_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, convert_from($7, 'UTF8')::jsonb, $8)
-       ON CONFLICT (tenant_id, stripe_event_id) DO NOTHING
-       RETURNING id`,
-      [
-        event.tenantId,
-        event.stripeEventId,
-        event.type,
-        event.livemode,
-        event.apiVersion,
-        event.stripeCreated,
-        event.rawBody,
-        event.verifiedBy,
-      ],
-    );
+    // A named statement on a client of the driver's pool: PostgreSQL parses and
+    // plans it once per connection, not once per delivery, and TypeORM's query
+    // runner is skipped. The client comes from obtainMasterConnection, not
+    // pool.query, so it carries the tenant scope that row-level security reads.
+    // Errors are pg's own, which callers classify by `code`.
+    const [client, release] = (await (this.dataSource.driver as PostgresDriver).obtainMasterConnection()) as [PoolClient, (error?: unknown) => void];
+    let rows: { id: string }[];
+    try {
+      ({ rows } = await client.query<{ id: string }>({
+        name: 'webhook_events_insert_if_new',
+        text: `INSERT INTO webhook_events
+                (tenant_id, stripe_event_id, type, livemode, api_version, stripe_created, raw_body, payload, verified_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, convert_from($7, 'UTF8')::jsonb, $8)
+         ON CONFLICT (tenant_id, stripe_event_id) DO NOTHING
+         RETURNING id`,
+        values: [
+          event.tenantId,
+          event.stripeEventId,
+          event.type,
+          event.livemode,
+          event.apiVersion,
+          event.stripeCreated,
+          event.rawBody,
+          event.verifiedBy,
+        ],
+      }));
+    } catch (error) {
+      release(error);
+      throw error;
+    }
+    release();
 
     return rows.length > 0 ? rows[0].id : null;
   }

@@ -26,6 +26,9 @@ import { WebhookSignatureFailureLimiter, spikeThreshold } from './webhook-signat
  */
 const ENQUEUE_TIMEOUT_MS = 500;
 
+/** What intake did with a verified delivery: stored it, or found it already in the inbox. */
+export type WebhookIntakeResult = 'stored' | 'duplicate';
+
 const SIGNATURE_FAILURE_DETAILS: Record<SignatureFailure, string> = {
   missing_header: 'The Stripe-Signature header is missing.',
   malformed_header: 'The Stripe-Signature header has no timestamp or no v1 signature.',
@@ -58,13 +61,20 @@ export class WebhookIntakeService {
     this.queueConnection = new QueueConnectionState(queue);
   }
 
-  async receive(endpointToken: string, rawBody: Buffer, signatureHeader: string | undefined): Promise<void> {
+  /** Returns `duplicate` when the inbox already had the event, so intake metrics can tell redeliveries apart. */
+  async receive(endpointToken: string, rawBody: Buffer, signatureHeader: string | undefined): Promise<WebhookIntakeResult> {
     // The URL's token is how a delivery finds its tenant; everything after that runs in the tenant found.
     const endpoint = await this.resolve(endpointToken);
-    await this.context.runAsTenant(endpoint.tenantId, () => this.receiveForTenant(endpointToken, endpoint, rawBody, signatureHeader), this.context.correlationId);
+
+    return this.context.runAsTenant(endpoint.tenantId, () => this.receiveForTenant(endpointToken, endpoint, rawBody, signatureHeader), this.context.correlationId);
   }
 
-  private async receiveForTenant(endpointToken: string, endpoint: WebhookEndpointResolution, rawBody: Buffer, signatureHeader: string | undefined): Promise<void> {
+  private async receiveForTenant(
+    endpointToken: string,
+    endpoint: WebhookEndpointResolution,
+    rawBody: Buffer,
+    signatureHeader: string | undefined,
+  ): Promise<WebhookIntakeResult> {
     const verifiedBy = await this.verify(endpointToken, endpoint, rawBody, signatureHeader);
 
     const event = parseStripeEventEnvelope(rawBody);
@@ -77,10 +87,12 @@ export class WebhookIntakeService {
     if (webhookEventId === null) {
       this.logger.debug({ tenantId: endpoint.tenantId, stripeEventId: event.id, type: event.type }, 'Duplicate webhook delivery acknowledged');
 
-      return;
+      return 'duplicate';
     }
 
     await this.enqueue(endpoint.tenantId, webhookEventId, event);
+
+    return 'stored';
   }
 
   /** Find the URL's tenant and secrets. Any failure other than a domain error becomes a 503, so Stripe retries. */

@@ -1,3 +1,4 @@
+import { markDuplicateWebhookDelivery } from '@app/common/metrics/webhook-intake.middleware';
 import { Public } from '@app/common/roles/roles';
 import { Controller, Headers, HttpCode, HttpStatus, Param, Post, Req } from '@nestjs/common';
 import {
@@ -23,7 +24,12 @@ const EMPTY_BODY = Buffer.alloc(0);
 /**
  * Stripe's deliveries to a tenant's webhook URL. Authenticated by the
  * signature alone, so no bearer token. app.factory.ts hands this path the raw
- * body as a Buffer (up to 1 MiB, else 413 before this runs).
+ * body as a Buffer (up to 1 MiB, else 413 before this runs). Deliveries to
+ * the canonical URL are served before Express by
+ * src/http/webhook-intake.route.ts. This controller serves the other
+ * spellings of the path (another letter case, a trailing slash, a
+ * percent-encoded token) and bodies with a Content-Encoding. It also gives
+ * the route its OpenAPI description.
  */
 @ApiTags('webhooks')
 @Controller('webhooks/stripe')
@@ -55,7 +61,9 @@ export class WebhooksController {
   ): Promise<WebhookReceivedDto> {
     // express.raw leaves the body unset when the request has none.
     const rawBody = Buffer.isBuffer(request.body) ? request.body : EMPTY_BODY;
-    await this.intake.receive(endpointToken, rawBody, signature);
+    if ((await this.intake.receive(endpointToken, rawBody, signature)) === 'duplicate') {
+      markDuplicateWebhookDelivery(request);
+    }
 
     return { received: true };
   }

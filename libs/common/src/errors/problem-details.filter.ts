@@ -21,7 +21,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
-    const { body, headers } = this.toProblem(exception);
+    const { body, headers } = toProblemResponse(exception, this.logger);
     if (response.headersSent) {
       return;
     }
@@ -31,66 +31,6 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     }
     // Details may quote what the client sent, so a secret in it is masked rather than echoed back.
     response.status(body.status).type(PROBLEM_CONTENT_TYPE).send(redactSecrets(JSON.stringify(body)));
-  }
-
-  private toProblem(exception: unknown): { body: ProblemDetails; headers: Record<string, string> } {
-    if (exception instanceof DomainError) {
-      return { body: problemFromDomainError(exception), headers: exception.headers ?? {} };
-    }
-
-    if (exception instanceof HttpException) {
-      return { body: this.fromHttpException(exception), headers: {} };
-    }
-
-    if (isBodyParserError(exception)) {
-      return { body: this.fromBodyParserError(exception), headers: {} };
-    }
-
-    if (isDatabaseUnavailable(exception)) {
-      this.logger.error({ err: describe(exception) }, 'Database unavailable while handling a request');
-
-      return {
-        body: problem('service_unavailable', 'The database is unavailable. Retry in a few seconds.'),
-        headers: { 'Retry-After': '5' },
-      };
-    }
-
-    this.logger.error({ err: describe(exception) }, 'Unhandled error while handling a request');
-
-    return { body: problem('internal_error', 'An unexpected error occurred. It has been logged.'), headers: {} };
-  }
-
-  private fromHttpException(exception: HttpException): ProblemDetails {
-    const status = exception.getStatus();
-    const codeByStatus: Record<number, ErrorCode> = {
-      [HttpStatus.BAD_REQUEST]: 'validation_failed',
-      [HttpStatus.UNAUTHORIZED]: 'unauthenticated',
-      [HttpStatus.FORBIDDEN]: 'forbidden',
-      [HttpStatus.NOT_FOUND]: 'not_found',
-      [HttpStatus.PAYLOAD_TOO_LARGE]: 'payload_too_large',
-      [HttpStatus.TOO_MANY_REQUESTS]: 'rate_limited',
-      [HttpStatus.SERVICE_UNAVAILABLE]: 'service_unavailable',
-    };
-    const code = codeByStatus[status] ?? 'internal_error';
-    const detail = status === HttpStatus.NOT_FOUND ? 'No such resource.' : exception.message;
-
-    return problem(code, detail);
-  }
-
-  private fromBodyParserError(error: BodyParserError): ProblemDetails {
-    if (error.type === 'entity.too.large') {
-      return problem('payload_too_large', `The request body is larger than the limit of ${error.limit ?? 'the server'} bytes.`);
-    }
-
-    if (error.type === 'entity.parse.failed') {
-      return problem('validation_failed', 'The request body is not valid JSON.', [
-        { field: 'body', message: 'must be valid JSON' },
-      ]);
-    }
-
-    return problem('validation_failed', 'The request body could not be read.', [
-      { field: 'body', message: error.message },
-    ]);
   }
 }
 
@@ -133,4 +73,69 @@ function describe(error: unknown): { name: string; message: string; stack?: stri
   }
 
   return { name: typeof error, message: String(error) };
+}
+
+/**
+ * Build the problem details and extra headers for an error, logging the cause
+ * of the ones the client must not see. Shared by the filter and the webhook
+ * route served before Express.
+ */
+export function toProblemResponse(exception: unknown, logger: Logger): { body: ProblemDetails; headers: Record<string, string> } {
+  if (exception instanceof DomainError) {
+    return { body: problemFromDomainError(exception), headers: exception.headers ?? {} };
+  }
+
+  if (exception instanceof HttpException) {
+    return { body: fromHttpException(exception), headers: {} };
+  }
+
+  if (isBodyParserError(exception)) {
+    return { body: fromBodyParserError(exception), headers: {} };
+  }
+
+  if (isDatabaseUnavailable(exception)) {
+    logger.error({ err: describe(exception) }, 'Database unavailable while handling a request');
+
+    return {
+      body: problem('service_unavailable', 'The database is unavailable. Retry in a few seconds.'),
+      headers: { 'Retry-After': '5' },
+    };
+  }
+
+  logger.error({ err: describe(exception) }, 'Unhandled error while handling a request');
+
+  return { body: problem('internal_error', 'An unexpected error occurred. It has been logged.'), headers: {} };
+}
+
+function fromHttpException(exception: HttpException): ProblemDetails {
+  const status = exception.getStatus();
+  const codeByStatus: Record<number, ErrorCode> = {
+    [HttpStatus.BAD_REQUEST]: 'validation_failed',
+    [HttpStatus.UNAUTHORIZED]: 'unauthenticated',
+    [HttpStatus.FORBIDDEN]: 'forbidden',
+    [HttpStatus.NOT_FOUND]: 'not_found',
+    [HttpStatus.PAYLOAD_TOO_LARGE]: 'payload_too_large',
+    [HttpStatus.TOO_MANY_REQUESTS]: 'rate_limited',
+    [HttpStatus.SERVICE_UNAVAILABLE]: 'service_unavailable',
+  };
+  const code = codeByStatus[status] ?? 'internal_error';
+  const detail = status === HttpStatus.NOT_FOUND ? 'No such resource.' : exception.message;
+
+  return problem(code, detail);
+}
+
+function fromBodyParserError(error: BodyParserError): ProblemDetails {
+  if (error.type === 'entity.too.large') {
+    return problem('payload_too_large', `The request body is larger than the limit of ${error.limit ?? 'the server'} bytes.`);
+  }
+
+  if (error.type === 'entity.parse.failed') {
+    return problem('validation_failed', 'The request body is not valid JSON.', [
+      { field: 'body', message: 'must be valid JSON' },
+    ]);
+  }
+
+  return problem('validation_failed', 'The request body could not be read.', [
+    { field: 'body', message: error.message },
+  ]);
 }
