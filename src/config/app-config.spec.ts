@@ -14,6 +14,20 @@ describe('loadConfig', () => {
     expect(config.role).toBe('all');
     expect(config.stripeApiBase).toBeNull();
     expect(config.rateLimitLogin).toEqual({ limit: 10, windowSeconds: 900 });
+    expect(config.partitionRetentionDays).toBe(90);
+  });
+
+  it('accepts a partition retention of 14 days or more', () => {
+    expect(loadConfig({ APP_ENCRYPTION_KEY: KEY, PARTITION_RETENTION_DAYS: '14' }).partitionRetentionDays).toBe(14);
+    expect(loadConfig({ APP_ENCRYPTION_KEY: KEY, PARTITION_RETENTION_DAYS: '400' }).partitionRetentionDays).toBe(400);
+  });
+
+  it('rejects a partition retention below the replay window', () => {
+    expect(() => loadConfig({ APP_ENCRYPTION_KEY: KEY, PARTITION_RETENTION_DAYS: '13' })).toThrow(/PARTITION_RETENTION_DAYS is 13, below the 14-day replay window/);
+  });
+
+  it.each(['7.5', '-30', 'ninety', '99999'])('rejects partition retention %s', (raw) => {
+    expect(() => loadConfig({ APP_ENCRYPTION_KEY: KEY, PARTITION_RETENTION_DAYS: raw })).toThrow(/PARTITION_RETENTION_DAYS must be a whole number of days from 14 to 3650/);
   });
 
   it('names every invalid variable in one error', () => {
