@@ -62,6 +62,18 @@ describe('Redis keys and cluster slots', () => {
     await redis?.stop();
   });
 
+  it.each(['create-partitions', 'drop-expired-partitions'])('completes the %s job on the worker', async (job) => {
+    const series = `billing_job_duration_seconds_count{queue="maintenance",name="${job}",result="completed"}`;
+    const metrics = await eventually(async () => {
+      const response = await t.http().get('/metrics');
+
+      return response.text.includes(series) ? response.text : undefined;
+    }, 30_000);
+
+    expect(metrics).toContain(series);
+    expect(metrics).not.toContain('billing_job_failures_total{queue="maintenance"');
+  });
+
   it('writes every key under the prefix', () => {
     const outside = keys.filter((key) => !key.startsWith(`${TEST_QUEUE_PREFIX}:`));
 

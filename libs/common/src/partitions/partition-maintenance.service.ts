@@ -22,6 +22,11 @@ export const MONTHS_AHEAD = 3;
 const DEFAULT_PARTITION_DELETE_BATCH = 5_000;
 /** A partition job gives up on a lock after this long and tries again at its next run. */
 const LOCK_TIMEOUT = '10s';
+/**
+ * DETACH waits for ACCESS EXCLUSIVE on the parent, and while it waits every new
+ * insert into the table queues behind it, so a drop gives up quickly instead.
+ */
+const DETACH_LOCK_TIMEOUT = '1s';
 /** Advisory lock namespace of the partition job; the second key is hashtext() of the table name. */
 const ADVISORY_LOCK_CLASS = 7_310_042;
 
@@ -162,6 +167,7 @@ export class PartitionMaintenanceService {
           return 'kept';
         }
 
+        await manager.query(`SET LOCAL lock_timeout = '${DETACH_LOCK_TIMEOUT}'`);
         await manager.query(`ALTER TABLE ${table.table} DETACH PARTITION ${name}`);
         await manager.query(`DROP TABLE ${name}`);
 
