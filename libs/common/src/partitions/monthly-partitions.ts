@@ -14,7 +14,7 @@ export interface Month {
 export interface PartitionedTable {
   /** The partitioned parent, e.g. `webhook_events`. */
   table: string;
-  /** How the partition key stores a time: epoch seconds (bigint) or timestamptz. */
+  /** The partition key's type: epoch seconds (bigint) or timestamptz. */
   keyKind: 'epoch' | 'timestamptz';
   /** The partition key column. */
   keyColumn: string;
@@ -71,7 +71,7 @@ export function defaultPartitionName(table: string): string {
   return `${table}_default`;
 }
 
-/** The month a partition name stands for, or null for a name the partition job did not make. */
+/** Parse the month from a partition name; null for a name the partition job did not make. */
 export function monthOfPartition(table: string, name: string): Month | null {
   const match = new RegExp(`^${table}_p(\\d{4})_(\\d{2})$`).exec(name);
   if (!match) {
@@ -83,12 +83,12 @@ export function monthOfPartition(table: string, name: string): Month | null {
   return month >= 1 && month <= 12 ? { year: Number(match[1]), month } : null;
 }
 
-/** A partition bound as an SQL literal for the table's key: epoch seconds, or a UTC timestamptz. */
+/** Format a partition bound as an SQL literal of the table's key type: epoch seconds, or a UTC timestamptz. */
 export function boundLiteral(table: PartitionedTable, date: Date): string {
   return table.keyKind === 'epoch' ? String(Math.floor(date.getTime() / 1000)) : `'${date.toISOString()}'`;
 }
 
-/** The bound as a query parameter for the table's key. */
+/** Convert a partition bound to a query parameter of the table's key type. */
 export function boundValue(table: PartitionedTable, date: Date): number | string {
   return table.keyKind === 'epoch' ? Math.floor(date.getTime() / 1000) : date.toISOString();
 }
