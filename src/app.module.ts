@@ -3,6 +3,7 @@ import { CommonModule } from '@app/common/common.module';
 import { ProblemDetailsFilter } from '@app/common/errors/problem-details.filter';
 import { IdempotencyModule } from '@app/common/idempotency/idempotency.module';
 import { OutboxModule } from '@app/common/outbox/outbox.module';
+import { PartitionsModule } from '@app/common/partitions/partitions.module';
 import { RateLimitStoreModule } from '@app/common/rate-limits/rate-limit-store';
 import { QueueLifecycleModule } from '@app/common/queues/queue-lifecycle.module';
 import { configureWorkerConnection, producerRedisOptions } from '@app/common/queues/redis-connection';
@@ -66,6 +67,7 @@ export class AppModule {
         LoggerModule.forRoot(loggerParams(config.logLevel, logDestination)),
         ObservabilityModule,
         OutboxModule.forRoles(roles),
+        PartitionsModule.forRoles(roles, { retentionDays: config.partitionRetentionDays }),
         PaymentsModule.forRoles(roles),
         QueueLifecycleModule,
         RateLimitStoreModule.register({ redisUrl: config.redisUrl, keyPrefix: rateLimitKeyPrefix(config) }),

@@ -17,11 +17,25 @@ describe('loadConfig', () => {
     expect(config.rateLimitLoginIp).toEqual({ limit: 100, windowSeconds: 900 });
     expect(config.rateLimitApi).toEqual({ limit: 600, windowSeconds: 60 });
     expect(config.rateLimitWebhookFailures).toEqual({ limit: 60, windowSeconds: 60 });
+    expect(config.partitionRetentionDays).toBe(90);
   });
 
   it('reads RATE_LIMIT_LOGIN_IP', () => {
     expect(loadConfig({ APP_ENCRYPTION_KEY: KEY, RATE_LIMIT_LOGIN_IP: '20/5m' }).rateLimitLoginIp).toEqual({ limit: 20, windowSeconds: 300 });
     expect(() => loadConfig({ APP_ENCRYPTION_KEY: KEY, RATE_LIMIT_LOGIN_IP: 'many' })).toThrow(/RATE_LIMIT_LOGIN_IP/);
+  });
+
+  it('accepts a partition retention of 14 days or more', () => {
+    expect(loadConfig({ APP_ENCRYPTION_KEY: KEY, PARTITION_RETENTION_DAYS: '14' }).partitionRetentionDays).toBe(14);
+    expect(loadConfig({ APP_ENCRYPTION_KEY: KEY, PARTITION_RETENTION_DAYS: '400' }).partitionRetentionDays).toBe(400);
+  });
+
+  it('rejects a partition retention below the replay window', () => {
+    expect(() => loadConfig({ APP_ENCRYPTION_KEY: KEY, PARTITION_RETENTION_DAYS: '13' })).toThrow(/PARTITION_RETENTION_DAYS is 13, below the 14-day replay window/);
+  });
+
+  it.each(['7.5', '-30', 'ninety', '99999'])('rejects partition retention %s', (raw) => {
+    expect(() => loadConfig({ APP_ENCRYPTION_KEY: KEY, PARTITION_RETENTION_DAYS: raw })).toThrow(/PARTITION_RETENTION_DAYS must be a whole number of days from 14 to 3650/);
   });
 
   it('names every invalid variable in one error', () => {

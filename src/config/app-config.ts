@@ -32,6 +32,8 @@ export interface AppConfig {
   stripeTimeoutMs: number;
   /** BullMQ key prefix; braces make it a Redis Cluster hash tag. */
   queuePrefix: string;
+  /** Days a finished inbox event or a published outbox event is kept before retention drops it. */
+  partitionRetentionDays: number;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -41,6 +43,15 @@ export const APP_CONFIG = Symbol('APP_CONFIG');
  * share encrypted rows. It protects nothing and is never accepted in production.
  */
 const TEST_ENCRYPTION_KEY = 'test:' + Buffer.alloc(32, 7).toString('base64');
+
+export const DEFAULT_PARTITION_RETENTION_DAYS = 90;
+/**
+ * Failed jobs stay in BullMQ for 14 days (FAILED_JOB_RETENTION_SECONDS), the
+ * window in which on-call replays them; a retention below it would drop the
+ * inbox rows those jobs point at.
+ */
+export const MIN_PARTITION_RETENTION_DAYS = 14;
+const MAX_PARTITION_RETENTION_DAYS = 3650;
 
 const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600 };
 
@@ -130,6 +141,8 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     problems.push('QUEUE_PREFIX must be a Redis hash tag such as {billing}');
   }
 
+  const partitionRetentionDays = parsePartitionRetention(value('PARTITION_RETENTION_DAYS', String(DEFAULT_PARTITION_RETENTION_DAYS)), problems);
+
   const config: AppConfig = {
     nodeEnv: nodeEnv as AppConfig['nodeEnv'],
     port,
@@ -149,6 +162,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     rateLimitWebhookFailures: parseRateLimit('RATE_LIMIT_WEBHOOK_FAILURES', value('RATE_LIMIT_WEBHOOK_FAILURES', '60/1m'), problems),
     stripeTimeoutMs,
     queuePrefix,
+    partitionRetentionDays,
   };
 
   if (problems.length > 0) {
@@ -186,6 +200,24 @@ function parseUrl(name: string, raw: string, protocols: string[], problems: stri
   }
 
   return raw;
+}
+
+function parsePartitionRetention(raw: string, problems: string[]): number {
+  const days = Number(raw);
+  if (!/^\d+$/.test(raw) || days > MAX_PARTITION_RETENTION_DAYS) {
+    problems.push(`PARTITION_RETENTION_DAYS must be a whole number of days from ${MIN_PARTITION_RETENTION_DAYS} to ${MAX_PARTITION_RETENTION_DAYS} (got "${raw}")`);
+
+    return DEFAULT_PARTITION_RETENTION_DAYS;
+  }
+  if (days < MIN_PARTITION_RETENTION_DAYS) {
+    problems.push(
+      `PARTITION_RETENTION_DAYS is ${days}, below the ${MIN_PARTITION_RETENTION_DAYS}-day replay window: events must outlive the failed jobs on-call replays. Set it to ${MIN_PARTITION_RETENTION_DAYS} or more (default ${DEFAULT_PARTITION_RETENTION_DAYS}).`,
+    );
+
+    return DEFAULT_PARTITION_RETENTION_DAYS;
+  }
+
+  return days;
 }
 
 /** `10/15m` is ten per fifteen minutes; a bare number is per minute. */

@@ -1,4 +1,4 @@
-import { QUEUE_DOMAIN_EVENTS, QUEUE_INVOICES, QUEUE_PAYMENTS, QUEUE_WEBHOOK_EVENTS } from '@app/common/queues/queue-names';
+import { QUEUE_DOMAIN_EVENTS, QUEUE_INVOICES, QUEUE_MAINTENANCE, QUEUE_PAYMENTS, QUEUE_WEBHOOK_EVENTS } from '@app/common/queues/queue-names';
 import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
 import { DatabaseGaugesCollector } from './database-gauges.collector';
@@ -12,7 +12,7 @@ import { QueueGaugesCollector } from './queue-gauges.collector';
  * own producer-side Queue objects and never starts a worker.
  */
 @Module({
-  imports: [BullModule.registerQueue(...[QUEUE_WEBHOOK_EVENTS, QUEUE_DOMAIN_EVENTS, QUEUE_INVOICES, QUEUE_PAYMENTS].map((name) => ({ name })))],
+  imports: [BullModule.registerQueue(...[QUEUE_WEBHOOK_EVENTS, QUEUE_DOMAIN_EVENTS, QUEUE_INVOICES, QUEUE_PAYMENTS, QUEUE_MAINTENANCE].map((name) => ({ name })))],
   providers: [DatabaseGaugesCollector, QueueGaugesCollector],
 })
 export class ObservabilityModule {}

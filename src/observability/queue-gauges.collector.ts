@@ -1,5 +1,5 @@
 import { QUEUE_JOBS_GAUGE, queueJobsGauge, setGaugeCollector } from '@app/common/metrics/metrics';
-import { QUEUE_DOMAIN_EVENTS, QUEUE_INVOICES, QUEUE_PAYMENTS, QUEUE_WEBHOOK_EVENTS } from '@app/common/queues/queue-names';
+import { QUEUE_DOMAIN_EVENTS, QUEUE_INVOICES, QUEUE_MAINTENANCE, QUEUE_PAYMENTS, QUEUE_WEBHOOK_EVENTS } from '@app/common/queues/queue-names';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type { Queue } from 'bullmq';
@@ -7,7 +7,7 @@ import { ScrapeSource } from './scrape-source';
 import { SCRAPE_CACHE_TTL_MS, SCRAPE_TIMEOUT_MS } from './scrape-settings';
 
 /** The queues whose depth /metrics reports. */
-export const OBSERVED_QUEUES = [QUEUE_WEBHOOK_EVENTS, QUEUE_DOMAIN_EVENTS, QUEUE_INVOICES, QUEUE_PAYMENTS] as const;
+export const OBSERVED_QUEUES = [QUEUE_WEBHOOK_EVENTS, QUEUE_DOMAIN_EVENTS, QUEUE_INVOICES, QUEUE_PAYMENTS, QUEUE_MAINTENANCE] as const;
 
 /**
  * BullMQ job states reported per queue, each one even when 0.
@@ -29,8 +29,9 @@ export class QueueGaugesCollector implements OnModuleInit, OnModuleDestroy {
     @InjectQueue(QUEUE_DOMAIN_EVENTS) domainEvents: Queue,
     @InjectQueue(QUEUE_INVOICES) invoices: Queue,
     @InjectQueue(QUEUE_PAYMENTS) payments: Queue,
+    @InjectQueue(QUEUE_MAINTENANCE) maintenance: Queue,
   ) {
-    this.sources = [webhookEvents, domainEvents, invoices, payments].map((queue) => ({
+    this.sources = [webhookEvents, domainEvents, invoices, payments, maintenance].map((queue) => ({
       queue: queue.name,
       source: new ScrapeSource<JobCounts>({
         name: `queue ${queue.name}`,

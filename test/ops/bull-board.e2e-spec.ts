@@ -41,7 +41,7 @@ describe('Bull Board at /ops/queues', () => {
   it('lists every queue in its API', async () => {
     const response = await t.http().get(`${BOARD}/api/queues`).set(session).expect(200);
 
-    expect(response.body.queues.map((queue: { name: string }) => queue.name).sort()).toEqual(['domain-events', 'invoices', 'payments', 'webhook-events']);
+    expect(response.body.queues.map((queue: { name: string }) => queue.name).sort()).toEqual(['domain-events', 'invoices', 'maintenance', 'payments', 'webhook-events']);
   });
 
   it('serves the dashboard scripts to an operator session', async () => {

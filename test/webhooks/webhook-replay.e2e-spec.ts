@@ -399,7 +399,7 @@ describe('Webhook event replay', () => {
     it('lists the counts of every queue', async () => {
       const response = await t.http().get('/api/v1/ops/queues').set(operator).expect(200);
 
-      expect(response.body.data.map((queueCounts: { name: string }) => queueCounts.name)).toEqual(['webhook-events', 'domain-events', 'invoices', 'payments']);
+      expect(response.body.data.map((queueCounts: { name: string }) => queueCounts.name)).toEqual(['webhook-events', 'domain-events', 'invoices', 'payments', 'maintenance']);
       expect(Object.keys(response.body.data[0]).sort()).toEqual(['active', 'completed', 'delayed', 'failed', 'name', 'paused', 'waiting']);
       expect(response.body.data[0].paused).toBe(false);
     });

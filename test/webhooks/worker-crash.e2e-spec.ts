@@ -98,6 +98,24 @@ describe('Webhook worker stopped in the middle of a job', () => {
     return { tenantId: tenant.tenantId, path: new URL(billing.body.webhook.url as string).pathname, body };
   }
 
+  /**
+   * Wait until the worker finished the events the emulator sent about the
+   * payment itself, so the held Stripe call is the test event's and not one
+   * of theirs.
+   */
+  async function emulatorEventsFinished(tenantId: string): Promise<void> {
+    await eventually(async () => {
+      const [counts]: { finished: string; unfinished: string }[] = await dataSource.query(
+        `SELECT count(*) FILTER (WHERE status IN ('processed', 'ignored', 'failed')) AS finished,
+                count(*) FILTER (WHERE status IN ('received', 'processing')) AS unfinished
+           FROM webhook_events WHERE tenant_id = $1`,
+        [tenantId],
+      );
+
+      return Number(counts.finished) >= 2 && Number(counts.unfinished) === 0 ? true : undefined;
+    }, 30_000);
+  }
+
   async function holdNextStripeCall(): Promise<void> {
     await request(t.emulator.url).post('/_emulator/faults').send({ count: 1, kind: 'timeout' }).expect(201);
   }
@@ -128,6 +146,7 @@ describe('Webhook worker stopped in the middle of a job', () => {
   it('reruns a job whose worker was killed', async () => {
     const event = await platformEventAboutAPayment();
     const first = await startWorker(60_000);
+    await emulatorEventsFinished(event.tenantId);
     await holdNextStripeCall();
 
     await deliver(t.url, event.path, event.body, signStripePayload(PLATFORM_SECRET, event.body, nowSeconds())).expect(200);
@@ -147,6 +166,7 @@ describe('Webhook worker stopped in the middle of a job', () => {
     const event = await platformEventAboutAPayment();
     // The held Stripe call times out after 3 s and stripe-node's one retry then succeeds.
     const worker = await startWorker(3_000);
+    await emulatorEventsFinished(event.tenantId);
     await holdNextStripeCall();
 
     await deliver(t.url, event.path, event.body, signStripePayload(PLATFORM_SECRET, event.body, nowSeconds())).expect(200);

@@ -1,7 +1,7 @@
 import { DomainError, notFound } from '@app/common/errors/domain-error';
 import { describeError } from '@app/common/logging/error-description';
 import { withTimeout } from '@app/common/queues/queue-connection-state';
-import { ALL_QUEUES, QUEUE_DOMAIN_EVENTS, QUEUE_INVOICES, QUEUE_PAYMENTS, QUEUE_WEBHOOK_EVENTS, QueueName } from '@app/common/queues/queue-names';
+import { ALL_QUEUES, QUEUE_DOMAIN_EVENTS, QUEUE_INVOICES, QUEUE_MAINTENANCE, QUEUE_PAYMENTS, QUEUE_WEBHOOK_EVENTS, QueueName } from '@app/common/queues/queue-names';
 import { AuditActor, TENANCY_FACADE, TenancyFacade } from '@app/contracts/tenancy.contracts';
 import { QueueCountsView } from '@app/contracts/webhooks.contracts';
 import { InjectQueue } from '@nestjs/bullmq';
@@ -25,12 +25,14 @@ export class QueueOperationsService {
     @InjectQueue(QUEUE_DOMAIN_EVENTS) domainEvents: Queue,
     @InjectQueue(QUEUE_INVOICES) invoices: Queue,
     @InjectQueue(QUEUE_PAYMENTS) payments: Queue,
+    @InjectQueue(QUEUE_MAINTENANCE) maintenance: Queue,
   ) {
     this.queues = new Map<QueueName, Queue>([
       [QUEUE_WEBHOOK_EVENTS, webhookEvents],
       [QUEUE_DOMAIN_EVENTS, domainEvents],
       [QUEUE_INVOICES, invoices],
       [QUEUE_PAYMENTS, payments],
+      [QUEUE_MAINTENANCE, maintenance],
     ]);
   }
 

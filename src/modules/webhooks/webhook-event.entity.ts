@@ -9,7 +9,9 @@ export type WebhookVerifiedBy = 'endpoint' | 'platform';
 
 /**
  * A Stripe event in the inbox. Intake and the worker write it with plain SQL
- * (WebhookEventsRepository); the entity describes the table for reads.
+ * (WebhookEventsRepository); the entity describes the table for reads. The
+ * table is partitioned by `stripe_created`, so its primary key in PostgreSQL
+ * is (id, stripe_created); ids are random UUIDs.
  */
 @Entity({ name: 'webhook_events' })
 export class WebhookEventEntity {

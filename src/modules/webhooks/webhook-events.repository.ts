@@ -119,7 +119,10 @@ export class WebhookEventsRepository {
   /**
    * Insert a delivery unless the tenant already has this Stripe event. Returns
    * the new row's id, or null for a duplicate. The payload column is computed
-   * from the raw bytes in PostgreSQL, so the body crosses the wire once.
+   * from the raw bytes in PostgreSQL, so the body crosses the wire once. The
+   * conflict key includes `stripe_created`, the partition key: every delivery
+   * of an event carries the same signed `created`, so a redelivery in a later
+   * month still meets the first row in its partition.
    */
   async insertIfNew(event: NewWebhookEvent): Promise<string | null> {
     // A named statement on a client of the driver's pool: PostgreSQL parses and
@@ -135,7 +138,7 @@ export class WebhookEventsRepository {
         text: `INSERT INTO webhook_events
                 (tenant_id, stripe_event_id, type, livemode, api_version, stripe_created, raw_body, payload, verified_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, convert_from($7, 'UTF8')::jsonb, $8)
-         ON CONFLICT (tenant_id, stripe_event_id) DO NOTHING
+         ON CONFLICT (tenant_id, stripe_event_id, stripe_created) DO NOTHING
          RETURNING id`,
         values: [
           event.tenantId,

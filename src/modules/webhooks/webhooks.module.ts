@@ -1,6 +1,6 @@
 import { AppRoles } from '@app/common/app-roles';
 import { RepeatedErrorLog } from '@app/common/logging/repeated-error-log';
-import { QUEUE_DOMAIN_EVENTS, QUEUE_INVOICES, QUEUE_PAYMENTS, QUEUE_WEBHOOK_EVENTS, WEBHOOK_EVENT_ATTEMPTS, defaultJobOptions } from '@app/common/queues/queue-names';
+import { QUEUE_DOMAIN_EVENTS, QUEUE_INVOICES, QUEUE_MAINTENANCE, QUEUE_PAYMENTS, QUEUE_WEBHOOK_EVENTS, WEBHOOK_EVENT_ATTEMPTS, defaultJobOptions } from '@app/common/queues/queue-names';
 import { WEBHOOKS_ADMIN } from '@app/contracts/webhooks.contracts';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
@@ -40,6 +40,7 @@ const OTHER_QUEUES = [
   BullModule.registerQueue({ name: QUEUE_DOMAIN_EVENTS }),
   BullModule.registerQueue({ name: QUEUE_INVOICES }),
   BullModule.registerQueue({ name: QUEUE_PAYMENTS }),
+  BullModule.registerQueue({ name: QUEUE_MAINTENANCE }),
 ];
 
 /**
@@ -106,6 +107,7 @@ function bullBoard(): DynamicModule[] {
       { name: QUEUE_DOMAIN_EVENTS, adapter: BullMQAdapter },
       { name: QUEUE_INVOICES, adapter: BullMQAdapter },
       { name: QUEUE_PAYMENTS, adapter: BullMQAdapter },
+      { name: QUEUE_MAINTENANCE, adapter: BullMQAdapter },
     ),
   ];
 }

@@ -3,6 +3,8 @@ import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeor
 /**
  * A domain event written in the same transaction as the state change it
  * announces; the relay publishes it to the domain-events queue afterwards.
+ * The table is partitioned by `created_at`, so its primary key in PostgreSQL
+ * is (id, created_at); ids are random UUIDs.
  */
 @Entity({ name: 'outbox_events' })
 export class OutboxEventEntity {

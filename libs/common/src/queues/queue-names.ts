@@ -11,8 +11,10 @@ export const QUEUE_INVOICES = 'invoices';
  * well within the 24 hours Stripe keeps the refund's idempotency key.
  */
 export const QUEUE_PAYMENTS = 'payments';
+/** Housekeeping of the database: creating monthly partitions ahead and dropping expired ones. */
+export const QUEUE_MAINTENANCE = 'maintenance';
 /** Every queue of the service, as operators list and retry them. */
-export const ALL_QUEUES = [QUEUE_WEBHOOK_EVENTS, QUEUE_DOMAIN_EVENTS, QUEUE_INVOICES, QUEUE_PAYMENTS] as const;
+export const ALL_QUEUES = [QUEUE_WEBHOOK_EVENTS, QUEUE_DOMAIN_EVENTS, QUEUE_INVOICES, QUEUE_PAYMENTS, QUEUE_MAINTENANCE] as const;
 export type QueueName = (typeof ALL_QUEUES)[number];
 
 export const JOB_PROCESS_WEBHOOK_EVENT = 'process-webhook-event';
@@ -26,6 +28,8 @@ export const JOB_SWEEP_INVOICE_JOBS = 'sweep-invoice-jobs';
 export const JOB_MARK_OVERDUE_INVOICES = 'mark-overdue-invoices';
 export const JOB_RECONCILE_INVOICES = 'reconcile-invoices';
 export const JOB_RECONCILE_TENANT_INVOICES = 'reconcile-tenant-invoices';
+export const JOB_CREATE_PARTITIONS = 'create-partitions';
+export const JOB_DROP_EXPIRED_PARTITIONS = 'drop-expired-partitions';
 
 /** Failed jobs stay this long: the replay window on-call engineers work within. */
 export const FAILED_JOB_RETENTION_SECONDS = 14 * 24 * 60 * 60;
