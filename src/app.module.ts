@@ -67,7 +67,7 @@ export class AppModule {
         LoggerModule.forRoot(loggerParams(config.logLevel, logDestination)),
         ObservabilityModule,
         OutboxModule.forRoles(roles),
-        PartitionsModule.forRoles(roles, { retentionDays: config.partitionRetentionDays }),
+        PartitionsModule.forRoles(roles, { retentionDays: config.partitionRetentionDays, databaseUrl: config.databaseUrl }),
         PaymentsModule.forRoles(roles),
         QueueLifecycleModule,
         RateLimitStoreModule.register({ redisUrl: config.redisUrl, keyPrefix: rateLimitKeyPrefix(config) }),

@@ -24,17 +24,21 @@ function epochSeconds(iso: string): number {
 describe('Monthly partitions of the inbox and the outbox', () => {
   let t: TestApp;
   let dataSource: DataSource;
+  let ownerDataSource: DataSource;
   let maintenance: PartitionMaintenanceService;
   let tenantId: string;
 
   beforeAll(async () => {
     t = await startTestApp({ APP_ROLE: 'api' });
     dataSource = t.app.get(DataSource);
-    maintenance = new PartitionMaintenanceService(dataSource);
+    // As in the worker, the jobs connect as the tables' owner: the service's own role may not run DDL.
+    ownerDataSource = await new DataSource(dataSourceOptions(TEST_DATABASE_URL)).initialize();
+    maintenance = new PartitionMaintenanceService(ownerDataSource);
     tenantId = (await createTenant(t)).tenantId;
   });
 
   afterAll(async () => {
+    await ownerDataSource?.destroy();
     await t?.close();
   });
 
@@ -247,5 +251,19 @@ describe('Monthly partitions of the inbox and the outbox', () => {
 
     expect(run.status).not.toBe(0);
     expect(run.stderr + run.stdout).toContain('PARTITION_RETENTION_DAYS is 7, below the 14-day replay window');
+  });
+
+  it('creates partitions from a worker app', async () => {
+    const worker = await startTestApp({ APP_ROLE: 'worker' }, t.emulator);
+    try {
+      const created = await worker.app.get(PartitionMaintenanceService).ensurePartitions(new Date('2040-01-15T00:00:00Z'), 0);
+
+      expect(created.created.sort()).toEqual(TABLES.map((table) => `${table}_p2040_01`).sort());
+    } finally {
+      await worker.close();
+      for (const table of TABLES) {
+        await ownerDataSource.query(`DROP TABLE IF EXISTS ${table}_p2040_01`);
+      }
+    }
   });
 });

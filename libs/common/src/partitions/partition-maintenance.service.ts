@@ -1,5 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { describeError } from '../logging/error-description';
 import {
@@ -15,6 +14,7 @@ import {
   monthStart,
   partitionName,
 } from './monthly-partitions';
+import { PARTITION_OWNER_DATA_SOURCE } from './partitions.options';
 
 /** Months created ahead of the current one; a month is created at least this long before its first row. */
 export const MONTHS_AHEAD = 3;
@@ -55,7 +55,8 @@ export interface RetentionResult {
 export class PartitionMaintenanceService {
   private readonly logger = new Logger(PartitionMaintenanceService.name);
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  /** `dataSource` must connect as the owner of the partitioned tables (PARTITION_OWNER_DATA_SOURCE in the module). */
+  constructor(@Inject(PARTITION_OWNER_DATA_SOURCE) private readonly dataSource: DataSource) {}
 
   /** Create the partitions of the month of `now` and the MONTHS_AHEAD months after it, for every partitioned table. */
   async ensurePartitions(now: Date = new Date(), monthsAhead = MONTHS_AHEAD): Promise<EnsureResult> {

@@ -1,28 +1,41 @@
 import { BullModule, InjectQueue } from '@nestjs/bullmq';
-import { DynamicModule, Logger, Module, OnModuleInit } from '@nestjs/common';
+import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
 import { Queue } from 'bullmq';
+import { DataSource } from 'typeorm';
 import { AppRoles } from '../app-roles';
 import { RepeatedErrorLog } from '../logging/repeated-error-log';
 import { QUEUE_MAINTENANCE } from '../queues/queue-names';
 import { PartitionMaintenanceProcessor } from './partition-maintenance.processor';
 import { PartitionMaintenanceScheduler } from './partition-maintenance.scheduler';
 import { PartitionMaintenanceService } from './partition-maintenance.service';
-import { PartitionMaintenanceOptions } from './partitions.options';
+import { PARTITION_OWNER_DATA_SOURCE, PartitionMaintenanceOptions } from './partitions.options';
 
 /** The partition jobs of the inbox and the outbox; they run in worker processes only. */
 @Module({})
-export class PartitionsModule implements OnModuleInit {
+export class PartitionsModule implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(PartitionsModule.name);
 
-  constructor(@InjectQueue(QUEUE_MAINTENANCE) private readonly queue: Queue) {}
+  constructor(
+    @InjectQueue(QUEUE_MAINTENANCE) private readonly queue: Queue,
+    @Optional() @Inject(PARTITION_OWNER_DATA_SOURCE) private readonly ownerDataSource?: DataSource,
+  ) {}
 
-  static forRoles(roles: AppRoles, options: { retentionDays: number }): DynamicModule {
+  /**
+   * Build the module; `databaseUrl` connects as the owner of the partitioned tables.
+   * Partition DDL needs that owner, and the service's own connections run as a
+   * role that owns nothing, so the jobs get a two-connection pool without the role switch.
+   */
+  static forRoles(roles: AppRoles, options: { retentionDays: number; databaseUrl: string }): DynamicModule {
     return {
       module: PartitionsModule,
       imports: [BullModule.registerQueue({ name: QUEUE_MAINTENANCE })],
       providers: roles.worker
         ? [
             { provide: PartitionMaintenanceOptions, useValue: new PartitionMaintenanceOptions(options.retentionDays) },
+            {
+              provide: PARTITION_OWNER_DATA_SOURCE,
+              useFactory: () => new DataSource({ type: 'postgres', url: options.databaseUrl, extra: { max: 2, connectionTimeoutMillis: 5_000 } }).initialize(),
+            },
             PartitionMaintenanceService,
             PartitionMaintenanceProcessor,
             PartitionMaintenanceScheduler,
@@ -35,5 +48,11 @@ export class PartitionsModule implements OnModuleInit {
   onModuleInit(): void {
     const errors = new RepeatedErrorLog(this.logger, 'maintenance queue connection error');
     this.queue.on('error', (error) => errors.record(error));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.ownerDataSource?.isInitialized) {
+      await this.ownerDataSource.destroy();
+    }
   }
 }
