@@ -6,8 +6,10 @@ import { paymentsHelpers } from '../payments/payments-helpers';
 import { TEST_QUEUE_PREFIX } from '../support/test-env';
 import { TestApp, eventually, startTestApp } from '../support/test-app';
 
-/** Keys under the prefix that belong to no BullMQ queue, by their second segment. */
-const NON_QUEUE_KEY_KINDS = ['webhook-signature-failures'];
+/** Prefix of the rate-limit counters: the queue prefix without its braces, so the counters spread over a cluster. */
+const RATE_LIMIT_PREFIX = `${TEST_QUEUE_PREFIX.slice(1, -1)}:rate-limit`;
+/** Rate-limit counters this suite makes the service write, by the segment after the prefix. */
+const RATE_LIMIT_KINDS = ['api', 'login', 'webhook-signature-failures'];
 
 /**
  * Runs every queue of the service (intake, the worker, the outbox relay, the
@@ -40,6 +42,8 @@ describe('Redis keys and cluster slots', () => {
     // A delivery with a bad signature writes the failed-signature rate-limit key.
     const billing = await t.http().get('/api/v1/settings/billing').set(tenant.auth).expect(200);
     await deliver(t.url, new URL(billing.body.webhook.url as string).pathname, stripeEvent(), 't=1,v1=00').expect(400);
+    // A failed login writes the per-account and per-address counters.
+    await t.http().post('/api/v1/auth/login').send({ tenant: 'no-such-tenant', email: 'nobody@example.com', password: 'not-the-password-1' }).expect(401);
 
     const client = new Redis(redis.url);
     try {
@@ -74,8 +78,8 @@ describe('Redis keys and cluster slots', () => {
     expect(metrics).not.toContain('billing_job_failures_total{queue="maintenance"');
   });
 
-  it('writes every key under the prefix', () => {
-    const outside = keys.filter((key) => !key.startsWith(`${TEST_QUEUE_PREFIX}:`));
+  it('writes every key under the queue or rate-limit prefix', () => {
+    const outside = keys.filter((key) => !key.startsWith(`${TEST_QUEUE_PREFIX}:`) && rateLimitKind(key) === null);
 
     expect(keys.length).toBeGreaterThan(0);
     expect(outside).toEqual([]);
@@ -96,20 +100,53 @@ describe('Redis keys and cluster slots', () => {
     expect(new Set(schedulerKeys.map((key) => calculateSlot(key)))).toEqual(new Set([calculateSlot(TEST_QUEUE_PREFIX)]));
   });
 
-  it('writes only the known non-queue keys', () => {
+  it('writes only queue keys under the queue prefix', () => {
     const queueNames = new Set<string>(ALL_QUEUES);
-    const otherKinds = new Set(keys.map((key) => key.slice(TEST_QUEUE_PREFIX.length + 1).split(':')[0]).filter((kind) => !queueNames.has(kind)));
+    const otherKinds = keys
+      .filter((key) => key.startsWith(`${TEST_QUEUE_PREFIX}:`))
+      .map((key) => key.slice(TEST_QUEUE_PREFIX.length + 1).split(':')[0])
+      .filter((kind) => !queueNames.has(kind));
 
-    expect([...otherKinds]).toEqual(NON_QUEUE_KEY_KINDS);
+    expect(otherKinds).toEqual([]);
   });
 
-  it('keeps the rate-limit keys in the prefix slot', () => {
-    const rateLimitKeys = keys.filter((key) => key.startsWith(`${TEST_QUEUE_PREFIX}:webhook-signature-failures:`));
+  it('writes only the known rate-limit counters', () => {
+    const kinds = new Set(keys.map(rateLimitKind).filter((kind) => kind !== null));
 
-    expect(rateLimitKeys.length).toBe(1);
-    expect(calculateSlot(rateLimitKeys[0])).toBe(calculateSlot(TEST_QUEUE_PREFIX));
+    expect([...kinds].sort()).toEqual(RATE_LIMIT_KINDS);
+  });
+
+  it('keeps the login counters in one slot', () => {
+    const loginKeys = keys.filter((key) => rateLimitKind(key) === 'login');
+
+    expect(loginKeys.length).toBe(2);
+    expect(new Set(loginKeys.map((key) => calculateSlot(key))).size).toBe(1);
+  });
+
+  it('keeps each API counter group in one slot', () => {
+    const apiKeys = keys.filter((key) => rateLimitKind(key) === 'api');
+    const groups = new Map<string, Set<number>>();
+    for (const key of apiKeys) {
+      const tag = /^\{([^}]+)\}/.exec(key)?.[1] ?? key;
+      groups.set(tag, (groups.get(tag) ?? new Set()).add(calculateSlot(key)));
+    }
+
+    expect(apiKeys.length).toBeGreaterThan(0);
+    for (const slots of groups.values()) {
+      expect(slots.size).toBe(1);
+    }
   });
 });
+
+/** Returns the counter kind of a rate-limit key (`api`, `login`, …), or null for any other key. */
+function rateLimitKind(key: string): string | null {
+  const unbraced = key.startsWith('{') ? key.slice(1) : key;
+  if (!unbraced.startsWith(`${RATE_LIMIT_PREFIX}:`)) {
+    return null;
+  }
+
+  return unbraced.slice(RATE_LIMIT_PREFIX.length + 1).split(/[:}]/)[0];
+}
 
 async function scanAll(client: Redis): Promise<string[]> {
   const found: string[] = [];

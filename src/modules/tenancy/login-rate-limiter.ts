@@ -124,12 +124,13 @@ export class LoginRateLimiter {
   private keys(accountKey: string, clientIp: string): LoginKey[] {
     return [
       { name: 'login_account', key: this.accountKey(accountKey), limit: this.config.rateLimitLogin, message: 'Too many failed logins for this account.' },
-      { name: 'login_ip', key: this.store.key('login-ip', digest(clientIp)), limit: this.config.rateLimitLoginIp, message: 'Too many failed logins from this address.' },
+      { name: 'login_ip', key: this.store.groupedKey('login', 'ip', digest(clientIp)), limit: this.config.rateLimitLoginIp, message: 'Too many failed logins from this address.' },
     ];
   }
 
+  /** The account and address keys share one group because one script reads or updates both. */
   private accountKey(accountKey: string): string {
-    return this.store.key('login-account', digest(accountKey));
+    return this.store.groupedKey('login', 'account', digest(accountKey));
   }
 }
 

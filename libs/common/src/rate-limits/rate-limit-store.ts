@@ -58,6 +58,15 @@ export class RateLimitStore implements OnModuleDestroy {
   }
 
   /**
+   * Build a key like `key` whose Redis Cluster slot depends on `group` only.
+   * A script that touches several keys must pass keys of one group, because a
+   * cluster rejects a script whose keys sit in different slots (CROSSSLOT).
+   */
+  groupedKey(group: string, ...parts: string[]): string {
+    return [`{${this.keyPrefix}:${group}}`, ...parts].join(':');
+  }
+
+  /**
    * Run a Redis call for the named limit. When Redis fails or does not respond
    * within the timeout, logs (at most once a minute), counts the failure in
    * billing_rate_limit_store_errors_total and returns `fallback`.
