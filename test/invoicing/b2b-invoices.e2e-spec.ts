@@ -1,4 +1,5 @@
 import { QUEUE_INVOICES, jobIdFor } from '@app/common/queues/queue-names';
+import { InvoiceIssuedEvent } from '@app/contracts/invoicing.contracts';
 import { getQueueToken } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
 import request from 'supertest';
@@ -350,6 +351,34 @@ describe('B2B invoices', () => {
 
       const entry = audit.body.data.find((candidate: { action: string }) => candidate.action === 'invoice.finalized');
       expect(entry.details).toEqual({ invoiceId: draft.id, number: finalized.body.number });
+    });
+
+    it('records the number in the issued event', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const draft = await draftFor(t, tenant);
+      const finalized = await finalize(t, tenant, draft.id);
+
+      const rows: { payload: { invoiceId: string; number: string } }[] = await dataSource(t).query(
+        `SELECT payload FROM outbox_events WHERE tenant_id = $1 AND aggregate_id = $2 AND event_name = $3`,
+        [tenant.tenantId, draft.id, InvoiceIssuedEvent.eventName],
+      );
+      expect(rows).toHaveLength(1);
+      expect(rows[0].payload.number).toBe(finalized.body.number);
+    });
+
+    it('numbers past 99999 with six digits', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const year = yearIn('America/Chicago');
+      await dataSource(t).query(`INSERT INTO invoice_number_sequences (tenant_id, mode, year, last_value) VALUES ($1, 'test', $2, 99999)`, [
+        tenant.tenantId,
+        Number(year),
+      ]);
+      const draft = await draftFor(t, tenant);
+
+      const finalized = await finalize(t, tenant, draft.id);
+
+      expect(finalized.status).toBe(200);
+      expect(finalized.body.number).toBe(`INV-${year}-100000`);
     });
   });
 

@@ -50,6 +50,25 @@ describe('Idempotency-Key', () => {
       expect(second.headers['idempotent-replayed']).toBe('true');
     });
 
+    it('commits the key in the transaction of the processing payment', async () => {
+      const tenant = await h.connectedTenant();
+      const idempotencyKey = key();
+
+      const response = await h.pay(tenant.auth, { amount: 4100 }, idempotencyKey);
+
+      expect(response.status).toBe(201);
+      // now() is the start time of the current transaction, so equal times mean one transaction.
+      const rows: { same_transaction: boolean; status: string }[] = await h.database().query(
+        `SELECT k.created_at = p.created_at AS same_transaction, k.status
+           FROM idempotency_keys k JOIN payments p ON p.tenant_id = k.tenant_id AND p.idempotency_key_id = k.id
+          WHERE k.tenant_id = $1 AND k.key = $2`,
+        [tenant.tenantId, idempotencyKey],
+      );
+      expect(rows).toHaveLength(1);
+      expect(rows[0].same_transaction).toBe(true);
+      expect(rows[0].status).toBe('done');
+    });
+
     it('creates one PaymentIntent for repeated requests with one key', async () => {
       const tenant = await h.connectedTenant();
       const idempotencyKey = key();

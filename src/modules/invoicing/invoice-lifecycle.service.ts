@@ -17,6 +17,7 @@ import { invoiceStateConflict } from './invoicing.errors';
 import { InvoicesRepository } from './invoices.repository';
 
 const VOIDABLE: readonly InvoiceStatus[] = ['issuing', 'open', 'uncollectible'];
+const FINALIZED_AUDIT_ACTION = 'invoice.finalized';
 
 /**
  * Finalizes and voids B2B invoices. Both commit the local change first (finalize with the next
@@ -73,21 +74,30 @@ export class InvoiceLifecycleService {
         throw invoiceStateConflict('finalized', locked?.status ?? invoice.status, ['draft']);
       }
 
+      // Everything else is written first, with `number: null` where the number goes, so the
+      // sequence row is locked only by the last statement before COMMIT.
       const issuedAt = this.calendar.now();
-      const assigned = await this.numbering.allocate(manager, { tenantId, mode: client.mode, issuedAt, timeZone });
-      await this.invoices.update(manager, tenantId, id, {
-        status: 'issuing',
-        number: assigned,
-        issuedAt,
-        dueDate: this.calendar.dueDate(issuedAt, timeZone, locked.daysUntilDue ?? 0),
-        livemode: client.mode === 'live',
-        finalizeIdempotencyKeyId: idempotencyKeyId,
+      const issued = new InvoiceIssuedEvent(tenantId, id, {
+        invoiceId: id,
+        number: null as unknown as string,
+        paymentId: null,
+        total: locked.total,
+        currency: locked.currency,
       });
-      await this.outbox.append(
-        manager,
-        new InvoiceIssuedEvent(tenantId, id, { invoiceId: id, number: assigned, paymentId: null, total: locked.total, currency: locked.currency }),
-      );
-      await this.tenancy.recordAudit({ tenantId, action: 'invoice.finalized', details: { invoiceId: id, number: assigned } }, manager);
+      await this.outbox.append(manager, issued);
+      await this.tenancy.recordAudit({ tenantId, action: FINALIZED_AUDIT_ACTION, details: { invoiceId: id, number: null } }, manager);
+
+      const assigned = await this.numbering.finalizeDraft(manager, {
+        tenantId,
+        invoiceId: id,
+        mode: client.mode,
+        issuedAt,
+        timeZone,
+        dueDate: this.calendar.dueDate(issuedAt, timeZone, locked.daysUntilDue ?? 0),
+        finalizeIdempotencyKeyId: idempotencyKeyId,
+        issuedEventName: issued.name,
+        auditAction: FINALIZED_AUDIT_ACTION,
+      });
 
       return assigned;
     });

@@ -10,6 +10,25 @@ export interface NumberRequest {
   timeZone: string;
 }
 
+/** A draft that moves to `issuing` with the next number, and the rows written earlier in its transaction that name the number. */
+export interface FinalizeRequest extends NumberRequest {
+  invoiceId: string;
+  dueDate: string;
+  finalizeIdempotencyKeyId: string | null;
+  /** The event name of the outbox event, written earlier in the transaction with `number: null`. */
+  issuedEventName: string;
+  /** The action of the audit entry, written earlier in the transaction with `number: null`. */
+  auditAction: string;
+}
+
+interface FinalizedRow {
+  number: string;
+  last_value: number;
+  invoices: number;
+  events: number;
+  audit_entries: number;
+}
+
 /**
  * Allocates invoice numbers from one sequence per (tenant, mode, year). Each
  * sequence starts at 1, never repeats and never skips.
@@ -34,5 +53,83 @@ export class InvoiceNumberingService {
     );
 
     return formatInvoiceNumber(year, Number(rows[0].last_value));
+  }
+
+  /**
+   * Moves a draft to `issuing` with the next number in one statement, which
+   * must be the caller's last before COMMIT. The sequence row stays locked
+   * from this statement to the end of the transaction, so the lock then lasts
+   * one round trip plus the commit. The same statement writes the number into the
+   * outbox event and the audit entry the caller wrote before with
+   * `number: null`. Unless exactly one invoice, event and audit entry
+   * changed, it throws, and the caller's rollback returns the number.
+   */
+  async finalizeDraft(manager: EntityManager, request: FinalizeRequest): Promise<string> {
+    const year = calendarYearInZone(request.issuedAt, request.timeZone);
+    // The outbox event and the audit entry were written in this transaction:
+    // created_at = now() (the transaction's start) prunes the outbox to one
+    // partition, and audit_log.at is clock_timestamp(), so at >= now() holds.
+    const rows: FinalizedRow[] = await manager.query(
+      `WITH next AS (
+         INSERT INTO invoice_number_sequences (tenant_id, mode, year, last_value)
+         VALUES ($1, $3, $4, 1)
+         ON CONFLICT (tenant_id, mode, year)
+         DO UPDATE SET last_value = invoice_number_sequences.last_value + 1
+         RETURNING last_value
+       ), numbered AS (
+         SELECT last_value,
+                'INV-' || $4::int || '-' || lpad(last_value::text, greatest(5, length(last_value::text)), '0') AS number
+           FROM next
+       ), invoice AS (
+         UPDATE invoices
+            SET status = 'issuing', number = numbered.number, issued_at = $5, due_date = CAST($6 AS date),
+                livemode = $7, finalize_idempotency_key_id = $8, updated_at = now()
+           FROM numbered
+          WHERE invoices.tenant_id = $1 AND invoices.id = $2 AND invoices.status = 'draft'
+         RETURNING invoices.id
+       ), event AS (
+         UPDATE outbox_events
+            SET payload = jsonb_set(payload, '{number}', to_jsonb(numbered.number))
+           FROM numbered
+          WHERE outbox_events.tenant_id = $1 AND outbox_events.aggregate_id = $2::text AND outbox_events.event_name = $9
+            AND outbox_events.created_at = now() AND outbox_events.payload->'number' = 'null'::jsonb
+         RETURNING outbox_events.id
+       ), audit AS (
+         UPDATE audit_log
+            SET details = jsonb_set(details, '{number}', to_jsonb(numbered.number))
+           FROM numbered
+          WHERE audit_log.tenant_id = $1 AND audit_log.at >= now() AND audit_log.action = $10
+            AND audit_log.details->>'invoiceId' = $2::text AND audit_log.details->'number' = 'null'::jsonb
+         RETURNING audit_log.id
+       )
+       SELECT numbered.number, numbered.last_value,
+              (SELECT count(*) FROM invoice)::int AS invoices,
+              (SELECT count(*) FROM event)::int AS events,
+              (SELECT count(*) FROM audit)::int AS audit_entries
+         FROM numbered`,
+      [
+        request.tenantId,
+        request.invoiceId,
+        request.mode,
+        year,
+        request.issuedAt,
+        request.dueDate,
+        request.mode === 'live',
+        request.finalizeIdempotencyKeyId,
+        request.issuedEventName,
+        request.auditAction,
+      ],
+    );
+
+    const row = rows[0];
+    const expected = formatInvoiceNumber(year, Number(row.last_value));
+    if (row.number !== expected || row.invoices !== 1 || row.events !== 1 || row.audit_entries !== 1) {
+      throw new Error(
+        `Finalizing invoice ${request.invoiceId} changed ${row.invoices} invoices, ${row.events} outbox events and ` +
+          `${row.audit_entries} audit entries with number ${row.number} (expected 1, 1, 1 and ${expected})`,
+      );
+    }
+
+    return row.number;
   }
 }

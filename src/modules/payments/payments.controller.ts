@@ -16,7 +16,7 @@ export class PaymentsController {
   @Post()
   @Roles(...ALL_TENANT_ROLES)
   @HttpCode(HttpStatus.CREATED)
-  @Idempotent()
+  @Idempotent({ claimInHandler: true })
   @ApiOperation({ summary: "Create and confirm a card payment on the tenant's Stripe account" })
   @ApiResponse({ status: HttpStatus.CREATED, type: PaymentResponse })
   @ApiResponse({ status: HttpStatus.PAYMENT_REQUIRED, description: '`card_declined` with `paymentId`, `failureCode` and `declineCode`.' })

@@ -50,8 +50,8 @@ export class PaymentsRepository {
     return this.dataSource.transaction(work);
   }
 
-  async insertProcessing(payment: NewPayment): Promise<PaymentEntity> {
-    const repository = this.dataSource.getRepository(PaymentEntity);
+  async insertProcessing(payment: NewPayment, manager: EntityManager = this.manager): Promise<PaymentEntity> {
+    const repository = manager.getRepository(PaymentEntity);
     const entity = repository.create({
       ...payment,
       status: 'processing',
@@ -88,8 +88,8 @@ export class PaymentsRepository {
     return manager.getRepository(PaymentEntity).findOne({ where: { tenantId, id }, lock: { mode: 'pessimistic_write' } });
   }
 
-  async findByIdempotencyKeyId(tenantId: string, idempotencyKeyId: string): Promise<PaymentEntity | null> {
-    return this.manager.getRepository(PaymentEntity).findOne({ where: { tenantId, idempotencyKeyId } });
+  async findByIdempotencyKeyId(tenantId: string, idempotencyKeyId: string, manager: EntityManager = this.manager): Promise<PaymentEntity | null> {
+    return manager.getRepository(PaymentEntity).findOne({ where: { tenantId, idempotencyKeyId } });
   }
 
   async lockByChargeId(manager: EntityManager, tenantId: string, chargeId: string): Promise<PaymentEntity | null> {

@@ -6,6 +6,7 @@ import { isStripeError } from '@app/common/stripe/stripe-error.mapper';
 import { STRIPE_CONNECTION_FACADE, StripeConnectionFacade, TenantStripeClient } from '@app/contracts/stripe-connection.contracts';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type Stripe from 'stripe';
+import { EntityManager } from 'typeorm';
 import { CreatePaymentDto } from './dto/create-payment.dto';
 import { ListPaymentsQuery } from './dto/list-payments.query';
 import { PaymentListResponse, PaymentResponse } from './dto/payment.response';
@@ -66,29 +67,41 @@ export class PaymentsService {
       throw validationFailed(inputErrors);
     }
 
-    const activeKey = this.idempotency.activeKey();
-    const earlier = activeKey?.recovered ? await this.payments.findByIdempotencyKeyId(tenantId, activeKey.id) : null;
     const client = await this.stripeConnection.getClient(tenantId);
-    if (earlier) {
-      return this.resume(client, earlier, dto.paymentMethod);
+    // The Idempotency-Key is claimed in the transaction that writes the processing payment, so
+    // one commit makes both durable before Stripe is called.
+    const started = await this.payments.transaction(async (manager) => {
+      const activeKey = await this.idempotency.claimWithin(manager);
+      const earlier = activeKey?.recovered ? await this.payments.findByIdempotencyKeyId(tenantId, activeKey.id, manager) : null;
+      if (earlier) {
+        return { earlier };
+      }
+
+      const metadata = { ...(dto.metadata ?? {}) };
+      const payment = await this.payments.insertProcessing(
+        {
+          tenantId,
+          amount: dto.amount,
+          currency: dto.currency,
+          description: dto.description ?? null,
+          receiptEmail: dto.receiptEmail ?? null,
+          livemode: client.mode === 'live',
+          // NOTE: The customer id is stored as given. Nothing checks that the
+          // customer exists, and the PaymentIntent is not tied to a Stripe customer.
+          customerId: dto.customerId ?? null,
+          metadata,
+          idempotencyKeyId: activeKey?.id ?? null,
+        },
+        manager,
+      );
+
+      return { payment };
+    });
+    if (started.earlier) {
+      return this.resume(client, started.earlier, dto.paymentMethod);
     }
 
-    const metadata = { ...(dto.metadata ?? {}) };
-    const payment = await this.payments.insertProcessing({
-      tenantId,
-      amount: dto.amount,
-      currency: dto.currency,
-      description: dto.description ?? null,
-      receiptEmail: dto.receiptEmail ?? null,
-      livemode: client.mode === 'live',
-      // NOTE: The customer id is stored as given. Nothing checks that the
-      // customer exists, and the PaymentIntent is not tied to a Stripe customer.
-      customerId: dto.customerId ?? null,
-      metadata,
-      idempotencyKeyId: activeKey?.id ?? null,
-    });
-
-    return this.confirm(client, payment, dto.paymentMethod);
+    return this.confirm(client, started.payment, dto.paymentMethod);
   }
 
   async get(id: string): Promise<PaymentResponse> {
@@ -120,9 +133,7 @@ export class PaymentsService {
       throw await this.handleStripeError(payment, error);
     }
 
-    const settled = await this.applyObservation(payment.id, observeIntent(intent, null));
-
-    return toPaymentResponse(settled);
+    return this.applyAndRespond(payment.id, observeIntent(intent, null));
   }
 
   /**
@@ -232,19 +243,37 @@ export class PaymentsService {
     return this.stripeConnection.translateStripeError(payment.tenantId, error);
   }
 
-  private async applyObservation(paymentId: string, observation: PaymentObservation): Promise<PaymentEntity> {
+  /**
+   * Applies Stripe's response to a create and stores the response under the request's
+   * Idempotency-Key in the same transaction, so one commit records both.
+   */
+  private async applyAndRespond(paymentId: string, observation: PaymentObservation): Promise<PaymentResponse> {
     const tenantId = this.context.requireTenantId();
 
     return this.payments.transaction(async (manager) => {
-      const locked = await this.payments.lockById(manager, tenantId, paymentId);
-      if (!locked) {
-        throw new DomainError('internal_error', 'The payment disappeared while it was being settled.');
-      }
+      const settled = await this.settleLocked(manager, tenantId, paymentId, observation);
+      const response = toPaymentResponse(settled);
+      await this.idempotency.storeResponseWithin(manager, response);
 
-      await this.settlement.apply(manager, locked, observation);
-
-      return (await this.payments.findById(tenantId, paymentId, manager)) ?? locked;
+      return response;
     });
+  }
+
+  private async applyObservation(paymentId: string, observation: PaymentObservation): Promise<PaymentEntity> {
+    const tenantId = this.context.requireTenantId();
+
+    return this.payments.transaction((manager) => this.settleLocked(manager, tenantId, paymentId, observation));
+  }
+
+  private async settleLocked(manager: EntityManager, tenantId: string, paymentId: string, observation: PaymentObservation): Promise<PaymentEntity> {
+    const locked = await this.payments.lockById(manager, tenantId, paymentId);
+    if (!locked) {
+      throw new DomainError('internal_error', 'The payment disappeared while it was being settled.');
+    }
+
+    await this.settlement.apply(manager, locked, observation);
+
+    return (await this.payments.findById(tenantId, paymentId, manager)) ?? locked;
   }
 }
 

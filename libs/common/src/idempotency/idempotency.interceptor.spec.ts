@@ -7,7 +7,7 @@ import { RequestContext } from '../context/request-context';
 import { DomainError } from '../errors/domain-error';
 import { requestBodyHash } from './canonical-json';
 import { IdempotencyInterceptor } from './idempotency.interceptor';
-import { ClaimedKey, IdempotencyClaim, IdempotencyService } from './idempotency.service';
+import { ClaimedKey, IdempotencyCheck, IdempotencyClaim, IdempotencyClaimLostError, IdempotencyService } from './idempotency.service';
 import { Idempotent } from './idempotent.decorator';
 
 class ChargeDto {
@@ -21,6 +21,12 @@ class ThingsController {
   @Post(':id/charges')
   @Idempotent({ leaseSeconds: 30 })
   charge(@Param('id') id: string, @Body() body: ChargeDto): { id: string; amount: number } {
+    return { id, amount: body.amount };
+  }
+
+  @Post(':id/refunds')
+  @Idempotent({ leaseSeconds: 30, claimInHandler: true })
+  refund(@Param('id') id: string, @Body() body: ChargeDto): { id: string; amount: number } {
     return { id, amount: body.amount };
   }
 }
@@ -54,11 +60,19 @@ function fakeResponse(statusCode = 201): FakeResponse {
   };
 }
 
-function setUp(claim: IdempotencyClaim) {
+function setUp(claim: IdempotencyClaim, checks: IdempotencyCheck[] = [{ kind: 'claimable' }]) {
+  const check = jest.fn();
+  for (const checked of checks) {
+    check.mockResolvedValueOnce(checked);
+  }
   const service = {
     claim: jest.fn().mockResolvedValue(claim),
     complete: jest.fn().mockResolvedValue('stored'),
-    activate: jest.fn(),
+    activateClaim: jest.fn(),
+    check,
+    defer: jest.fn(),
+    activeClaim: jest.fn().mockReturnValue(undefined),
+    storedWithin: jest.fn().mockReturnValue(false),
   };
   const context = { requireTenantId: () => TENANT_ID } as unknown as RequestContext;
   const interceptor = new IdempotencyInterceptor(new Reflector(), service as unknown as IdempotencyService, context);
@@ -66,9 +80,10 @@ function setUp(claim: IdempotencyClaim) {
   return { service, interceptor };
 }
 
-function executionContext(headers: Record<string, string>, body: unknown, response: FakeResponse): ExecutionContextHost {
-  const request = { method: 'POST', baseUrl: '', path: '/things/t1/charges', headers, body, params: { id: 't1' }, query: {} };
-  const host = new ExecutionContextHost([request, response, () => undefined], ThingsController, ThingsController.prototype.charge);
+function executionContext(headers: Record<string, string>, body: unknown, response: FakeResponse, route: 'charge' | 'refund' = 'charge'): ExecutionContextHost {
+  const path = route === 'charge' ? '/things/t1/charges' : '/things/t1/refunds';
+  const request = { method: 'POST', baseUrl: '', path, headers, body, params: { id: 't1' }, query: {} };
+  const host = new ExecutionContextHost([request, response, () => undefined], ThingsController, ThingsController.prototype[route]);
   host.setType('http');
 
   return host;
@@ -119,7 +134,7 @@ describe('IdempotencyInterceptor', () => {
 
     await lastValueFrom(await interceptor.intercept(executionContext({ 'idempotency-key': 'k1' }, { amount: 5 }, fakeResponse()), handler(() => of({}))));
 
-    expect(service.activate).toHaveBeenCalledWith(CLAIMED.key);
+    expect(service.activateClaim).toHaveBeenCalledWith(CLAIMED, 201);
   });
 
   it('completes a domain error with its problem details and rethrows it', async () => {
@@ -198,5 +213,109 @@ describe('IdempotencyInterceptor', () => {
       errors: [{ field: 'Idempotency-Key', message: 'must be 1 to 255 characters long' }],
     });
     expect(service.claim).not.toHaveBeenCalled();
+  });
+
+  describe('with the claim left to the handler', () => {
+    const KEY_HEADER = { 'idempotency-key': 'k1' };
+
+    it('defers the claim of a free key to the handler', async () => {
+      const { interceptor, service } = setUp(CLAIMED);
+
+      await lastValueFrom(await interceptor.intercept(executionContext(KEY_HEADER, { amount: 5 }, fakeResponse(201), 'refund'), handler(() => of({}))));
+
+      expect(service.claim).not.toHaveBeenCalled();
+      expect(service.defer).toHaveBeenCalledWith({
+        scope: { tenantId: TENANT_ID, method: 'POST', path: '/things/t1/refunds', key: 'k1' },
+        requestHash: requestBodyHash({ amount: 5 }),
+        leaseSeconds: 30,
+        status: 201,
+      });
+    });
+
+    it('stores the response of a handler that claimed the key', async () => {
+      const { interceptor, service } = setUp(CLAIMED);
+      service.activeClaim.mockReturnValue(CLAIMED);
+
+      await lastValueFrom(await interceptor.intercept(executionContext(KEY_HEADER, { amount: 5 }, fakeResponse(201), 'refund'), handler(() => of({ id: 'r1' }))));
+
+      expect(service.complete).toHaveBeenCalledWith(CLAIMED, 201, { id: 'r1' }, undefined);
+    });
+
+    it('skips the store when the handler stored the response', async () => {
+      const { interceptor, service } = setUp(CLAIMED);
+      service.activeClaim.mockReturnValue(CLAIMED);
+      service.storedWithin.mockReturnValue(true);
+
+      await lastValueFrom(await interceptor.intercept(executionContext(KEY_HEADER, { amount: 5 }, fakeResponse(201), 'refund'), handler(() => of({ id: 'r1' }))));
+
+      expect(service.storedWithin).toHaveBeenCalledWith({ id: 'r1' });
+      expect(service.complete).not.toHaveBeenCalled();
+    });
+
+    it('stores nothing when the handler fails before claiming', async () => {
+      const { interceptor, service } = setUp(CLAIMED);
+      const crash = new Error('boom');
+
+      const observable = await interceptor.intercept(executionContext(KEY_HEADER, { amount: 5 }, fakeResponse(), 'refund'), handler(() => throwError(() => crash)));
+
+      await expect(lastValueFrom(observable)).rejects.toBe(crash);
+      expect(service.complete).not.toHaveBeenCalled();
+    });
+
+    it('completes an error after the handler claimed', async () => {
+      const { interceptor, service } = setUp(CLAIMED);
+      service.activeClaim.mockReturnValue(CLAIMED);
+      const declined = new DomainError('card_declined', 'The card was declined.');
+
+      const observable = await interceptor.intercept(executionContext(KEY_HEADER, { amount: 5 }, fakeResponse(), 'refund'), handler(() => throwError(() => declined)));
+
+      await expect(lastValueFrom(observable)).rejects.toBe(declined);
+      expect(service.complete).toHaveBeenCalledWith(CLAIMED, 402, expect.objectContaining({ code: 'card_declined' }), 'card_declined');
+    });
+
+    it('replays a stored response without running the handler', async () => {
+      const { interceptor, service } = setUp(CLAIMED, [{ kind: 'replay', status: 201, body: { id: 'r1' } }]);
+      const next = handler(() => of({ id: 'other' }));
+      const response = fakeResponse(201);
+
+      const result = await lastValueFrom(await interceptor.intercept(executionContext(KEY_HEADER, { amount: 5 }, response, 'refund'), next));
+
+      expect(result).toEqual({ id: 'r1' });
+      expect(next.handle).not.toHaveBeenCalled();
+      expect(service.defer).not.toHaveBeenCalled();
+      expect(response.headers['Idempotent-Replayed']).toBe('true');
+    });
+
+    it('answers in_use for a key running elsewhere', async () => {
+      const { interceptor } = setUp(CLAIMED, [{ kind: 'in_use' }]);
+
+      await expect(
+        interceptor.intercept(executionContext(KEY_HEADER, { amount: 5 }, fakeResponse(), 'refund'), handler(() => of({}))),
+      ).rejects.toMatchObject({ code: 'idempotency_key_in_use' });
+    });
+
+    it('replays the winner after losing the claim', async () => {
+      const { interceptor, service } = setUp(CLAIMED, [{ kind: 'claimable' }, { kind: 'replay', status: 201, body: { id: 'r1' } }]);
+      const response = fakeResponse(201);
+
+      const result = await lastValueFrom(
+        await interceptor.intercept(executionContext(KEY_HEADER, { amount: 5 }, response, 'refund'), handler(() => throwError(() => new IdempotencyClaimLostError()))),
+      );
+
+      expect(result).toEqual({ id: 'r1' });
+      expect(response.headers['Idempotent-Replayed']).toBe('true');
+      expect(service.complete).not.toHaveBeenCalled();
+    });
+
+    it('answers in_use after losing the claim to a running request', async () => {
+      const { interceptor } = setUp(CLAIMED, [{ kind: 'claimable' }, { kind: 'in_use' }]);
+
+      const observable = await interceptor.intercept(
+        executionContext(KEY_HEADER, { amount: 5 }, fakeResponse(), 'refund'),
+        handler(() => throwError(() => new IdempotencyClaimLostError())),
+      );
+
+      await expect(lastValueFrom(observable)).rejects.toMatchObject({ code: 'idempotency_key_in_use' });
+    });
   });
 });

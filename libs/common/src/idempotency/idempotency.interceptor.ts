@@ -14,6 +14,9 @@ import {
   ClaimedKey,
   DEFAULT_IDEMPOTENCY_LEASE_SECONDS,
   IDEMPOTENCY_IN_USE_RETRY_AFTER_SECONDS,
+  IdempotencyCheck,
+  IdempotencyClaimLostError,
+  IdempotencyScope,
   IdempotencyService,
 } from './idempotency.service';
 
@@ -22,6 +25,14 @@ export const IDEMPOTENT_OPTIONS = 'billing:idempotent';
 export interface IdempotentOptions {
   /** Seconds a running request keeps its key; see DEFAULT_IDEMPOTENCY_LEASE_SECONDS. */
   leaseSeconds?: number;
+  /**
+   * Leaves the claim to the handler, which must call
+   * `IdempotencyService.claimWithin` in the transaction of its first write
+   * and before any call to another system, so the claim commits with that
+   * write instead of in a commit of its own. The handler must not write or
+   * call out before it: a request that ends without claiming stores nothing.
+   */
+  claimInHandler?: boolean;
 }
 
 /** Response header on a replayed response, as Stripe sends it. */
@@ -61,29 +72,101 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
     const options = this.reflector.get<IdempotentOptions | undefined>(IDEMPOTENT_OPTIONS, executionContext.getHandler()) ?? {};
     const scope = { tenantId: this.context.requireTenantId(), method: request.method, path: `${request.baseUrl}${request.path}`, key };
-    const claim = await this.idempotency.claim(scope, requestBodyHash(request.body), options.leaseSeconds ?? DEFAULT_IDEMPOTENCY_LEASE_SECONDS);
-
-    if (claim.kind === 'reused' || claim.kind === 'in_use') {
-      await this.validateArguments(executionContext, request);
-      throw claim.kind === 'reused' ? keyReused() : keyInUse();
+    const requestHash = requestBodyHash(request.body);
+    const leaseSeconds = options.leaseSeconds ?? DEFAULT_IDEMPOTENCY_LEASE_SECONDS;
+    if (options.claimInHandler) {
+      return this.interceptWithClaimInHandler(executionContext, next, { scope, requestHash, leaseSeconds, status: response.statusCode });
     }
 
-    if (claim.kind === 'replay') {
-      response.status(claim.status);
-      response.setHeader(IDEMPOTENT_REPLAYED_HEADER, 'true');
-      if (claim.status >= 400) {
-        response.type(PROBLEM_CONTENT_TYPE);
-      }
-
-      return of(claim.body);
+    const claim = await this.idempotency.claim(scope, requestHash, leaseSeconds);
+    if (claim.kind !== 'claimed') {
+      return this.answerWithoutRunning(executionContext, claim);
     }
 
-    this.idempotency.activate(claim.key);
+    this.idempotency.activateClaim(claim, response.statusCode);
 
     return next.handle().pipe(
       mergeMap((body: unknown) => from(this.finish(claim, response.statusCode, body, undefined)).pipe(mergeMap(() => of(body)))),
       catchError((error: unknown) => from(this.finishWithError(claim, error)).pipe(mergeMap(() => throwError(() => error)))),
     );
+  }
+
+  /**
+   * Runs a route whose handler claims the key itself (`claimInHandler`). The
+   * key row is read first, so a replay or a 409 costs no write. When another
+   * request claims the key between that read and the handler's claim, the
+   * handler's transaction rolls back and the response comes from the row, read again.
+   */
+  private async interceptWithClaimInHandler(
+    executionContext: ExecutionContext,
+    next: CallHandler,
+    deferred: { scope: IdempotencyScope; requestHash: string; leaseSeconds: number; status: number },
+  ): Promise<Observable<unknown>> {
+    const checked = await this.idempotency.check(deferred.scope, deferred.requestHash);
+    if (checked.kind !== 'claimable') {
+      return this.answerWithoutRunning(executionContext, checked);
+    }
+
+    this.idempotency.defer(deferred);
+    const response = executionContext.switchToHttp().getResponse<Response>();
+
+    return next.handle().pipe(
+      mergeMap((body: unknown) => from(this.finishClaimedInHandler(response.statusCode, body)).pipe(mergeMap(() => of(body)))),
+      catchError((error: unknown) => {
+        if (error instanceof IdempotencyClaimLostError) {
+          return from(this.answerAfterLostClaim(executionContext, deferred.scope, deferred.requestHash)).pipe(mergeMap((answer) => answer));
+        }
+
+        const claim = this.idempotency.activeClaim();
+
+        return claim ? from(this.finishWithError(claim, error)).pipe(mergeMap(() => throwError(() => error))) : throwError(() => error);
+      }),
+    );
+  }
+
+  private async finishClaimedInHandler(status: number, body: unknown): Promise<void> {
+    const claim = this.idempotency.activeClaim();
+    if (!claim) {
+      this.logger.error({ status }, 'Handler of an idempotent route returned without claiming its Idempotency-Key; nothing was stored');
+
+      return;
+    }
+    if (this.idempotency.storedWithin(toJson(body))) {
+      this.logger.debug({ idempotencyKeyId: claim.key.id, attempt: claim.key.attempt, status }, 'Idempotency key stored with the work');
+
+      return;
+    }
+
+    await this.finish(claim, status, body, undefined);
+  }
+
+  /** Responds from the key's row after another request claimed it first: with its stored response, or 409. */
+  private async answerAfterLostClaim(executionContext: ExecutionContext, scope: IdempotencyScope, requestHash: string): Promise<Observable<unknown>> {
+    const checked = await this.idempotency.check(scope, requestHash);
+
+    // A row that is free again means the other request released the key meanwhile, so it was in use a moment ago.
+    return this.answerWithoutRunning(executionContext, checked.kind === 'claimable' ? { kind: 'in_use' } : checked);
+  }
+
+  /** Replays the stored response, or rejects with `idempotency_key_reused` or `idempotency_key_in_use` after validating the request. */
+  private async answerWithoutRunning(
+    executionContext: ExecutionContext,
+    outcome: Exclude<IdempotencyCheck, { kind: 'claimable' }>,
+  ): Promise<Observable<unknown>> {
+    const http = executionContext.switchToHttp();
+    if (outcome.kind === 'reused' || outcome.kind === 'in_use') {
+      await this.validateArguments(executionContext, http.getRequest<Request>());
+      throw outcome.kind === 'reused' ? keyReused() : keyInUse();
+    }
+
+    const response = http.getResponse<Response>();
+    response.status(outcome.status);
+    response.setHeader(IDEMPOTENT_REPLAYED_HEADER, 'true');
+    if (outcome.status >= 400) {
+      response.type(PROBLEM_CONTENT_TYPE);
+    }
+
+    return of(outcome.body);
   }
 
   private async finishWithError(claim: ClaimedKey, error: unknown): Promise<void> {

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { ClsService } from 'nestjs-cls';
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { isStoredOutcome } from './stored-outcome';
 
 /** Stored responses are replayed for this long after they were stored (at least Stripe's 24 hours). */
@@ -20,6 +20,9 @@ export const DEFAULT_IDEMPOTENCY_LEASE_SECONDS = 120;
 export const IDEMPOTENCY_IN_USE_RETRY_AFTER_SECONDS = 2;
 
 const ACTIVE_KEY = 'idempotency.activeKey';
+const ACTIVE_CLAIM = 'idempotency.activeClaim';
+const DEFERRED_CLAIM = 'idempotency.deferredClaim';
+const STORED_RESPONSE_JSON = 'idempotency.storedResponseJson';
 const MAX_CLAIM_ROUNDS = 3;
 
 /** The scope of a key: the contract scopes keys to tenant, method and path. */
@@ -51,6 +54,36 @@ export type IdempotencyClaim =
   | { kind: 'replay'; status: number; body: unknown }
   | { kind: 'in_use' }
   | { kind: 'reused' };
+
+/** The outcome a key's stored row allows, read without claiming it. */
+export type IdempotencyCheck = Exclude<IdempotencyClaim, ClaimedKey> | { kind: 'claimable' };
+
+/** A key the interceptor checked and left for the handler to claim in its own first transaction. */
+export interface DeferredClaim {
+  scope: IdempotencyScope;
+  requestHash: string;
+  leaseSeconds: number;
+  /** The response status the route sends on success. */
+  status: number;
+}
+
+/** The claimed key of the current request, with the status of the route's success response. */
+interface ActiveClaim {
+  claim: ClaimedKey;
+  status: number;
+}
+
+/**
+ * Thrown by `claimWithin` when another request claimed the key after the
+ * interceptor found it free. The caller's transaction rolls back, so the
+ * request has written nothing, and the interceptor responds from the key's row.
+ */
+export class IdempotencyClaimLostError extends Error {
+  constructor() {
+    super('Another request claimed the Idempotency-Key after it was checked');
+    this.name = 'IdempotencyClaimLostError';
+  }
+}
 
 interface ClaimedRow {
   id: string;
@@ -96,22 +129,98 @@ export class IdempotencyService {
         return { kind: 'claimed', leaseToken, key: { id: claimed.id, attempt: claimed.attempt, recovered: claimed.attempt > 1 } };
       }
 
-      const existing = await this.findExisting(scope);
-      if (!existing || existing.expired || (existing.status === 'running' && !existing.lease_live)) {
+      const checked = classify(await this.findExisting(scope), requestHash);
+      if (checked.kind === 'claimable') {
         // Purged, expired or released between the two statements: claim again.
         continue;
       }
-      if (existing.request_hash !== requestHash) {
-        return { kind: 'reused' };
-      }
-      if (existing.status === 'running') {
-        return { kind: 'in_use' };
-      }
 
-      return { kind: 'replay', status: existing.response_status ?? 200, body: existing.response_body };
+      return checked;
     }
 
     throw new Error(`Idempotency key of ${scope.method} ${scope.path} could not be claimed in ${MAX_CLAIM_ROUNDS} rounds`);
+  }
+
+  /** Reads what a key's row allows a request whose body hashes to `requestHash`, without claiming or changing it. */
+  async check(scope: IdempotencyScope, requestHash: string): Promise<IdempotencyCheck> {
+    return classify(await this.findExisting(scope), requestHash);
+  }
+
+  /**
+   * Leaves the claim of a checked key to the handler, which calls
+   * `claimWithin` in the transaction of its first write, so the claim and
+   * that write commit together.
+   */
+  defer(claim: DeferredClaim): void {
+    if (this.cls.isActive()) {
+      this.cls.set(DEFERRED_CLAIM, claim);
+    }
+  }
+
+  /**
+   * Claims the deferred key of the current request inside the caller's
+   * transaction and returns it as `activeKey()` will. Returns the key the
+   * interceptor claimed already when it did not defer, and undefined for a
+   * request without a key. Throws IdempotencyClaimLostError when another
+   * request claimed the key after the check. The claim counts only if the
+   * caller's transaction commits; on a rollback the key row is as before.
+   */
+  async claimWithin(manager: EntityManager): Promise<ActiveIdempotencyKey | undefined> {
+    const active = this.activeKey();
+    const deferred = this.cls.isActive() ? this.cls.get<DeferredClaim | undefined>(DEFERRED_CLAIM) : undefined;
+    if (active || !deferred) {
+      return active;
+    }
+
+    const leaseToken = randomUUID();
+    const claimed = await this.tryClaim(deferred.scope, deferred.requestHash, leaseToken, deferred.leaseSeconds, manager);
+    if (!claimed) {
+      throw new IdempotencyClaimLostError();
+    }
+
+    const key = { id: claimed.id, attempt: claimed.attempt, recovered: claimed.attempt > 1 };
+    this.activateClaim({ kind: 'claimed', key, leaseToken }, deferred.status);
+
+    return key;
+  }
+
+  /**
+   * Stores `body` as the response of the current request's key inside the
+   * caller's transaction, so it commits with the work it reports. The
+   * interceptor then skips its own store when the handler returns the same
+   * body. Does nothing without a claimed key or when the route's success
+   * status is not stored.
+   */
+  async storeResponseWithin(manager: EntityManager, body: unknown): Promise<void> {
+    const active = this.cls.isActive() ? this.cls.get<ActiveClaim | undefined>(ACTIVE_CLAIM) : undefined;
+    if (!active || !isStoredOutcome(active.status, undefined)) {
+      return;
+    }
+
+    const json = body === undefined ? null : JSON.stringify(body);
+    const stored = await this.storeResponse(manager, active.claim, active.status, json);
+    if (stored) {
+      this.cls.set(STORED_RESPONSE_JSON, json);
+    }
+  }
+
+  /**
+   * Checks whether `body` is the response `storeResponseWithin` stored for
+   * the current request. Checked after the handler returned, so the transaction
+   * that stored it committed.
+   */
+  storedWithin(body: unknown): boolean {
+    if (!this.cls.isActive()) {
+      return false;
+    }
+    const json = this.cls.get<string | null | undefined>(STORED_RESPONSE_JSON);
+
+    return json !== undefined && json === (body === undefined ? null : JSON.stringify(body));
+  }
+
+  /** Returns the key the current request claimed, by the interceptor or by `claimWithin`. */
+  activeClaim(): ClaimedKey | undefined {
+    return this.cls.isActive() ? this.cls.get<ActiveClaim | undefined>(ACTIVE_CLAIM)?.claim : undefined;
   }
 
   /**
@@ -128,16 +237,7 @@ export class IdempotencyService {
     }
 
     const json = body === undefined ? null : JSON.stringify(body);
-    const result: [unknown[], number] = await this.dataSource.query(
-      `UPDATE idempotency_keys
-          SET status = 'done', response_status = $3, response_body = $4::jsonb, completed_at = now(),
-              expires_at = now() + make_interval(hours => $5), lease_token = NULL, locked_until = NULL
-        WHERE id = $1 AND lease_token = $2 AND status = 'running'`,
-      [claim.key.id, claim.leaseToken, status, json, IDEMPOTENCY_RETENTION_HOURS],
-    );
-    if (result[1] === 0) {
-      this.logger.warn({ idempotencyKeyId: claim.key.id, status }, 'Idempotency key was taken over before its response was stored');
-    }
+    await this.storeResponse(this.dataSource.manager, claim, status, json);
 
     return 'stored';
   }
@@ -158,6 +258,14 @@ export class IdempotencyService {
     }
   }
 
+  /** Makes a claim the current request's, for `activeKey()` and `storeResponseWithin`. `status` is the route's success status. */
+  activateClaim(claim: ClaimedKey, status: number): void {
+    this.activate(claim.key);
+    if (this.cls.isActive()) {
+      this.cls.set(ACTIVE_CLAIM, { claim, status } satisfies ActiveClaim);
+    }
+  }
+
   /** Returns the key the current request runs under, or undefined when it sent none. */
   activeKey(): ActiveIdempotencyKey | undefined {
     return this.cls.isActive() ? this.cls.get<ActiveIdempotencyKey | undefined>(ACTIVE_KEY) : undefined;
@@ -174,11 +282,35 @@ export class IdempotencyService {
     return result[1];
   }
 
-  private async tryClaim(scope: IdempotencyScope, requestHash: string, leaseToken: string, leaseSeconds: number): Promise<ClaimedRow | null> {
+  /** Marks a running key done with its response. Returns false when another request took the lease over meanwhile. */
+  private async storeResponse(manager: EntityManager, claim: ClaimedKey, status: number, json: string | null): Promise<boolean> {
+    const result: [unknown[], number] = await manager.query(
+      `UPDATE idempotency_keys
+          SET status = 'done', response_status = $3, response_body = $4::jsonb, completed_at = now(),
+              expires_at = now() + make_interval(hours => $5), lease_token = NULL, locked_until = NULL
+        WHERE id = $1 AND lease_token = $2 AND status = 'running'`,
+      [claim.key.id, claim.leaseToken, status, json, IDEMPOTENCY_RETENTION_HOURS],
+    );
+    if (result[1] === 0) {
+      this.logger.warn({ idempotencyKeyId: claim.key.id, status }, 'Idempotency key was taken over before its response was stored');
+
+      return false;
+    }
+
+    return true;
+  }
+
+  private async tryClaim(
+    scope: IdempotencyScope,
+    requestHash: string,
+    leaseToken: string,
+    leaseSeconds: number,
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<ClaimedRow | null> {
     // A row is taken over when it expired, or when it is running with its lease
     // run out. The id and attempt count carry over only for the same body on an
     // unexpired row, since only then is the earlier attempt's work this request's.
-    const rows: ClaimedRow[] = await this.dataSource.query(
+    const rows: ClaimedRow[] = await manager.query(
       `INSERT INTO idempotency_keys
               (tenant_id, method, path, key, request_hash, status, lease_token, locked_until, expires_at)
        VALUES ($1, $2, $3, $4, $5, 'running', $6, now() + make_interval(secs => $7), now() + make_interval(hours => $8))
@@ -217,4 +349,19 @@ export class IdempotencyService {
 
     return rows[0] ?? null;
   }
+}
+
+/** Decides from a key's row (null when there is none) what a request whose body hashes to `requestHash` may do. */
+function classify(existing: ExistingRow | null, requestHash: string): IdempotencyCheck {
+  if (!existing || existing.expired || (existing.status === 'running' && !existing.lease_live)) {
+    return { kind: 'claimable' };
+  }
+  if (existing.request_hash !== requestHash) {
+    return { kind: 'reused' };
+  }
+  if (existing.status === 'running') {
+    return { kind: 'in_use' };
+  }
+
+  return { kind: 'replay', status: existing.response_status ?? 200, body: existing.response_body };
 }
