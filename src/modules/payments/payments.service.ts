@@ -6,7 +6,7 @@ import { isStripeError } from '@app/common/stripe/stripe-error.mapper';
 import { STRIPE_CONNECTION_FACADE, StripeConnectionFacade, TenantStripeClient } from '@app/contracts/stripe-connection.contracts';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type Stripe from 'stripe';
-import { EntityManager } from 'typeorm';
+import { EntityManager, QueryFailedError } from 'typeorm';
 import { CreatePaymentDto } from './dto/create-payment.dto';
 import { ListPaymentsQuery } from './dto/list-payments.query';
 import { PaymentListResponse, PaymentResponse } from './dto/payment.response';
@@ -86,8 +86,8 @@ export class PaymentsService {
           description: dto.description ?? null,
           receiptEmail: dto.receiptEmail ?? null,
           livemode: client.mode === 'live',
-          // NOTE: The customer id is stored as given. Nothing checks that the
-          // customer exists, and the PaymentIntent is not tied to a Stripe customer.
+          // The foreign key on (tenant_id, customer_id) rejects another tenant's customer or none.
+          // NOTE: The PaymentIntent is not tied to the Stripe customer.
           customerId: dto.customerId ?? null,
           metadata,
           idempotencyKeyId: activeKey?.id ?? null,
@@ -96,6 +96,8 @@ export class PaymentsService {
       );
 
       return { payment };
+    }).catch((error: unknown) => {
+      throw isForeignCustomer(error) ? validationFailed([{ field: 'customerId', message: 'is not a customer of this tenant' }]) : error;
     });
     if (started.earlier) {
       return this.resume(client, started.earlier, dto.paymentMethod);
@@ -279,4 +281,14 @@ export class PaymentsService {
 
 function describe(error: unknown): { name: string; message: string } {
   return error instanceof Error ? { name: error.name, message: error.message } : { name: typeof error, message: String(error) };
+}
+
+/** Tells whether the insert failed because `customerId` names no customer of the payment's tenant. */
+function isForeignCustomer(error: unknown): boolean {
+  if (!(error instanceof QueryFailedError)) {
+    return false;
+  }
+  const driverError = error.driverError as { code?: string; constraint?: string };
+
+  return driverError.code === '23503' && driverError.constraint === 'payments_customer_fkey';
 }
