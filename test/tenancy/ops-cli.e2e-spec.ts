@@ -143,6 +143,20 @@ describe('ops CLI', () => {
     await t.http().get('/api/v1/auth/me').set('Cookie', fresh).expect(200);
   });
 
+  it.each([0, 1])('counts %i revoked sessions', async (sessions) => {
+    const email = uniqueEmail('cli-counted');
+    const password = strongPassword();
+    await cli('users:create', '--operator', '--email', email, '--password', password);
+    for (let index = 0; index < sessions; index++) {
+      await t.http().post('/api/v1/auth/login').send({ email, password }).expect(200);
+    }
+
+    const result = await cli('sessions:revoke', '--operator', '--email', email);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`Revoked ${sessions} live session(s)`);
+  });
+
   it('fails with exit status 1 to revoke sessions of an unknown user', async () => {
     const result = await cli('sessions:revoke', '--email', uniqueEmail('nobody'));
 

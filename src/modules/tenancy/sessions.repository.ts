@@ -51,12 +51,13 @@ export class SessionsRepository {
 
   /** Revoke every live session of the user; returns how many were live. */
   async revokeAllForUser(manager: EntityManager, userId: string, at: Date): Promise<number> {
-    const rows: unknown[] = await manager.query(
-      `UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 RETURNING id`,
-      [userId, at],
-    );
+    // For UPDATE, TypeORM's postgres driver returns [rows, affected row count], not the rows alone.
+    const [, revoked] = (await manager.query(`UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2`, [
+      userId,
+      at,
+    ])) as [unknown[], number];
 
-    return rows.length;
+    return revoked;
   }
 
   /** Delete the user's sessions that ended more than a day ago; called at login so the table stays small without a job. */
