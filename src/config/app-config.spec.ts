@@ -38,6 +38,22 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ APP_ENCRYPTION_KEY: KEY, PARTITION_RETENTION_DAYS: raw })).toThrow(/PARTITION_RETENTION_DAYS must be a whole number of days from 14 to 3650/);
   });
 
+  it.each([
+    ['STRIPE_API_BASE', 'notaurl'],
+    ['STRIPE_API_BASE', 'ftp://emulator.example'],
+    ['LOG_LEVEL', 'bogus'],
+  ])('rejects %s=%s with a configuration error', (name, raw) => {
+    expect(() => loadConfig({ APP_ENCRYPTION_KEY: KEY, [name]: raw })).toThrow(ConfigurationError);
+    expect(() => loadConfig({ APP_ENCRYPTION_KEY: KEY, [name]: raw })).toThrow(new RegExp(name));
+  });
+
+  it('accepts an http STRIPE_API_BASE and a pino LOG_LEVEL', () => {
+    const config = loadConfig({ APP_ENCRYPTION_KEY: KEY, STRIPE_API_BASE: 'http://127.0.0.1:12111', LOG_LEVEL: 'debug' });
+
+    expect(config.stripeApiBase?.href).toBe('http://127.0.0.1:12111/');
+    expect(config.logLevel).toBe('debug');
+  });
+
   it('names every invalid variable in one error', () => {
     let error: unknown;
     try {

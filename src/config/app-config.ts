@@ -101,7 +101,10 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const publicBaseUrl = parseUrl('PUBLIC_BASE_URL', value('PUBLIC_BASE_URL', 'http://localhost:3000'), ['http:', 'https:'], problems).replace(/\/+$/, '');
 
   const stripeApiBaseRaw = value('STRIPE_API_BASE', '');
-  const stripeApiBase = stripeApiBaseRaw ? new URL(parseUrl('STRIPE_API_BASE', stripeApiBaseRaw, ['http:', 'https:'], problems) || 'http://invalid') : null;
+  const problemsBeforeStripeApiBase = problems.length;
+  parseUrl('STRIPE_API_BASE', stripeApiBaseRaw || 'http://unset', ['http:', 'https:'], problems);
+  // An invalid value is already a problem on the list, so start-up stops with the one message naming it.
+  const stripeApiBase = stripeApiBaseRaw && problems.length === problemsBeforeStripeApiBase ? new URL(stripeApiBaseRaw) : null;
 
   let encryptionKeys = value('APP_ENCRYPTION_KEY', '');
   if (!encryptionKeys) {
@@ -155,7 +158,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     stripeApiBase,
     stripeEmulatorPort,
     role: role as AppRoleName,
-    logLevel: value('LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'info'),
+    logLevel: parseLogLevel(value('LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'info'), problems),
     rateLimitLogin: parseRateLimit('RATE_LIMIT_LOGIN', value('RATE_LIMIT_LOGIN', '10/15m'), problems),
     rateLimitLoginIp: parseRateLimit('RATE_LIMIT_LOGIN_IP', value('RATE_LIMIT_LOGIN_IP', '100/15m'), problems),
     rateLimitApi: parseRateLimit('RATE_LIMIT_API', value('RATE_LIMIT_API', '600/1m'), problems),
@@ -187,6 +190,16 @@ function parsePort(name: string, raw: string, problems: string[]): number {
   }
 
   return port;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function parseLogLevel(raw: string, problems: string[]): string {
+  if (!LOG_LEVELS.includes(raw)) {
+    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${raw}")`);
+  }
+
+  return raw;
 }
 
 function parseUrl(name: string, raw: string, protocols: string[], problems: string[]): string {
