@@ -1,9 +1,10 @@
-import { QUEUE_WEBHOOK_EVENTS } from '@app/common/queues/queue-names';
+import { JOB_SWEEP_INVOICE_JOBS, QUEUE_INVOICES, QUEUE_PAYMENTS, QUEUE_WEBHOOK_EVENTS } from '@app/common/queues/queue-names';
 import { signStripePayload } from '@app/common/stripe/webhook-signature';
 import { getQueueToken } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
+import { REFUND_SWEEP_SCHEDULER_ID } from '../../src/modules/payments/refunds.sweeper';
 import { SWEEP_GRACE_SECONDS, SWEEP_SCHEDULER_ID } from '../../src/modules/webhooks/webhook-events.sweeper';
 import { createOperatorAuth } from '../support/factories';
 import { TestApp, eventually, startTestApp } from '../support/test-app';
@@ -84,6 +85,22 @@ describe('Redis outage', () => {
     expect(row.reason).toBe('unhandled_type');
     expect(row.attempts).toBe(1);
     expect(scheduler).toBeDefined();
+  });
+
+  it('schedules the invoice and refund jobs again once Redis is back without its data', async () => {
+    const invoices = t.app.get<Queue>(getQueueToken(QUEUE_INVOICES));
+    const payments = t.app.get<Queue>(getQueueToken(QUEUE_PAYMENTS));
+    await redis.stop();
+    await redis.start();
+
+    const schedulers = await eventually(async () => {
+      const found = [await invoices.getJobScheduler(JOB_SWEEP_INVOICE_JOBS), await payments.getJobScheduler(REFUND_SWEEP_SCHEDULER_ID)];
+
+      return found.every((scheduler) => scheduler) ? found : undefined;
+    }, 30_000);
+
+    expect(schedulers[0]?.key).toBe(JOB_SWEEP_INVOICE_JOBS);
+    expect(schedulers[1]?.key).toBe(REFUND_SWEEP_SCHEDULER_ID);
   });
 
   it('enqueues new deliveries directly once Redis is back', async () => {

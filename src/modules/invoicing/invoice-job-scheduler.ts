@@ -19,7 +19,7 @@ interface Schedule {
 
 /**
  * The recurring invoice jobs. Job schedulers live in Redis, so they are upserted at every
- * worker start and come back after Redis loses its data. Upserting an unchanged one is a no-op.
+ * worker start and every reconnect, and come back after Redis loses its data. Upserting an unchanged one is a no-op.
  */
 export const INVOICE_SCHEDULES: readonly Schedule[] = [
   // Finds invoices whose job was never enqueued (Redis away at the commit).
@@ -42,6 +42,10 @@ export class InvoiceJobScheduler implements OnApplicationBootstrap, OnApplicatio
   onApplicationBootstrap(): void {
     // Not awaited: a worker starts while Redis is away and schedules once it is back.
     void this.schedule();
+    // Again on every reconnect, since a Redis that restarted empty has lost the schedulers.
+    this.queue.getBackend().on('ready', () => {
+      void this.schedule();
+    });
   }
 
   onApplicationShutdown(): void {

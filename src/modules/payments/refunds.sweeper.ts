@@ -17,7 +17,7 @@ const SCHEDULE_RETRY_MS = 10_000;
  * Finds refunds still pending without a Stripe id after the grace period and
  * without a job, which happens when Redis rejected the job after Stripe did
  * not respond, and enqueues their `submit-refund` job. It runs as a job
- * scheduler on the payments queue, upserted at every worker start.
+ * scheduler on the payments queue, upserted at every worker start and every reconnect.
  */
 @Injectable()
 export class RefundsSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -34,6 +34,10 @@ export class RefundsSweeper implements OnApplicationBootstrap, OnApplicationShut
   onApplicationBootstrap(): void {
     // Not awaited: a worker starts while Redis is away and schedules the sweep once it is back.
     void this.schedule();
+    // Again on every reconnect, since a Redis that restarted empty has lost the scheduler.
+    this.queue.getBackend().on('ready', () => {
+      void this.schedule();
+    });
   }
 
   onApplicationShutdown(): void {
