@@ -148,6 +148,56 @@ describe('request body handling', () => {
     expect(response.text).not.toContain(secret);
   });
 
+  describe('a body that cannot be decoded', () => {
+    const undecodable: [string, Record<string, string>, string][] = [
+      ['charset latin1', { 'Content-Type': 'application/json; charset=latin1' }, 'Content-Type'],
+      ['Content-Encoding compress', { 'Content-Encoding': 'compress' }, 'Content-Encoding'],
+      ['gzip over a plain body', { 'Content-Encoding': 'gzip' }, 'Content-Encoding'],
+    ];
+
+    it.each(undecodable)('returns 401 first for %s', async (_name, headers) => {
+      const response = await postRaw('/api/v1/payments', '{}', headers);
+
+      expect(response.status).toBe(401);
+      expect(response.body.code).toBe('unauthenticated');
+    });
+
+    it.each(undecodable)('returns 403 for staff first for %s', async (_name, headers) => {
+      const tenant = await createTenant(t);
+      const staff = await createToken(t, tenant.tenantId, 'staff');
+
+      const response = await postRaw('/api/v1/settings/billing/stripe', '{}', { ...staff, ...headers });
+
+      expect(response.status).toBe(403);
+    });
+
+    it.each(undecodable)('returns 400 naming the header for %s', async (_name, headers, field) => {
+      const tenant = await createTenant(t);
+
+      const response = await postRaw('/api/v1/payments', '{}', { ...tenant.auth, ...headers });
+
+      expect(response.status).toBe(400);
+      expect(response.headers['content-type']).toMatch(/application\/problem\+json/);
+      expect(response.body.code).toBe('validation_failed');
+      expect(response.body.errors[0].field).toBe(field);
+    });
+
+    it('returns 400 on the public login route', async () => {
+      const response = await postRaw('/api/v1/auth/login', '{}', { 'Content-Encoding': 'compress' });
+
+      expect(response.status).toBe(400);
+      expect(response.body.detail).toContain('"compress" is not supported');
+    });
+
+    // The webhook route reads raw bytes, so only an encoding it cannot undo is its concern.
+    it.each(undecodable.slice(1))('returns 400 on webhook intake for %s', async (_name, headers) => {
+      const response = await postRaw('/webhooks/stripe/whep_unknown', '{}', headers);
+
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('validation_failed');
+    });
+  });
+
   it('returns 413 over the limit', async () => {
     const tenant = await createTenant(t);
 
