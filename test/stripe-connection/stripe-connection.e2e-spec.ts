@@ -726,6 +726,63 @@ describe('POST settings/billing/stripe/verify', () => {
   });
 });
 
+describe('stored secret key that cannot be decrypted', () => {
+  /**
+   * Make the stored key undecryptable as a process would find it: stored under
+   * a key id missing from APP_ENCRYPTION_KEY, or with a ciphertext that fails
+   * authentication. The version goes up so no cached client hides the change.
+   */
+  async function breakStoredKey(tenantId: string, how: 'missing_key' | 'authentication_failed'): Promise<void> {
+    const change = how === 'missing_key' ? `secret_key_key_id = 'retired'` : `secret_key_ciphertext = overlay(secret_key_ciphertext placing 'AAAA' from 17 for 4)`;
+    await t.app.get(DataSource).query(`UPDATE stripe_connections SET ${change}, version = version + 1 WHERE tenant_id = $1`, [tenantId]);
+  }
+
+  it.each(['missing_key', 'authentication_failed'] as const)('answers verify with stripe_keys_invalid (%s)', async (how) => {
+    const { tenant } = await connectedTenant();
+    await breakStoredKey(tenant.tenantId, how);
+
+    const response = await api.post(VERIFY_PATH, tenant.auth);
+
+    expect(response.status).toBe(422);
+    expect(response.body.code).toBe('stripe_keys_invalid');
+    expect(response.body.detail).toContain('cannot be decrypted');
+    expect(response.body.detail).toContain('APP_ENCRYPTION_KEY');
+  });
+
+  it('leaves the connection status unchanged', async () => {
+    const { tenant } = await connectedTenant();
+    await breakStoredKey(tenant.tenantId, 'missing_key');
+
+    await api.post(VERIFY_PATH, tenant.auth);
+    const settings = await api.get(SETTINGS_PATH, tenant.auth);
+
+    expect(settings.body.stripe.status).toBe('connected');
+    expect(await outboxEventNames(tenant.tenantId)).not.toContain('stripe_connection.failed');
+  });
+
+  it('lets the tenant enter the keys again', async () => {
+    const { tenant, account } = await connectedTenant();
+    await breakStoredKey(tenant.tenantId, 'missing_key');
+
+    const edited = await api.put(KEYS_PATH, tenant.auth, keysOf(account.test));
+    const verified = await api.post(VERIFY_PATH, tenant.auth);
+
+    expect(edited.status).toBe(200);
+    expect(verified.status).toBe(200);
+    expect(verified.body.stripe.status).toBe('connected');
+  });
+
+  it('lets the tenant disconnect', async () => {
+    const { tenant } = await connectedTenant();
+    await breakStoredKey(tenant.tenantId, 'authentication_failed');
+
+    const response = await api.delete(CONNECT_PATH, tenant.auth);
+
+    expect(response.status).toBe(204);
+    expect((await api.get(SETTINGS_PATH, tenant.auth)).body.stripe.status).toBe('not_connected');
+  });
+});
+
 describe('DELETE settings/billing/stripe', () => {
   it('disconnects and shows not_connected', async () => {
     const { tenant } = await connectedTenant();
