@@ -27,9 +27,18 @@ const SECRET_PREFIX_MESSAGE = 'must start with sk_test_, sk_live_, rk_test_ or r
 let t: TestApp;
 let api: RecordingClient;
 let emulator: EmulatorControl;
+/** Every JSON log line the app wrote. */
+const logLines: string[] = [];
 
 beforeAll(async () => {
-  t = await startTestApp();
+  const logDestination = {
+    write(line: string): boolean {
+      logLines.push(line);
+
+      return true;
+    },
+  };
+  t = await startTestApp({}, undefined, { logDestination });
   api = new RecordingClient(t);
   emulator = new EmulatorControl(t, api);
 });
@@ -747,6 +756,24 @@ describe('stored secret key that cannot be decrypted', () => {
     expect(response.body.code).toBe('stripe_keys_invalid');
     expect(response.body.detail).toContain('cannot be decrypted');
     expect(response.body.detail).toContain('APP_ENCRYPTION_KEY');
+  });
+
+  it('logs the cause once at error level', async () => {
+    const { tenant, account } = await connectedTenant();
+    await breakStoredKey(tenant.tenantId, 'missing_key');
+    const before = logLines.length;
+
+    await api.post(VERIFY_PATH, tenant.auth);
+    const entries = logLines
+      .slice(before)
+      .map((line) => JSON.parse(line) as { level: number; msg: string; tenantId?: string; encryptionKeyId?: string; reason?: string })
+      .filter((entry) => entry.tenantId === tenant.tenantId && entry.level >= 40);
+
+    expect(entries).toHaveLength(1);
+    expect(entries[0].level).toBe(50);
+    expect(entries[0].msg).toContain('Could not decrypt the stored Stripe secret key');
+    expect(entries[0]).toMatchObject({ encryptionKeyId: 'retired', reason: 'missing_key' });
+    expect(logLines.slice(before).join('\n')).not.toContain(account.test.secretKey);
   });
 
   it('leaves the connection status unchanged', async () => {
