@@ -1,4 +1,4 @@
-import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
+import { CallHandler, ExecutionContext, Injectable, Logger, NestInterceptor } from '@nestjs/common';
 import { BodyReadError, describeBodyReadError, isBodyReadError } from '@app/common/errors/body-errors';
 import { validationFailed } from '@app/common/errors/domain-error';
 import { containsSecret, redactSecrets } from '@app/common/keys/stripe-keys';
@@ -52,6 +52,8 @@ export function deferredJsonParser(limit: string): RequestHandler {
  */
 @Injectable()
 export class JsonBodyInterceptor implements NestInterceptor {
+  private readonly logger = new Logger(JsonBodyInterceptor.name);
+
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') {
       return next.handle();
@@ -63,6 +65,8 @@ export class JsonBodyInterceptor implements NestInterceptor {
       throw validationFailed([{ field: 'body', message: 'must be a JSON object' }], 'The request body is not a JSON object.');
     }
     if (bodyError !== undefined) {
+      // A client fault, so a warning without the stack, which would only show body-parser's frames.
+      this.logger.warn({ bodyError: { type: bodyError.type, message: bodyError.message } }, 'Rejected a request body that could not be decoded');
       const { detail, error } = describeBodyReadError(bodyError);
       throw validationFailed([error], detail);
     }

@@ -4,9 +4,18 @@ import { TestApp, startTestApp } from '../support/test-app';
 /** The contract's precedence for a malformed body: 401, then 403, then 400. */
 describe('request body handling', () => {
   let t: TestApp;
+  /** Every JSON log line the app wrote. */
+  const logLines: string[] = [];
 
   beforeAll(async () => {
-    t = await startTestApp();
+    const logDestination = {
+      write(line: string): boolean {
+        logLines.push(line);
+
+        return true;
+      },
+    };
+    t = await startTestApp({ LOG_LEVEL: 'warn' }, undefined, { logDestination });
   });
 
   afterAll(async () => {
@@ -180,6 +189,23 @@ describe('request body handling', () => {
       expect(response.headers['content-type']).toMatch(/application\/problem\+json/);
       expect(response.body.code).toBe('validation_failed');
       expect(response.body.errors[0].field).toBe(field);
+    });
+
+    it.each([
+      ['/api/v1/payments', true],
+      ['/webhooks/stripe/whep_unknown', false],
+    ])('logs %s at warn without a stack', async (path, authenticated) => {
+      const tenant = await createTenant(t);
+      const before = logLines.length;
+
+      await postRaw(path, '{}', { ...(authenticated ? tenant.auth : {}), 'Content-Encoding': 'compress' });
+      const entries = logLines.slice(before).map((line) => JSON.parse(line) as { level: number; msg: string; err?: { stack?: string } });
+      const warnings = entries.filter((entry) => entry.level === 40);
+
+      expect(entries.filter((entry) => entry.level >= 50)).toEqual([]);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0].msg).toBe('Rejected a request body that could not be decoded');
+      expect(entries.filter((entry) => entry.err?.stack !== undefined)).toEqual([]);
     });
 
     it('returns 400 on the public login route', async () => {

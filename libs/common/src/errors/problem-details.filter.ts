@@ -75,6 +75,11 @@ export function toProblemResponse(exception: unknown, logger: Logger): { body: P
   }
 
   if (isBodyReadError(exception)) {
+    if (exception.type !== 'entity.too.large') {
+      // Only the webhook raw parser gets here, because the JSON parser holds these until the guards ran.
+      logger.warn({ bodyError: { type: exception.type, message: exception.message } }, 'Rejected a request body that could not be decoded');
+    }
+
     return { body: fromBodyReadError(exception), headers: {} };
   }
 
