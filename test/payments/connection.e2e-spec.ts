@@ -169,6 +169,8 @@ describe('Stripe connection while payments are in flight', () => {
       expect(response.body.code).toBe('stripe_keys_invalid');
       expect(response.body.detail).toContain('APP_ENCRYPTION_KEY');
       expect(h.stripeCallsSince(tenant, before)).toEqual([]);
+      // Disconnecting destroys the broken key, so later suites that decrypt every stored secret still can.
+      await disconnect(tenant.auth);
     });
   });
 

@@ -736,19 +736,30 @@ describe('POST settings/billing/stripe/verify', () => {
 });
 
 describe('stored secret key that cannot be decrypted', () => {
+  const broken: TenantFixture[] = [];
+
+  // Disconnecting destroys the broken key, so later suites that decrypt every stored secret still can.
+  afterEach(async () => {
+    for (const tenant of broken.splice(0)) {
+      await api.delete(CONNECT_PATH, tenant.auth);
+    }
+  });
+
   /**
    * Make the stored key undecryptable as a process would find it: stored under
    * a key id missing from APP_ENCRYPTION_KEY, or with a ciphertext that fails
    * authentication. The version goes up so no cached client hides the change.
    */
-  async function breakStoredKey(tenantId: string, how: 'missing_key' | 'authentication_failed'): Promise<void> {
+  async function breakStoredKey(tenant: TenantFixture, how: 'missing_key' | 'authentication_failed'): Promise<void> {
+    broken.push(tenant);
+    const tenantId = tenant.tenantId;
     const change = how === 'missing_key' ? `secret_key_key_id = 'retired'` : `secret_key_ciphertext = overlay(secret_key_ciphertext placing 'AAAA' from 17 for 4)`;
     await t.app.get(DataSource).query(`UPDATE stripe_connections SET ${change}, version = version + 1 WHERE tenant_id = $1`, [tenantId]);
   }
 
   it.each(['missing_key', 'authentication_failed'] as const)('answers verify with stripe_keys_invalid (%s)', async (how) => {
     const { tenant } = await connectedTenant();
-    await breakStoredKey(tenant.tenantId, how);
+    await breakStoredKey(tenant, how);
 
     const response = await api.post(VERIFY_PATH, tenant.auth);
 
@@ -760,7 +771,7 @@ describe('stored secret key that cannot be decrypted', () => {
 
   it('logs the cause once at error level', async () => {
     const { tenant, account } = await connectedTenant();
-    await breakStoredKey(tenant.tenantId, 'missing_key');
+    await breakStoredKey(tenant, 'missing_key');
     const before = logLines.length;
 
     await api.post(VERIFY_PATH, tenant.auth);
@@ -778,7 +789,7 @@ describe('stored secret key that cannot be decrypted', () => {
 
   it('leaves the connection status unchanged', async () => {
     const { tenant } = await connectedTenant();
-    await breakStoredKey(tenant.tenantId, 'missing_key');
+    await breakStoredKey(tenant, 'missing_key');
 
     await api.post(VERIFY_PATH, tenant.auth);
     const settings = await api.get(SETTINGS_PATH, tenant.auth);
@@ -789,7 +800,7 @@ describe('stored secret key that cannot be decrypted', () => {
 
   it('lets the tenant enter the keys again', async () => {
     const { tenant, account } = await connectedTenant();
-    await breakStoredKey(tenant.tenantId, 'missing_key');
+    await breakStoredKey(tenant, 'missing_key');
 
     const edited = await api.put(KEYS_PATH, tenant.auth, keysOf(account.test));
     const verified = await api.post(VERIFY_PATH, tenant.auth);
@@ -801,7 +812,7 @@ describe('stored secret key that cannot be decrypted', () => {
 
   it('lets the tenant disconnect', async () => {
     const { tenant } = await connectedTenant();
-    await breakStoredKey(tenant.tenantId, 'authentication_failed');
+    await breakStoredKey(tenant, 'authentication_failed');
 
     const response = await api.delete(CONNECT_PATH, tenant.auth);
 
