@@ -1,4 +1,5 @@
-import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
+import { CallHandler, ExecutionContext, Injectable, Logger, NestInterceptor } from '@nestjs/common';
+import { BodyReadError, describeBodyReadError, isBodyReadError } from '@app/common/errors/body-errors';
 import { validationFailed } from '@app/common/errors/domain-error';
 import { containsSecret, redactSecrets } from '@app/common/keys/stripe-keys';
 import express, { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -19,19 +20,21 @@ const SECRET_FIELDS = new Set(['secretKey', 'publishableKey', 'secret', 'passwor
 /** Objects and arrays nested in a body, the body itself counted as the first level. */
 export const MAX_BODY_DEPTH = 32;
 
-type RequestWithBodyError = Request & { [BODY_ERROR]?: unknown };
+type RequestWithBodyError = Request & { [BODY_ERROR]?: BodyReadError };
 
 /**
- * Parse JSON bodies, but hold a malformed body's error until the request has
- * been authenticated and authorized: the contract puts 401 and 403 before 400.
- * Bodies over the limit still fail at once with 413, since they are never read.
+ * Parse JSON bodies, but hold the error of a body that cannot be read until the
+ * request has been authenticated and authorized, because the contract puts 401
+ * and 403 before 400. That covers malformed JSON, an unsupported charset or
+ * Content-Encoding, and a body that does not inflate. Bodies over the limit
+ * still fail at once with 413, since they are never read.
  */
 export function deferredJsonParser(limit: string): RequestHandler {
   const parse = express.json({ limit });
 
   return (request: Request, response: Response, next: NextFunction) => {
     parse(request, response, (error?: unknown) => {
-      if (error && (error as { type?: string }).type === 'entity.parse.failed') {
+      if (isBodyReadError(error) && error.type !== 'entity.too.large') {
         (request as RequestWithBodyError)[BODY_ERROR] = error;
         request.body = undefined;
         next();
@@ -49,14 +52,23 @@ export function deferredJsonParser(limit: string): RequestHandler {
  */
 @Injectable()
 export class JsonBodyInterceptor implements NestInterceptor {
+  private readonly logger = new Logger(JsonBodyInterceptor.name);
+
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') {
       return next.handle();
     }
 
     const request = context.switchToHttp().getRequest<RequestWithBodyError>();
-    if (request[BODY_ERROR] !== undefined) {
+    const bodyError = request[BODY_ERROR];
+    if (bodyError?.type === 'entity.parse.failed') {
       throw validationFailed([{ field: 'body', message: 'must be a JSON object' }], 'The request body is not a JSON object.');
+    }
+    if (bodyError !== undefined) {
+      // A client fault, so a warning without the stack, which would only show body-parser's frames.
+      this.logger.warn({ bodyError: { type: bodyError.type, message: bodyError.message } }, 'Rejected a request body that could not be decoded');
+      const { detail, error } = describeBodyReadError(bodyError);
+      throw validationFailed([error], detail);
     }
 
     const problem = inspectBody(request.body);

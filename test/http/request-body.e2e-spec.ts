@@ -4,9 +4,18 @@ import { TestApp, startTestApp } from '../support/test-app';
 /** The contract's precedence for a malformed body: 401, then 403, then 400. */
 describe('request body handling', () => {
   let t: TestApp;
+  /** Every JSON log line the app wrote. */
+  const logLines: string[] = [];
 
   beforeAll(async () => {
-    t = await startTestApp();
+    const logDestination = {
+      write(line: string): boolean {
+        logLines.push(line);
+
+        return true;
+      },
+    };
+    t = await startTestApp({ LOG_LEVEL: 'warn' }, undefined, { logDestination });
   });
 
   afterAll(async () => {
@@ -146,6 +155,73 @@ describe('request body handling', () => {
     expect(response.status).toBe(400);
     expect(response.body.errors[0].field).toBe('metadata.whsec_[redacted]');
     expect(response.text).not.toContain(secret);
+  });
+
+  describe('a body that cannot be decoded', () => {
+    const undecodable: [string, Record<string, string>, string][] = [
+      ['charset latin1', { 'Content-Type': 'application/json; charset=latin1' }, 'Content-Type'],
+      ['Content-Encoding compress', { 'Content-Encoding': 'compress' }, 'Content-Encoding'],
+      ['gzip over a plain body', { 'Content-Encoding': 'gzip' }, 'Content-Encoding'],
+    ];
+
+    it.each(undecodable)('returns 401 first for %s', async (_name, headers) => {
+      const response = await postRaw('/api/v1/payments', '{}', headers);
+
+      expect(response.status).toBe(401);
+      expect(response.body.code).toBe('unauthenticated');
+    });
+
+    it.each(undecodable)('returns 403 for staff first for %s', async (_name, headers) => {
+      const tenant = await createTenant(t);
+      const staff = await createToken(t, tenant.tenantId, 'staff');
+
+      const response = await postRaw('/api/v1/settings/billing/stripe', '{}', { ...staff, ...headers });
+
+      expect(response.status).toBe(403);
+    });
+
+    it.each(undecodable)('returns 400 naming the header for %s', async (_name, headers, field) => {
+      const tenant = await createTenant(t);
+
+      const response = await postRaw('/api/v1/payments', '{}', { ...tenant.auth, ...headers });
+
+      expect(response.status).toBe(400);
+      expect(response.headers['content-type']).toMatch(/application\/problem\+json/);
+      expect(response.body.code).toBe('validation_failed');
+      expect(response.body.errors[0].field).toBe(field);
+    });
+
+    it.each([
+      ['/api/v1/payments', true],
+      ['/webhooks/stripe/whep_unknown', false],
+    ])('logs %s at warn without a stack', async (path, authenticated) => {
+      const tenant = await createTenant(t);
+      const before = logLines.length;
+
+      await postRaw(path, '{}', { ...(authenticated ? tenant.auth : {}), 'Content-Encoding': 'compress' });
+      const entries = logLines.slice(before).map((line) => JSON.parse(line) as { level: number; msg: string; err?: { stack?: string } });
+      const warnings = entries.filter((entry) => entry.level === 40);
+
+      expect(entries.filter((entry) => entry.level >= 50)).toEqual([]);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0].msg).toBe('Rejected a request body that could not be decoded');
+      expect(entries.filter((entry) => entry.err?.stack !== undefined)).toEqual([]);
+    });
+
+    it('returns 400 on the public login route', async () => {
+      const response = await postRaw('/api/v1/auth/login', '{}', { 'Content-Encoding': 'compress' });
+
+      expect(response.status).toBe(400);
+      expect(response.body.detail).toContain('"compress" is not supported');
+    });
+
+    // The webhook route reads raw bytes, so only an encoding it cannot undo is its concern.
+    it.each(undecodable.slice(1))('returns 400 on webhook intake for %s', async (_name, headers) => {
+      const response = await postRaw('/webhooks/stripe/whep_unknown', '{}', headers);
+
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('validation_failed');
+    });
   });
 
   it('returns 413 over the limit', async () => {

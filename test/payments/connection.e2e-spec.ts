@@ -156,6 +156,24 @@ describe('Stripe connection while payments are in flight', () => {
     });
   });
 
+  describe('stored key that cannot be decrypted', () => {
+    it('answers stripe_keys_invalid without calling Stripe', async () => {
+      const tenant = await h.connectedTenant();
+      // A key id missing from APP_ENCRYPTION_KEY. The version goes up so no cached client is used.
+      await h.database().query(`UPDATE stripe_connections SET secret_key_key_id = 'retired', version = version + 1 WHERE tenant_id = $1`, [tenant.tenantId]);
+      const before = h.stripeCallCount(tenant);
+
+      const response = await h.pay(tenant.auth, {});
+
+      expect(response.status).toBe(422);
+      expect(response.body.code).toBe('stripe_keys_invalid');
+      expect(response.body.detail).toContain('APP_ENCRYPTION_KEY');
+      expect(h.stripeCallsSince(tenant, before)).toEqual([]);
+      // Disconnecting destroys the broken key, so later suites that decrypt every stored secret still can.
+      await disconnect(tenant.auth);
+    });
+  });
+
   describe('late events after a disconnect', () => {
     function disconnectedContext(tenant: Connected): StripeEventContext {
       return { tenantId: tenant.tenantId, inboxEventId: '00000000-0000-4000-8000-000000000002', verifiedBy: 'endpoint', connection: null };

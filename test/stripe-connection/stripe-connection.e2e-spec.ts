@@ -27,9 +27,18 @@ const SECRET_PREFIX_MESSAGE = 'must start with sk_test_, sk_live_, rk_test_ or r
 let t: TestApp;
 let api: RecordingClient;
 let emulator: EmulatorControl;
+/** Every JSON log line the app wrote. */
+const logLines: string[] = [];
 
 beforeAll(async () => {
-  t = await startTestApp();
+  const logDestination = {
+    write(line: string): boolean {
+      logLines.push(line);
+
+      return true;
+    },
+  };
+  t = await startTestApp({}, undefined, { logDestination });
   api = new RecordingClient(t);
   emulator = new EmulatorControl(t, api);
 });
@@ -723,6 +732,92 @@ describe('POST settings/billing/stripe/verify', () => {
     const staff = await createToken(t, tenant.tenantId, 'staff');
 
     expect((await api.post(VERIFY_PATH, staff)).status).toBe(403);
+  });
+});
+
+describe('stored secret key that cannot be decrypted', () => {
+  const broken: TenantFixture[] = [];
+
+  // Disconnecting destroys the broken key, so later suites that decrypt every stored secret still can.
+  afterEach(async () => {
+    for (const tenant of broken.splice(0)) {
+      await api.delete(CONNECT_PATH, tenant.auth);
+    }
+  });
+
+  /**
+   * Make the stored key undecryptable as a process would find it: stored under
+   * a key id missing from APP_ENCRYPTION_KEY, or with a ciphertext that fails
+   * authentication. The version goes up so no cached client hides the change.
+   */
+  async function breakStoredKey(tenant: TenantFixture, how: 'missing_key' | 'authentication_failed'): Promise<void> {
+    broken.push(tenant);
+    const tenantId = tenant.tenantId;
+    const change = how === 'missing_key' ? `secret_key_key_id = 'retired'` : `secret_key_ciphertext = overlay(secret_key_ciphertext placing 'AAAA' from 17 for 4)`;
+    await t.app.get(DataSource).query(`UPDATE stripe_connections SET ${change}, version = version + 1 WHERE tenant_id = $1`, [tenantId]);
+  }
+
+  it.each(['missing_key', 'authentication_failed'] as const)('answers verify with stripe_keys_invalid (%s)', async (how) => {
+    const { tenant } = await connectedTenant();
+    await breakStoredKey(tenant, how);
+
+    const response = await api.post(VERIFY_PATH, tenant.auth);
+
+    expect(response.status).toBe(422);
+    expect(response.body.code).toBe('stripe_keys_invalid');
+    expect(response.body.detail).toContain('cannot be decrypted');
+    expect(response.body.detail).toContain('APP_ENCRYPTION_KEY');
+  });
+
+  it('logs the cause once at error level', async () => {
+    const { tenant, account } = await connectedTenant();
+    await breakStoredKey(tenant, 'missing_key');
+    const before = logLines.length;
+
+    await api.post(VERIFY_PATH, tenant.auth);
+    const entries = logLines
+      .slice(before)
+      .map((line) => JSON.parse(line) as { level: number; msg: string; tenantId?: string; encryptionKeyId?: string; reason?: string })
+      .filter((entry) => entry.tenantId === tenant.tenantId && entry.level >= 40);
+
+    expect(entries).toHaveLength(1);
+    expect(entries[0].level).toBe(50);
+    expect(entries[0].msg).toContain('Could not decrypt the stored Stripe secret key');
+    expect(entries[0]).toMatchObject({ encryptionKeyId: 'retired', reason: 'missing_key' });
+    expect(logLines.slice(before).join('\n')).not.toContain(account.test.secretKey);
+  });
+
+  it('leaves the connection status unchanged', async () => {
+    const { tenant } = await connectedTenant();
+    await breakStoredKey(tenant, 'missing_key');
+
+    await api.post(VERIFY_PATH, tenant.auth);
+    const settings = await api.get(SETTINGS_PATH, tenant.auth);
+
+    expect(settings.body.stripe.status).toBe('connected');
+    expect(await outboxEventNames(tenant.tenantId)).not.toContain('stripe_connection.failed');
+  });
+
+  it('lets the tenant enter the keys again', async () => {
+    const { tenant, account } = await connectedTenant();
+    await breakStoredKey(tenant, 'missing_key');
+
+    const edited = await api.put(KEYS_PATH, tenant.auth, keysOf(account.test));
+    const verified = await api.post(VERIFY_PATH, tenant.auth);
+
+    expect(edited.status).toBe(200);
+    expect(verified.status).toBe(200);
+    expect(verified.body.stripe.status).toBe('connected');
+  });
+
+  it('lets the tenant disconnect', async () => {
+    const { tenant } = await connectedTenant();
+    await breakStoredKey(tenant, 'authentication_failed');
+
+    const response = await api.delete(CONNECT_PATH, tenant.auth);
+
+    expect(response.status).toBe(204);
+    expect((await api.get(SETTINGS_PATH, tenant.auth)).body.stripe.status).toBe('not_connected');
   });
 });
 

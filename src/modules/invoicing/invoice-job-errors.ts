@@ -1,4 +1,4 @@
-import { DomainError } from '@app/common/errors/domain-error';
+import { DomainError, StoredKeyUndecryptableError } from '@app/common/errors/domain-error';
 import { PermanentJobError, RetryLaterError } from '@app/common/queues/job-errors';
 import { isStripeError, isStripeKeyRejected, isStripeTransient } from '@app/common/stripe/stripe-error.mapper';
 import { STRIPE_CONNECTION_FACADE, StripeConnectionFacade } from '@app/contracts/stripe-connection.contracts';
@@ -19,7 +19,7 @@ export class InvoiceJobErrors {
   constructor(@Inject(STRIPE_CONNECTION_FACADE) private readonly stripeConnection: StripeConnectionFacade) {}
 
   async classify(tenantId: string, error: unknown): Promise<Error> {
-    if (error instanceof UnrecoverableError || error instanceof RetryLaterError) {
+    if (error instanceof UnrecoverableError || error instanceof RetryLaterError || error instanceof StoredKeyUndecryptableError) {
       return error;
     }
     if (error instanceof DomainError) {

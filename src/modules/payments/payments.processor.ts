@@ -1,5 +1,5 @@
 import { RequestContext } from '@app/common/context/request-context';
-import { DomainError } from '@app/common/errors/domain-error';
+import { DomainError, StoredKeyUndecryptableError } from '@app/common/errors/domain-error';
 import { PermanentJobError } from '@app/common/queues/job-errors';
 import { JOB_SUBMIT_REFUND, JOB_SWEEP_UNSENT_REFUNDS, QUEUE_PAYMENTS } from '@app/common/queues/queue-names';
 import { WORKER_CONNECTION } from '@app/common/queues/redis-connection';
@@ -88,6 +88,9 @@ export class PaymentsProcessor extends WorkerHost {
     try {
       client = await this.stripeConnection.getClient(tenantId);
     } catch (error) {
+      if (error instanceof StoredKeyUndecryptableError) {
+        throw error;
+      }
       if (error instanceof DomainError && CONNECTION_ERROR_CODES.has(error.code)) {
         await this.submission.failUnconfirmed(refund, error.code);
         throw new PermanentJobError(error.code, `Refund ${refundId} cannot be sent: ${error.message}`);

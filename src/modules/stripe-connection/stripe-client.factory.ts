@@ -1,9 +1,10 @@
-import { SECRET_CIPHER, SecretCipher } from '@app/common/crypto/secret-cipher';
-import { Inject, Injectable } from '@nestjs/common';
+import { SECRET_CIPHER, SecretCipher, SecretDecryptionError } from '@app/common/crypto/secret-cipher';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import Stripe from 'stripe';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { secretKeyAssociatedData } from './connection-secrets';
 import { StripeConnectionEntity } from './stripe-connection.entity';
+import { storedKeyUndecryptable } from './stripe-connection.errors';
 import { instrumentStripeClient } from '@app/common/metrics/stripe-client.metrics';
 
 /**
@@ -29,6 +30,7 @@ interface CachedClient {
  */
 @Injectable()
 export class StripeClientFactory {
+  private readonly logger = new Logger(StripeClientFactory.name);
   private readonly cache = new Map<string, CachedClient>();
 
   constructor(
@@ -52,14 +54,33 @@ export class StripeClientFactory {
       throw new Error(`Stripe connection ${connection.id} holds no secret key`);
     }
 
-    const secretKey = this.cipher.decrypt(
-      { keyId: connection.secretKeyKeyId, ciphertext: connection.secretKeyCiphertext },
-      secretKeyAssociatedData(connection.tenantId),
-    );
+    const secretKey = this.decryptSecretKey(connection, connection.secretKeyKeyId, connection.secretKeyCiphertext);
     const stripe = this.build(secretKey);
     this.remember(connection.tenantId, { version: connection.version, stripe });
 
     return stripe;
+  }
+
+  /**
+   * Decrypt the stored key, or raise `stripe_keys_invalid` when this process
+   * cannot. The connection keeps its status, because Stripe never rejected the
+   * key and a key missing from this process's APP_ENCRYPTION_KEY is a deployment
+   * fault that other processes, or a restart with the key restored, do not have.
+   */
+  private decryptSecretKey(connection: StripeConnectionEntity, keyId: string, ciphertext: string): string {
+    try {
+      return this.cipher.decrypt({ keyId, ciphertext }, secretKeyAssociatedData(connection.tenantId));
+    } catch (error) {
+      if (!(error instanceof SecretDecryptionError)) {
+        throw error;
+      }
+
+      this.logger.error(
+        { tenantId: connection.tenantId, connectionId: connection.id, encryptionKeyId: keyId, reason: error.reason, err: { name: error.name, message: error.message } },
+        'Could not decrypt the stored Stripe secret key; restore its encryption key to APP_ENCRYPTION_KEY or have the tenant enter the keys again',
+      );
+      throw storedKeyUndecryptable();
+    }
   }
 
   /** Drop a tenant's cached client, so its key leaves memory after a disconnect. */

@@ -1,4 +1,4 @@
-import { DomainError } from '@app/common/errors/domain-error';
+import { DomainError, StoredKeyUndecryptableError } from '@app/common/errors/domain-error';
 
 export function stripeNotConnected(): DomainError {
   return new DomainError('stripe_not_connected', 'Connect Stripe in Settings → Billing first.');
@@ -9,6 +9,19 @@ export function storedKeysInvalid(): DomainError {
   return new DomainError(
     'stripe_keys_invalid',
     'Stripe rejected the stored secret key. Verify the connection or enter new keys in Settings → Billing.',
+  );
+}
+
+/**
+ * The stored secret key exists but this service cannot decrypt it, so no Stripe
+ * call can be made with it. The contract's code for an unusable stored key is
+ * `stripe_keys_invalid`, and the detail names who can mend it and how.
+ */
+export function storedKeyUndecryptable(): StoredKeyUndecryptableError {
+  return new StoredKeyUndecryptableError(
+    'The stored Stripe secret key cannot be decrypted, so Stripe was not called. ' +
+      'The service operator must restore the encryption key it was stored under to APP_ENCRYPTION_KEY; ' +
+      'until then, enter the keys again in Settings → Billing.',
   );
 }
 

@@ -133,10 +133,7 @@ export class StripeConnectionService {
 
     // Webhook endpoints belong to one mode, so a switch between test and live
     // replaces the endpoint, and the old one is deleted with the old key.
-    const replacedEndpoint =
-      modeChanged && current.stripeWebhookEndpointId !== null && current.webhookRegistration === 'automatic'
-        ? { id: current.stripeWebhookEndpointId, stripe: this.clients.forConnection(current) }
-        : null;
+    const replacedEndpoint = modeChanged ? this.registeredEndpointOf(current) : null;
 
     const connection = await this.writeMappingAccountInUse(async (manager) => {
       const locked = await this.lockOrFail(manager, tenantId);
@@ -200,6 +197,11 @@ export class StripeConnectionService {
     try {
       await this.clients.forConnection(current).accounts.retrieveCurrent();
     } catch (error) {
+      // The stored key cannot be decrypted here. The client factory logged why.
+      if (error instanceof DomainError) {
+        throw error;
+      }
+
       const mapped = mapStripeError(error);
       if (!isStripeError(error) || isStripeTransient(error) || !isConnectionFailure(mapped)) {
         this.logger.warn({ tenantId, connectionId: current.id, stripeError: describeStripeError(error) }, 'Stripe could not verify the connection');
@@ -237,10 +239,7 @@ export class StripeConnectionService {
       return;
     }
 
-    const registeredEndpoint =
-      current.stripeWebhookEndpointId !== null && current.webhookRegistration === 'automatic'
-        ? { id: current.stripeWebhookEndpointId, stripe: this.clients.forConnection(current) }
-        : null;
+    const registeredEndpoint = this.registeredEndpointOf(current);
 
     const disconnected = await this.dataSource.transaction(async (manager) => {
       const locked = await this.lockOrFail(manager, tenantId);
@@ -330,6 +329,27 @@ export class StripeConnectionService {
     }
 
     return result?.updated ?? null;
+  }
+
+  /**
+   * The endpoint the service registered with the stored key, and a client to
+   * delete it. Null when there is none, or when the stored key cannot be
+   * decrypted: then the endpoint stays in Stripe, so that editing keys and
+   * disconnecting still work as the way out.
+   */
+  private registeredEndpointOf(connection: StripeConnectionEntity): { id: string; stripe: Stripe } | null {
+    if (connection.stripeWebhookEndpointId === null || connection.webhookRegistration !== 'automatic') {
+      return null;
+    }
+
+    try {
+      return { id: connection.stripeWebhookEndpointId, stripe: this.clients.forConnection(connection) };
+    } catch (error) {
+      if (error instanceof DomainError) {
+        return null;
+      }
+      throw error;
+    }
   }
 
   private async toSettings(connection: StripeConnectionEntity): Promise<BillingSettingsDto> {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { SecretCipher, parseEncryptionKeys } from './secret-cipher';
+import { SecretCipher, SecretDecryptionError, parseEncryptionKeys } from './secret-cipher';
 
 const KEY_A = randomBytes(32).toString('base64');
 const KEY_B = randomBytes(32).toString('base64');
@@ -37,6 +37,14 @@ describe('SecretCipher', () => {
     const stored = new SecretCipher(`gone:${KEY_B}`).encrypt('secret', 'x');
 
     expect(() => new SecretCipher(`new:${KEY_A}`).decrypt(stored, 'x')).toThrow(/"gone"/);
+  });
+
+  it('reports the reason and key id of a failure', () => {
+    const stored = new SecretCipher(`k1:${KEY_A}`).encrypt('secret', 'x');
+
+    expect(() => new SecretCipher(`k2:${KEY_A}`).decrypt(stored, 'x')).toThrow(expect.objectContaining({ keyId: 'k1', reason: 'missing_key' }));
+    expect(() => new SecretCipher(`k1:${KEY_B}`).decrypt(stored, 'x')).toThrow(expect.objectContaining({ keyId: 'k1', reason: 'authentication_failed' }));
+    expect(() => new SecretCipher(`k1:${KEY_A}`).decrypt(stored, 'y')).toThrow(SecretDecryptionError);
   });
 });
 

@@ -59,6 +59,27 @@ export function parseEncryptionKeys(value: string): KeyEntry[] {
  * ciphertext to its owner and purpose (say `tenant:<id>:stripe-secret-key`), so
  * a ciphertext copied into another tenant's row does not decrypt.
  */
+/**
+ * Failure to decrypt a stored secret. Either its key id is not in
+ * APP_ENCRYPTION_KEY (`missing_key`), or the ciphertext fails GCM
+ * authentication (`authentication_failed`). The latter means a corrupted
+ * ciphertext, one copied from another row, or other key material under that id.
+ */
+export class SecretDecryptionError extends Error {
+  override readonly name = 'SecretDecryptionError';
+
+  constructor(
+    readonly keyId: string,
+    readonly reason: 'missing_key' | 'authentication_failed',
+  ) {
+    super(
+      reason === 'missing_key'
+        ? `No encryption key with id "${keyId}" is configured in APP_ENCRYPTION_KEY`
+        : `A secret stored under encryption key "${keyId}" failed authentication`,
+    );
+  }
+}
+
 export class SecretCipher {
   private readonly keys: KeyEntry[];
 
@@ -83,7 +104,7 @@ export class SecretCipher {
   decrypt(secret: EncryptedSecret, associatedData: string): string {
     const entry = this.keys.find((candidate) => candidate.id === secret.keyId);
     if (!entry) {
-      throw new Error(`No encryption key with id "${secret.keyId}" is configured in APP_ENCRYPTION_KEY`);
+      throw new SecretDecryptionError(secret.keyId, 'missing_key');
     }
 
     const raw = Buffer.from(secret.ciphertext, 'base64');
@@ -91,7 +112,12 @@ export class SecretCipher {
     decipher.setAAD(Buffer.from(associatedData, 'utf8'));
     decipher.setAuthTag(raw.subarray(IV_LENGTH, IV_LENGTH + TAG_LENGTH));
 
-    return Buffer.concat([decipher.update(raw.subarray(IV_LENGTH + TAG_LENGTH)), decipher.final()]).toString('utf8');
+    try {
+      return Buffer.concat([decipher.update(raw.subarray(IV_LENGTH + TAG_LENGTH)), decipher.final()]).toString('utf8');
+    } catch {
+      // Node raises a plain Error ("unable to authenticate data") on a bad tag or a truncated ciphertext.
+      throw new SecretDecryptionError(secret.keyId, 'authentication_failed');
+    }
   }
 }
 

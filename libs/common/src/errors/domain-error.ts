@@ -40,6 +40,18 @@ export class DomainError extends Error {
   }
 }
 
+/**
+ * `stripe_keys_invalid` because this process cannot decrypt the stored key,
+ * not because Stripe rejected it. The cause may be this process's own
+ * APP_ENCRYPTION_KEY, so jobs retry it with backoff instead of failing for good.
+ */
+export class StoredKeyUndecryptableError extends DomainError {
+  constructor(detail: string) {
+    super('stripe_keys_invalid', detail);
+    this.name = 'StoredKeyUndecryptableError';
+  }
+}
+
 export function notFound(what = 'resource'): DomainError {
   return new DomainError('not_found', `No such ${what}.`);
 }

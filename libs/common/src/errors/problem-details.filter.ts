@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { QueryFailedError } from 'typeorm';
+import { BodyReadError, describeBodyReadError, isBodyReadError } from './body-errors';
 import { DomainError } from './domain-error';
 import { ErrorCode } from './error-codes';
 import { redactSecrets } from '../keys/stripe-keys';
@@ -32,22 +33,6 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     // Details may quote what the client sent, so a secret in it is masked rather than echoed back.
     response.status(body.status).type(PROBLEM_CONTENT_TYPE).send(redactSecrets(JSON.stringify(body)));
   }
-}
-
-interface BodyParserError {
-  type: string;
-  status?: number;
-  limit?: number;
-  message: string;
-}
-
-function isBodyParserError(error: unknown): error is BodyParserError {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    typeof (error as { type?: unknown }).type === 'string' &&
-    String((error as { type: string }).type).startsWith('entity.')
-  );
 }
 
 export function isDatabaseUnavailable(error: unknown): boolean {
@@ -89,8 +74,13 @@ export function toProblemResponse(exception: unknown, logger: Logger): { body: P
     return { body: fromHttpException(exception), headers: {} };
   }
 
-  if (isBodyParserError(exception)) {
-    return { body: fromBodyParserError(exception), headers: {} };
+  if (isBodyReadError(exception)) {
+    if (exception.type !== 'entity.too.large') {
+      // Only the webhook raw parser gets here, because the JSON parser holds these until the guards ran.
+      logger.warn({ bodyError: { type: exception.type, message: exception.message } }, 'Rejected a request body that could not be decoded');
+    }
+
+    return { body: fromBodyReadError(exception), headers: {} };
   }
 
   if (isDatabaseUnavailable(exception)) {
@@ -124,18 +114,12 @@ function fromHttpException(exception: HttpException): ProblemDetails {
   return problem(code, detail);
 }
 
-function fromBodyParserError(error: BodyParserError): ProblemDetails {
+function fromBodyReadError(error: BodyReadError): ProblemDetails {
   if (error.type === 'entity.too.large') {
     return problem('payload_too_large', `The request body is larger than the limit of ${error.limit ?? 'the server'} bytes.`);
   }
 
-  if (error.type === 'entity.parse.failed') {
-    return problem('validation_failed', 'The request body is not valid JSON.', [
-      { field: 'body', message: 'must be valid JSON' },
-    ]);
-  }
+  const { detail, error: fieldError } = describeBodyReadError(error);
 
-  return problem('validation_failed', 'The request body could not be read.', [
-    { field: 'body', message: error.message },
-  ]);
+  return problem('validation_failed', detail, [fieldError]);
 }
