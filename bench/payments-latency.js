@@ -90,7 +90,7 @@ async function timeService(stack, tenant, count) {
     const body = await response.json();
     latencies.push(performance.now() - started);
     if (response.status !== 201 || body.status !== 'succeeded') {
-      throw new Error(`POST /api/v1/payments answered ${response.status} with status ${body.status}: ${JSON.stringify(body)}`);
+      throw new Error(`POST /api/v1/payments returned ${response.status} with status ${body.status}: ${JSON.stringify(body)}`);
     }
   }
 

@@ -91,7 +91,7 @@ async function startStack({ database, roles = ['api'], name, extraEnv = {} }) {
     PUBLIC_BASE_URL: serviceUrl,
     QUEUE_PREFIX: `{${name}}`,
     LOG_LEVEL: 'warn',
-    // One token sends every request of a benchmark; the API limit would answer 429 after 600 a minute.
+    // One token sends every request of a benchmark, and the default API limit rejects more than 600 a minute with 429.
     RATE_LIMIT_API: '100000000/1m',
     ...extraEnv,
   };

@@ -87,7 +87,7 @@ describe('Redis outage', () => {
     expect(scheduler).toBeDefined();
   });
 
-  it('schedules the invoice and refund jobs again once Redis is back without its data', async () => {
+  it('reschedules invoice and refund jobs after data loss', async () => {
     const invoices = t.app.get<Queue>(getQueueToken(QUEUE_INVOICES));
     const payments = t.app.get<Queue>(getQueueToken(QUEUE_PAYMENTS));
     await redis.stop();

@@ -8,7 +8,7 @@ export const REFUND_REASONS = ['requested_by_customer', 'duplicate', 'fraudulent
 /** Stripe also reports `expired_uncaptured_charge` on refunds it makes itself. */
 export type RefundReason = (typeof REFUND_REASONS)[number] | 'expired_uncaptured_charge';
 
-/** Where a refund was asked for: through this API, or outside it (the Stripe Dashboard, another integration). */
+/** Origin of a refund request: this API, or outside it (the Stripe Dashboard, another integration). */
 export type RefundOrigin = 'api' | 'stripe';
 
 /**
@@ -34,19 +34,19 @@ export function refundStatusOf(status: string | null | undefined): RefundStatus 
   return status && isRefundStatus(status) ? status : 'pending';
 }
 
-/** Whether a refund's amount is no longer refundable: it succeeded, or it may still succeed. */
+/** Returns true when a refund's amount is no longer refundable, because it succeeded or may still succeed. */
 export function holdsRefundableAmount(status: RefundStatus): boolean {
   return status === 'pending' || status === 'requires_action' || status === 'succeeded';
 }
 
-/** What is left to refund: the payment's amount less succeeded and in-flight refunds, never below 0. */
+/** Returns the amount left to refund: the payment's amount less succeeded and in-flight refunds, never below 0. */
 export function refundableAmount(paymentAmount: number, refunds: readonly { amount: number; status: RefundStatus }[]): number {
   const held = refunds.filter((refund) => holdsRefundableAmount(refund.status)).reduce((sum, refund) => sum + refund.amount, 0);
 
   return Math.max(0, paymentAmount - held);
 }
 
-/** The payment's `amountRefunded`: the sum of its succeeded refunds. */
+/** Returns the payment's `amountRefunded`, the sum of its succeeded refunds. */
 export function succeededRefundTotal(refunds: readonly { amount: number; status: RefundStatus }[]): number {
   return refunds.filter((refund) => refund.status === 'succeeded').reduce((sum, refund) => sum + refund.amount, 0);
 }
@@ -93,7 +93,7 @@ export type RefundChanges = Partial<{
 export interface RefundUpdatePlan {
   changes: RefundChanges;
   statusApplied: boolean;
-  /** The reason an observation's status was not applied, for logs; `same_second` asks the caller to re-read. */
+  /** The reason an observation's status was not applied, for logs; `same_second` means the caller must re-read. */
   skippedBecause: 'backward' | 'older_event' | 'same_second' | null;
 }
 

@@ -13,9 +13,9 @@ export function storedKeysInvalid(): DomainError {
 }
 
 /**
- * The stored secret key exists but this service cannot decrypt it, so no Stripe
- * call can be made with it. The contract's code for an unusable stored key is
- * `stripe_keys_invalid`, and the detail names who can mend it and how.
+ * Builds the error for a stored secret key this service cannot decrypt, so no
+ * Stripe call can be made with it. The code is `stripe_keys_invalid`, the
+ * contract's code for an unusable stored key, and the detail says who can fix it and how.
  */
 export function storedKeyUndecryptable(): StoredKeyUndecryptableError {
   return new StoredKeyUndecryptableError(

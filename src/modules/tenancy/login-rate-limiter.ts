@@ -128,7 +128,7 @@ export class LoginRateLimiter {
     ];
   }
 
-  /** The account and address keys share one group because one script reads or updates both. */
+  /** Builds the account's key, in the same group as the address key because one script reads or updates both. */
   private accountKey(accountKey: string): string {
     return this.store.groupedKey('login', 'account', digest(accountKey));
   }

@@ -20,13 +20,13 @@ import { WebhookEventsRepository } from './webhook-events.repository';
 import { WebhookSignatureFailureLimiter, spikeThreshold } from './webhook-signature-failure.limiter';
 
 /**
- * The longest intake waits for BullMQ to accept a job while the connection
+ * Maximum time intake waits for BullMQ to accept a job while the connection
  * reports ready (a Redis that accepts connections but does not respond). The
  * row is stored by then, so a timeout only leaves it to the sweeper.
  */
 const ENQUEUE_TIMEOUT_MS = 500;
 
-/** What intake did with a verified delivery: stored it, or found it already in the inbox. */
+/** Outcome of a verified delivery: stored, or already in the inbox. */
 export type WebhookIntakeResult = 'stored' | 'duplicate';
 
 const SIGNATURE_FAILURE_DETAILS: Record<SignatureFailure, string> = {
