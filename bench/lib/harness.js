@@ -71,8 +71,25 @@ async function query(databaseUrl, sql, params = []) {
   }
 }
 
+/**
+ * Return the Node.js options of `npm start` (e.g. its heap limit), so the service
+ * runs here with the flags it runs with in production.
+ */
+function startScriptNodeOptions() {
+  const startScript = require(path.join(ROOT, 'package.json')).scripts.start;
+  const words = startScript.split(/\s+/);
+  if (words[0] !== 'node') {
+    throw new Error(`package.json's start script should run node, got: ${startScript}`);
+  }
+
+  return words.slice(1).filter((word) => word.startsWith('--'));
+}
+
+/** Start `script` with Node.js; the service's entry scripts get the options of `npm start`. */
 function start(name, script, env, { logFile } = {}) {
-  const child = spawn(process.execPath, [script], {
+  const serviceEntry = script === 'dist/src/main.js' || script === 'bench/lib/profiled-main.js';
+  const nodeOptions = serviceEntry ? startScriptNodeOptions() : [];
+  const child = spawn(process.execPath, [...nodeOptions, script], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
