@@ -69,6 +69,23 @@ describe('loadConfig', () => {
     }
   });
 
+  it('names the expected schemes of a URL', () => {
+    const messageFor = (env: Record<string, string>): string => {
+      try {
+        loadConfig({ NODE_ENV: 'test', ...env });
+      } catch (error) {
+        return (error as Error).message;
+      }
+
+      return '';
+    };
+
+    expect(messageFor({ STRIPE_API_BASE: 'javascript:alert(1)' })).toContain('STRIPE_API_BASE must be a URL starting with http:// or https:// (got a javascript: URL)');
+    expect(messageFor({ STRIPE_API_BASE: 'not a url' })).toContain('STRIPE_API_BASE must be a URL starting with http:// or https://');
+    expect(messageFor({ DATABASE_URL: 'mysql://user:hunter2@db/billing' })).toContain('DATABASE_URL must be a URL starting with postgres:// or postgresql:// (got a mysql: URL)');
+    expect(messageFor({ DATABASE_URL: 'mysql://user:hunter2@db/billing' })).not.toContain('hunter2');
+  });
+
   it('does not need an encryption key under NODE_ENV=test', () => {
     expect(loadConfig({ NODE_ENV: 'test' }).encryptionKeys).toMatch(/^test:/);
   });

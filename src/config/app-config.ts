@@ -202,14 +202,19 @@ function parseLogLevel(raw: string, problems: string[]): string {
   return raw;
 }
 
+/** Check that `raw` is a URL with one of `protocols`. The message leaves the value out, since database and Redis URLs may carry a password. */
 function parseUrl(name: string, raw: string, protocols: string[], problems: string[]): string {
+  const expected = `${name} must be a URL starting with ${protocols.map((protocol) => `${protocol}//`).join(' or ')}`;
+  let protocol: string | null = null;
   try {
-    const url = new URL(raw);
-    if (!protocols.includes(url.protocol)) {
-      problems.push(`${name} must be a ${protocols.join(' or ')}// URL`);
-    }
+    protocol = new URL(raw).protocol;
   } catch {
-    problems.push(`${name} must be a URL (${protocols.join(' or ')}//…)`);
+    problems.push(expected);
+
+    return raw;
+  }
+  if (!protocols.includes(protocol)) {
+    problems.push(`${expected} (got a ${protocol} URL)`);
   }
 
   return raw;
