@@ -1,5 +1,6 @@
 import { PaymentsStripeEventHandlers } from '../../src/modules/payments/stripe-event-handlers';
 import { createOperatorAuth, createTenant, createToken } from '../support/factories';
+import { connectStripe } from '../support/stripe-account';
 import { TestApp, eventually, startTestApp } from '../support/test-app';
 import { Connected, MISSING_ID, PAYMENTS, paymentsHelpers } from './payments-helpers';
 
@@ -153,6 +154,23 @@ describe('refunds', () => {
 
       expect(response.status).toBe(409);
       expect(response.body.code).toBe('invalid_state');
+    });
+
+    it('answers invalid_state when the charge is not in the connected account', async () => {
+      const tenant = await h.connectedTenant();
+      const payment = await paidPayment(tenant);
+      await t.http().delete('/api/v1/settings/billing/stripe').set(tenant.auth).expect(204);
+      await connectStripe(t, tenant.auth);
+
+      const response = await h.refund(tenant.auth, payment.id, { amount: 500 });
+      const refunds = await refundsOf(tenant, payment.id);
+
+      expect(response.status).toBe(409);
+      expect(response.body.code).toBe('invalid_state');
+      expect(response.body.detail).toContain('resource_missing');
+      expect(response.body.detail).toContain('not in the connected Stripe account');
+      expect(refunds).toHaveLength(1);
+      expect(refunds[0]).toMatchObject({ status: 'failed', failureReason: 'resource_missing', amount: 500 });
     });
 
     it('answers invalid_state while 3D Secure is pending', async () => {

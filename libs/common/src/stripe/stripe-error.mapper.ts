@@ -1,4 +1,5 @@
 import { DomainError } from '../errors/domain-error';
+import { redactSecrets } from '../keys/stripe-keys';
 
 /** The fields of stripe-node's StripeError this service reads. */
 interface StripeErrorLike {
@@ -73,5 +74,28 @@ export function mapStripeError(error: unknown, field = 'secretKey'): DomainError
     });
   }
 
+  if (error.type === 'StripeInvalidRequestError') {
+    return stripeRejectedRequest(error);
+  }
+
   return new DomainError('stripe_unavailable', `Stripe rejected the request (${error.code ?? error.type}). Retry later or check the request.`);
+}
+
+/**
+ * Map a request Stripe rejected as invalid for the objects it names or their
+ * state, such as an object missing from the connected account after the tenant
+ * connected another one (`resource_missing`) or a charge refunded in the
+ * Dashboard meanwhile. Sending it again cannot succeed, so it is a 409 and
+ * not the retryable 502. Stripe's message names the object and passes through
+ * the secret redaction, as any text from outside does.
+ */
+function stripeRejectedRequest(error: StripeErrorLike): DomainError {
+  const code = error.code ?? 'invalid_request';
+  const message = redactSecrets(error.message ?? '').trim().replace(/[.\s]+$/, '');
+  const sentences = [message ? `Stripe rejected the request (${code}): ${message}.` : `Stripe rejected the request (${code}).`];
+  if (code === 'resource_missing') {
+    sentences.push('The object is not in the connected Stripe account: it was deleted, or made with an account connected before.');
+  }
+
+  return new DomainError('invalid_state', sentences.join(' '), { extensions: { stripeCode: code } });
 }
