@@ -62,6 +62,14 @@ export class JsonBodyInterceptor implements NestInterceptor {
     const request = context.switchToHttp().getRequest<RequestWithBodyError>();
     const bodyError = request[BODY_ERROR];
     if (bodyError?.type === 'entity.parse.failed') {
+      const charset = declaredCharset(request.headers['content-type']);
+      if (charset !== null && charset !== 'utf-8' && charset !== 'utf8') {
+        // body-parser decodes any utf-* charset, so UTF-8 bytes labelled utf-16 turn into text that is not JSON.
+        throw validationFailed(
+          [{ field: 'Content-Type', message: `charset "${charset}" did not decode the body to JSON; use utf-8` }],
+          `The request body is not JSON when decoded as ${charset}. Send the JSON encoded as UTF-8, with charset=utf-8 or no charset.`,
+        );
+      }
       throw validationFailed([{ field: 'body', message: 'must be a JSON object' }], 'The request body is not a JSON object.');
     }
     if (bodyError !== undefined) {
@@ -90,6 +98,13 @@ export class JsonBodyInterceptor implements NestInterceptor {
 
     return next.handle();
   }
+}
+
+/** Return the lower-case charset parameter of a Content-Type header, or null when it has none. */
+function declaredCharset(contentType: string | undefined): string | null {
+  const match = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType ?? '');
+
+  return match ? match[1].toLowerCase() : null;
 }
 
 type BodyProblem = { kind: 'too_deep' } | { kind: 'forbidden_key' | 'secret'; path: string };

@@ -157,6 +157,17 @@ describe('request body handling', () => {
     expect(response.text).not.toContain(secret);
   });
 
+  it('names the charset that did not decode the body', async () => {
+    const tenant = await createTenant(t);
+
+    const response = await postRaw('/api/v1/payments', '{"amount": 1000}', { ...tenant.auth, 'Content-Type': 'application/json; charset=utf-16' });
+
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('validation_failed');
+    expect(response.body.errors).toEqual([{ field: 'Content-Type', message: 'charset "utf-16" did not decode the body to JSON; use utf-8' }]);
+    expect(response.body.detail).toContain('decoded as utf-16');
+  });
+
   describe('a body that cannot be decoded', () => {
     const undecodable: [string, Record<string, string>, string][] = [
       ['charset latin1', { 'Content-Type': 'application/json; charset=latin1' }, 'Content-Type'],
