@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Browser, BrowserContext, Page } from 'playwright-core';
 import request from 'supertest';
+import { DataSource } from 'typeorm';
 import { createEmulatorAccount, EmulatorAccount } from '../support/stripe-account';
 import { eventually, startTestApp, TestApp } from '../support/test-app';
 import {
@@ -420,7 +421,7 @@ describeInBrowser('billing page in Chromium', () => {
       await t.http().post('/api/v1/payments').set(user.auth).send({ amount: 2000, currency: 'usd', paymentMethod: 'pm_card_chargeDeclined' }).expect(402);
       const invoice = await eventually(async () => {
         const response = await t.http().get('/api/v1/invoices').set(user.auth).expect(200);
-        const found = (response.body.data as { paymentId: string | null; number: string | null; status: string }[]).find(
+        const found = (response.body.data as { id: string; paymentId: string | null; number: string | null; status: string }[]).find(
           (item) => item.paymentId === paid.body.id && item.number !== null,
         );
 
@@ -454,7 +455,19 @@ describeInBrowser('billing page in Chromium', () => {
         const invoiceRow = page.locator('#list-body tr', { hasText: invoice.number ?? '' });
         expect(await invoiceRow.textContent()).toContain('$89.00');
         expect(await invoiceRow.textContent()).toContain(invoice.status === 'paid' ? 'Paid' : 'Open');
+        expect(await invoiceRow.textContent()).not.toContain('Stripe error');
         await page.screenshot({ path: join(SCREENSHOTS, 'invoices.png'), fullPage: true });
+
+        await t.app
+          .get(DataSource)
+          .query(
+            `UPDATE invoices SET stripe_error_job = 'send', stripe_error_code = 'stripe_keys_invalid', stripe_error_message = $2, stripe_error_at = now() WHERE id = $1`,
+            [invoice.id, 'stripe_keys_invalid: Stripe rejected the secret key.'],
+          );
+        await page.reload();
+        await page.locator('#page-status', { hasText: 'Showing' }).waitFor();
+        expect(await invoiceRow.textContent()).toContain('Stripe error');
+        expect(await invoiceRow.textContent()).toContain('stripe_keys_invalid: Stripe rejected the secret key.');
         expect(problems).toEqual([]);
       } finally {
         await context.close();

@@ -207,6 +207,25 @@ describe('invoice jobs', () => {
       expect(invoice.number).toBe(finalized.body.number);
     });
 
+    it('shows the failure on the invoice', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const draft = await draftFor(t, tenant);
+      await request(t.emulator.url).post('/_emulator/keys/revoke').send({ key: tenant.account.test.secretKey }).expect(201);
+
+      await finalize(t, tenant, draft.id).expect(200);
+      await failedJob(draft.id);
+      const invoice = await invoiceWhen(t, tenant, draft.id, (candidate) => candidate.stripeError !== null);
+
+      expect(invoice.status).toBe('issuing');
+      expect(invoice.stripeError).toEqual({
+        job: 'issue',
+        code: 'stripe_keys_invalid',
+        message: expect.stringMatching(/^stripe_keys_invalid: /),
+        failedAt: expect.any(String),
+      });
+      expect(invoice.stripeError?.message).not.toContain(tenant.account.test.secretKey);
+    });
+
     it('fails once for a disconnected tenant', async () => {
       const tenant = await connectedB2bTenant(t);
       const invoice = await finalizedWithoutJob(tenant);
@@ -231,10 +250,13 @@ describe('invoice jobs', () => {
       await t.app.get(InvoiceJobQueue).enqueue('issue', { tenantId: tenant.tenantId, invoiceId: invoice.id });
       await failedJob(invoice.id);
 
+      const failed = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.stripeError !== null);
+
       await reconnect(tenant);
       const result = await t.app.get(ReconcileInvoicesJob).reconcileTenant({ tenantId: tenant.tenantId });
-      const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open');
+      const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open' && candidate.stripeError === null);
 
+      expect(failed.stripeError).toMatchObject({ job: 'issue', code: 'stripe_not_connected' });
       expect(result.requeued).toBe(1);
       expect(issued.number).toBe(invoice.number);
     });

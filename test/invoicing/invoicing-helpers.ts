@@ -38,6 +38,7 @@ export interface InvoiceBody {
   hostedInvoiceUrl: string | null;
   pdfUrl: string | null;
   stripeInvoiceId: string | null;
+  stripeError: { job: string; code: string; message: string; failedAt: string } | null;
   memo: string | null;
   issuedAt: string | null;
   paidAt: string | null;

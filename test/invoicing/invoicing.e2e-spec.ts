@@ -29,6 +29,7 @@ const INVOICE_FIELDS = [
   'pdfUrl',
   'sentAt',
   'status',
+  'stripeError',
   'stripeInvoiceId',
   'total',
   'voidedAt',

@@ -14,6 +14,10 @@ function renderInvoice(invoice) {
   if (!invoice.livemode) {
     status.append(testModeBadge());
   }
+  if (invoice.stripeError) {
+    // The job retries once a day, so the admin needs the reason to fix the cause sooner.
+    status.append(badge('Stripe error', 'danger', 'alert'), h('span', { className: 'subtext', text: invoice.stripeError.message }));
+  }
 
   const links = [
     externalLink(invoice.hostedInvoiceUrl, 'Invoice page', `of invoice ${label}`),

@@ -104,6 +104,21 @@ export class InvoiceEntity {
   @Column({ name: 'finalize_idempotency_key_id', type: 'uuid', nullable: true })
   finalizeIdempotencyKeyId!: string | null;
 
+  /** The Stripe job (issue, send or void) whose failure `stripeErrorCode` describes; null without one. */
+  @Column({ name: 'stripe_error_job', type: 'text', nullable: true })
+  stripeErrorJob!: 'issue' | 'send' | 'void' | null;
+
+  /** Reason of the last job that failed for good, e.g. `stripe_keys_invalid`; cleared when a later job succeeds. */
+  @Column({ name: 'stripe_error_code', type: 'text', nullable: true })
+  stripeErrorCode!: string | null;
+
+  /** The failure's message, with secrets redacted. */
+  @Column({ name: 'stripe_error_message', type: 'text', nullable: true })
+  stripeErrorMessage!: string | null;
+
+  @Column({ name: 'stripe_error_at', type: 'timestamptz', nullable: true })
+  stripeErrorAt!: Date | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

@@ -35,5 +35,9 @@ export function toInvoiceResponse({ invoice, lines }: InvoiceWithLines): Invoice
     createdAt: invoice.createdAt.toISOString(),
     daysUntilDue: invoice.daysUntilDue,
     sentAt: invoice.sentAt?.toISOString() ?? null,
+    stripeError:
+      invoice.stripeErrorCode !== null && invoice.stripeErrorJob !== null && invoice.stripeErrorAt !== null
+        ? { job: invoice.stripeErrorJob, code: invoice.stripeErrorCode, message: invoice.stripeErrorMessage ?? '', failedAt: invoice.stripeErrorAt.toISOString() }
+        : null,
   };
 }

@@ -1,6 +1,7 @@
 import { RequestContext } from '@app/common/context/request-context';
 import { describeError } from '@app/common/logging/error-description';
-import { recordCompletedJob, recordFailedJob } from '@app/common/metrics/job-metrics';
+import { jobFailureReason, recordCompletedJob, recordFailedJob } from '@app/common/metrics/job-metrics';
+import { redactSecrets } from '@app/common/keys/stripe-keys';
 import { RepeatedErrorLog } from '@app/common/logging/repeated-error-log';
 import {
   JOB_ISSUE_INVOICE,
@@ -18,6 +19,7 @@ import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
 import { InvoiceJobErrors } from './invoice-job-errors';
 import { InvoiceJobData } from './invoice-job-queue';
+import { InvoicesRepository, StripeWork } from './invoices.repository';
 import { IssueInvoiceJob } from './issue-invoice.job';
 import { MarkOverdueInvoicesJob } from './mark-overdue-invoices.job';
 import { ReconcileInvoicesJob, ReconcileTenantInvoicesJobData } from './reconcile-invoices.job';
@@ -47,6 +49,7 @@ export class InvoicesProcessor extends WorkerHost implements BeforeApplicationSh
     private readonly sweep: SweepInvoiceJobsJob,
     private readonly overdue: MarkOverdueInvoicesJob,
     private readonly reconcile: ReconcileInvoicesJob,
+    private readonly invoices: InvoicesRepository,
   ) {
     super();
   }
@@ -59,11 +62,11 @@ export class InvoicesProcessor extends WorkerHost implements BeforeApplicationSh
   async process(job: Job): Promise<unknown> {
     switch (job.name) {
       case JOB_ISSUE_INVOICE:
-        return this.inTenant(job as Job<InvoiceJobData>, (data) => this.issue.run(data));
+        return this.inTenant(job as Job<InvoiceJobData>, (data) => this.issue.run(data), 'issue');
       case JOB_SEND_INVOICE:
-        return this.inTenant(job as Job<InvoiceJobData>, (data) => this.send.run(data));
+        return this.inTenant(job as Job<InvoiceJobData>, (data) => this.send.run(data), 'send');
       case JOB_VOID_INVOICE:
-        return this.inTenant(job as Job<InvoiceJobData>, (data) => this.voiding.run(data));
+        return this.inTenant(job as Job<InvoiceJobData>, (data) => this.voiding.run(data), 'void');
       case JOB_RECONCILE_TENANT_INVOICES:
         return this.inTenant(job as Job<ReconcileTenantInvoicesJobData>, (data) => this.reconcile.reconcileTenant(data));
       case JOB_SWEEP_INVOICE_JOBS:
@@ -92,17 +95,23 @@ export class InvoicesProcessor extends WorkerHost implements BeforeApplicationSh
     recordFailedJob(QUEUE_INVOICES, job, error);
   }
 
-  /** Runs a tenant's job inside the tenant, and turns its error into a retry or a permanent failure. */
-  private async inTenant<T extends { tenantId: string }>(job: Job<T>, work: (data: T) => Promise<unknown>): Promise<unknown> {
+  /**
+   * Runs a tenant's job inside the tenant, and turns its error into a retry or a permanent
+   * failure. For a job of one invoice's Stripe work, a failure for good is stored on the
+   * invoice (its `stripeError`) and a later success of the same work clears it.
+   */
+  private async inTenant<T extends { tenantId: string }>(job: Job<T>, work: (data: T) => Promise<unknown>, stripeWork?: StripeWork): Promise<unknown> {
     const { tenantId } = job.data;
     // The error is classified inside the tenant too, because classifying may read the tenant's rows.
-    return this.context.runAsTenant(tenantId, () => this.runClassified(job, work), String(job.id));
+    return this.context.runAsTenant(tenantId, () => this.runClassified(job, work, stripeWork), String(job.id));
   }
 
-  private async runClassified<T extends { tenantId: string }>(job: Job<T>, work: (data: T) => Promise<unknown>): Promise<unknown> {
+  private async runClassified<T extends { tenantId: string }>(job: Job<T>, work: (data: T) => Promise<unknown>, stripeWork?: StripeWork): Promise<unknown> {
     const { tenantId } = job.data;
+    const invoiceId = (job.data as Partial<InvoiceJobData>).invoiceId;
+    let result: unknown;
     try {
-      return await work(job.data);
+      result = await work(job.data);
     } catch (error) {
       const classified = await this.errors.classify(tenantId, error);
       const permanent = classified instanceof UnrecoverableError;
@@ -110,10 +119,28 @@ export class InvoicesProcessor extends WorkerHost implements BeforeApplicationSh
       const log = { ...job.data, jobId: job.id, job: job.name, attempt: job.attemptsMade + 1, err: describeError(classified) };
       if (permanent || lastAttempt) {
         this.logger.error(log, permanent ? 'Invoice job failed permanently' : 'Invoice job failed on its last attempt');
+        if (stripeWork !== undefined && invoiceId !== undefined) {
+          await this.storeStripeError(tenantId, invoiceId, stripeWork, classified);
+        }
       } else {
         this.logger.warn(log, 'Invoice job attempt failed; BullMQ retries it with backoff');
       }
       throw classified;
+    }
+
+    if (stripeWork !== undefined && invoiceId !== undefined) {
+      await this.invoices.clearStripeError(tenantId, invoiceId, stripeWork);
+    }
+
+    return result;
+  }
+
+  /** Stores the failure on the invoice; a failure to store it is logged, and the job still fails with its own error. */
+  private async storeStripeError(tenantId: string, invoiceId: string, job: StripeWork, error: Error): Promise<void> {
+    try {
+      await this.invoices.recordStripeError(tenantId, invoiceId, { job, code: jobFailureReason(error), message: redactSecrets(error.message), at: new Date() });
+    } catch (recordingError) {
+      this.logger.error({ tenantId, invoiceId, job, err: describeError(recordingError) }, "Could not store an invoice job's failure on the invoice");
     }
   }
 }

@@ -11,7 +11,8 @@ export interface InvoiceWithLines {
   lines: InvoiceLineEntity[];
 }
 
-export type NewInvoice = Omit<InvoiceEntity, 'id' | 'createdAt' | 'updatedAt'>;
+/** A new invoice has no Stripe error yet; only the invoice jobs set one (recordStripeError). */
+export type NewInvoice = Omit<InvoiceEntity, 'id' | 'createdAt' | 'updatedAt' | 'stripeErrorJob' | 'stripeErrorCode' | 'stripeErrorMessage' | 'stripeErrorAt'>;
 export type NewInvoiceLine = Pick<InvoiceLineEntity, 'description' | 'quantity' | 'unitAmount' | 'amount'>;
 export type InvoiceChanges = Partial<Omit<InvoiceEntity, 'id' | 'tenantId' | 'createdAt' | 'updatedAt'>>;
 
@@ -156,6 +157,31 @@ export class InvoicesRepository {
     );
 
     return rows[0]?.stripe_invoice_id ?? null;
+  }
+
+  /**
+   * Stores the error a Stripe job of the invoice failed with for good (a
+   * permanent error or its last attempt), replacing an earlier one. It leaves
+   * `updated_at` alone, since the invoice itself did not change.
+   */
+  async recordStripeError(tenantId: string, id: string, error: { job: StripeWork; code: string; message: string; at: Date }): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE invoices SET stripe_error_job = $3, stripe_error_code = $4, stripe_error_message = $5, stripe_error_at = $6
+        WHERE tenant_id = $1 AND id = $2`,
+      [tenantId, id, error.job, error.code, error.message, error.at],
+    );
+  }
+
+  /**
+   * Clears the stored Stripe error of `job` once that job of the invoice succeeds. An error of
+   * another job stays, and without one the statement changes nothing.
+   */
+  async clearStripeError(tenantId: string, id: string, job: StripeWork): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE invoices SET stripe_error_job = NULL, stripe_error_code = NULL, stripe_error_message = NULL, stripe_error_at = NULL
+        WHERE tenant_id = $1 AND id = $2 AND stripe_error_job = $3`,
+      [tenantId, id, job],
+    );
   }
 
   async markSent(tenantId: string, id: string, at: Date): Promise<void> {

@@ -15,6 +15,21 @@ export class InvoiceLineResponse {
   amount!: number;
 }
 
+/** The failure of an invoice's Stripe job that failed for good; the daily reconciliation starts the job again. */
+export class InvoiceStripeErrorResponse {
+  @ApiProperty({ enum: ['issue', 'send', 'void'], description: 'The job that failed: issuing the invoice in Stripe, sending it, or voiding it there.' })
+  job!: 'issue' | 'send' | 'void';
+
+  @ApiProperty({ example: 'stripe_keys_invalid', description: 'The failure reason, as the job metrics and logs name it.' })
+  code!: string;
+
+  @ApiProperty({ example: 'stripe_keys_invalid: Stripe rejected the secret key (revoked, expired or wrong). Enter a valid key from the Stripe Dashboard.' })
+  message!: string;
+
+  @ApiProperty({ format: 'date-time' })
+  failedAt!: string;
+}
+
 /** An invoice as the HTTP contract shows it: every field present, null where it has no value. */
 export class InvoiceResponse {
   @ApiProperty({ format: 'uuid' })
@@ -85,6 +100,13 @@ export class InvoiceResponse {
 
   @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When Stripe sent the invoice to the customer.' })
   sentAt!: string | null;
+
+  @ApiProperty({
+    type: InvoiceStripeErrorResponse,
+    nullable: true,
+    description: 'The last Stripe job of the invoice that failed for good, such as an issue job Stripe rejected; null once a later job succeeds.',
+  })
+  stripeError!: InvoiceStripeErrorResponse | null;
 }
 
 export class InvoiceListResponse {
