@@ -6,6 +6,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const h = require('./harness');
+const { entryFor } = require('./stack');
 
 const INTAKE_SECRET = 'whsec_benchmarkintakesecret0001';
 
@@ -37,10 +38,12 @@ async function startIntakeService({ database, logName, queuePrefix }) {
 
   h.start('emulator', 'dist/libs/stripe-emulator/src/main.js', { STRIPE_EMULATOR_PORT: String(emulatorPort) });
   await h.waitForHttp(`${emulatorUrl}/_emulator/health`);
+  const entry = entryFor('intake', 'api');
   const service = h.start(
     'service',
-    'dist/src/main.js',
+    entry.script,
     {
+      ...entry.env,
       NODE_ENV: 'production',
       APP_ROLE: 'api',
       PORT: String(servicePort),

@@ -310,4 +310,4 @@ function mean(values) {
   return values.reduce((sum, value) => sum + value, 0) / values.length;
 }
 
-module.exports = { CEILING_SECRET, LOG_DIR, cpuSeconds, mean, percentile, pollUntil, retryClosedSocket, sampleDatabaseActivity, seedTenants, startCeiling, startRedis, startStack, stopStack, waitForPort };
+module.exports = { CEILING_SECRET, LOG_DIR, cpuSeconds, entryFor, mean, percentile, pollUntil, retryClosedSocket, sampleDatabaseActivity, seedTenants, startCeiling, startRedis, startStack, stopStack, waitForPort };
