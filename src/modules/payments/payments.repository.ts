@@ -103,8 +103,23 @@ export class PaymentsRepository {
   }
 
   /** Writes the given columns of one payment; updated_at is set by TypeORM. */
+  /**
+   * Writes `changes` to the payment's row and sets `payment.updatedAt` to the
+   * row's new value, read back with RETURNING, so a caller that applies the
+   * changes to `payment` holds the row as stored without reading it again.
+   */
   async update(manager: EntityManager, payment: PaymentEntity, changes: Partial<PaymentEntity>): Promise<void> {
-    await manager.getRepository(PaymentEntity).update({ tenantId: payment.tenantId, id: payment.id }, changes as never);
+    const result = await manager
+      .createQueryBuilder()
+      .update(PaymentEntity)
+      .set(changes as never)
+      .where({ tenantId: payment.tenantId, id: payment.id })
+      .returning(['updated_at'])
+      .execute();
+    const row = (result.raw as { updated_at: Date }[])[0];
+    if (row) {
+      payment.updatedAt = row.updated_at;
+    }
   }
 
   /**

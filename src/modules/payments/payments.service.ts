@@ -273,9 +273,10 @@ export class PaymentsService {
       throw new DomainError('internal_error', 'The payment disappeared while it was being settled.');
     }
 
+    // apply() writes the changes and the new updated_at into `locked`, so it is the stored row.
     await this.settlement.apply(manager, locked, observation);
 
-    return (await this.payments.findById(tenantId, paymentId, manager)) ?? locked;
+    return locked;
   }
 }
 
