@@ -203,7 +203,7 @@ describe('row-level security', () => {
     it('shows every tenant on a reviewed cross-tenant path', async () => {
       const context = t.app.get(RequestContext);
 
-      const view = await context.runAcrossTenants('database-gauges', () => readUnfiltered(dataSource));
+      const view = await context.runAcrossTenants('operator', () => readUnfiltered(dataSource));
 
       expect(view.currentUser).toBe(CROSS_TENANT_ROLE);
       expect(view.tenantIds).toEqual(expect.arrayContaining([tenantA.tenantId, tenantB.tenantId]));
