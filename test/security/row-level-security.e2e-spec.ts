@@ -51,7 +51,7 @@ async function insertPayment(dataSource: DataSource, tenantId: string): Promise<
   return row.id;
 }
 
-/** The source files of the service, for the check of where the cross-tenant role is used. */
+/** Lists the TypeScript source files under `directory`, specs left out. */
 function sourceFiles(directory: string): string[] {
   return readdirSync(directory).flatMap((name) => {
     const path = join(directory, name);
@@ -63,7 +63,7 @@ function sourceFiles(directory: string): string[] {
   });
 }
 
-/** A connection that queries as the app role, in `tenantId` or, without one, in no tenant. */
+/** Connects as the app role, in `tenantId` or, without one, in no tenant. */
 async function connectAsAppRole(tenantId = ''): Promise<Client> {
   const client = new Client({ connectionString: TEST_DATABASE_URL });
   await client.connect();
@@ -149,7 +149,7 @@ async function seedIdempotencyKey(admin: Client, tenantId: string, expiresInSeco
   return rows[0].id;
 }
 
-/** The values of `column` in `rows` that are among `seeded`: rows other suites left in the database are ignored. */
+/** Returns the values of `column` in `rows` that are among `seeded`, so rows other suites left in the database are ignored. */
 function seededOnly<T>(rows: Record<string, T>[], column: string, seeded: T[]): T[] {
   return rows.map((row) => row[column]).filter((value) => seeded.includes(value));
 }

@@ -17,9 +17,10 @@ import { UserBody, UsersService } from './users.service';
 @ApiCookieAuth()
 @Roles('operator')
 /**
- * Operators' tenant routes. Creating a tenant, listing tenants and adding a
- * user (which may already belong to another tenant) look across tenants and
- * run in the operator's cross-tenant scope; the routes on one tenant run in it.
+ * Operators' tenant routes. The routes on one existing tenant run in that
+ * tenant. Creating a tenant, listing tenants and adding a user, who may
+ * already belong to another tenant, look across tenants, so they run in the
+ * operator's cross-tenant scope.
  */
 @Controller('api/v1/ops/tenants')
 export class OpsTenantsController {

@@ -7,8 +7,8 @@ import { MembershipEntity } from './membership.entity';
 import { UserEntity } from './user.entity';
 
 /**
- * What a login checks: the user with the email and its password hash, and for
- * a tenant login the tenant and the user's role in it.
+ * The data a login checks: the user with the email and its password hash, and
+ * for a tenant login the tenant and the user's role in it.
  */
 export interface LoginCandidate {
   userId: string;
@@ -53,7 +53,7 @@ export class UsersRepository {
     return repository.save(repository.create(membership));
   }
 
-  /** The member with this email of the tenant with this slug, or null when either is missing or the user is not a member. */
+  /** Returns the member with this email of the tenant with this slug, or null when either is missing or the user is not a member. */
   async findTenantLogin(tenantSlug: string, email: string): Promise<LoginCandidate | null> {
     const rows = await callCrossTenantFunction<{ user_id: string; email: string; password_hash: string; tenant_id: string; role: TenantRole }>(
       this.dataSource,
@@ -64,7 +64,7 @@ export class UsersRepository {
     return rows.length > 0 ? { userId: rows[0].user_id, email: rows[0].email, passwordHash: rows[0].password_hash, tenantId: rows[0].tenant_id, role: rows[0].role } : null;
   }
 
-  /** The operator with this email, or null. */
+  /** Returns the operator with this email, or null. */
   async findOperatorLogin(email: string): Promise<LoginCandidate | null> {
     const rows = await callCrossTenantFunction<{ user_id: string; email: string; password_hash: string }>(this.dataSource, 'app_find_operator_login', [email]);
 

@@ -59,7 +59,7 @@ export class WebhookEventsSweeper implements OnApplicationBootstrap, OnApplicati
 
   /**
    * Enqueue every unfinished row queued more than `graceSeconds` ago whose job is missing or finished.
-   * The rows are found across tenants by a SECURITY DEFINER function; each is then handled in its tenant.
+   * A SECURITY DEFINER function finds the rows across tenants, and each row is then handled in its tenant.
    */
   async sweep(graceSeconds = SWEEP_GRACE_SECONDS): Promise<SweepResult> {
     const rows = await this.events.findUnfinished(graceSeconds, SWEEP_BATCH_SIZE);
