@@ -449,6 +449,68 @@ describe('row-level security', () => {
     });
   });
 
+  describe('with a separate service login role', () => {
+    // Roles belong to the server and every database shares them, so this test role is created when missing and never dropped.
+    const loginRole = 'billing_service_login_e2e';
+    let t: TestApp;
+    let tenant: TenantFixture;
+
+    beforeAll(async () => {
+      await admin.query(`
+        DO $$
+        BEGIN
+          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${loginRole}') THEN
+            CREATE ROLE ${loginRole} LOGIN NOINHERIT;
+          END IF;
+        EXCEPTION
+          WHEN duplicate_object OR unique_violation THEN NULL;
+        END
+        $$`);
+      await admin.query(`GRANT ${APP_ROLE} TO ${loginRole}`);
+      const serviceUrl = new URL(TEST_DATABASE_URL);
+      serviceUrl.username = loginRole;
+      serviceUrl.password = '';
+      t = await startTestApp({ SERVICE_DATABASE_URL: serviceUrl.toString() });
+      tenant = await createTenant(t);
+    });
+
+    afterAll(async () => {
+      await t.close();
+    });
+
+    it('queries as the app role under the login role', async () => {
+      const dataSource = t.app.get(DataSource);
+      const context = t.app.get(RequestContext);
+
+      const [row]: { session_user: string; current_user: string }[] = await context.runAsTenant(tenant.tenantId, () =>
+        dataSource.query('SELECT session_user, current_user'),
+      );
+
+      expect(row).toEqual({ session_user: loginRole, current_user: APP_ROLE });
+    });
+
+    it('cannot switch to the table owner', async () => {
+      const dataSource = t.app.get(DataSource);
+      const context = t.app.get(RequestContext);
+      const { rows } = await admin.query<{ owner: string }>(`SELECT tableowner AS owner FROM pg_tables WHERE tablename = 'payments'`);
+
+      const outcome = await context.runAsTenant(tenant.tenantId, () =>
+        dataSource.query(`SET ROLE "${rows[0].owner}"`).then(
+          () => 'switched',
+          (error: Error) => error.message,
+        ),
+      );
+
+      expect(outcome).toBe(`permission denied to set role "${rows[0].owner}"`);
+    });
+
+    it('serves a tenant request', async () => {
+      const response = await t.http().get('/api/v1/payments').set(tenant.auth);
+
+      expect(response.status).toBe(200);
+    });
+  });
+
   describe('in the application', () => {
     let t: TestApp;
     let dataSource: DataSource;
