@@ -73,8 +73,11 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
    */
   relayBatch(): Promise<number> {
     return this.dataSource.transaction(async (manager) => {
+      // WITH ORDINALITY keeps the function's order (created_at, id), which a plain scan of its result need not.
       const rows: OutboxRow[] = await manager.query(
-        `SELECT id, tenant_id, event_name, aggregate_id, aggregate_sequence, payload, occurred_at FROM app_claim_outbox_batch($1)`,
+        `SELECT id, tenant_id, event_name, aggregate_id, aggregate_sequence, payload, occurred_at
+           FROM app_claim_outbox_batch($1) WITH ORDINALITY AS claimed
+          ORDER BY claimed.ordinality`,
         [BATCH_SIZE],
       );
       if (rows.length === 0) {
