@@ -98,7 +98,7 @@ export class RequestContext {
    * role. `tenantId` must be a UUID, because the policies cast the tenant
    * setting to uuid and a query would fail on anything else.
    */
-  runInTenant<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
+  async runInTenant<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
     if (!UUID_PATTERN.test(tenantId)) {
       throw new Error(`runInTenant needs a UUID tenant id, got ${JSON.stringify(tenantId)}`);
     }
