@@ -1,5 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
-import { APP_ROLE, CROSS_TENANT_ROLE } from './support/row-level-security';
+import { CROSS_TENANT_ROLE, createSecurityDefinerFunction } from './support/row-level-security';
 
 /**
  * The lookups a request must make before it knows its tenant, as SECURITY
@@ -88,12 +88,7 @@ export class AddTenantLookupFunctions1764905001000 implements MigrationInterface
     // A new owner needs CREATE on the schema, unless a superuser makes the change; it is taken back below.
     await queryRunner.query(`GRANT CREATE ON SCHEMA public TO ${CROSS_TENANT_ROLE}`);
     for (const fn of FUNCTIONS) {
-      await queryRunner.query(fn.definition);
-      await queryRunner.query(`ALTER FUNCTION ${fn.signature} OWNER TO ${CROSS_TENANT_ROLE}`);
-      // Functions are executable by PUBLIC by default; only the service's roles may call these. The
-      // cross-tenant role may too, because the service calls them on a pooled connection whatever role it was last given.
-      await queryRunner.query(`REVOKE ALL ON FUNCTION ${fn.signature} FROM PUBLIC`);
-      await queryRunner.query(`GRANT EXECUTE ON FUNCTION ${fn.signature} TO ${APP_ROLE}, ${CROSS_TENANT_ROLE}`);
+      await createSecurityDefinerFunction(queryRunner, fn.signature, fn.definition);
     }
     await queryRunner.query(`REVOKE CREATE ON SCHEMA public FROM ${CROSS_TENANT_ROLE}`);
   }

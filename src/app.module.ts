@@ -74,7 +74,7 @@ export class AppModule {
         RateLimitsModule,
         StripeConnectionModule.forRoles(roles),
         TenancyModule.forRoles(roles),
-        scopedTypeOrmModule(config.databaseUrl),
+        scopedTypeOrmModule(config.serviceDatabaseUrl),
         WebhooksModule.forRoles(roles),
       ],
       providers: [

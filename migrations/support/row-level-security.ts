@@ -67,3 +67,19 @@ export async function createRoleIfMissing(queryRunner: QueryRunner, role: string
     END
     $$`);
 }
+
+/**
+ * Run `definition` (a CREATE FUNCTION … SECURITY DEFINER SET search_path = public, pg_temp)
+ * and hand the function to the cross-tenant role, whose policies admit every tenant, so
+ * it reads and writes as that role. Functions are executable by PUBLIC by default: only
+ * the service's roles may call these. The cross-tenant role may too, because the service
+ * calls some of them on a pooled connection whatever role it was last given. The caller
+ * must hold CREATE on the schema for the cross-tenant role while this runs, unless the
+ * migrating user is a superuser.
+ */
+export async function createSecurityDefinerFunction(queryRunner: QueryRunner, signature: string, definition: string): Promise<void> {
+  await queryRunner.query(definition);
+  await queryRunner.query(`ALTER FUNCTION ${signature} OWNER TO ${CROSS_TENANT_ROLE}`);
+  await queryRunner.query(`REVOKE ALL ON FUNCTION ${signature} FROM PUBLIC`);
+  await queryRunner.query(`GRANT EXECUTE ON FUNCTION ${signature} TO ${APP_ROLE}, ${CROSS_TENANT_ROLE}`);
+}

@@ -20,6 +20,20 @@ describe('loadConfig', () => {
     expect(config.partitionRetentionDays).toBe(90);
   });
 
+  it('uses DATABASE_URL for the service by default', () => {
+    const config = loadConfig({ APP_ENCRYPTION_KEY: KEY, DATABASE_URL: 'postgres://owner@db:5432/billing' });
+
+    expect(config.serviceDatabaseUrl).toBe('postgres://owner@db:5432/billing');
+  });
+
+  it('reads SERVICE_DATABASE_URL', () => {
+    const config = loadConfig({ APP_ENCRYPTION_KEY: KEY, DATABASE_URL: 'postgres://owner@db:5432/billing', SERVICE_DATABASE_URL: 'postgres://service@db:5432/billing' });
+
+    expect(config.serviceDatabaseUrl).toBe('postgres://service@db:5432/billing');
+    expect(config.databaseUrl).toBe('postgres://owner@db:5432/billing');
+    expect(() => loadConfig({ APP_ENCRYPTION_KEY: KEY, SERVICE_DATABASE_URL: 'redis://db:6379' })).toThrow(/SERVICE_DATABASE_URL/);
+  });
+
   it('reads RATE_LIMIT_LOGIN_IP', () => {
     expect(loadConfig({ APP_ENCRYPTION_KEY: KEY, RATE_LIMIT_LOGIN_IP: '20/5m' }).rateLimitLoginIp).toEqual({ limit: 20, windowSeconds: 300 });
     expect(() => loadConfig({ APP_ENCRYPTION_KEY: KEY, RATE_LIMIT_LOGIN_IP: 'many' })).toThrow(/RATE_LIMIT_LOGIN_IP/);

@@ -13,7 +13,15 @@ export interface AppConfig {
   port: number;
   /** Interface the HTTP server binds to. */
   host: string;
+  /** Connection URL of the tables' owner, for the migrations, the partition job and the ops CLI. */
   databaseUrl: string;
+  /**
+   * The connection of the api and worker processes' queries, `databaseUrl`
+   * unless SERVICE_DATABASE_URL is set. Naming a login role that is a member
+   * of billing_app and owns nothing keeps SQL run on these connections from
+   * switching to the owner with SET ROLE.
+   */
+  serviceDatabaseUrl: string;
   redisUrl: string;
   encryptionKeys: string;
   platformWebhookSecrets: string[];
@@ -97,6 +105,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   }
   const stripeEmulatorPort = parsePort('STRIPE_EMULATOR_PORT', value('STRIPE_EMULATOR_PORT', '12111'), problems);
   const databaseUrl = parseUrl('DATABASE_URL', value('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/billing'), ['postgres:', 'postgresql:'], problems);
+  const serviceDatabaseUrl = parseUrl('SERVICE_DATABASE_URL', value('SERVICE_DATABASE_URL', databaseUrl), ['postgres:', 'postgresql:'], problems);
   const redisUrl = parseUrl('REDIS_URL', value('REDIS_URL', 'redis://127.0.0.1:6379'), ['redis:', 'rediss:'], problems);
   const publicBaseUrl = parseUrl('PUBLIC_BASE_URL', value('PUBLIC_BASE_URL', 'http://localhost:3000'), ['http:', 'https:'], problems).replace(/\/+$/, '');
 
@@ -151,6 +160,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     port,
     host,
     databaseUrl,
+    serviceDatabaseUrl,
     redisUrl,
     encryptionKeys,
     platformWebhookSecrets,

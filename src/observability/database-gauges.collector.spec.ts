@@ -1,5 +1,3 @@
-import { RequestContext } from '@app/common/context/request-context';
-import { ClsServiceManager } from 'nestjs-cls';
 import { outboxLagSeconds, outboxUnpublishedGauge, stripeConnectionsGauge, webhookEventsGauge } from '@app/common/metrics/metrics';
 import { Logger } from '@nestjs/common';
 import type { Gauge } from 'prom-client';
@@ -14,7 +12,7 @@ async function gaugeValue<L extends string>(gauge: Gauge<L>, labels: Record<stri
 }
 
 function collectorWith(query: jest.Mock): DatabaseGaugesCollector {
-  return new DatabaseGaugesCollector({ query } as unknown as DataSource, new RequestContext(ClsServiceManager.getClsService()));
+  return new DatabaseGaugesCollector({ query } as unknown as DataSource);
 }
 
 describe('DatabaseGaugesCollector', () => {

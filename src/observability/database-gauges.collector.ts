@@ -1,4 +1,3 @@
-import { RequestContext } from '@app/common/context/request-context';
 import {
   OUTBOX_LAG_GAUGE,
   OUTBOX_UNPUBLISHED_GAUGE,
@@ -32,7 +31,9 @@ interface OutboxBacklog {
 
 /**
  * Fills the gauges read from PostgreSQL at scrape time: inbox rows by status,
- * the outbox backlog and Stripe connections by status.
+ * the outbox backlog and Stripe connections by status. Each counts every
+ * tenant's rows through a SECURITY DEFINER function that returns only the
+ * counts, so the queries run as the app role with no tenant.
  */
 @Injectable()
 export class DatabaseGaugesCollector implements OnModuleInit, OnModuleDestroy {
@@ -42,18 +43,15 @@ export class DatabaseGaugesCollector implements OnModuleInit, OnModuleDestroy {
   // NOTE: count(*) over webhook_events reads the whole status index, which
   // grows with the inbox. The 5 s cache bounds how often each process runs it.
   private readonly webhookEvents = this.source('webhook_events', () =>
-    this.countByStatus('SELECT status, count(*)::int AS count FROM webhook_events GROUP BY status'),
+    this.countByStatus('SELECT status, count FROM app_count_webhook_events_by_status()'),
   );
   private readonly stripeConnections = this.source('stripe_connections', () =>
-    this.countByStatus('SELECT status, count(*)::int AS count FROM stripe_connections GROUP BY status'),
+    this.countByStatus('SELECT status, count FROM app_count_stripe_connections_by_status()'),
   );
   // The partial index outbox_events_unpublished_idx covers unpublished rows only.
   private readonly outbox = this.source('outbox_events', () => this.loadOutboxBacklog());
 
-  constructor(
-    private readonly dataSource: DataSource,
-    private readonly context: RequestContext,
-  ) {}
+  constructor(private readonly dataSource: DataSource) {}
 
   onModuleInit(): void {
     this.unregister.push(
@@ -97,20 +95,12 @@ export class DatabaseGaugesCollector implements OnModuleInit, OnModuleDestroy {
   }
 
   private async loadOutboxBacklog(): Promise<OutboxBacklog> {
-    const rows: Array<{ unpublished: number; lag_seconds: number }> = await this.dataSource.query(
-      `SELECT count(*)::int AS unpublished,
-              COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS lag_seconds
-         FROM outbox_events
-        WHERE published_at IS NULL`,
-    );
+    const rows: Array<{ unpublished: number; lag_seconds: number }> = await this.dataSource.query('SELECT unpublished, lag_seconds FROM app_measure_outbox_backlog()');
 
     return { unpublished: Number(rows[0].unpublished), lagSeconds: Math.max(0, Number(rows[0].lag_seconds)) };
   }
 
-  /** Each gauge counts every tenant's rows, so its query runs in the `database-gauges` cross-tenant path. */
   private source<T>(name: string, load: () => Promise<T>): ScrapeSource<T> {
-    const loadAcrossTenants = (): Promise<T> => this.context.runAcrossTenants('database-gauges', load);
-
-    return new ScrapeSource({ name, load: loadAcrossTenants, cacheTtlMs: SCRAPE_CACHE_TTL_MS, timeoutMs: SCRAPE_TIMEOUT_MS, logger: this.logger });
+    return new ScrapeSource({ name, load, cacheTtlMs: SCRAPE_CACHE_TTL_MS, timeoutMs: SCRAPE_TIMEOUT_MS, logger: this.logger });
   }
 }

@@ -1,15 +1,26 @@
 import { RequestContext } from '@app/common/context/request-context';
-import { APP_ROLE, CROSS_TENANT_ROLE } from '@app/common/database/database-roles';
+import { APP_ROLE, CROSS_TENANT_ROLE, DatabaseScope } from '@app/common/database/database-roles';
+import { IdempotencyPurger } from '@app/common/idempotency/idempotency.purger';
+import { OutboxRelay } from '@app/common/outbox/outbox.relay';
 import { JOB_SUBMIT_REFUND, QUEUE_PAYMENTS } from '@app/common/queues/queue-names';
 import { getQueueToken } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
 import { ClsServiceManager } from 'nestjs-cls';
 import { randomUUID } from 'node:crypto';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
+import { MarkOverdueInvoicesJob } from '../../src/modules/invoicing/mark-overdue-invoices.job';
+import { ReconcileInvoicesJob } from '../../src/modules/invoicing/reconcile-invoices.job';
+import { SweepInvoiceJobsJob } from '../../src/modules/invoicing/sweep-invoice-jobs.job';
+import { RefundsSweeper } from '../../src/modules/payments/refunds.sweeper';
+import { WebhookEventsSweeper } from '../../src/modules/webhooks/webhook-events.sweeper';
+import { DatabaseGaugesCollector } from '../../src/observability/database-gauges.collector';
 import { PaymentsRepository } from '../../src/modules/payments/payments.repository';
 import { RefundsRepository } from '../../src/modules/payments/refunds.repository';
-import { TenantFixture, createTenant } from '../support/factories';
+import { TenantsRepository } from '../../src/modules/tenancy/tenants.repository';
+import { TenantFixture, createOperatorAuth, createTenant } from '../support/factories';
 import { TEST_DATABASE_URL } from '../support/test-env';
 import { TestApp, eventually, startTestApp } from '../support/test-app';
 
@@ -38,6 +49,109 @@ async function insertPayment(dataSource: DataSource, tenantId: string): Promise<
   );
 
   return row.id;
+}
+
+/** Lists the TypeScript source files under `directory`, specs left out. */
+function sourceFiles(directory: string): string[] {
+  return readdirSync(directory).flatMap((name) => {
+    const path = join(directory, name);
+    if (statSync(path).isDirectory()) {
+      return sourceFiles(path);
+    }
+
+    return path.endsWith('.ts') && !path.endsWith('.spec.ts') ? [path] : [];
+  });
+}
+
+/** Connects as the app role, in `tenantId` or, without one, in no tenant. */
+async function connectAsAppRole(tenantId = ''): Promise<Client> {
+  const client = new Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  await client.query(`SELECT set_config('role', $1, false), set_config('app.tenant_id', $2, false)`, [APP_ROLE, tenantId]);
+
+  return client;
+}
+
+/** Seeds a tenant with the superuser, which bypasses the policies. */
+async function seedTenant(admin: Client, label: string): Promise<{ id: string; slug: string }> {
+  const slug = `rls-${label}-${randomUUID().slice(0, 8)}`;
+  const { rows } = await admin.query<{ id: string }>(`INSERT INTO tenants (slug, name) VALUES ($1, $1) RETURNING id`, [slug]);
+
+  return { id: rows[0].id, slug };
+}
+
+async function seedUser(admin: Client, email: string, isOperator: boolean, memberOf: string[] = []): Promise<string> {
+  const { rows } = await admin.query<{ id: string }>(`INSERT INTO users (email, password_hash, is_operator) VALUES ($1, $2, $3) RETURNING id`, [
+    email,
+    `hash-of-${email}`,
+    isOperator,
+  ]);
+  for (const tenantId of memberOf) {
+    await admin.query(`INSERT INTO memberships (tenant_id, user_id, role) VALUES ($1, $2, 'admin')`, [tenantId, rows[0].id]);
+  }
+
+  return rows[0].id;
+}
+
+async function seedWebhookEvent(admin: Client, tenantId: string, status: string, queuedSecondsAgo: number): Promise<string> {
+  const { rows } = await admin.query<{ id: string }>(
+    `INSERT INTO webhook_events (tenant_id, stripe_event_id, type, livemode, stripe_created, payload, raw_body, status, verified_by, queued_at)
+     VALUES ($1, $2, 'rls.probe', false, 0, '{}', '\\x00', $3, 'endpoint', now() - make_interval(secs => $4)) RETURNING id`,
+    [tenantId, `evt_${randomUUID()}`, status, queuedSecondsAgo],
+  );
+
+  return rows[0].id;
+}
+
+async function seedRefund(admin: Client, tenantId: string, stripeRefundId: string | null, createdSecondsAgo: number): Promise<string> {
+  const payment = await admin.query<{ id: string }>(
+    `INSERT INTO payments (tenant_id, status, amount, currency, livemode) VALUES ($1, 'succeeded', 500, 'usd', false) RETURNING id`,
+    [tenantId],
+  );
+  const { rows } = await admin.query<{ id: string }>(
+    `INSERT INTO refunds (tenant_id, payment_id, amount, currency, status, stripe_refund_id, origin, created_at)
+     VALUES ($1, $2, 100, 'usd', 'pending', $3, 'api', now() - make_interval(secs => $4)) RETURNING id`,
+    [tenantId, payment.rows[0].id, stripeRefundId, createdSecondsAgo],
+  );
+
+  return rows[0].id;
+}
+
+/** Seeds a B2B invoice (no payment) in `status`, last changed an hour ago. */
+async function seedInvoice(admin: Client, tenantId: string, status: string, fields: { dueDate?: string; sentAt?: boolean } = {}): Promise<string> {
+  const number = status === 'draft' ? null : `INV-2026-${String(Math.floor(Math.random() * 9e8) + 1e8)}`;
+  const { rows } = await admin.query<{ id: string }>(
+    `INSERT INTO invoices (tenant_id, number, status, currency, total, livemode, due_date, sent_at, updated_at)
+     VALUES ($1, $2, $3, 'usd', 1000, false, $4, CASE WHEN $5 THEN now() END, now() - interval '1 hour') RETURNING id`,
+    [tenantId, number, status, fields.dueDate ?? null, fields.sentAt ?? false],
+  );
+
+  return rows[0].id;
+}
+
+async function seedOutboxEvent(admin: Client, tenantId: string, published: boolean): Promise<string> {
+  const { rows } = await admin.query<{ id: string }>(
+    `INSERT INTO outbox_events (tenant_id, event_name, aggregate_id, payload, occurred_at, published_at)
+     VALUES ($1, 'rls.probe', $2, '{}', now(), CASE WHEN $3 THEN now() END) RETURNING id`,
+    [tenantId, randomUUID(), published],
+  );
+
+  return rows[0].id;
+}
+
+async function seedIdempotencyKey(admin: Client, tenantId: string, expiresInSeconds: number): Promise<string> {
+  const { rows } = await admin.query<{ id: string }>(
+    `INSERT INTO idempotency_keys (tenant_id, method, path, key, request_hash, status, expires_at)
+     VALUES ($1, 'POST', '/rls-probe', $2, 'hash', 'running', now() + make_interval(secs => $3)) RETURNING id`,
+    [tenantId, randomUUID(), expiresInSeconds],
+  );
+
+  return rows[0].id;
+}
+
+/** Returns the values of `column` in `rows` that are among `seeded`, so rows other suites left in the database are ignored. */
+function seededOnly<T>(rows: Record<string, T>[], column: string, seeded: T[]): T[] {
+  return rows.map((row) => row[column]).filter((value) => seeded.includes(value));
 }
 
 describe('row-level security', () => {
@@ -92,6 +206,308 @@ describe('row-level security', () => {
         { rolname: APP_ROLE, rolcanlogin: false, rolbypassrls: false, rolsuper: false, rolinherit: false },
         { rolname: CROSS_TENANT_ROLE, rolcanlogin: false, rolbypassrls: false, rolsuper: false, rolinherit: true },
       ]);
+    });
+
+    it('forces tenant policies on tenants and users', async () => {
+      const { rows } = await admin.query<{ table_name: string; enabled: boolean; forced: boolean; policies: string[] }>(
+        `SELECT c.relname AS table_name, c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced,
+                array_agg(p.polname::text ORDER BY p.polname) FILTER (WHERE p.polname IS NOT NULL) AS policies
+           FROM pg_class c
+           LEFT JOIN pg_policy p ON p.polrelid = c.oid
+          WHERE c.oid IN ('tenants'::regclass, 'users'::regclass)
+          GROUP BY c.relname, c.relrowsecurity, c.relforcerowsecurity
+          ORDER BY c.relname`,
+      );
+
+      expect(rows).toEqual([
+        { table_name: 'tenants', enabled: true, forced: true, policies: ['cross_tenant', 'tenant_isolation'] },
+        { table_name: 'users', enabled: true, forced: true, policies: ['cross_tenant', 'tenant_isolation'] },
+      ]);
+    });
+
+    it('locks down every app function', async () => {
+      const { rows } = await admin.query<{ name: string; security_definer: boolean; owner: string; config: string[] | null; public_execute: boolean }>(
+        `SELECT p.proname AS name, p.prosecdef AS security_definer, pg_get_userbyid(p.proowner) AS owner, p.proconfig AS config,
+                EXISTS (SELECT FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) acl WHERE acl.grantee = 0) AS public_execute
+           FROM pg_proc p
+           JOIN pg_namespace n ON n.oid = p.pronamespace
+          WHERE n.nspname = 'public' AND p.proname LIKE 'app\\_%'
+          ORDER BY p.proname`,
+      );
+
+      expect(rows.map((row) => row.name)).toEqual(expect.arrayContaining(['app_claim_outbox_batch', 'app_find_tenant_login', 'app_measure_outbox_backlog']));
+      for (const row of rows) {
+        expect({ name: row.name, securityDefiner: row.security_definer }).toEqual({ name: row.name, securityDefiner: true });
+        expect({ name: row.name, owner: row.owner }).toEqual({ name: row.name, owner: CROSS_TENANT_ROLE });
+        expect({ name: row.name, config: row.config }).toEqual({ name: row.name, config: ['search_path=public, pg_temp'] });
+        expect({ name: row.name, publicExecute: row.public_execute }).toEqual({ name: row.name, publicExecute: false });
+      }
+    });
+  });
+
+  describe('tenants and users as the app role', () => {
+    let tenantA: { id: string; slug: string };
+    let tenantB: { id: string; slug: string };
+    let alice: string;
+
+    beforeAll(async () => {
+      tenantA = await seedTenant(admin, 'a');
+      tenantB = await seedTenant(admin, 'b');
+      alice = await seedUser(admin, `alice-${randomUUID()}@example.com`, false, [tenantA.id]);
+      await seedUser(admin, `bob-${randomUUID()}@example.com`, false, [tenantB.id]);
+      await seedUser(admin, `operator-${randomUUID()}@example.com`, true);
+    });
+
+    it('shows no tenant and no user without a tenant', async () => {
+      const client = await connectAsAppRole();
+      try {
+        const tenants = await client.query('SELECT id FROM tenants');
+        const users = await client.query('SELECT id FROM users');
+
+        expect(tenants.rows).toEqual([]);
+        expect(users.rows).toEqual([]);
+      } finally {
+        await client.end();
+      }
+    });
+
+    it('shows a tenant its own row and members', async () => {
+      const client = await connectAsAppRole(tenantA.id);
+      try {
+        const tenants = await client.query<{ id: string }>('SELECT id FROM tenants');
+        const users = await client.query<{ id: string }>('SELECT id FROM users');
+
+        expect(tenants.rows.map((row) => row.id)).toEqual([tenantA.id]);
+        expect(users.rows.map((row) => row.id)).toEqual([alice]);
+      } finally {
+        await client.end();
+      }
+    });
+
+    it('refuses a tenant an update of another tenant', async () => {
+      const client = await connectAsAppRole(tenantA.id);
+      try {
+        const renamed = await client.query(`UPDATE tenants SET name = 'taken over' WHERE id = $1`, [tenantB.id]);
+        const rehashed = await client.query(`UPDATE users SET password_hash = 'taken over' WHERE id <> $1`, [alice]);
+
+        expect(renamed.rowCount).toBe(0);
+        expect(rehashed.rowCount).toBe(0);
+      } finally {
+        await client.end();
+      }
+    });
+  });
+
+  describe('cross-tenant functions as the app role without a tenant', () => {
+    let client: Client;
+    let tenantA: { id: string; slug: string };
+    let tenantB: { id: string; slug: string };
+    let tenantC: { id: string; slug: string };
+    const aliceEmail = `alice-${randomUUID()}@example.com`;
+    const bobEmail = `bob-${randomUUID()}@example.com`;
+    const operatorEmail = `operator-${randomUUID()}@example.com`;
+    let alice: string;
+
+    beforeAll(async () => {
+      tenantA = await seedTenant(admin, 'a');
+      tenantB = await seedTenant(admin, 'b');
+      tenantC = await seedTenant(admin, 'c');
+      alice = await seedUser(admin, aliceEmail, false, [tenantA.id]);
+      await seedUser(admin, bobEmail, false, [tenantB.id]);
+      await seedUser(admin, operatorEmail, true);
+      client = await connectAsAppRole();
+    });
+
+    afterAll(async () => {
+      await client.end();
+    });
+
+    it('returns a tenant login only for a member', async () => {
+      const member = await client.query('SELECT * FROM app_find_tenant_login($1, $2)', [tenantA.slug, aliceEmail]);
+      const otherTenant = await client.query('SELECT * FROM app_find_tenant_login($1, $2)', [tenantB.slug, aliceEmail]);
+      const operator = await client.query('SELECT * FROM app_find_tenant_login($1, $2)', [tenantA.slug, operatorEmail]);
+
+      expect(member.rows).toEqual([{ user_id: alice, email: aliceEmail, password_hash: `hash-of-${aliceEmail}`, tenant_id: tenantA.id, role: 'admin' }]);
+      expect(otherTenant.rows).toEqual([]);
+      expect(operator.rows).toEqual([]);
+    });
+
+    it('returns an operator login only for an operator', async () => {
+      const operator = await client.query<{ email: string }>('SELECT * FROM app_find_operator_login($1)', [operatorEmail]);
+      const tenantUser = await client.query('SELECT * FROM app_find_operator_login($1)', [aliceEmail]);
+
+      expect(operator.rows.map((row) => row.email)).toEqual([operatorEmail]);
+      expect(tenantUser.rows).toEqual([]);
+    });
+
+    it('replaces a password hash only from its current value', async () => {
+      const wrong = await client.query('SELECT app_replace_password_hash($1, $2, $3) AS replaced', [alice, 'not-the-hash', 'new-hash']);
+      const right = await client.query('SELECT app_replace_password_hash($1, $2, $3) AS replaced', [alice, `hash-of-${aliceEmail}`, 'new-hash']);
+      const { rows } = await admin.query('SELECT password_hash FROM users WHERE id = $1', [alice]);
+
+      expect(wrong.rows).toEqual([{ replaced: false }]);
+      expect(right.rows).toEqual([{ replaced: true }]);
+      expect(rows).toEqual([{ password_hash: 'new-hash' }]);
+    });
+
+    it('finds only unfinished webhook events past the grace', async () => {
+      const stale = await seedWebhookEvent(admin, tenantA.id, 'received', 3600);
+      const processed = await seedWebhookEvent(admin, tenantA.id, 'processed', 3600);
+      const fresh = await seedWebhookEvent(admin, tenantB.id, 'processing', 0);
+
+      const { rows } = await client.query('SELECT * FROM app_find_unfinished_webhook_events(60, 100000)');
+
+      expect(seededOnly(rows, 'id', [stale, processed, fresh])).toEqual([stale]);
+      expect(Object.keys(rows[0]).sort()).toEqual(['attempts', 'id', 'job_generation', 'tenant_id']);
+    });
+
+    it('finds only unsent refunds past the grace', async () => {
+      const unsent = await seedRefund(admin, tenantA.id, null, 3600);
+      const sent = await seedRefund(admin, tenantA.id, `re_${randomUUID()}`, 3600);
+      const fresh = await seedRefund(admin, tenantB.id, null, 0);
+
+      const { rows } = await client.query(`SELECT * FROM app_find_unsent_refunds(now() - interval '1 minute', 100000)`);
+
+      expect(seededOnly(rows, 'id', [unsent, sent, fresh])).toEqual([unsent]);
+      expect(Object.keys(rows[0]).sort()).toEqual(['id', 'tenant_id']);
+    });
+
+    it('finds only invoices with unfinished Stripe work', async () => {
+      const issuing = await seedInvoice(admin, tenantA.id, 'issuing');
+      const unsent = await seedInvoice(admin, tenantB.id, 'open');
+      const sent = await seedInvoice(admin, tenantB.id, 'open', { sentAt: true });
+      const paid = await seedInvoice(admin, tenantC.id, 'paid');
+
+      const { rows } = await client.query('SELECT * FROM app_find_unfinished_invoice_stripe_work(60, 100000)');
+
+      expect(seededOnly(rows, 'id', [issuing, unsent, sent, paid]).sort()).toEqual([issuing, unsent].sort());
+      expect(Object.keys(rows[0]).sort()).toEqual(['id', 'status', 'tenant_id']);
+    });
+
+    it('finds only tenants with overdue candidates', async () => {
+      const overdueTenant = await seedTenant(admin, 'overdue');
+      const notDueTenant = await seedTenant(admin, 'not-due');
+      await seedInvoice(admin, overdueTenant.id, 'open', { dueDate: '2026-01-01', sentAt: true });
+      await seedInvoice(admin, notDueTenant.id, 'open', { dueDate: '2099-01-01', sentAt: true });
+
+      const { rows } = await client.query<{ tenant_id: string }>(`SELECT tenant_id FROM app_find_tenants_with_overdue_candidates('2026-06-01') AS tenant_id`);
+
+      expect(seededOnly(rows, 'tenant_id', [overdueTenant.id, notDueTenant.id])).toEqual([overdueTenant.id]);
+    });
+
+    it('finds only tenants with invoices to reconcile', async () => {
+      const issuingTenant = await seedTenant(admin, 'issuing');
+      const openTenant = await seedTenant(admin, 'open');
+      const paidTenant = await seedTenant(admin, 'paid');
+      await seedInvoice(admin, issuingTenant.id, 'issuing');
+      await seedInvoice(admin, openTenant.id, 'open', { sentAt: true });
+      await seedInvoice(admin, paidTenant.id, 'paid');
+
+      const { rows } = await client.query<{ tenant_id: string }>('SELECT tenant_id FROM app_find_tenants_to_reconcile() AS tenant_id');
+
+      expect(seededOnly(rows, 'tenant_id', [issuingTenant.id, openTenant.id, paidTenant.id]).sort()).toEqual([issuingTenant.id, openTenant.id].sort());
+    });
+
+    it('claims and marks only unpublished outbox rows', async () => {
+      const unpublished = await seedOutboxEvent(admin, tenantA.id, false);
+      const published = await seedOutboxEvent(admin, tenantB.id, true);
+
+      await client.query('BEGIN');
+      try {
+        const claimed = await client.query('SELECT * FROM app_claim_outbox_batch(100000)');
+        const marked = await client.query('SELECT app_mark_outbox_published($1::uuid[]) AS marked', [[unpublished, published]]);
+
+        expect(seededOnly(claimed.rows, 'id', [unpublished, published])).toEqual([unpublished]);
+        expect(Object.keys(claimed.rows[0]).sort()).toEqual(['aggregate_id', 'aggregate_sequence', 'event_name', 'id', 'occurred_at', 'payload', 'tenant_id']);
+        expect(marked.rows).toEqual([{ marked: 1 }]);
+      } finally {
+        await client.query('ROLLBACK');
+      }
+    });
+
+    it('purges only expired idempotency keys', async () => {
+      const expired = await seedIdempotencyKey(admin, tenantA.id, -60);
+      const live = await seedIdempotencyKey(admin, tenantB.id, 3600);
+
+      await client.query('SELECT app_purge_expired_idempotency_keys(100000)');
+      const { rows } = await admin.query<{ id: string }>('SELECT id FROM idempotency_keys WHERE id = ANY($1::uuid[])', [[expired, live]]);
+
+      expect(rows.map((row) => row.id)).toEqual([live]);
+    });
+
+    it('returns the same counts the owner sees', async () => {
+      const webhookCounts = await client.query('SELECT status, count FROM app_count_webhook_events_by_status() ORDER BY status');
+      const connectionCounts = await client.query('SELECT status, count FROM app_count_stripe_connections_by_status() ORDER BY status');
+      const backlog = await client.query<{ unpublished: number }>('SELECT unpublished FROM app_measure_outbox_backlog()');
+      const expectedWebhooks = await admin.query('SELECT status, count(*)::int AS count FROM webhook_events GROUP BY status ORDER BY status');
+      const expectedConnections = await admin.query('SELECT status, count(*)::int AS count FROM stripe_connections GROUP BY status ORDER BY status');
+      const expectedBacklog = await admin.query<{ unpublished: number }>('SELECT count(*)::int AS unpublished FROM outbox_events WHERE published_at IS NULL');
+
+      expect(webhookCounts.rows).toEqual(expectedWebhooks.rows);
+      expect(connectionCounts.rows).toEqual(expectedConnections.rows);
+      expect(backlog.rows).toEqual(expectedBacklog.rows);
+    });
+  });
+
+  describe('with a separate service login role', () => {
+    // Roles belong to the server and every database shares them, so this test role is created when missing and never dropped.
+    const loginRole = 'billing_service_login_e2e';
+    let t: TestApp;
+    let tenant: TenantFixture;
+
+    beforeAll(async () => {
+      await admin.query(`
+        DO $$
+        BEGIN
+          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${loginRole}') THEN
+            CREATE ROLE ${loginRole} LOGIN NOINHERIT;
+          END IF;
+        EXCEPTION
+          WHEN duplicate_object OR unique_violation THEN NULL;
+        END
+        $$`);
+      await admin.query(`GRANT ${APP_ROLE} TO ${loginRole}`);
+      const serviceUrl = new URL(TEST_DATABASE_URL);
+      serviceUrl.username = loginRole;
+      serviceUrl.password = '';
+      t = await startTestApp({ SERVICE_DATABASE_URL: serviceUrl.toString() });
+      tenant = await createTenant(t);
+    });
+
+    afterAll(async () => {
+      await t.close();
+    });
+
+    it('queries as the app role under the login role', async () => {
+      const dataSource = t.app.get(DataSource);
+      const context = t.app.get(RequestContext);
+
+      const [row]: { session_user: string; current_user: string }[] = await context.runAsTenant(tenant.tenantId, () =>
+        dataSource.query('SELECT session_user, current_user'),
+      );
+
+      expect(row).toEqual({ session_user: loginRole, current_user: APP_ROLE });
+    });
+
+    it('cannot switch to the table owner', async () => {
+      const dataSource = t.app.get(DataSource);
+      const context = t.app.get(RequestContext);
+      const { rows } = await admin.query<{ owner: string }>(`SELECT tableowner AS owner FROM pg_tables WHERE tablename = 'payments'`);
+
+      const outcome = await context.runAsTenant(tenant.tenantId, () =>
+        dataSource.query(`SET ROLE "${rows[0].owner}"`).then(
+          () => 'switched',
+          (error: Error) => error.message,
+        ),
+      );
+
+      expect(outcome).toBe(`permission denied to set role "${rows[0].owner}"`);
+    });
+
+    it('serves a tenant request', async () => {
+      const response = await t.http().get('/api/v1/payments').set(tenant.auth);
+
+      expect(response.status).toBe(200);
     });
   });
 
@@ -200,13 +616,85 @@ describe('row-level security', () => {
       expect(view).toEqual({ currentUser: APP_ROLE, tenantIds: [] });
     });
 
-    it('shows every tenant on a reviewed cross-tenant path', async () => {
+    it('shows every tenant to an operator listing tenants', async () => {
       const context = t.app.get(RequestContext);
 
-      const view = await context.runAcrossTenants('database-gauges', () => readUnfiltered(dataSource));
+      const view = await context.runAcrossTenants('operator', () => readUnfiltered(dataSource));
 
       expect(view.currentUser).toBe(CROSS_TENANT_ROLE);
       expect(view.tenantIds).toEqual(expect.arrayContaining([tenantA.tenantId, tenantB.tenantId]));
+    });
+
+    it('shows an operator route on one tenant only that tenant', async () => {
+      const operator = await createOperatorAuth(t);
+      const tenants = t.app.get(TenantsRepository);
+      const findById = tenants.findById.bind(tenants);
+      const seen: UnfilteredView[] = [];
+      const spy = jest.spyOn(tenants, 'findById').mockImplementation(async (id, manager) => {
+        seen.push(await readUnfiltered(dataSource));
+
+        return findById(id, manager);
+      });
+
+      const response = await t.http().get(`/api/v1/ops/tenants/${tenantA.tenantId}`).set(operator);
+      spy.mockRestore();
+
+      expect(response.status).toBe(200);
+      expect(seen).toEqual([{ currentUser: APP_ROLE, tenantIds: [tenantA.tenantId] }]);
+    });
+
+    it('runs the background paths as the app role', async () => {
+      const context = t.app.get(RequestContext);
+      const cls = ClsServiceManager.getClsService();
+      const databaseScope = context.databaseScope.bind(context);
+      const scopes: DatabaseScope[] = [];
+      const spy = jest.spyOn(context, 'databaseScope').mockImplementation(() => {
+        const scope = databaseScope();
+        scopes.push(scope);
+
+        return scope;
+      });
+      await admin.query(
+        `INSERT INTO invoices (tenant_id, number, status, currency, total, livemode, due_date, sent_at)
+         VALUES ($1, 'INV-2026-90001', 'open', 'usd', 1000, false, '2026-01-01', now())`,
+        [tenantA.tenantId],
+      );
+      await admin.query(
+        `INSERT INTO idempotency_keys (tenant_id, method, path, key, request_hash, status, expires_at)
+         VALUES ($1, 'POST', '/rls-probe', $2, 'hash', 'running', now() - interval '1 minute')`,
+        [tenantB.tenantId, randomUUID()],
+      );
+      // Background work runs outside any request, which the test harness would otherwise give the cross-tenant role.
+      const inBackground = <T>(work: () => Promise<T>): Promise<T> => cls.run({ ifNested: 'override' }, work);
+
+      const results = {
+        relayed: await inBackground(() => t.app.get(OutboxRelay).relayBatch()),
+        purged: await inBackground(() => t.app.get(IdempotencyPurger).purge()),
+        webhooks: await inBackground(() => t.app.get(WebhookEventsSweeper).sweep()),
+        refunds: await inBackground(() => t.app.get(RefundsSweeper).sweep()),
+        invoiceJobs: await inBackground(() => t.app.get(SweepInvoiceJobsJob).run()),
+        overdue: await inBackground(() => t.app.get(MarkOverdueInvoicesJob).run()),
+        reconciliation: await inBackground(() => t.app.get(ReconcileInvoicesJob).fanOut('2000-01-01')),
+        gauges: await inBackground(() => t.app.get(DatabaseGaugesCollector).collectWebhookEvents()),
+      };
+      spy.mockRestore();
+
+      expect(results.purged).toBeGreaterThanOrEqual(1);
+      expect(results.overdue.marked).toBeGreaterThanOrEqual(1);
+      expect(scopes.length).toBeGreaterThan(0);
+      expect(scopes.filter((scope) => scope.role !== APP_ROLE)).toEqual([]);
+      // The overdue check marks the invoice in its tenant.
+      expect(scopes).toContainEqual({ role: APP_ROLE, tenantId: tenantA.tenantId });
+    });
+
+    it('uses the cross-tenant role only on operator and CLI paths', () => {
+      const root = join(__dirname, '..', '..');
+      const callers = [...sourceFiles(join(root, 'src')), ...sourceFiles(join(root, 'libs'))]
+        .filter((path) => readFileSync(path, 'utf8').includes('runAcrossTenants('))
+        .map((path) => path.slice(root.length + 1))
+        .sort();
+
+      expect(callers).toEqual(['src/modules/tenancy/auth.service.ts', 'src/ops/ops-command.ts']);
     });
   });
 });

@@ -70,11 +70,11 @@ export class InvoicesProcessor extends WorkerHost implements BeforeApplicationSh
       case JOB_RECONCILE_TENANT_INVOICES:
         return this.inTenant(job as Job<ReconcileTenantInvoicesJobData>, (data) => this.reconcile.reconcileTenant(data));
       case JOB_SWEEP_INVOICE_JOBS:
-        return this.context.runAcrossTenants('invoice-job-sweeper', () => this.sweep.run());
+        return this.sweep.run();
       case JOB_MARK_OVERDUE_INVOICES:
-        return this.context.runAcrossTenants('overdue-scheduler', () => this.overdue.run());
+        return this.overdue.run();
       case JOB_RECONCILE_INVOICES:
-        return this.context.runAcrossTenants('invoice-reconciliation', () => this.reconcile.fanOut(new Date(job.timestamp).toISOString().slice(0, 10)));
+        return this.reconcile.fanOut(new Date(job.timestamp).toISOString().slice(0, 10));
       default:
         throw new UnrecoverableError(`Unknown job name "${job.name}" on the ${QUEUE_INVOICES} queue`);
     }

@@ -1,3 +1,4 @@
+import { callCrossTenantFunction } from '@app/common/database/tenant-lookup';
 import { KeysetPosition, cursorTimestampSql, encodeCursor } from '@app/common/pagination/keyset-cursor';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -37,11 +38,6 @@ export interface UnfinishedStripeWork {
   invoiceId: string;
   work: StripeWork;
 }
-
-/** The SQL for invoices whose Stripe side is unfinished; `invoices_stripe_unfinished_idx` covers it. */
-const UNFINISHED_STRIPE_WORK_SQL = `(status = 'issuing'
-  OR (status = 'open' AND sent_at IS NULL)
-  OR (status = 'void' AND payment_id IS NULL AND stripe_void_confirmed_at IS NULL))`;
 
 /**
  * Invoices of one tenant. Every method takes the tenant id, so another tenant's id finds
@@ -213,28 +209,24 @@ export class InvoicesRepository {
 
   /**
    * Across tenants: the tenants with open invoices that are not overdue yet and were due on or
-   * before `latestDueDate`. A reviewed path of the overdue check, which then works per tenant.
+   * before `latestDueDate`, through a SECURITY DEFINER function. The overdue check then works
+   * in each tenant.
    */
   async findTenantsWithOverdueCandidatesAcrossTenants(latestDueDate: string): Promise<string[]> {
-    const rows: { tenant_id: string }[] = await this.dataSource.query(
-      `SELECT DISTINCT tenant_id FROM invoices WHERE status = 'open' AND NOT overdue AND due_date <= CAST($1 AS date)`,
-      [latestDueDate],
-    );
+    const rows = await callCrossTenantFunction<{ result: string }>(this.dataSource, 'app_find_tenants_with_overdue_candidates', [latestDueDate]);
 
-    return rows.map((row) => row.tenant_id);
+    return rows.map((row) => row.result);
   }
 
   /**
    * Across tenants: invoices whose Stripe side is unfinished (issuing, open but not sent, void
-   * but not voided in Stripe) and unchanged for `graceSeconds`, oldest first. A reviewed path
-   * of the job sweeper.
+   * but not voided in Stripe) and unchanged for `graceSeconds`, oldest first, through a
+   * SECURITY DEFINER function. The index `invoices_stripe_unfinished_idx` covers its condition.
    */
   async findUnfinishedStripeWorkAcrossTenants(graceSeconds: number, limit: number): Promise<UnfinishedStripeWork[]> {
-    const rows: { tenant_id: string; id: string; status: InvoiceStatus }[] = await this.dataSource.query(
-      `SELECT tenant_id, id, status FROM invoices
-        WHERE ${UNFINISHED_STRIPE_WORK_SQL} AND updated_at < now() - make_interval(secs => $1)
-        ORDER BY updated_at
-        LIMIT $2`,
+    const rows = await callCrossTenantFunction<{ tenant_id: string; id: string; status: InvoiceStatus }>(
+      this.dataSource,
+      'app_find_unfinished_invoice_stripe_work',
       [graceSeconds, limit],
     );
 
@@ -243,16 +235,13 @@ export class InvoicesRepository {
 
   /**
    * Across tenants: the tenants with B2B invoices that Stripe still decides about (issuing,
-   * open, uncollectible) or whose Stripe side is unfinished. A reviewed path of the
-   * reconciliation, which then works per tenant.
+   * open, uncollectible) or whose Stripe side is unfinished, through a SECURITY DEFINER
+   * function. The reconciliation then works in each tenant.
    */
   async findTenantsToReconcileAcrossTenants(): Promise<string[]> {
-    const rows: { tenant_id: string }[] = await this.dataSource.query(
-      `SELECT DISTINCT tenant_id FROM invoices
-        WHERE payment_id IS NULL AND (status IN ('issuing', 'open', 'uncollectible') OR ${UNFINISHED_STRIPE_WORK_SQL})`,
-    );
+    const rows = await callCrossTenantFunction<{ result: string }>(this.dataSource, 'app_find_tenants_to_reconcile');
 
-    return rows.map((row) => row.tenant_id);
+    return rows.map((row) => row.result);
   }
 
   /** The tenant's B2B invoices the reconciliation compares with Stripe, by id after `afterId`. */

@@ -1,3 +1,4 @@
+import { RequestContext } from '@app/common/context/request-context';
 import { describeError } from '@app/common/logging/error-description';
 import { Injectable, Logger } from '@nestjs/common';
 import { InvoiceCalendarService } from './invoice-calendar.service';
@@ -12,7 +13,8 @@ export interface MarkOverdueResult {
 /**
  * Sets `overdue` on open invoices whose due date has passed in their tenant's time zone. The
  * scheduler runs it every hour, so each tenant's invoices turn overdue within the first hour
- * of the day after their due date, wherever the tenant is.
+ * of the day after their due date, wherever the tenant is. The tenants are found across
+ * tenants by a SECURITY DEFINER function, and each is then marked in its own tenant.
  */
 @Injectable()
 export class MarkOverdueInvoicesJob {
@@ -21,6 +23,7 @@ export class MarkOverdueInvoicesJob {
   constructor(
     private readonly invoices: InvoicesRepository,
     private readonly calendar: InvoiceCalendarService,
+    private readonly context: RequestContext,
   ) {}
 
   async run(): Promise<MarkOverdueResult> {
@@ -31,7 +34,7 @@ export class MarkOverdueInvoicesJob {
     const result: MarkOverdueResult = { tenants: tenantIds.length, marked: 0 };
     for (const tenantId of tenantIds) {
       try {
-        result.marked += await this.markTenant(tenantId);
+        result.marked += await this.context.runAsTenant(tenantId, () => this.markTenant(tenantId));
       } catch (error) {
         this.logger.error({ tenantId, err: describeError(error) }, 'Overdue check failed for a tenant; the next run tries again');
       }

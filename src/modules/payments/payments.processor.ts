@@ -45,7 +45,7 @@ export class PaymentsProcessor extends WorkerHost {
 
   async process(job: Job): Promise<unknown> {
     if (job.name === JOB_SWEEP_UNSENT_REFUNDS) {
-      return this.context.runAcrossTenants('refund-sweeper', () => this.sweeper.sweep());
+      return this.sweeper.sweep();
     }
     if (job.name !== JOB_SUBMIT_REFUND) {
       throw new UnrecoverableError(`Unknown job name "${job.name}" on the ${QUEUE_PAYMENTS} queue`);

@@ -1,3 +1,4 @@
+import { callCrossTenantFunction } from '@app/common/database/tenant-lookup';
 import { KeysetPosition, cursorTimestampSql, encodeCursor } from '@app/common/pagination/keyset-cursor';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -106,16 +107,11 @@ export class RefundsRepository {
 
   /**
    * Finds refunds still pending without a Stripe id that were created before
-   * `olderThan`, across tenants: the sweeper's reviewed cross-tenant path.
+   * `olderThan`, across tenants, through the SECURITY DEFINER function that
+   * is the sweeper's only cross-tenant read.
    */
   async findUnsent(olderThan: Date, limit: number): Promise<UnsentRefund[]> {
-    const rows: { tenant_id: string; id: string }[] = await this.dataSource.query(
-      `SELECT tenant_id, id FROM refunds
-        WHERE status = 'pending' AND stripe_refund_id IS NULL AND created_at < $1
-        ORDER BY created_at
-        LIMIT $2`,
-      [olderThan, limit],
-    );
+    const rows = await callCrossTenantFunction<{ tenant_id: string; id: string }>(this.dataSource, 'app_find_unsent_refunds', [olderThan, limit]);
 
     return rows.map((row) => ({ tenantId: row.tenant_id, refundId: row.id }));
   }

@@ -1,3 +1,4 @@
+import { RequestContext } from '@app/common/context/request-context';
 import { notFound } from '@app/common/errors/domain-error';
 import { Roles } from '@app/common/roles/roles';
 import { Body, Controller, HttpCode, HttpStatus, Param, Put } from '@nestjs/common';
@@ -11,7 +12,10 @@ import { WebhookEndpointService } from './webhook-endpoint.service';
 @ApiBearerAuth()
 @Controller('api/v1/ops/tenants')
 export class StripeConnectionOpsController {
-  constructor(private readonly endpoints: WebhookEndpointService) {}
+  constructor(
+    private readonly endpoints: WebhookEndpointService,
+    private readonly context: RequestContext,
+  ) {}
 
   @Put(':tenantId/webhook-secret')
   @HttpCode(HttpStatus.NO_CONTENT)
@@ -25,6 +29,7 @@ export class StripeConnectionOpsController {
       throw notFound('tenant');
     }
 
-    await this.endpoints.setSecretByOperator(tenantId, body.secret);
+    // Only the named tenant's rows are touched, so the operator's request leaves the cross-tenant role here.
+    await this.context.runInTenant(tenantId, () => this.endpoints.setSecretByOperator(tenantId, body.secret));
   }
 }

@@ -1,4 +1,4 @@
-import { callTenantLookup } from '@app/common/database/tenant-lookup';
+import { callCrossTenantFunction } from '@app/common/database/tenant-lookup';
 import type { StripeMode } from '@app/common/keys/stripe-keys';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -75,7 +75,7 @@ export class StripeConnectionRepository {
   /** Check whether another tenant has this Stripe account connected (or in error) in this mode. */
   /** Whether another tenant has stored keys of this Stripe account in this mode, through the reviewed function app_stripe_account_used_elsewhere. */
   async isAccountUsedByAnotherTenant(tenantId: string, accountId: string, mode: StripeMode): Promise<boolean> {
-    const rows = await callTenantLookup<{ result: boolean }>(this.connections.manager.connection, 'app_stripe_account_used_elsewhere', [tenantId, accountId, mode]);
+    const rows = await callCrossTenantFunction<{ result: boolean }>(this.connections.manager.connection, 'app_stripe_account_used_elsewhere', [tenantId, accountId, mode]);
 
     return rows[0].result;
   }
@@ -86,7 +86,7 @@ export class StripeConnectionRepository {
    * how a delivery finds its tenant.
    */
   async findTenantByWebhookEndpointToken(token: string): Promise<string | null> {
-    const rows = await callTenantLookup<{ result: string | null }>(this.connections.manager.connection, 'app_webhook_endpoint_tenant', [token]);
+    const rows = await callCrossTenantFunction<{ result: string | null }>(this.connections.manager.connection, 'app_webhook_endpoint_tenant', [token]);
 
     return rows[0].result;
   }

@@ -1,4 +1,4 @@
-import { callTenantLookup } from '@app/common/database/tenant-lookup';
+import { callCrossTenantFunction } from '@app/common/database/tenant-lookup';
 import type { Role } from '@app/common/roles/roles';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -36,7 +36,7 @@ export class ApiTokensRepository {
    * app_authenticate_api_token rather than a query of its own.
    */
   async authenticate(tokenHash: string, now: Date): Promise<AuthenticatedToken | null> {
-    const rows = await callTenantLookup<{ id: string; tenant_id: string | null; role: Role; label: string }>(this.dataSource, 'app_authenticate_api_token', [
+    const rows = await callCrossTenantFunction<{ id: string; tenant_id: string | null; role: Role; label: string }>(this.dataSource, 'app_authenticate_api_token', [
       tokenHash,
       now,
       LAST_USED_RESOLUTION_SECONDS,

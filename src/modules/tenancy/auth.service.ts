@@ -86,7 +86,10 @@ export class AuthService {
     });
     this.logger.log({ tenantId: principal.tenantId, userId: principal.id, sessionId: session.id }, 'Session started');
 
-    return { sessionId, expiresAt, me: await this.describe({ ...principal, sessionId: session.id }) };
+    // The request has no principal yet, so the tenant row of the me body is read in the tenant's scope too.
+    const me = await this.inScopeOf(principal, () => this.describe({ ...principal, sessionId: session.id }));
+
+    return { sessionId, expiresAt, me };
   }
 
   async logout(principal: Principal): Promise<void> {
@@ -141,15 +144,12 @@ export class AuthService {
 
   /**
    * Returns the principal for these credentials, or null. The password is
-   * verified even when the tenant or user is missing, against a throwaway hash,
-   * so the response takes as long whichever part is wrong.
+   * verified even when the tenant or user is missing or the user is not a
+   * member, against a throwaway hash, so the response takes as long whichever
+   * part is wrong.
    */
   private async checkCredentials(tenantSlug: string | undefined, email: string, password: string): Promise<Principal | null> {
-    const isOperator = tenantSlug === undefined;
-    const user = await this.users.findByEmail(email, isOperator);
-    const tenant = tenantSlug === undefined ? null : await this.tenants.findBySlug(tenantSlug);
-    const membership =
-      user && tenant ? await this.context.runAsTenant(tenant.id, () => this.users.findMembership(tenant.id, user.id), this.context.correlationId) : null;
+    const user = tenantSlug === undefined ? await this.users.findOperatorLogin(email) : await this.users.findTenantLogin(tenantSlug, email);
     const passwordMatches = await verifyPassword(user?.passwordHash ?? (await this.dummyHash()), password);
 
     if (!user || !passwordMatches) {
@@ -157,19 +157,17 @@ export class AuthService {
     }
 
     if (passwordNeedsRehash(user.passwordHash)) {
-      await this.users.updatePasswordHash(user.id, await hashPassword(password));
-      this.logger.log({ userId: user.id }, 'Password hash upgraded to the current argon2id parameters');
+      if (await this.users.replacePasswordHash(user.userId, user.passwordHash, await hashPassword(password))) {
+        this.logger.log({ userId: user.userId }, 'Password hash upgraded to the current argon2id parameters');
+      }
     }
 
-    if (isOperator) {
-      return { kind: 'operator', id: user.id, label: user.email, role: 'operator', tenantId: null, userId: user.id, via: 'session' };
+    // Only an operator login returns a user without a tenant.
+    if (user.tenantId === null || user.role === null) {
+      return { kind: 'operator', id: user.userId, label: user.email, role: 'operator', tenantId: null, userId: user.userId, via: 'session' };
     }
 
-    if (!tenant || !membership) {
-      return null;
-    }
-
-    return { kind: 'user', id: user.id, label: user.email, role: membership.role, tenantId: tenant.id, userId: user.id, via: 'session' };
+    return { kind: 'user', id: user.userId, label: user.email, role: user.role, tenantId: user.tenantId, userId: user.userId, via: 'session' };
   }
 
   /**

@@ -1,3 +1,4 @@
+import { RequestContext } from '@app/common/context/request-context';
 import { Roles } from '@app/common/roles/roles';
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCookieAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
@@ -6,18 +7,26 @@ import { AuditEntryPageResponse, OpsAuditLogQueryDto } from './dto/audit-entry.d
 import { Page } from './keyset-page';
 import { AuditEntryBody } from './tenancy.mappers';
 
-/** Audit entries across tenants, operators' own actions included. */
+/**
+ * Audit entries across tenants, operators' own actions included. A list
+ * filtered to one tenant is read in that tenant.
+ */
 @ApiTags('ops')
 @ApiBearerAuth()
 @ApiCookieAuth()
 @Roles('operator')
 @Controller('api/v1/ops/audit-log')
 export class OpsAuditLogController {
-  constructor(private readonly auditLog: AuditLogService) {}
+  constructor(
+    private readonly auditLog: AuditLogService,
+    private readonly context: RequestContext,
+  ) {}
 
   @Get()
   @ApiOkResponse({ type: AuditEntryPageResponse })
   list(@Query() query: OpsAuditLogQueryDto): Promise<Page<AuditEntryBody>> {
-    return this.auditLog.list({ tenantId: query.tenantId }, query);
+    const list = (): Promise<Page<AuditEntryBody>> => this.auditLog.list({ tenantId: query.tenantId }, query);
+
+    return query.tenantId === undefined ? list() : this.context.runInTenant(query.tenantId, list);
   }
 }

@@ -1,3 +1,4 @@
+import { RequestContext } from '@app/common/context/request-context';
 import { Roles } from '@app/common/roles/roles';
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCookieAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
@@ -5,7 +6,9 @@ import { PageQuery } from '@app/common/pagination/page-query';
 import { CreateTenantDto, SetLiveModeDto, TenantPageResponse, TenantResponse, UpdateTenantDto } from './dto/tenant.dto';
 import { CreateUserDto, UserResponse } from './dto/user.dto';
 import { Page } from './keyset-page';
+import { isUuid } from './tenant-validation';
 import { TenantsService } from './tenants.service';
+import { tenantNotFound } from './tenancy.errors';
 import { TenantBody } from './tenancy.mappers';
 import { UserBody, UsersService } from './users.service';
 
@@ -13,11 +16,18 @@ import { UserBody, UsersService } from './users.service';
 @ApiBearerAuth()
 @ApiCookieAuth()
 @Roles('operator')
+/**
+ * Operators' tenant routes. The routes on one existing tenant run in that
+ * tenant. Creating a tenant, listing tenants and adding a user, who may
+ * already belong to another tenant, look across tenants, so they run in the
+ * operator's cross-tenant scope.
+ */
 @Controller('api/v1/ops/tenants')
 export class OpsTenantsController {
   constructor(
     private readonly tenants: TenantsService,
     private readonly users: UsersService,
+    private readonly context: RequestContext,
   ) {}
 
   @Post()
@@ -35,25 +45,33 @@ export class OpsTenantsController {
   @Get(':tenantId')
   @ApiOkResponse({ type: TenantResponse })
   get(@Param('tenantId') tenantId: string): Promise<TenantBody> {
-    return this.tenants.get(tenantId);
+    return this.inTenant(tenantId, () => this.tenants.get(tenantId));
   }
 
   @Patch(':tenantId')
   @ApiOkResponse({ type: TenantResponse })
   update(@Param('tenantId') tenantId: string, @Body() body: UpdateTenantDto): Promise<TenantBody> {
-    return this.tenants.update(tenantId, body);
+    return this.inTenant(tenantId, () => this.tenants.update(tenantId, body));
   }
 
   @Post(':tenantId/live-mode')
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ type: TenantResponse })
   setLiveMode(@Param('tenantId') tenantId: string, @Body() body: SetLiveModeDto): Promise<TenantBody> {
-    return this.tenants.setLiveModeAllowed(tenantId, body.allowed);
+    return this.inTenant(tenantId, () => this.tenants.setLiveModeAllowed(tenantId, body.allowed));
   }
 
   @Post(':tenantId/users')
   @ApiCreatedResponse({ type: UserResponse })
   createUser(@Param('tenantId') tenantId: string, @Body() body: CreateUserDto): Promise<UserBody> {
     return this.users.create({ tenantId, email: body.email, password: body.password, role: body.role });
+  }
+
+  private async inTenant<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
+    if (!isUuid(tenantId)) {
+      throw tenantNotFound();
+    }
+
+    return this.context.runInTenant(tenantId, work);
   }
 }

@@ -1,3 +1,4 @@
+import { RequestContext } from '@app/common/context/request-context';
 import { Roles } from '@app/common/roles/roles';
 import type { CreatedToken } from '@app/contracts/tenancy.contracts';
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
@@ -11,21 +12,33 @@ import { TokenBody } from './tenancy.mappers';
 @ApiBearerAuth()
 @ApiCookieAuth()
 @Roles('operator')
+/**
+ * Operators' token routes. A tenant's token is created, and a list filtered
+ * to one tenant is read, in that tenant. Operator tokens, lists of every
+ * tenant and revocation by id run in the operator's cross-tenant scope.
+ */
 @Controller('api/v1/ops/tokens')
 export class OpsTokensController {
-  constructor(private readonly tokens: ApiTokensService) {}
+  constructor(
+    private readonly tokens: ApiTokensService,
+    private readonly context: RequestContext,
+  ) {}
 
   /** Creates a token. This response is the only place the token itself ever appears. */
   @Post()
   @ApiCreatedResponse({ type: CreatedTokenResponse })
   create(@Body() body: CreateTokenDto): Promise<CreatedToken> {
-    return this.tokens.create({ tenantId: body.tenantId ?? null, role: body.role, label: body.label });
+    const create = (): Promise<CreatedToken> => this.tokens.create({ tenantId: body.tenantId ?? null, role: body.role, label: body.label });
+
+    return body.tenantId === undefined ? create() : this.context.runInTenant(body.tenantId, create);
   }
 
   @Get()
   @ApiOkResponse({ type: TokenPageResponse })
   list(@Query() query: TokensQueryDto): Promise<Page<TokenBody>> {
-    return this.tokens.list({ tenantId: query.tenantId }, query);
+    const list = (): Promise<Page<TokenBody>> => this.tokens.list({ tenantId: query.tenantId }, query);
+
+    return query.tenantId === undefined ? list() : this.context.runInTenant(query.tenantId, list);
   }
 
   @Delete(':id')

@@ -1,4 +1,4 @@
-import { callTenantLookup } from '@app/common/database/tenant-lookup';
+import { callCrossTenantFunction } from '@app/common/database/tenant-lookup';
 import type { Role } from '@app/common/roles/roles';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -32,7 +32,7 @@ export class SessionsRepository {
    * the cookie is how a browser request finds its tenant.
    */
   async findActiveByHash(tokenHash: string, now: Date): Promise<ActiveSession | null> {
-    const rows = await callTenantLookup<{ id: string; user_id: string; tenant_id: string | null; role: Role; email: string }>(this.dataSource, 'app_find_active_session', [
+    const rows = await callCrossTenantFunction<{ id: string; user_id: string; tenant_id: string | null; role: Role; email: string }>(this.dataSource, 'app_find_active_session', [
       tokenHash,
       now,
     ]);

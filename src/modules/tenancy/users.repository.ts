@@ -1,3 +1,4 @@
+import { callCrossTenantFunction } from '@app/common/database/tenant-lookup';
 import type { TenantRole } from '@app/common/roles/roles';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -5,7 +6,25 @@ import { DataSource, EntityManager } from 'typeorm';
 import { MembershipEntity } from './membership.entity';
 import { UserEntity } from './user.entity';
 
-/** Users and their memberships. Emails are passed in already normalised. */
+/**
+ * The data a login checks: the user with the email and its password hash, and
+ * for a tenant login the tenant and the user's role in it.
+ */
+export interface LoginCandidate {
+  userId: string;
+  email: string;
+  passwordHash: string;
+  /** Null for an operator. */
+  tenantId: string | null;
+  /** Null for an operator. */
+  role: TenantRole | null;
+}
+
+/**
+ * Users and their memberships. Emails are passed in already normalised. A
+ * tenant's connection sees only the users who are members of it; logins go
+ * through SECURITY DEFINER functions that return only the one user asked for.
+ */
 @Injectable()
 export class UsersRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -34,7 +53,32 @@ export class UsersRepository {
     return repository.save(repository.create(membership));
   }
 
-  async updatePasswordHash(userId: string, passwordHash: string): Promise<void> {
-    await this.dataSource.query(`UPDATE users SET password_hash = $2 WHERE id = $1`, [userId, passwordHash]);
+  /** Returns the member with this email of the tenant with this slug, or null when either is missing or the user is not a member. */
+  async findTenantLogin(tenantSlug: string, email: string): Promise<LoginCandidate | null> {
+    const rows = await callCrossTenantFunction<{ user_id: string; email: string; password_hash: string; tenant_id: string; role: TenantRole }>(
+      this.dataSource,
+      'app_find_tenant_login',
+      [tenantSlug, email],
+    );
+
+    return rows.length > 0 ? { userId: rows[0].user_id, email: rows[0].email, passwordHash: rows[0].password_hash, tenantId: rows[0].tenant_id, role: rows[0].role } : null;
+  }
+
+  /** Returns the operator with this email, or null. */
+  async findOperatorLogin(email: string): Promise<LoginCandidate | null> {
+    const rows = await callCrossTenantFunction<{ user_id: string; email: string; password_hash: string }>(this.dataSource, 'app_find_operator_login', [email]);
+
+    return rows.length > 0 ? { userId: rows[0].user_id, email: rows[0].email, passwordHash: rows[0].password_hash, tenantId: null, role: null } : null;
+  }
+
+  /**
+   * Replaces the password hash of a user whose password was just verified
+   * against `currentHash`. Returns false when the hash changed meanwhile,
+   * which leaves the newer hash in place.
+   */
+  async replacePasswordHash(userId: string, currentHash: string, newHash: string): Promise<boolean> {
+    const [row] = await callCrossTenantFunction<{ result: boolean }>(this.dataSource, 'app_replace_password_hash', [userId, currentHash, newHash]);
+
+    return row.result;
   }
 }

@@ -1,3 +1,4 @@
+import { RequestContext } from '@app/common/context/request-context';
 import { Roles } from '@app/common/roles/roles';
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
 import {
@@ -23,29 +24,39 @@ import {
 } from './dto/webhook-event.response';
 import { WebhooksAdminService } from './webhooks-admin.service';
 
-/** The webhook inbox for platform operators: what arrived, what failed and why, and replay. */
+/**
+ * The webhook inbox for platform operators: what arrived, what failed and
+ * why, and replay. A list or replay filtered to one tenant runs in that
+ * tenant; the rest runs in the operator's cross-tenant scope.
+ */
 @ApiTags('ops')
 @ApiBearerAuth()
 @ApiCookieAuth()
 @Roles('operator')
 @Controller('api/v1/ops/webhook-events')
 export class WebhookEventsOpsController {
-  constructor(private readonly admin: WebhooksAdminService) {}
+  constructor(
+    private readonly admin: WebhooksAdminService,
+    private readonly context: RequestContext,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: 'List inbox events across tenants, newest first' })
   @ApiOkResponse({ type: WebhookEventPageResponse })
   @ApiBadRequestResponse({ description: 'validation_failed: a filter is invalid' })
   list(@Query() query: ListWebhookEventsQuery): Promise<WebhookEventPageResponse> {
-    return this.admin.listEvents({
-      tenantId: query.tenantId,
-      status: query.status,
-      type: query.type,
-      since: query.since === undefined ? undefined : new Date(query.since),
-      until: query.until === undefined ? undefined : new Date(query.until),
-      limit: query.limit,
-      cursor: query.cursor,
-    });
+    const list = (): Promise<WebhookEventPageResponse> =>
+      this.admin.listEvents({
+        tenantId: query.tenantId,
+        status: query.status,
+        type: query.type,
+        since: query.since === undefined ? undefined : new Date(query.since),
+        until: query.until === undefined ? undefined : new Date(query.until),
+        limit: query.limit,
+        cursor: query.cursor,
+      });
+
+    return query.tenantId === undefined ? list() : this.context.runInTenant(query.tenantId, list);
   }
 
   @Post('replay')
@@ -59,14 +70,17 @@ export class WebhookEventsOpsController {
   @ApiBadRequestResponse({ description: 'validation_failed: status is not failed, ignored or processed, or a filter is invalid' })
   @ApiServiceUnavailableResponse({ description: 'service_unavailable: Redis did not take a replay job' })
   replayMany(@Body() body: ReplayWebhookEventsDto): Promise<WebhookReplayResponse | WebhookReplayDryRunResponse> {
-    return this.admin.replayEvents({
-      tenantId: body.tenantId,
-      status: body.status,
-      type: body.type,
-      since: body.since === undefined ? undefined : new Date(body.since),
-      until: body.until === undefined ? undefined : new Date(body.until),
-      dryRun: body.dryRun,
-    });
+    const replay = (): Promise<WebhookReplayResponse | WebhookReplayDryRunResponse> =>
+      this.admin.replayEvents({
+        tenantId: body.tenantId,
+        status: body.status,
+        type: body.type,
+        since: body.since === undefined ? undefined : new Date(body.since),
+        until: body.until === undefined ? undefined : new Date(body.until),
+        dryRun: body.dryRun,
+      });
+
+    return body.tenantId === undefined ? replay() : this.context.runInTenant(body.tenantId, replay);
   }
 
   @Get(':id')

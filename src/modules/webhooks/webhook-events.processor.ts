@@ -68,7 +68,7 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
 
   async process(job: Job): Promise<ProcessWebhookEventResult | SweepResult> {
     if (job.name === JOB_SWEEP_WEBHOOK_EVENTS) {
-      return this.context.runAcrossTenants('webhook-sweeper', () => this.sweeper.sweep());
+      return this.sweeper.sweep();
     }
 
     if (job.name !== JOB_PROCESS_WEBHOOK_EVENT) {

@@ -1,3 +1,4 @@
+import { callCrossTenantFunction } from '@app/common/database/tenant-lookup';
 import { KeysetPosition, cursorTimestampSql, encodeCursor } from '@app/common/pagination/keyset-cursor';
 import { Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
@@ -227,17 +228,13 @@ export class WebhookEventsRepository {
 
   /**
    * Rows still `received` or `processing` whose job was added more than
-   * `olderThanSeconds` ago, oldest first, across tenants: the sweeper's
-   * reviewed cross-tenant read.
+   * `olderThanSeconds` ago, oldest first, across tenants, through the
+   * SECURITY DEFINER function that is the sweeper's only cross-tenant read.
    */
   async findUnfinished(olderThanSeconds: number, limit: number): Promise<UnfinishedWebhookEvent[]> {
-    const rows: { id: string; tenant_id: string; attempts: number; job_generation: number }[] = await this.dataSource.query(
-      `SELECT id, tenant_id, attempts, job_generation
-         FROM webhook_events
-        WHERE status IN ('received', 'processing')
-          AND queued_at < now() - make_interval(secs => $1)
-        ORDER BY queued_at
-        LIMIT $2`,
+    const rows = await callCrossTenantFunction<{ id: string; tenant_id: string; attempts: number; job_generation: number }>(
+      this.dataSource,
+      'app_find_unfinished_webhook_events',
       [olderThanSeconds, limit],
     );
 

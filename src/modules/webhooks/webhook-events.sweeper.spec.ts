@@ -1,5 +1,7 @@
+import { RequestContext } from '@app/common/context/request-context';
 import { Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
+import { ClsServiceManager } from 'nestjs-cls';
 import { WebhookEventsRepository } from './webhook-events.repository';
 import { WebhookEventsSweeper } from './webhook-events.sweeper';
 
@@ -22,13 +24,14 @@ function setUp(jobs: Record<string, FakeJob>, nextGeneration: number | null = 1)
     getJob: jest.fn(async (id: string) => jobs[id]),
     add: jest.fn().mockResolvedValue({}),
   };
+  const context = new RequestContext(ClsServiceManager.getClsService());
   const repository = {
     findUnfinished: jest.fn().mockResolvedValue([{ id: ROW_ID, tenantId: TENANT_ID, attempts: 2, generation: 0 }]),
     moveToNextGeneration: jest.fn().mockResolvedValue(nextGeneration),
   };
-  const sweeper = new WebhookEventsSweeper(queue as unknown as Queue, repository as unknown as WebhookEventsRepository);
+  const sweeper = new WebhookEventsSweeper(queue as unknown as Queue, repository as unknown as WebhookEventsRepository, context);
 
-  return { sweeper, queue, repository };
+  return { sweeper, queue, repository, context };
 }
 
 describe('WebhookEventsSweeper', () => {
@@ -73,6 +76,20 @@ describe('WebhookEventsSweeper', () => {
     await expect(sweeper.sweep()).resolves.toEqual({ enqueued: 1, retried: 0 });
     expect(repository.moveToNextGeneration).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 0);
     expect(queue.add).toHaveBeenCalledWith('process-webhook-event', { webhookEventId: ROW_ID, tenantId: TENANT_ID, generation: 1 }, { jobId: NEXT_JOB_ID });
+  });
+
+  it('moves the row inside its tenant', async () => {
+    const { sweeper, repository, context } = setUp({ [JOB_ID]: fakeJob('completed') });
+    const tenants: (string | undefined)[] = [];
+    repository.moveToNextGeneration.mockImplementation(async () => {
+      tenants.push(context.tenantId);
+
+      return 1;
+    });
+
+    await sweeper.sweep();
+
+    expect(tenants).toEqual([TENANT_ID]);
   });
 
   it('adds nothing when the row changed before the move', async () => {

@@ -1,3 +1,4 @@
+import { RequestContext } from '@app/common/context/request-context';
 import { describeError } from '@app/common/logging/error-description';
 import { JOB_PROCESS_WEBHOOK_EVENT, JOB_SWEEP_WEBHOOK_EVENTS, QUEUE_WEBHOOK_EVENTS } from '@app/common/queues/queue-names';
 import { InjectQueue } from '@nestjs/bullmq';
@@ -40,6 +41,7 @@ export class WebhookEventsSweeper implements OnApplicationBootstrap, OnApplicati
   constructor(
     @InjectQueue(QUEUE_WEBHOOK_EVENTS) private readonly queue: Queue<ProcessWebhookEventJobData | Record<string, never>>,
     private readonly events: WebhookEventsRepository,
+    private readonly context: RequestContext,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -55,12 +57,15 @@ export class WebhookEventsSweeper implements OnApplicationBootstrap, OnApplicati
     this.clearRetry();
   }
 
-  /** Enqueue every unfinished row queued more than `graceSeconds` ago whose job is missing or finished. */
+  /**
+   * Enqueue every unfinished row queued more than `graceSeconds` ago whose job is missing or finished.
+   * A SECURITY DEFINER function finds the rows across tenants, and each row is then handled in its tenant.
+   */
   async sweep(graceSeconds = SWEEP_GRACE_SECONDS): Promise<SweepResult> {
     const rows = await this.events.findUnfinished(graceSeconds, SWEEP_BATCH_SIZE);
     const result: SweepResult = { enqueued: 0, retried: 0 };
     for (const row of rows) {
-      const action = await this.requeue(row);
+      const action = await this.context.runAsTenant(row.tenantId, () => this.requeue(row));
       if (action === 'enqueued' || action === 'retried') {
         result[action]++;
       }

@@ -8,6 +8,7 @@ const TENANT_ID = 'tenantId';
 const PRINCIPAL = 'principal';
 const CORRELATION_ID = 'correlationId';
 const CROSS_TENANT_PATH = 'crossTenantPath';
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The tenant and principal of the current request or job, carried by
@@ -88,6 +89,21 @@ export class RequestContext {
 
       return work();
     });
+  }
+
+  /**
+   * Run `work` of the current request in one tenant, as the app role, with
+   * the request's principal and correlation id. Operator routes that act on
+   * one tenant named in the request use it, so they leave the cross-tenant
+   * role. `tenantId` must be a UUID, because the policies cast the tenant
+   * setting to uuid and a query would fail on anything else.
+   */
+  async runInTenant<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
+    if (!UUID_PATTERN.test(tenantId)) {
+      throw new Error(`runInTenant needs a UUID tenant id, got ${JSON.stringify(tenantId)}`);
+    }
+
+    return this.runAsTenant(tenantId, work, this.correlationId);
   }
 
   /**

@@ -2,17 +2,36 @@ import { DataSource } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 
 /**
- * The SECURITY DEFINER functions that find a tenant before a request has one,
- * created by the migrations and listed in docs/security.md.
+ * The SECURITY DEFINER functions that look across tenants, created by the
+ * migrations and listed in docs/security.md: lookups that find a tenant
+ * before a request has one, logins, and the background work that finds its
+ * tenants. The outbox relay's two functions are left out, because they must
+ * run inside the relay's transaction.
  */
-export type TenantLookupFunction = 'app_authenticate_api_token' | 'app_find_active_session' | 'app_webhook_endpoint_tenant' | 'app_stripe_account_used_elsewhere';
+export type CrossTenantFunction =
+  | 'app_authenticate_api_token'
+  | 'app_find_active_session'
+  | 'app_webhook_endpoint_tenant'
+  | 'app_stripe_account_used_elsewhere'
+  | 'app_find_tenant_login'
+  | 'app_find_operator_login'
+  | 'app_replace_password_hash'
+  | 'app_purge_expired_idempotency_keys'
+  | 'app_find_unfinished_webhook_events'
+  | 'app_find_unsent_refunds'
+  | 'app_find_unfinished_invoice_stripe_work'
+  | 'app_find_tenants_with_overdue_candidates'
+  | 'app_find_tenants_to_reconcile'
+  | 'app_count_webhook_events_by_status'
+  | 'app_count_stripe_connections_by_status'
+  | 'app_measure_outbox_backlog';
 
 interface Pool {
   query(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;
 }
 
 /**
- * Calls one of the tenant lookup functions on any pooled connection, without
+ * Calls one of the cross-tenant functions on any pooled connection, without
  * setting the connection's scope first. The functions read as their owner and
  * ignore the caller's role and tenant setting, so whatever scope the
  * connection was last given does not change the result, and skipping the
@@ -21,7 +40,7 @@ interface Pool {
  * scope left by another request. A function scalar comes back in the column
  * `result`.
  */
-export async function callTenantLookup<T>(dataSource: DataSource, name: TenantLookupFunction, args: unknown[]): Promise<T[]> {
+export async function callCrossTenantFunction<T>(dataSource: DataSource, name: CrossTenantFunction, args: unknown[] = []): Promise<T[]> {
   const pool = (dataSource.driver as PostgresDriver).master as Pool;
   const placeholders = args.map((_, index) => `$${index + 1}`).join(', ');
   const { rows } = await pool.query(`SELECT * FROM ${name}(${placeholders}) AS result`, args);

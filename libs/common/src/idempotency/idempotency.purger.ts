@@ -1,4 +1,3 @@
-import { RequestContext } from '../context/request-context';
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { IdempotencyService } from './idempotency.service';
 
@@ -18,10 +17,7 @@ export class IdempotencyPurger implements OnApplicationBootstrap, OnApplicationS
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
 
-  constructor(
-    private readonly idempotency: IdempotencyService,
-    private readonly context: RequestContext,
-  ) {}
+  constructor(private readonly idempotency: IdempotencyService) {}
 
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => {
@@ -42,7 +38,7 @@ export class IdempotencyPurger implements OnApplicationBootstrap, OnApplicationS
     let total = 0;
     try {
       for (let batch = 0; batch < MAX_BATCHES_PER_RUN; batch++) {
-        const deleted = await this.context.runAcrossTenants('idempotency-retention', () => this.idempotency.purgeExpired(PURGE_BATCH_SIZE));
+        const deleted = await this.idempotency.purgeExpired(PURGE_BATCH_SIZE);
         total += deleted;
         if (deleted < PURGE_BATCH_SIZE) {
           break;

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { ClsService } from 'nestjs-cls';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
+import { callCrossTenantFunction } from '../database/tenant-lookup';
 import { isStoredOutcome } from './stored-outcome';
 
 /** Stored responses are replayed for this long after they were stored (at least Stripe's 24 hours). */
@@ -273,13 +274,9 @@ export class IdempotencyService {
 
   /** Deletes up to `limit` expired keys, oldest first; returns how many went. */
   async purgeExpired(limit: number): Promise<number> {
-    const result: [unknown[], number] = await this.dataSource.query(
-      `DELETE FROM idempotency_keys
-        WHERE ctid IN (SELECT ctid FROM idempotency_keys WHERE expires_at < now() ORDER BY expires_at LIMIT $1)`,
-      [limit],
-    );
+    const [row] = await callCrossTenantFunction<{ result: number }>(this.dataSource, 'app_purge_expired_idempotency_keys', [limit]);
 
-    return result[1];
+    return row.result;
   }
 
   /** Marks a running key done with its response. Returns false when another request took the lease over meanwhile. */

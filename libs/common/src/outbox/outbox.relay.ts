@@ -1,4 +1,3 @@
-import { RequestContext } from '../context/request-context';
 import { InjectQueue } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -49,7 +48,6 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectQueue(QUEUE_DOMAIN_EVENTS) private readonly queue: Queue<DomainEventJobData>,
-    private readonly context: RequestContext,
   ) {
     this.connection = new QueueConnectionState(queue);
   }
@@ -68,20 +66,18 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     this.logger.log('Outbox relay stopped');
   }
 
-  /** Relay one batch; returns how many rows were published. Public for tests. */
+  /**
+   * Relay one batch; returns how many rows were published. Public for tests.
+   * The rows of every tenant are locked and marked through two SECURITY
+   * DEFINER functions, so the transaction runs as the app role with no tenant.
+   */
   relayBatch(): Promise<number> {
-    return this.context.runAcrossTenants('outbox-relay', () => this.relayBatchAcrossTenants());
-  }
-
-  private relayBatchAcrossTenants(): Promise<number> {
     return this.dataSource.transaction(async (manager) => {
+      // WITH ORDINALITY keeps the function's order (created_at, id), which a plain scan of its result need not.
       const rows: OutboxRow[] = await manager.query(
         `SELECT id, tenant_id, event_name, aggregate_id, aggregate_sequence, payload, occurred_at
-           FROM outbox_events
-          WHERE published_at IS NULL
-          ORDER BY created_at, id
-          LIMIT $1
-          FOR UPDATE SKIP LOCKED`,
+           FROM app_claim_outbox_batch($1) WITH ORDINALITY AS claimed
+          ORDER BY claimed.ordinality`,
         [BATCH_SIZE],
       );
       if (rows.length === 0) {
@@ -102,7 +98,7 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
         opts: { jobId: jobIdFor('outbox', row.id) },
       }));
       await withTimeout(this.queue.addBulk(jobs), ADD_TIMEOUT_MS, 'Adding outbox events to the domain-events queue');
-      await manager.query(`UPDATE outbox_events SET published_at = now() WHERE id = ANY($1::uuid[])`, [rows.map((row) => row.id)]);
+      await manager.query(`SELECT app_mark_outbox_published($1::uuid[])`, [rows.map((row) => row.id)]);
 
       return rows.length;
     });
