@@ -143,6 +143,25 @@ describe('ops CLI', () => {
     await t.http().get('/api/v1/auth/me').set('Cookie', fresh).expect(200);
   });
 
+  it('audits revoked sessions in their tenant', async () => {
+    const slug = uniqueSlug('cli-audit');
+    const email = uniqueEmail('cli-audit');
+    const password = strongPassword();
+    const tenantId = lastLine((await cli('tenants:create', '--slug', slug, '--name', 'Audit School')).stdout);
+    await cli('users:create', '--tenant', slug, '--email', email, '--password', password, '--role', 'admin');
+    await t.http().post('/api/v1/auth/login').send({ tenant: slug, email, password }).expect(200);
+
+    const result = await cli('sessions:revoke', '--email', email);
+    const entries: { tenant_id: string | null; details: { revoked: number } }[] = await t.app
+      .get(DataSource)
+      .query(`SELECT tenant_id, details FROM audit_log WHERE action = 'sessions.revoked' AND details->>'userId' = (SELECT id::text FROM users WHERE email = $1)`, [email]);
+
+    expect(result.code).toBe(0);
+    expect(entries).toHaveLength(1);
+    expect(entries[0].tenant_id).toBe(tenantId);
+    expect(entries[0].details.revoked).toBe(1);
+  });
+
   it.each([0, 1])('counts %i revoked sessions', async (sessions) => {
     const email = uniqueEmail('cli-counted');
     const password = strongPassword();

@@ -50,14 +50,17 @@ export class SessionsRepository {
   }
 
   /** Revoke every live session of the user; returns how many were live. */
-  async revokeAllForUser(manager: EntityManager, userId: string, at: Date): Promise<number> {
-    // For UPDATE, TypeORM's postgres driver returns [rows, affected row count], not the rows alone.
-    const [, revoked] = (await manager.query(`UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2`, [
-      userId,
-      at,
-    ])) as [unknown[], number];
+  /** Revoke the user's live sessions and return how many each tenant had; operator sessions count under a null tenant. */
+  async revokeAllForUser(manager: EntityManager, userId: string, at: Date): Promise<{ tenantId: string | null; revoked: number }[]> {
+    const rows: { tenant_id: string | null; revoked: number }[] = await manager.query(
+      `WITH revoked AS (
+         UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 RETURNING tenant_id
+       )
+       SELECT tenant_id, count(*)::int AS revoked FROM revoked GROUP BY tenant_id ORDER BY tenant_id NULLS FIRST`,
+      [userId, at],
+    );
 
-    return revoked;
+    return rows.map((row) => ({ tenantId: row.tenant_id, revoked: row.revoked }));
   }
 
   /** Delete the user's sessions that ended more than a day ago; called at login so the table stays small without a job. */

@@ -49,10 +49,14 @@ export class UsersService {
     }
 
     const revoked = await this.dataSource.transaction(async (manager) => {
-      const count = await this.sessions.revokeAllForUser(manager, user.id, new Date());
-      await this.auditLog.record({ tenantId: null, action: 'sessions.revoked', details: { userId: user.id, operator, revoked: count } }, manager);
+      const byTenant = await this.sessions.revokeAllForUser(manager, user.id, new Date());
+      // One entry per tenant whose sessions ended, so each tenant's audit log shows it; a platform entry when none did.
+      const entries = byTenant.length > 0 ? byTenant : [{ tenantId: null, revoked: 0 }];
+      for (const entry of entries) {
+        await this.auditLog.record({ tenantId: entry.tenantId, action: 'sessions.revoked', details: { userId: user.id, operator, revoked: entry.revoked } }, manager);
+      }
 
-      return count;
+      return byTenant.reduce((total, entry) => total + entry.revoked, 0);
     });
     this.logger.log({ userId: user.id, revoked }, 'Sessions revoked by an operator');
 
