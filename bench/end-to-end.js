@@ -7,7 +7,11 @@
 // Afterwards every event's effect is checked in the database: none lost, none
 // applied twice.
 // usage: node bench/end-to-end.js [--events 20000] [--tenants 10] [--rounds 2]
-//        [--ceiling-seconds 10] [--connections 50] [--no-record]
+//        [--ceiling-seconds 10] [--connections 50] [--database billing_bench_suite_e2e]
+//        [--no-record]
+// --database names the service's database; the ceiling's is that name plus
+// `_ceiling`. Both are dropped and created again, so give concurrent runs on
+// one PostgreSQL server different names.
 'use strict';
 
 const crypto = require('node:crypto');
@@ -23,6 +27,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     'ceiling-seconds': { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
+    database: { type: 'string', default: 'billing_bench_suite_e2e' },
     'no-record': { type: 'boolean', default: false },
   },
 });
@@ -32,7 +37,7 @@ const ROUNDS = Number(values.rounds);
 const CEILING_SECONDS = Number(values['ceiling-seconds']);
 const CONNECTIONS = Number(values.connections);
 const TARGET_RATIO = 0.35;
-const DATABASE = 'billing_bench_suite_e2e';
+const DATABASE = values.database;
 const RECEIPT_URL = 'https://pay.stripe.com/receipts/bench';
 
 // One event per payment, so each event's effect can be checked on its own row.
@@ -234,7 +239,7 @@ async function verifyRound(stack, round, payments, acceptedIds) {
 
 async function main() {
   const stack = await startStack({ database: DATABASE, roles: ['api', 'worker'], name: 'bench-e2e' });
-  const ceiling = await startCeiling({ database: 'billing_bench_suite_e2e_ceiling', redisUrl: stack.redisUrl });
+  const ceiling = await startCeiling({ database: `${DATABASE}_ceiling`, redisUrl: stack.redisUrl });
   const tenants = await seedTenants(stack, { count: TENANTS, prefix: 'bench-e2e' });
 
   // Warm the ceiling and the service so the first measured round is not the JIT's.

@@ -31,11 +31,11 @@ function claimed(overrides: Partial<ClaimedWebhookEvent> = {}): ClaimedWebhookEv
   };
 }
 
-function job(attemptsMade = 0, attempts = 8, generation?: number): Job {
+function job(attemptsMade = 0, attempts = 8, generation?: number, rowId = ROW_ID): Job {
   return {
-    id: `webhook-event-${ROW_ID}`,
+    id: `webhook-event-${rowId}`,
     name: 'process-webhook-event',
-    data: { webhookEventId: ROW_ID, tenantId: TENANT_ID, ...(generation === undefined ? {} : { generation }) },
+    data: { webhookEventId: rowId, tenantId: TENANT_ID, ...(generation === undefined ? {} : { generation }) },
     attemptsMade,
     opts: { attempts },
   } as unknown as Job;
@@ -51,8 +51,10 @@ function setUp(
     invoke: handle,
   };
   const repository = {
-    claimForProcessing: jest.fn().mockResolvedValue(options.event === undefined ? claimed() : options.event),
-    recordOutcome: jest.fn().mockResolvedValue(undefined),
+    claimBatch: jest.fn(async (_tenantId: string, claims: { id: string; generation: number }[]) =>
+      claims.map((claim) => (options.event === undefined ? claimed({ id: claim.id, generation: claim.generation }) : options.event)),
+    ),
+    recordOutcomes: jest.fn().mockResolvedValue(undefined),
     recordFailure: jest.fn().mockResolvedValue(undefined),
     recordAttemptError: jest.fn().mockResolvedValue(undefined),
   };
@@ -89,7 +91,7 @@ describe('WebhookEventsProcessor', () => {
 
     await processor.process(job());
 
-    expect(repository.recordOutcome).toHaveBeenCalledWith(expect.objectContaining({ id: ROW_ID, tenantId: TENANT_ID }), 'processed', null);
+    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, generation: 0, status: 'processed', reason: null }]);
   });
 
   it('passes the payload and context to the handler', async () => {
@@ -109,7 +111,7 @@ describe('WebhookEventsProcessor', () => {
 
     await processor.process(job());
 
-    expect(repository.recordOutcome).toHaveBeenCalledWith(expect.objectContaining({ id: ROW_ID }), 'ignored', 'unknown_object');
+    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, generation: 0, status: 'ignored', reason: 'unknown_object' }]);
   });
 
   it('ignores an unhandled type without reading the connection', async () => {
@@ -118,7 +120,7 @@ describe('WebhookEventsProcessor', () => {
 
     await processor.process(job());
 
-    expect(repository.recordOutcome).toHaveBeenCalledWith(expect.objectContaining({ id: ROW_ID }), 'ignored', 'unhandled_type');
+    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, generation: 0, status: 'ignored', reason: 'unhandled_type' }]);
     expect(facade.getConnection).not.toHaveBeenCalled();
   });
 
@@ -128,7 +130,7 @@ describe('WebhookEventsProcessor', () => {
 
     await processor.process(job());
 
-    expect(repository.recordOutcome).toHaveBeenCalledWith(expect.objectContaining({ id: ROW_ID }), 'ignored', 'mode_mismatch');
+    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, generation: 0, status: 'ignored', reason: 'mode_mismatch' }]);
     expect(handle).not.toHaveBeenCalled();
   });
 
@@ -141,7 +143,7 @@ describe('WebhookEventsProcessor', () => {
 
     await processor.process(job());
 
-    expect(repository.recordOutcome).toHaveBeenCalledWith(expect.objectContaining({ id: ROW_ID }), 'ignored', 'tenant_disconnected');
+    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, generation: 0, status: 'ignored', reason: 'tenant_disconnected' }]);
   });
 
   it('dispatches an endpoint-verified event of a disconnected tenant', async () => {
@@ -175,7 +177,7 @@ describe('WebhookEventsProcessor', () => {
 
     await processor.process(job());
 
-    expect(repository.recordOutcome).toHaveBeenCalledWith(expect.objectContaining({ id: ROW_ID, tenantId: TENANT_ID }), 'processed', null);
+    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, generation: 0, status: 'processed', reason: null }]);
   });
 
   it('skips a row that is already finished', async () => {
@@ -191,7 +193,7 @@ describe('WebhookEventsProcessor', () => {
 
     await processor.process(job(0, 8, 3));
 
-    expect(repository.claimForProcessing).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 3);
+    expect(repository.claimBatch).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, generation: 3 }]);
   });
 
   it('claims generation 0 for a job without one', async () => {
@@ -199,7 +201,7 @@ describe('WebhookEventsProcessor', () => {
 
     await processor.process(job());
 
-    expect(repository.claimForProcessing).toHaveBeenCalledWith(TENANT_ID, ROW_ID, 0);
+    expect(repository.claimBatch).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, generation: 0 }]);
   });
 
   it('confirms a platform-verified event in the tenant account before dispatch', async () => {
@@ -218,7 +220,7 @@ describe('WebhookEventsProcessor', () => {
 
     await processor.process(job());
 
-    expect(repository.recordOutcome).toHaveBeenCalledWith(expect.objectContaining({ id: ROW_ID }), 'ignored', 'foreign_object');
+    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, generation: 0, status: 'ignored', reason: 'foreign_object' }]);
     expect(handle).not.toHaveBeenCalled();
   });
 
@@ -303,5 +305,59 @@ describe('WebhookEventsProcessor', () => {
 
     expect(thrown.message).toBe('Invalid API Key provided: sk_test_[redacted]');
     expect(thrown.stack).not.toContain('sk_test_abcdefghijklmnop');
+  });
+
+  it('shares statements between concurrent jobs of a tenant', async () => {
+    const otherRowId = '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
+    const { processor, repository, facade } = setUp(jest.fn().mockResolvedValue({ result: 'processed' }));
+
+    await Promise.all([processor.process(job()), processor.process(job(0, 8, undefined, otherRowId))]);
+
+    expect(repository.claimBatch).toHaveBeenCalledTimes(1);
+    expect(repository.claimBatch).toHaveBeenCalledWith(TENANT_ID, [
+      { id: ROW_ID, generation: 0 },
+      { id: otherRowId, generation: 0 },
+    ]);
+    expect(facade.recordWebhookEventReceived).toHaveBeenCalledTimes(1);
+    expect(facade.getConnection).toHaveBeenCalledTimes(1);
+    expect(repository.recordOutcomes).toHaveBeenCalledTimes(1);
+    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [
+      { id: ROW_ID, generation: 0, status: 'processed', reason: null },
+      { id: otherRowId, generation: 0, status: 'processed', reason: null },
+    ]);
+  });
+
+  it('fails only the failing job of a batch', async () => {
+    const otherRowId = '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
+    const handle = jest.fn(async (_payload: unknown, context: { inboxEventId: string }) => {
+      if (context.inboxEventId === otherRowId) {
+        throw new Error('socket hang up');
+      }
+
+      return { result: 'processed' };
+    });
+    const { processor, repository } = setUp(handle);
+
+    const [succeeded, failed] = await Promise.allSettled([processor.process(job()), processor.process(job(0, 8, undefined, otherRowId))]);
+
+    expect(succeeded).toEqual({ status: 'fulfilled', value: { result: 'processed' } });
+    expect(failed.status).toBe('rejected');
+    expect((failed as PromiseRejectedResult).reason.message).toBe('socket hang up');
+    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, generation: 0, status: 'processed', reason: null }]);
+    expect(repository.recordAttemptError).toHaveBeenCalledTimes(1);
+    expect(repository.recordAttemptError).toHaveBeenCalledWith(expect.objectContaining({ id: otherRowId }), 'error: socket hang up');
+  });
+
+  it('fails every job of a batch whose claim statement fails', async () => {
+    const otherRowId = '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
+    const handle = jest.fn();
+    const { processor, repository } = setUp(handle);
+    repository.claimBatch.mockRejectedValueOnce(new Error('connection terminated'));
+
+    const results = await Promise.allSettled([processor.process(job()), processor.process(job(0, 8, undefined, otherRowId))]);
+
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected']);
+    expect(handle).not.toHaveBeenCalled();
+    expect(repository.recordOutcomes).not.toHaveBeenCalled();
   });
 });

@@ -19,6 +19,7 @@ import { Job, UnrecoverableError } from 'bullmq';
 import type Stripe from 'stripe';
 import { ProcessWebhookEventJobData } from './process-webhook-event.job';
 import { StripeObjectConfirmation } from './stripe-object-confirmation';
+import { WebhookEventBatches } from './webhook-event-batches';
 import { combineOutcomes, handlerConnectionOf, reasonToIgnoreBeforeDispatch } from './webhook-event-rules';
 import { ClaimedWebhookEvent, WebhookEventsRepository } from './webhook-events.repository';
 import { SweepResult, WebhookEventsSweeper } from './webhook-events.sweeper';
@@ -27,6 +28,14 @@ import { recordCompletedJob, recordFailedJob } from '@app/common/metrics/job-met
 
 /** The row's reason after the last attempt of a transient error; `last_error` starts with the error's own class. */
 const RETRIES_EXHAUSTED = 'retries_exhausted';
+
+/**
+ * Jobs of the webhook-events queue one worker process runs at once. A job
+ * spends most of its time waiting for PostgreSQL, and the process's
+ * connection pool (20 connections) bounds how many handler transactions run
+ * at once anyway.
+ */
+const WEBHOOK_WORKER_CONCURRENCY = 50;
 
 export type ProcessWebhookEventResult = StripeEventOutcome | { result: 'skipped' };
 
@@ -37,15 +46,21 @@ export type ProcessWebhookEventResult = StripeEventOutcome | { result: 'skipped'
  * (`classifyProcessingError`): permanent ones fail the row at once, transient
  * ones retry with backoff until the last attempt fails the row. The same queue
  * carries the sweeper's recurring job.
+ *
+ * Each event keeps its own job, so retries, backoff, failed jobs and replays
+ * stay per event, but the jobs of one tenant running at the same time share
+ * their claim, outcome, delivery-time and connection statements
+ * (WebhookEventBatches). The concurrency is high so that batches fill.
  */
-@Processor(QUEUE_WEBHOOK_EVENTS, { concurrency: 20, connection: WORKER_CONNECTION })
+@Processor(QUEUE_WEBHOOK_EVENTS, { concurrency: WEBHOOK_WORKER_CONCURRENCY, connection: WORKER_CONNECTION })
 export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
   private readonly logger = new Logger(WebhookEventsProcessor.name);
   private readonly workerErrors = new RepeatedErrorLog(this.logger, 'webhook-events worker connection error');
   private handlersByType = new Map<string, DiscoveredMethod<StripeEventHandlerMetadata>[]>();
+  private readonly batches: WebhookEventBatches;
 
   constructor(
-    @Inject(STRIPE_CONNECTION_FACADE) private readonly stripeConnection: StripeConnectionFacade,
+    @Inject(STRIPE_CONNECTION_FACADE) stripeConnection: StripeConnectionFacade,
     private readonly context: RequestContext,
     private readonly discovery: MethodDiscovery,
     private readonly events: WebhookEventsRepository,
@@ -53,6 +68,7 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
     private readonly confirmation: StripeObjectConfirmation,
   ) {
     super();
+    this.batches = new WebhookEventBatches(events, stripeConnection, context);
   }
 
   onModuleInit(): void {
@@ -99,7 +115,7 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
   private async processEvent(job: Job<ProcessWebhookEventJobData>): Promise<ProcessWebhookEventResult> {
     const { webhookEventId, tenantId } = job.data;
     const generation = job.data.generation ?? 0;
-    const event = await this.events.claimForProcessing(tenantId, webhookEventId, generation);
+    const event = await this.batches.claim(tenantId, { id: webhookEventId, generation });
     if (!event) {
       this.logger.debug({ tenantId, webhookEventId, generation, jobId: job.id }, 'Webhook event already finished, gone or moved to another job; nothing to do');
 
@@ -117,7 +133,7 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
       throw await this.recordError(job, event, error);
     }
 
-    await this.events.recordOutcome(event, outcome.result, outcome.result === 'ignored' ? outcome.reason : null);
+    await this.batches.recordOutcome(event, outcome.result, outcome.result === 'ignored' ? outcome.reason : null);
     this.logger.log(
       { tenantId, webhookEventId: event.id, stripeEventId: event.stripeEventId, type: event.type, jobId: job.id, attempt: event.attempts, ...outcome },
       'Webhook event processed',
@@ -138,7 +154,7 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
       return { result: 'ignored', reason: 'unhandled_type' };
     }
 
-    const connection = handlerConnectionOf(await this.stripeConnection.getConnection(event.tenantId));
+    const connection = handlerConnectionOf(await this.batches.connectionOf(event.tenantId));
     const reason = reasonToIgnoreBeforeDispatch({ livemode: event.livemode, verifiedBy: event.verifiedBy, connection });
     if (reason !== null) {
       return { result: 'ignored', reason };
@@ -164,12 +180,13 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
 
   /**
    * Move the Billing page's `webhook.lastEventAt` to the row's arrival time.
-   * Done here rather than at intake to keep intake at one query. A failure is
-   * logged and does not stop the event, since the time is only informative.
+   * Done here rather than at intake to keep intake at one query, and once per
+   * batch of the tenant's events. A failure is logged and does not stop the
+   * event, since the time is only informative.
    */
   private async recordDeliveryTime(event: ClaimedWebhookEvent): Promise<void> {
     try {
-      await this.stripeConnection.recordWebhookEventReceived(event.tenantId, event.receivedAt);
+      await this.batches.recordDeliveryTime(event.tenantId, event.receivedAt);
     } catch (error) {
       this.logger.warn(
         { tenantId: event.tenantId, webhookEventId: event.id, err: describeError(error) },

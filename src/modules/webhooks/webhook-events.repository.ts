@@ -1,7 +1,7 @@
 import { callCrossTenantFunction } from '@app/common/database/tenant-lookup';
 import { KeysetPosition, cursorTimestampSql, encodeCursor } from '@app/common/pagination/keyset-cursor';
 import { Injectable } from '@nestjs/common';
-import type { PoolClient } from 'pg';
+import type { PoolClient, QueryResultRow } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { WebhookEventStatus, WebhookVerifiedBy } from './webhook-event.entity';
@@ -31,6 +31,20 @@ export interface ClaimedWebhookEvent {
   attempts: number;
   receivedAt: Date;
   generation: number;
+}
+
+/** A job's claim on an inbox row: the row and the job generation that owns it. */
+export interface WebhookEventClaim {
+  id: string;
+  generation: number;
+}
+
+/** A finished dispatch of a claimed row. */
+export interface WebhookEventOutcome {
+  id: string;
+  generation: number;
+  status: 'processed' | 'ignored';
+  reason: string | null;
 }
 
 /** An unfinished row, with the columns the sweeper reads. */
@@ -108,7 +122,8 @@ export const REPLAYABLE_STATUSES: readonly WebhookEventStatus[] = ['processed', 
 
 /**
  * The inbox table through plain SQL: intake runs one INSERT per delivery and
- * nothing else, and the worker's updates are single statements. The worker's
+ * nothing else, and the worker's updates are single statements, its claims
+ * and outcomes one statement per batch of a tenant's rows. The worker's
  * methods are scoped by (tenant_id, id) and the row's job generation, so a job
  * that no longer owns a row changes nothing. The sweeper's and the operators'
  * reads are the reviewed paths that look across tenants.
@@ -126,83 +141,71 @@ export class WebhookEventsRepository {
    * month still meets the first row in its partition.
    */
   async insertIfNew(event: NewWebhookEvent): Promise<string | null> {
-    // A named statement on a client of the driver's pool: PostgreSQL parses and
-    // plans it once per connection, not once per delivery, and TypeORM's query
-    // runner is skipped. The client comes from obtainMasterConnection, not
-    // pool.query, so it carries the tenant scope that row-level security reads.
-    // Errors are pg's own, which callers classify by `code`.
-    const [client, release] = (await (this.dataSource.driver as PostgresDriver).obtainMasterConnection()) as [PoolClient, (error?: unknown) => void];
-    let rows: { id: string }[];
-    try {
-      ({ rows } = await client.query<{ id: string }>({
-        name: 'webhook_events_insert_if_new',
-        text: `INSERT INTO webhook_events
-                (tenant_id, stripe_event_id, type, livemode, api_version, stripe_created, raw_body, payload, verified_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, convert_from($7, 'UTF8')::jsonb, $8)
-         ON CONFLICT (tenant_id, stripe_event_id, stripe_created) DO NOTHING
-         RETURNING id`,
-        values: [
-          event.tenantId,
-          event.stripeEventId,
-          event.type,
-          event.livemode,
-          event.apiVersion,
-          event.stripeCreated,
-          event.rawBody,
-          event.verifiedBy,
-        ],
-      }));
-    } catch (error) {
-      release(error);
-      throw error;
-    }
-    release();
+    const rows = await this.queryNamed<{ id: string }>(
+      'webhook_events_insert_if_new',
+      `INSERT INTO webhook_events
+              (tenant_id, stripe_event_id, type, livemode, api_version, stripe_created, raw_body, payload, verified_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, convert_from($7, 'UTF8')::jsonb, $8)
+       ON CONFLICT (tenant_id, stripe_event_id, stripe_created) DO NOTHING
+       RETURNING id`,
+      [event.tenantId, event.stripeEventId, event.type, event.livemode, event.apiVersion, event.stripeCreated, event.rawBody, event.verifiedBy],
+    );
 
     return rows.length > 0 ? rows[0].id : null;
   }
 
   /**
-   * Mark a row `processing` and count the attempt. Returns null when the row
-   * is gone, already `processed` or `ignored`, or owned by a job of another
-   * generation, so a duplicate or superseded job does nothing. A `failed` row
-   * is claimed again by its own job: that is a retry an operator asked for.
+   * Mark rows of one tenant `processing` and count the attempt, in one
+   * statement. Returns, for each claim in order, the claimed row, or null when
+   * the row is gone, already `processed` or `ignored`, or owned by a job of
+   * another generation, so a duplicate or superseded job does nothing. A
+   * `failed` row is claimed again by its own job: that is a retry an operator
+   * asked for. When the same row and generation appear more than once, only
+   * the first of those claims gets the row and the others get null.
    */
-  async claimForProcessing(tenantId: string, id: string, generation: number): Promise<ClaimedWebhookEvent | null> {
-    // TypeORM's PostgreSQL query runner (typeorm 1.1) returns [rows, rowCount] for an UPDATE.
-    const [rows]: [ClaimedRow[], number] = await this.dataSource.query(
-      `UPDATE webhook_events
-          SET status = 'processing', reason = NULL, attempts = attempts + 1
-        WHERE tenant_id = $1 AND id = $2 AND job_generation = $3 AND status IN ('received', 'processing', 'failed')
-        RETURNING id, tenant_id, stripe_event_id, type, livemode, payload, verified_by, attempts, received_at, job_generation`,
-      [tenantId, id, generation],
+  async claimBatch(tenantId: string, claims: WebhookEventClaim[]): Promise<(ClaimedWebhookEvent | null)[]> {
+    const rows = await this.queryNamed<ClaimedRow>(
+      'webhook_events_claim_batch',
+      `UPDATE webhook_events AS w
+          SET status = 'processing', reason = NULL, attempts = w.attempts + 1
+         FROM unnest($2::uuid[], $3::int[]) AS c(id, job_generation)
+        WHERE w.tenant_id = $1 AND w.id = c.id AND w.job_generation = c.job_generation
+          AND w.status IN ('received', 'processing', 'failed')
+        RETURNING w.id, w.tenant_id, w.stripe_event_id, w.type, w.livemode, w.payload, w.verified_by, w.attempts, w.received_at, w.job_generation`,
+      [tenantId, claims.map((claim) => claim.id), claims.map((claim) => claim.generation)],
     );
-    if (rows.length === 0) {
-      return null;
-    }
 
-    const row = rows[0];
+    // UPDATE … FROM changes a row once even when several claims match it, so each row is handed out once.
+    const unclaimed = new Map(rows.map((row) => [claimKey(row.id, row.job_generation), row]));
 
-    return {
-      id: row.id,
-      tenantId: row.tenant_id,
-      stripeEventId: row.stripe_event_id,
-      type: row.type,
-      livemode: row.livemode,
-      payload: row.payload,
-      verifiedBy: row.verified_by,
-      attempts: row.attempts,
-      receivedAt: row.received_at,
-      generation: row.job_generation,
-    };
+    return claims.map((claim) => {
+      const key = claimKey(claim.id, claim.generation);
+      const row = unclaimed.get(key);
+      if (!row) {
+        return null;
+      }
+
+      unclaimed.delete(key);
+
+      return toClaimed(row);
+    });
   }
 
-  /** Store a finished dispatch: `processed`, or `ignored` with its reason. */
-  async recordOutcome(event: ClaimedWebhookEvent, status: 'processed' | 'ignored', reason: string | null): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE webhook_events
-          SET status = $4, reason = $5, last_error = NULL, processed_at = now()
-        WHERE tenant_id = $1 AND id = $2 AND job_generation = $3`,
-      [event.tenantId, event.id, event.generation, status, reason],
+  /** Store finished dispatches of one tenant in one statement: `processed`, or `ignored` with its reason. */
+  async recordOutcomes(tenantId: string, outcomes: WebhookEventOutcome[]): Promise<void> {
+    await this.queryNamed(
+      'webhook_events_record_outcomes',
+      `UPDATE webhook_events AS w
+          SET status = o.status, reason = o.reason, last_error = NULL, processed_at = now()
+         FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[]) AS o(id, job_generation, status, reason)
+        WHERE w.tenant_id = $1 AND w.id = o.id AND w.job_generation = o.job_generation`,
+      [
+        tenantId,
+        outcomes.map((outcome) => outcome.id),
+        outcomes.map((outcome) => outcome.generation),
+        outcomes.map((outcome) => outcome.status),
+        outcomes.map((outcome) => outcome.reason),
+      ],
     );
   }
 
@@ -350,6 +353,46 @@ export class WebhookEventsRepository {
   transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     return this.dataSource.transaction(work);
   }
+
+  /**
+   * Run a named statement on a client of the driver's pool: PostgreSQL parses
+   * and plans it once per connection, not once per call, and TypeORM's query
+   * runner is skipped. The client comes from obtainMasterConnection, not
+   * pool.query, so it carries the tenant scope that row-level security reads.
+   * Errors are pg's own, which callers classify by `code`.
+   */
+  private async queryNamed<Row extends QueryResultRow>(name: string, text: string, values: unknown[]): Promise<Row[]> {
+    const [client, release] = (await (this.dataSource.driver as PostgresDriver).obtainMasterConnection()) as [PoolClient, (error?: unknown) => void];
+    let rows: Row[];
+    try {
+      ({ rows } = await client.query<Row>({ name, text, values }));
+    } catch (error) {
+      release(error);
+      throw error;
+    }
+    release();
+
+    return rows;
+  }
+}
+
+function claimKey(id: string, generation: number): string {
+  return `${id}/${generation}`;
+}
+
+function toClaimed(row: ClaimedRow): ClaimedWebhookEvent {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    stripeEventId: row.stripe_event_id,
+    type: row.type,
+    livemode: row.livemode,
+    payload: row.payload,
+    verifiedBy: row.verified_by,
+    attempts: row.attempts,
+    receivedAt: row.received_at,
+    generation: row.job_generation,
+  };
 }
 
 function whereClause(filter: WebhookEventListFilter): { where: string[]; parameters: unknown[] } {

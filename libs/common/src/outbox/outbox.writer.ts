@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { DomainEvent } from '../events/domain-event';
-import { OutboxEventEntity } from './outbox-event.entity';
 
 /**
  * Appends domain events to the outbox. It takes the caller's transaction
@@ -20,54 +19,51 @@ export class OutboxWriter {
       return;
     }
 
-    const sequences = await this.allocateSequences(manager, events);
-    await manager.getRepository(OutboxEventEntity).insert(
-      events.map((event, index) => ({
-        tenantId: event.tenantId,
-        eventName: event.name,
-        aggregateId: event.aggregateId,
-        aggregateSequence: sequences[index],
-        payload: { ...event.payload } as never,
-        occurredAt: new Date(event.occurredAt),
-        publishedAt: null,
-      })),
-    );
+    // Lock the counter rows in one order, so two transactions writing the same aggregates never deadlock on them.
+    const groups = groupByAggregate(events);
+    const keys = [...groups.keys()].sort();
+    for (const key of keys) {
+      await this.appendToAggregate(manager, groups.get(key) as DomainEvent[]);
+    }
   }
 
-  /** Reserve `count` numbers per aggregate and return each event's number, in the order of `events`. */
-  private async allocateSequences(manager: EntityManager, events: DomainEvent[]): Promise<number[]> {
-    const counts = new Map<string, { tenantId: string; aggregateId: string; count: number }>();
-    for (const event of events) {
-      const key = aggregateKey(event.tenantId, event.aggregateId);
-      const entry = counts.get(key) ?? { tenantId: event.tenantId, aggregateId: event.aggregateId, count: 0 };
-      entry.count++;
-      counts.set(key, entry);
-    }
-
-    // Lock the counter rows in one order, so two transactions writing the same aggregates never deadlock on them.
-    const next = new Map<string, number>();
-    for (const [key, entry] of [...counts.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      const rows: { last_sequence: string }[] = await manager.query(
-        `INSERT INTO outbox_aggregate_sequences (tenant_id, aggregate_id, last_sequence)
+  /**
+   * Reserve the next numbers of one aggregate and insert its events with
+   * them, in one statement: the events get last_sequence - count + 1 up to
+   * last_sequence, in the order given.
+   */
+  private async appendToAggregate(manager: EntityManager, events: DomainEvent[]): Promise<void> {
+    const { tenantId, aggregateId } = events[0];
+    await manager.query(
+      `WITH reserved AS (
+         INSERT INTO outbox_aggregate_sequences (tenant_id, aggregate_id, last_sequence)
          VALUES ($1, $2, $3)
          ON CONFLICT (tenant_id, aggregate_id)
          DO UPDATE SET last_sequence = outbox_aggregate_sequences.last_sequence + EXCLUDED.last_sequence
-         RETURNING last_sequence`,
-        [entry.tenantId, entry.aggregateId, entry.count],
-      );
-      next.set(key, Number(rows[0].last_sequence) - entry.count + 1);
-    }
-
-    return events.map((event) => {
-      const key = aggregateKey(event.tenantId, event.aggregateId);
-      const sequence = next.get(key) as number;
-      next.set(key, sequence + 1);
-
-      return sequence;
-    });
+         RETURNING last_sequence
+       )
+       INSERT INTO outbox_events (tenant_id, event_name, aggregate_id, aggregate_sequence, payload, occurred_at, published_at)
+       SELECT $1, e.event_name, $2, reserved.last_sequence - $3 + e.position, e.payload, e.occurred_at, NULL
+         FROM reserved, unnest($4::text[], $5::jsonb[], $6::timestamptz[]) WITH ORDINALITY AS e(event_name, payload, occurred_at, position)`,
+      [
+        tenantId,
+        aggregateId,
+        events.length,
+        events.map((event) => event.name),
+        events.map((event) => JSON.stringify({ ...event.payload })),
+        events.map((event) => new Date(event.occurredAt).toISOString()),
+      ],
+    );
   }
 }
 
-function aggregateKey(tenantId: string, aggregateId: string): string {
-  return `${tenantId}/${aggregateId}`;
+/** Group events by aggregate (tenant and aggregate id), keeping their order within each group. */
+function groupByAggregate(events: DomainEvent[]): Map<string, DomainEvent[]> {
+  const groups = new Map<string, DomainEvent[]>();
+  for (const event of events) {
+    const key = `${event.tenantId}/${event.aggregateId}`;
+    groups.set(key, [...(groups.get(key) ?? []), event]);
+  }
+
+  return groups;
 }
