@@ -2,6 +2,7 @@ import { RequestContext } from '@app/common/context/request-context';
 import { APP_ROLE, CROSS_TENANT_ROLE, DatabaseScope } from '@app/common/database/database-roles';
 import { IdempotencyPurger } from '@app/common/idempotency/idempotency.purger';
 import { OutboxRelay } from '@app/common/outbox/outbox.relay';
+import { TENANCY_ADMIN, TenancyAdmin } from '@app/contracts/tenancy.contracts';
 import { JOB_SUBMIT_REFUND, QUEUE_PAYMENTS } from '@app/common/queues/queue-names';
 import { getQueueToken } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
@@ -15,10 +16,12 @@ import { MarkOverdueInvoicesJob } from '../../src/modules/invoicing/mark-overdue
 import { ReconcileInvoicesJob } from '../../src/modules/invoicing/reconcile-invoices.job';
 import { SweepInvoiceJobsJob } from '../../src/modules/invoicing/sweep-invoice-jobs.job';
 import { RefundsSweeper } from '../../src/modules/payments/refunds.sweeper';
+import { WebhookEventsRepository } from '../../src/modules/webhooks/webhook-events.repository';
 import { WebhookEventsSweeper } from '../../src/modules/webhooks/webhook-events.sweeper';
 import { DatabaseGaugesCollector } from '../../src/observability/database-gauges.collector';
 import { PaymentsRepository } from '../../src/modules/payments/payments.repository';
 import { RefundsRepository } from '../../src/modules/payments/refunds.repository';
+import { ApiTokensRepository } from '../../src/modules/tenancy/api-tokens.repository';
 import { TenantsRepository } from '../../src/modules/tenancy/tenants.repository';
 import { TenantFixture, createOperatorAuth, createTenant } from '../support/factories';
 import { TEST_DATABASE_URL } from '../support/test-env';
@@ -235,7 +238,9 @@ describe('row-level security', () => {
           ORDER BY p.proname`,
       );
 
-      expect(rows.map((row) => row.name)).toEqual(expect.arrayContaining(['app_claim_outbox_batch', 'app_find_tenant_login', 'app_measure_outbox_backlog']));
+      expect(rows.map((row) => row.name)).toEqual(
+        expect.arrayContaining(['app_claim_outbox_batch', 'app_find_tenant_login', 'app_measure_outbox_backlog', 'app_webhook_event_tenant', 'app_api_token_tenant']),
+      );
       for (const row of rows) {
         expect({ name: row.name, securityDefiner: row.security_definer }).toEqual({ name: row.name, securityDefiner: true });
         expect({ name: row.name, owner: row.owner }).toEqual({ name: row.name, owner: CROSS_TENANT_ROLE });
@@ -433,6 +438,37 @@ describe('row-level security', () => {
       const { rows } = await admin.query<{ id: string }>('SELECT id FROM idempotency_keys WHERE id = ANY($1::uuid[])', [[expired, live]]);
 
       expect(rows.map((row) => row.id)).toEqual([live]);
+    });
+
+    it('returns only the tenant of a webhook event by id', async () => {
+      const event = await seedWebhookEvent(admin, tenantB.id, 'processed', 0);
+
+      const found = await client.query('SELECT app_webhook_event_tenant($1) AS tenant_id', [event]);
+      const unknown = await client.query('SELECT app_webhook_event_tenant($1) AS tenant_id', [randomUUID()]);
+
+      expect(found.rows).toEqual([{ tenant_id: tenantB.id }]);
+      expect(unknown.rows).toEqual([{ tenant_id: null }]);
+    });
+
+    it('returns the tenant of a token by id, none for an operator token', async () => {
+      const insertToken = async (tenantId: string | null, role: string): Promise<string> => {
+        const { rows } = await admin.query<{ id: string }>(
+          `INSERT INTO api_tokens (tenant_id, role, label, token_hash) VALUES ($1, $2, 'rls probe', $3) RETURNING id`,
+          [tenantId, role, randomUUID()],
+        );
+
+        return rows[0].id;
+      };
+      const tenantToken = await insertToken(tenantC.id, 'staff');
+      const operatorToken = await insertToken(null, 'operator');
+
+      const tenant = await client.query('SELECT app_api_token_tenant($1) AS tenant_id', [tenantToken]);
+      const operator = await client.query('SELECT app_api_token_tenant($1) AS tenant_id', [operatorToken]);
+      const unknown = await client.query('SELECT app_api_token_tenant($1) AS tenant_id', [randomUUID()]);
+
+      expect(tenant.rows).toEqual([{ tenant_id: tenantC.id }]);
+      expect(operator.rows).toEqual([{ tenant_id: null }]);
+      expect(unknown.rows).toEqual([{ tenant_id: null }]);
     });
 
     it('returns the same counts the owner sees', async () => {
@@ -641,6 +677,68 @@ describe('row-level security', () => {
 
       expect(response.status).toBe(200);
       expect(seen).toEqual([{ currentUser: APP_ROLE, tenantIds: [tenantA.tenantId] }]);
+    });
+
+    it('reads and replays an event by id in its tenant', async () => {
+      const operator = await createOperatorAuth(t);
+      const eventId = await seedWebhookEvent(admin, tenantA.tenantId, 'processed', 0);
+      const events = t.app.get(WebhookEventsRepository);
+      const findById = events.findById.bind(events);
+      const lockById = events.lockById.bind(events);
+      const seen: Record<string, UnfilteredView[]> = { show: [], replay: [] };
+      const findSpy = jest.spyOn(events, 'findById').mockImplementation(async (id, manager) => {
+        seen.show.push(await readUnfiltered(dataSource));
+
+        return findById(id, manager);
+      });
+      const lockSpy = jest.spyOn(events, 'lockById').mockImplementation(async (manager, id) => {
+        seen.replay.push(await readUnfiltered(dataSource));
+
+        return lockById(manager, id);
+      });
+
+      const shown = await t.http().get(`/api/v1/ops/webhook-events/${eventId}`).set(operator);
+      const replayed = await t.http().post(`/api/v1/ops/webhook-events/${eventId}/replay`).set(operator);
+      const unknown = await t.http().get(`/api/v1/ops/webhook-events/${randomUUID()}`).set(operator);
+      findSpy.mockRestore();
+      lockSpy.mockRestore();
+
+      expect(shown.status).toBe(200);
+      expect(shown.body.tenantId).toBe(tenantA.tenantId);
+      expect(replayed.status).toBe(200);
+      expect(unknown.status).toBe(404);
+      expect(seen.show).toEqual([{ currentUser: APP_ROLE, tenantIds: [tenantA.tenantId] }]);
+      expect(seen.replay).toEqual([{ currentUser: APP_ROLE, tenantIds: [tenantA.tenantId] }]);
+    });
+
+    it('revokes a tenant token by id in its tenant', async () => {
+      const operator = await createOperatorAuth(t);
+      const tenancy = t.app.get<TenancyAdmin>(TENANCY_ADMIN);
+      const tenantToken = await tenancy.createToken({ tenantId: tenantB.tenantId, role: 'staff', label: 'rls probe' });
+      const operatorToken = await tenancy.createToken({ tenantId: null, role: 'operator', label: 'rls probe' });
+      const tokens = t.app.get(ApiTokensRepository);
+      const findById = tokens.findById.bind(tokens);
+      const seen: UnfilteredView[] = [];
+      const spy = jest.spyOn(tokens, 'findById').mockImplementation(async (id, manager) => {
+        seen.push(await readUnfiltered(dataSource));
+
+        return findById(id, manager);
+      });
+
+      const tenantRevoked = await t.http().delete(`/api/v1/ops/tokens/${tenantToken.id}`).set(operator);
+      const operatorRevoked = await t.http().delete(`/api/v1/ops/tokens/${operatorToken.id}`).set(operator);
+      spy.mockRestore();
+      const { rows } = await admin.query<{ id: string; tenant_id: string | null }>(
+        `SELECT id, tenant_id FROM audit_log WHERE action = 'token.revoked' AND details->>'tokenId' = ANY($1) ORDER BY at`,
+        [[tenantToken.id, operatorToken.id]],
+      );
+
+      expect(tenantRevoked.status).toBe(204);
+      expect(operatorRevoked.status).toBe(204);
+      // An operator token has no tenant, so its revocation keeps the operator path.
+      expect(seen[0]).toEqual({ currentUser: APP_ROLE, tenantIds: [tenantB.tenantId] });
+      expect(seen[1].currentUser).toBe(CROSS_TENANT_ROLE);
+      expect(rows.map((row) => row.tenant_id)).toEqual([tenantB.tenantId, null]);
     });
 
     it('runs the background paths as the app role', async () => {

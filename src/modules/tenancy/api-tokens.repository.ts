@@ -48,6 +48,21 @@ export class ApiTokensRepository {
     return { id: rows[0].id, tenantId: rows[0].tenant_id, role: rows[0].role, label: rows[0].label };
   }
 
+  /**
+   * The tenant of the token with this id, through the SECURITY DEFINER
+   * function app_api_token_tenant. Null for an unknown id, for an id that is
+   * not a UUID, and for an operator token, which has no tenant.
+   */
+  async findTenantId(id: string): Promise<string | null> {
+    if (!isUuid(id)) {
+      return null;
+    }
+
+    const [row] = await callCrossTenantFunction<{ result: string | null }>(this.dataSource, 'app_api_token_tenant', [id]);
+
+    return row?.result ?? null;
+  }
+
   async findById(id: string, manager?: EntityManager): Promise<ApiTokenEntity | null> {
     if (!isUuid(id)) {
       return null;

@@ -56,6 +56,11 @@ export class ApiTokensService {
     return { data: result.data.map(toTokenBody), nextCursor: result.nextCursor };
   }
 
+  /** The tenant of the token with this id; null for an operator token or an unknown id. */
+  findTenantId(tokenId: string): Promise<string | null> {
+    return this.tokens.findTenantId(tokenId);
+  }
+
   /** Revoke a token; revoking one that is already revoked changes nothing. */
   async revoke(tokenId: string): Promise<void> {
     await this.dataSource.transaction(async (manager) => {

@@ -258,6 +258,17 @@ export class WebhookEventsRepository {
     return rows.length > 0 ? rows[0].job_generation : null;
   }
 
+  /**
+   * The tenant of the row with this id, or null when there is none, through
+   * the SECURITY DEFINER function app_webhook_event_tenant. Operator routes
+   * that name an event by id then read and replay it in that tenant.
+   */
+  async findTenantId(id: string): Promise<string | null> {
+    const [row] = await callCrossTenantFunction<{ result: string | null }>(this.dataSource, 'app_webhook_event_tenant', [id]);
+
+    return row?.result ?? null;
+  }
+
   /** One row by id in any tenant, with its payload; the operators' read. Null for a missing id. */
   async findById(id: string, manager: EntityManager = this.dataSource.manager): Promise<WebhookEventRecord | null> {
     const rows: RecordRow[] = await manager.query(`SELECT ${RECORD_COLUMNS}, payload FROM webhook_events WHERE id = $1`, [id]);

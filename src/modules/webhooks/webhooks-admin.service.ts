@@ -53,6 +53,11 @@ export class WebhooksAdminService implements WebhooksAdmin {
     return { ...toView(event), payload: event.payload ?? {} };
   }
 
+  /** The tenant of the event with this id, or null for an unknown or malformed id. */
+  findEventTenantId(id: string): Promise<string | null> {
+    return isUUID(id) ? this.events.findTenantId(id) : Promise.resolve(null);
+  }
+
   replayEvent(id: string, actor?: AuditActor): Promise<{ replayed: 1 }> {
     return this.replays.replayEvent(id, actor);
   }

@@ -4,8 +4,8 @@ import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 /**
  * The SECURITY DEFINER functions that look across tenants, created by the
  * migrations and listed in docs/security.md: lookups that find a tenant
- * before a request has one, logins, and the background work that finds its
- * tenants. The outbox relay's two functions are left out, because they must
+ * before a request has one, logins, the background work that finds its
+ * tenants, and the operator routes that find the tenant of a row by id. The outbox relay's two functions are left out, because they must
  * run inside the relay's transaction.
  */
 export type CrossTenantFunction =
@@ -24,7 +24,9 @@ export type CrossTenantFunction =
   | 'app_find_tenants_to_reconcile'
   | 'app_count_webhook_events_by_status'
   | 'app_count_stripe_connections_by_status'
-  | 'app_measure_outbox_backlog';
+  | 'app_measure_outbox_backlog'
+  | 'app_webhook_event_tenant'
+  | 'app_api_token_tenant';
 
 interface Pool {
   query(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;
