@@ -2,10 +2,13 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 import { SecurityDefinerFunction, createSecurityDefinerFunctions, dropFunctions } from './support/row-level-security';
 
 /**
- * Lookups for operator routes that name a row by id but not its tenant. Each
- * function returns only the tenant id of one row, so the route can then read
- * and change that row in its tenant as `billing_app` instead of with the
- * cross-tenant role. docs/security.md lists them.
+ * The operator routes' reads across tenants, so those routes run as
+ * `billing_app` instead of with the cross-tenant role. Two lookups return only
+ * the tenant id of a row an operator route names by id; the route then reads
+ * and changes that row in its tenant. Three list functions return exactly the
+ * page an unfiltered operator list returns, newest first, after the keyset
+ * (time, id) of the cursor when p_after_time is not NULL, with the keyset time
+ * as cursor text (`cursorTimestampSql`). docs/security.md lists them.
  */
 const FUNCTIONS: SecurityDefinerFunction[] = [
   {
@@ -28,6 +31,65 @@ const FUNCTIONS: SecurityDefinerFunction[] = [
         LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
       AS $$
         SELECT token.tenant_id FROM api_tokens token WHERE token.id = p_id
+      $$`,
+  },
+  {
+    // A page of every tenant, newest first: what GET /api/v1/ops/tenants returns.
+    signature: 'app_list_tenants(timestamptz, uuid, integer)',
+    definition: `
+      CREATE FUNCTION app_list_tenants(p_after_time timestamptz, p_after_id uuid, p_limit integer)
+        RETURNS TABLE (id uuid, slug text, name text, time_zone text, live_mode_allowed boolean, status text,
+                       created_at timestamptz, updated_at timestamptz, keyset_time text)
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+      AS $$
+        SELECT tenant.id, tenant.slug, tenant.name, tenant.time_zone, tenant.live_mode_allowed, tenant.status,
+               tenant.created_at, tenant.updated_at, to_char(tenant.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+          FROM tenants tenant
+         WHERE p_after_time IS NULL OR (tenant.created_at, tenant.id) < (p_after_time, p_after_id)
+         ORDER BY tenant.created_at DESC, tenant.id DESC
+         LIMIT p_limit
+      $$`,
+  },
+  {
+    // A page of every audit entry, platform-wide ones included, newest first: GET /api/v1/ops/audit-log without tenantId.
+    signature: 'app_list_audit_log(timestamptz, uuid, integer)',
+    definition: `
+      CREATE FUNCTION app_list_audit_log(p_after_time timestamptz, p_after_id uuid, p_limit integer)
+        RETURNS TABLE (id uuid, tenant_id uuid, at timestamptz, actor_kind text, actor_id text, actor_label text, action text,
+                       details jsonb, keyset_time text)
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+      AS $$
+        SELECT entry.id, entry.tenant_id, entry.at, entry.actor_kind, entry.actor_id, entry.actor_label, entry.action,
+               entry.details, to_char(entry.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+          FROM audit_log entry
+         WHERE p_after_time IS NULL OR (entry.at, entry.id) < (p_after_time, p_after_id)
+         ORDER BY entry.at DESC, entry.id DESC
+         LIMIT p_limit
+      $$`,
+  },
+  {
+    // A page of every tenant's inbox rows, newest first by arrival, without payload or raw body: what
+    // GET /api/v1/ops/webhook-events returns without tenantId. A NULL filter matches every row.
+    signature: 'app_list_webhook_events(text, text, timestamptz, timestamptz, timestamptz, uuid, integer)',
+    definition: `
+      CREATE FUNCTION app_list_webhook_events(p_status text, p_type text, p_since timestamptz, p_until timestamptz,
+                                              p_after_time timestamptz, p_after_id uuid, p_limit integer)
+        RETURNS TABLE (id uuid, tenant_id uuid, stripe_event_id text, type text, livemode boolean, status text, reason text,
+                       attempts integer, last_error text, verified_by text, received_at timestamptz, processed_at timestamptz,
+                       job_generation integer, keyset_time text)
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+      AS $$
+        SELECT event.id, event.tenant_id, event.stripe_event_id, event.type, event.livemode, event.status, event.reason,
+               event.attempts, event.last_error, event.verified_by, event.received_at, event.processed_at,
+               event.job_generation, to_char(event.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+          FROM webhook_events event
+         WHERE (p_status IS NULL OR event.status = p_status)
+           AND (p_type IS NULL OR event.type = p_type)
+           AND (p_since IS NULL OR event.received_at >= p_since)
+           AND (p_until IS NULL OR event.received_at < p_until)
+           AND (p_after_time IS NULL OR (event.received_at, event.id) < (p_after_time, p_after_id))
+         ORDER BY event.received_at DESC, event.id DESC
+         LIMIT p_limit
       $$`,
   },
 ];

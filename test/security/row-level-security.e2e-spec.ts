@@ -54,6 +54,20 @@ async function insertPayment(dataSource: DataSource, tenantId: string): Promise<
   return row.id;
 }
 
+/** Records the scope of every connection checkout until `spy` is restored. */
+function recordScopes(context: RequestContext): { scopes: DatabaseScope[]; spy: jest.SpyInstance } {
+  const databaseScope = context.databaseScope.bind(context);
+  const scopes: DatabaseScope[] = [];
+  const spy = jest.spyOn(context, 'databaseScope').mockImplementation(() => {
+    const scope = databaseScope();
+    scopes.push(scope);
+
+    return scope;
+  });
+
+  return { scopes, spy };
+}
+
 /** Lists the TypeScript source files under `directory`, specs left out. */
 function sourceFiles(directory: string): string[] {
   return readdirSync(directory).flatMap((name) => {
@@ -239,7 +253,8 @@ describe('row-level security', () => {
       );
 
       expect(rows.map((row) => row.name)).toEqual(
-        expect.arrayContaining(['app_claim_outbox_batch', 'app_find_tenant_login', 'app_measure_outbox_backlog', 'app_webhook_event_tenant', 'app_api_token_tenant']),
+        expect.arrayContaining(['app_claim_outbox_batch', 'app_find_tenant_login', 'app_measure_outbox_backlog', 'app_webhook_event_tenant', 'app_api_token_tenant', 'app_list_tenants',
+          'app_list_audit_log', 'app_list_webhook_events']),
       );
       for (const row of rows) {
         expect({ name: row.name, securityDefiner: row.security_definer }).toEqual({ name: row.name, securityDefiner: true });
@@ -469,6 +484,50 @@ describe('row-level security', () => {
       expect(tenant.rows).toEqual([{ tenant_id: tenantC.id }]);
       expect(operator.rows).toEqual([{ tenant_id: null }]);
       expect(unknown.rows).toEqual([{ tenant_id: null }]);
+    });
+
+    it('lists the same pages the owner reads', async () => {
+      // Four rows in every list, from several tenants, so each list has two full pages of two.
+      for (const tenantId of [tenantA.id, tenantB.id, tenantC.id, tenantA.id]) {
+        await seedWebhookEvent(admin, tenantId, 'failed', 0);
+      }
+      await seedWebhookEvent(admin, tenantC.id, 'processed', 0);
+      for (const tenantId of [tenantA.id, null, tenantB.id, null]) {
+        await admin.query(`INSERT INTO audit_log (tenant_id, actor_kind, actor_label, action) VALUES ($1, 'system', 'probe', 'rls.probe')`, [tenantId]);
+      }
+      const cases = [
+        { name: 'app_list_tenants', filters: [], table: 'tenants', time: 'created_at', where: 'true' },
+        { name: 'app_list_audit_log', filters: [], table: 'audit_log', time: 'at', where: 'true' },
+        {
+          name: 'app_list_webhook_events',
+          filters: [null, null, null, null],
+          table: 'webhook_events',
+          time: 'received_at',
+          where: 'true',
+        },
+        {
+          name: 'app_list_webhook_events',
+          filters: ['failed', 'rls.probe', '2000-01-01T00:00:00Z', null],
+          table: 'webhook_events',
+          time: 'received_at',
+          where: `status = 'failed' AND type = 'rls.probe' AND received_at >= '2000-01-01T00:00:00Z'`,
+        },
+      ];
+
+      for (const listCase of cases) {
+        const keyset = `to_char(${listCase.time} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+        const expected = await admin.query<{ id: string; keyset_time: string }>(
+          `SELECT id, ${keyset} AS keyset_time FROM ${listCase.table} WHERE ${listCase.where} ORDER BY ${listCase.time} DESC, id DESC LIMIT 4`,
+        );
+        const placeholders = listCase.filters.map((_, index) => `$${index + 1}`);
+        const call = `SELECT id, keyset_time FROM ${listCase.name}(${[...placeholders, `$${placeholders.length + 1}`, `$${placeholders.length + 2}`, `$${placeholders.length + 3}`].join(', ')})`;
+        const first = await client.query(call, [...listCase.filters, null, null, 2]);
+        const after = first.rows[1];
+        const second = await client.query(call, [...listCase.filters, after.keyset_time, after.id, 2]);
+
+        expect({ name: listCase.name, rows: [...first.rows, ...second.rows] }).toEqual({ name: listCase.name, rows: expected.rows });
+        expect(expected.rows).toHaveLength(4);
+      }
     });
 
     it('returns the same counts the owner sees', async () => {
@@ -741,17 +800,25 @@ describe('row-level security', () => {
       expect(rows.map((row) => row.tenant_id)).toEqual([tenantB.tenantId, null]);
     });
 
-    it('runs the background paths as the app role', async () => {
-      const context = t.app.get(RequestContext);
-      const cls = ClsServiceManager.getClsService();
-      const databaseScope = context.databaseScope.bind(context);
-      const scopes: DatabaseScope[] = [];
-      const spy = jest.spyOn(context, 'databaseScope').mockImplementation(() => {
-        const scope = databaseScope();
-        scopes.push(scope);
+    it('lists across tenants as the app role', async () => {
+      const operator = await createOperatorAuth(t);
+      const { scopes, spy } = recordScopes(t.app.get(RequestContext));
 
-        return scope;
-      });
+      const tenants = await t.http().get('/api/v1/ops/tenants?limit=100').set(operator);
+      const auditLog = await t.http().get('/api/v1/ops/audit-log').set(operator);
+      const webhookEvents = await t.http().get('/api/v1/ops/webhook-events').set(operator);
+      spy.mockRestore();
+
+      expect(tenants.status).toBe(200);
+      expect(auditLog.status).toBe(200);
+      expect(webhookEvents.status).toBe(200);
+      expect(tenants.body.data.map((tenant: { id: string }) => tenant.id)).toEqual(expect.arrayContaining([tenantA.tenantId, tenantB.tenantId]));
+      expect(scopes.filter((scope) => scope.role !== APP_ROLE)).toEqual([]);
+    });
+
+    it('runs the background paths as the app role', async () => {
+      const cls = ClsServiceManager.getClsService();
+      const { scopes, spy } = recordScopes(t.app.get(RequestContext));
       await admin.query(
         `INSERT INTO invoices (tenant_id, number, status, currency, total, livemode, due_date, sent_at)
          VALUES ($1, 'INV-2026-90001', 'open', 'usd', 1000, false, '2026-01-01', now())`,

@@ -18,9 +18,10 @@ import { UserBody, UsersService } from './users.service';
 @Roles('operator')
 /**
  * Operators' tenant routes. The routes on one existing tenant run in that
- * tenant. Creating a tenant, listing tenants and adding a user, who may
- * already belong to another tenant, look across tenants, so they run in the
- * operator's cross-tenant scope.
+ * tenant, and the list of every tenant reads through a SECURITY DEFINER
+ * function. Creating a tenant and adding a user, who may already belong to
+ * another tenant, look across tenants, so they run in the operator's
+ * cross-tenant scope.
  */
 @Controller('api/v1/ops/tenants')
 export class OpsTenantsController {

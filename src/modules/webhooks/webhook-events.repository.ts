@@ -1,5 +1,5 @@
 import { callCrossTenantFunction } from '@app/common/database/tenant-lookup';
-import { KeysetPosition, cursorTimestampSql, encodeCursor } from '@app/common/pagination/keyset-cursor';
+import { KeysetPosition, cursorTimestampSql, encodeCursor, toKeysetPage } from '@app/common/pagination/keyset-cursor';
 import { Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
@@ -330,6 +330,29 @@ export class WebhookEventsRepository {
       data: rows.slice(0, limit).map(toRecord),
       nextCursor: encodeCursor({ createdAt: last.keyset_time as string, id: last.id }),
     };
+  }
+
+  /**
+   * A page of every tenant's rows, newest first by arrival, continuing after
+   * `after`, through the SECURITY DEFINER function app_list_webhook_events:
+   * the operators' unfiltered list, with the same rows and order as `list`.
+   */
+  async listAcrossTenants(
+    filter: Omit<WebhookEventListFilter, 'tenantId'>,
+    limit: number,
+    after?: KeysetPosition,
+  ): Promise<{ data: WebhookEventRecord[]; nextCursor: string | null }> {
+    const rows = await callCrossTenantFunction<RecordRow & { keyset_time: string }>(this.dataSource, 'app_list_webhook_events', [
+      filter.status ?? null,
+      filter.type ?? null,
+      filter.since ?? null,
+      filter.until ?? null,
+      after?.createdAt ?? null,
+      after?.id ?? null,
+      limit + 1,
+    ]);
+
+    return toKeysetPage(rows, limit, toRecord);
   }
 
   /** Count the rows a filter matches, for a dry run. */

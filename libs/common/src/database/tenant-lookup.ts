@@ -5,8 +5,9 @@ import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
  * The SECURITY DEFINER functions that look across tenants, created by the
  * migrations and listed in docs/security.md: lookups that find a tenant
  * before a request has one, logins, the background work that finds its
- * tenants, and the operator routes that find the tenant of a row by id. The outbox relay's two functions are left out, because they must
- * run inside the relay's transaction.
+ * tenants, and the operator routes that find the tenant of a row by id or
+ * list every tenant's rows. The outbox relay's two functions are left out,
+ * because they must run inside the relay's transaction.
  */
 export type CrossTenantFunction =
   | 'app_authenticate_api_token'
@@ -26,7 +27,10 @@ export type CrossTenantFunction =
   | 'app_count_stripe_connections_by_status'
   | 'app_measure_outbox_backlog'
   | 'app_webhook_event_tenant'
-  | 'app_api_token_tenant';
+  | 'app_api_token_tenant'
+  | 'app_list_tenants'
+  | 'app_list_audit_log'
+  | 'app_list_webhook_events';
 
 interface Pool {
   query(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;
