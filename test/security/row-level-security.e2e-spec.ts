@@ -254,7 +254,7 @@ describe('row-level security', () => {
 
       expect(rows.map((row) => row.name)).toEqual(
         expect.arrayContaining(['app_claim_outbox_batch', 'app_find_tenant_login', 'app_measure_outbox_backlog', 'app_webhook_event_tenant', 'app_api_token_tenant', 'app_list_tenants',
-          'app_list_audit_log', 'app_list_webhook_events']),
+          'app_list_audit_log', 'app_list_webhook_events', 'app_find_tenant_user_identity', 'app_create_tenant_user']),
       );
       for (const row of rows) {
         expect({ name: row.name, securityDefiner: row.security_definer }).toEqual({ name: row.name, securityDefiner: true });
@@ -484,6 +484,36 @@ describe('row-level security', () => {
       expect(tenant.rows).toEqual([{ tenant_id: tenantC.id }]);
       expect(operator.rows).toEqual([{ tenant_id: null }]);
       expect(unknown.rows).toEqual([{ tenant_id: null }]);
+    });
+
+    it('finds a tenant user identity by email only', async () => {
+      const member = await client.query('SELECT * FROM app_find_tenant_user_identity($1)', [bobEmail]);
+      const operator = await client.query('SELECT * FROM app_find_tenant_user_identity($1)', [operatorEmail]);
+
+      expect(member.rows.map((row) => row.email)).toEqual([bobEmail]);
+      expect(Object.keys(member.rows[0]).sort()).toEqual(['email', 'password_hash', 'user_id']);
+      expect(operator.rows).toEqual([]);
+    });
+
+    it('creates a tenant user only in the current tenant', async () => {
+      const outside = `outside-${randomUUID()}@example.com`;
+      const inside = `inside-${randomUUID()}@example.com`;
+      const tenantClient = await connectAsAppRole(tenantC.id);
+      try {
+        const withoutTenant = await client.query(`SELECT * FROM app_create_tenant_user($1, 'hash', 'staff')`, [outside]);
+        const inTenant = await tenantClient.query<{ user_id: string }>(`SELECT * FROM app_create_tenant_user($1, 'hash', 'staff')`, [inside]);
+        const stored = await admin.query(
+          `SELECT users.email, memberships.tenant_id, memberships.role FROM users LEFT JOIN memberships ON memberships.user_id = users.id WHERE users.email = ANY($1)`,
+          [[outside, inside]],
+        );
+        const visible = await tenantClient.query('SELECT email FROM users WHERE id = $1', [inTenant.rows[0].user_id]);
+
+        expect(withoutTenant.rows).toEqual([]);
+        expect(stored.rows).toEqual([{ email: inside, tenant_id: tenantC.id, role: 'staff' }]);
+        expect(visible.rows).toEqual([{ email: inside }]);
+      } finally {
+        await tenantClient.end();
+      }
     });
 
     it('lists the same pages the owner reads', async () => {
@@ -814,6 +844,54 @@ describe('row-level security', () => {
       expect(webhookEvents.status).toBe(200);
       expect(tenants.body.data.map((tenant: { id: string }) => tenant.id)).toEqual(expect.arrayContaining([tenantA.tenantId, tenantB.tenantId]));
       expect(scopes.filter((scope) => scope.role !== APP_ROLE)).toEqual([]);
+    });
+
+    it('creates a tenant in that tenant', async () => {
+      const operator = await createOperatorAuth(t);
+      const { scopes, spy } = recordScopes(t.app.get(RequestContext));
+
+      const response = await t.http().post('/api/v1/ops/tenants').set(operator).send({ slug: `rls-new-${randomUUID().slice(0, 8)}`, name: 'New tenant' });
+      spy.mockRestore();
+      const { rows } = await admin.query<{ tenant_id: string }>(`SELECT tenant_id FROM audit_log WHERE action = 'tenant.created' AND tenant_id = $1`, [
+        response.body.id,
+      ]);
+
+      expect(response.status).toBe(201);
+      expect(rows).toEqual([{ tenant_id: response.body.id }]);
+      expect(scopes.length).toBeGreaterThan(0);
+      expect(scopes.filter((scope) => scope.role !== APP_ROLE || scope.tenantId !== response.body.id)).toEqual([]);
+    });
+
+    it('adds users in their tenant', async () => {
+      const operator = await createOperatorAuth(t);
+      const tenantC = await createTenant(t);
+      const newEmail = `new-${randomUUID()}@example.com`;
+      const sharedEmail = `shared-${randomUUID()}@example.com`;
+      const password = 'correct horse battery staple';
+      const first = await t.http().post(`/api/v1/ops/tenants/${tenantB.tenantId}/users`).set(operator).send({ email: sharedEmail, password, role: 'staff' });
+      const { scopes, spy } = recordScopes(t.app.get(RequestContext));
+
+      const created = await t.http().post(`/api/v1/ops/tenants/${tenantC.tenantId}/users`).set(operator).send({ email: newEmail, password, role: 'admin' });
+      const joined = await t.http().post(`/api/v1/ops/tenants/${tenantC.tenantId}/users`).set(operator).send({ email: sharedEmail, password, role: 'staff' });
+      const again = await t.http().post(`/api/v1/ops/tenants/${tenantC.tenantId}/users`).set(operator).send({ email: newEmail, password, role: 'admin' });
+      spy.mockRestore();
+      const { rows } = await admin.query<{ email: string; tenant_id: string }>(
+        `SELECT users.email, memberships.tenant_id FROM users JOIN memberships ON memberships.user_id = users.id WHERE users.email = ANY($1) ORDER BY memberships.created_at`,
+        [[newEmail, sharedEmail]],
+      );
+
+      expect(first.status).toBe(201);
+      expect(created.status).toBe(201);
+      expect(joined.status).toBe(201);
+      expect(joined.body.id).toBe(first.body.id);
+      expect(again.status).toBe(409);
+      expect(rows).toEqual([
+        { email: sharedEmail, tenant_id: tenantB.tenantId },
+        { email: newEmail, tenant_id: tenantC.tenantId },
+        { email: sharedEmail, tenant_id: tenantC.tenantId },
+      ]);
+      expect(scopes.length).toBeGreaterThan(0);
+      expect(scopes.filter((scope) => scope.role !== APP_ROLE || scope.tenantId !== tenantC.tenantId)).toEqual([]);
     });
 
     it('runs the background paths as the app role', async () => {

@@ -19,6 +19,7 @@ interface TenantRow {
 }
 
 export interface NewTenant {
+  id: string;
   slug: string;
   name: string;
   timeZone: string;

@@ -30,7 +30,8 @@ export type CrossTenantFunction =
   | 'app_api_token_tenant'
   | 'app_list_tenants'
   | 'app_list_audit_log'
-  | 'app_list_webhook_events';
+  | 'app_list_webhook_events'
+  | 'app_find_tenant_user_identity';
 
 interface Pool {
   query(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;

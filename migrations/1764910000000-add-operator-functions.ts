@@ -2,13 +2,15 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 import { SecurityDefinerFunction, createSecurityDefinerFunctions, dropFunctions } from './support/row-level-security';
 
 /**
- * The operator routes' reads across tenants, so those routes run as
- * `billing_app` instead of with the cross-tenant role. Two lookups return only
+ * The operator routes' reads and writes across tenants, as SECURITY DEFINER
+ * functions, so those routes run as `billing_app` instead of with the
+ * cross-tenant role. Two lookups return only
  * the tenant id of a row an operator route names by id; the route then reads
  * and changes that row in its tenant. Three list functions return exactly the
  * page an unfiltered operator list returns, newest first, after the keyset
  * (time, id) of the cursor when p_after_time is not NULL, with the keyset time
- * as cursor text (`cursorTimestampSql`). docs/security.md lists them.
+ * as cursor text (`cursorTimestampSql`). Two more let an operator add a user
+ * to a tenant in that tenant. docs/security.md lists them.
  */
 const FUNCTIONS: SecurityDefinerFunction[] = [
   {
@@ -92,10 +94,46 @@ const FUNCTIONS: SecurityDefinerFunction[] = [
          LIMIT p_limit
       $$`,
   },
+  {
+    // The login identity (not an operator) with this email and its password hash, or no row. Adding an
+    // existing identity to another tenant needs the hash, to check the password the operator gave.
+    signature: 'app_find_tenant_user_identity(text)',
+    definition: `
+      CREATE FUNCTION app_find_tenant_user_identity(p_email text)
+        RETURNS TABLE (user_id uuid, email text, password_hash text)
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+      AS $$
+        SELECT identity.id, identity.email, identity.password_hash FROM users identity WHERE identity.email = p_email AND NOT identity.is_operator
+      $$`,
+  },
+  {
+    // Creates a login identity (not an operator) and its membership in the caller's current tenant, in one
+    // statement: the app role's policy on users admits only members of the current tenant, which a new
+    // identity is not until its membership exists. No row, and no write, without a current tenant.
+    signature: 'app_create_tenant_user(text, text, text)',
+    definition: `
+      CREATE FUNCTION app_create_tenant_user(p_email text, p_password_hash text, p_role text)
+        RETURNS TABLE (user_id uuid, created_at timestamptz)
+        LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp
+      AS $$
+        WITH current_tenant AS (
+          SELECT nullif(current_setting('app.tenant_id', true), '')::uuid AS id
+        ), identity AS (
+          INSERT INTO users (email, password_hash, is_operator)
+          SELECT p_email, p_password_hash, false FROM current_tenant WHERE current_tenant.id IS NOT NULL
+          RETURNING users.id
+        ), membership AS (
+          INSERT INTO memberships (tenant_id, user_id, role)
+          SELECT current_tenant.id, identity.id, p_role FROM current_tenant, identity
+          RETURNING memberships.user_id, memberships.created_at
+        )
+        SELECT membership.user_id, membership.created_at FROM membership
+      $$`,
+  },
 ];
 
-export class AddOperatorLookupFunctions1764910000000 implements MigrationInterface {
-  name = 'AddOperatorLookupFunctions1764910000000';
+export class AddOperatorFunctions1764910000000 implements MigrationInterface {
+  name = 'AddOperatorFunctions1764910000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await createSecurityDefinerFunctions(queryRunner, FUNCTIONS);
