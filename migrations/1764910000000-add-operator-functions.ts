@@ -6,7 +6,7 @@ import { SecurityDefinerFunction, createSecurityDefinerFunctions, dropFunctions 
  * functions, so those routes run as `billing_app` instead of with the
  * cross-tenant role. Two lookups return only
  * the tenant id of a row an operator route names by id; the route then reads
- * and changes that row in its tenant. Three list functions return exactly the
+ * and changes that row in its tenant. Four list functions return exactly the
  * page an unfiltered operator list returns, newest first, after the keyset
  * (time, id) of the cursor when p_after_time is not NULL, with the keyset time
  * as cursor text (`cursorTimestampSql`). Two more let an operator add a user
@@ -66,6 +66,24 @@ const FUNCTIONS: SecurityDefinerFunction[] = [
           FROM audit_log entry
          WHERE p_after_time IS NULL OR (entry.at, entry.id) < (p_after_time, p_after_id)
          ORDER BY entry.at DESC, entry.id DESC
+         LIMIT p_limit
+      $$`,
+  },
+  {
+    // A page of every API token, operator tokens included, newest first, without the token digest:
+    // GET /api/v1/ops/tokens without tenantId.
+    signature: 'app_list_api_tokens(timestamptz, uuid, integer)',
+    definition: `
+      CREATE FUNCTION app_list_api_tokens(p_after_time timestamptz, p_after_id uuid, p_limit integer)
+        RETURNS TABLE (id uuid, tenant_id uuid, role text, label text, last_used_at timestamptz, revoked_at timestamptz,
+                       created_at timestamptz, keyset_time text)
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+      AS $$
+        SELECT token.id, token.tenant_id, token.role, token.label, token.last_used_at, token.revoked_at, token.created_at,
+               to_char(token.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+          FROM api_tokens token
+         WHERE p_after_time IS NULL OR (token.created_at, token.id) < (p_after_time, p_after_id)
+         ORDER BY token.created_at DESC, token.id DESC
          LIMIT p_limit
       $$`,
   },

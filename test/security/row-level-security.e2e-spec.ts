@@ -254,7 +254,7 @@ describe('row-level security', () => {
 
       expect(rows.map((row) => row.name)).toEqual(
         expect.arrayContaining(['app_claim_outbox_batch', 'app_find_tenant_login', 'app_measure_outbox_backlog', 'app_webhook_event_tenant', 'app_api_token_tenant', 'app_list_tenants',
-          'app_list_audit_log', 'app_list_webhook_events', 'app_find_tenant_user_identity', 'app_create_tenant_user']),
+          'app_list_audit_log', 'app_list_webhook_events', 'app_list_api_tokens', 'app_find_tenant_user_identity', 'app_create_tenant_user']),
       );
       for (const row of rows) {
         expect({ name: row.name, securityDefiner: row.security_definer }).toEqual({ name: row.name, securityDefiner: true });
@@ -524,10 +524,16 @@ describe('row-level security', () => {
       await seedWebhookEvent(admin, tenantC.id, 'processed', 0);
       for (const tenantId of [tenantA.id, null, tenantB.id, null]) {
         await admin.query(`INSERT INTO audit_log (tenant_id, actor_kind, actor_label, action) VALUES ($1, 'system', 'probe', 'rls.probe')`, [tenantId]);
+        await admin.query(`INSERT INTO api_tokens (tenant_id, role, label, token_hash) VALUES ($1, $2, 'rls probe', $3)`, [
+          tenantId,
+          tenantId === null ? 'operator' : 'staff',
+          randomUUID(),
+        ]);
       }
       const cases = [
         { name: 'app_list_tenants', filters: [], table: 'tenants', time: 'created_at', where: 'true' },
         { name: 'app_list_audit_log', filters: [], table: 'audit_log', time: 'at', where: 'true' },
+        { name: 'app_list_api_tokens', filters: [], table: 'api_tokens', time: 'created_at', where: 'true' },
         {
           name: 'app_list_webhook_events',
           filters: [null, null, null, null],
@@ -558,6 +564,8 @@ describe('row-level security', () => {
         expect({ name: listCase.name, rows: [...first.rows, ...second.rows] }).toEqual({ name: listCase.name, rows: expected.rows });
         expect(expected.rows).toHaveLength(4);
       }
+      const tokenColumns = await client.query('SELECT * FROM app_list_api_tokens(NULL, NULL, 1)');
+      expect(Object.keys(tokenColumns.rows[0])).not.toContain('token_hash');
     });
 
     it('returns the same counts the owner sees', async () => {
@@ -837,11 +845,14 @@ describe('row-level security', () => {
       const tenants = await t.http().get('/api/v1/ops/tenants?limit=100').set(operator);
       const auditLog = await t.http().get('/api/v1/ops/audit-log').set(operator);
       const webhookEvents = await t.http().get('/api/v1/ops/webhook-events').set(operator);
+      const tokens = await t.http().get('/api/v1/ops/tokens?limit=100').set(operator);
       spy.mockRestore();
 
       expect(tenants.status).toBe(200);
       expect(auditLog.status).toBe(200);
       expect(webhookEvents.status).toBe(200);
+      expect(tokens.status).toBe(200);
+      expect(tokens.body.data.map((token: { tenantId: string | null }) => token.tenantId)).toEqual(expect.arrayContaining([tenantA.tenantId, null]));
       expect(tenants.body.data.map((tenant: { id: string }) => tenant.id)).toEqual(expect.arrayContaining([tenantA.tenantId, tenantB.tenantId]));
       expect(scopes.filter((scope) => scope.role !== APP_ROLE)).toEqual([]);
     });

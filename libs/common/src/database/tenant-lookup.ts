@@ -31,6 +31,7 @@ export type CrossTenantFunction =
   | 'app_list_tenants'
   | 'app_list_audit_log'
   | 'app_list_webhook_events'
+  | 'app_list_api_tokens'
   | 'app_find_tenant_user_identity';
 
 interface Pool {
