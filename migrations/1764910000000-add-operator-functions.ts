@@ -9,8 +9,9 @@ import { SecurityDefinerFunction, createSecurityDefinerFunctions, dropFunctions 
  * and changes that row in its tenant. Four list functions return exactly the
  * page an unfiltered operator list returns, newest first, after the keyset
  * (time, id) of the cursor when p_after_time is not NULL, with the keyset time
- * as cursor text (`cursorTimestampSql`). Two more let an operator add a user
- * to a tenant in that tenant. docs/security.md lists them.
+ * as cursor text (`cursorTimestampSql`). Two find the events a bulk replay
+ * without a tenant replays, each then in its tenant, and two more let an
+ * operator add a user to a tenant in that tenant. docs/security.md lists them.
  */
 const FUNCTIONS: SecurityDefinerFunction[] = [
   {
@@ -109,6 +110,42 @@ const FUNCTIONS: SecurityDefinerFunction[] = [
            AND (p_until IS NULL OR event.received_at < p_until)
            AND (p_after_time IS NULL OR (event.received_at, event.id) < (p_after_time, p_after_id))
          ORDER BY event.received_at DESC, event.id DESC
+         LIMIT p_limit
+      $$`,
+  },
+  {
+    // The number of every tenant's inbox rows matching the filters (NULL matches all): the bulk replay
+    // without tenantId, for its dry run and its `remaining`.
+    signature: 'app_count_webhook_events(text, text, timestamptz, timestamptz)',
+    definition: `
+      CREATE FUNCTION app_count_webhook_events(p_status text, p_type text, p_since timestamptz, p_until timestamptz)
+        RETURNS integer
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+      AS $$
+        SELECT count(*)::integer
+          FROM webhook_events event
+         WHERE (p_status IS NULL OR event.status = p_status)
+           AND (p_type IS NULL OR event.type = p_type)
+           AND (p_since IS NULL OR event.received_at >= p_since)
+           AND (p_until IS NULL OR event.received_at < p_until)
+      $$`,
+  },
+  {
+    // Id and tenant of up to p_limit inbox rows of every tenant matching the filters, oldest first: the
+    // events a bulk replay without tenantId replays, each in its tenant.
+    signature: 'app_find_webhook_events(text, text, timestamptz, timestamptz, integer)',
+    definition: `
+      CREATE FUNCTION app_find_webhook_events(p_status text, p_type text, p_since timestamptz, p_until timestamptz, p_limit integer)
+        RETURNS TABLE (id uuid, tenant_id uuid)
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+      AS $$
+        SELECT event.id, event.tenant_id
+          FROM webhook_events event
+         WHERE (p_status IS NULL OR event.status = p_status)
+           AND (p_type IS NULL OR event.type = p_type)
+           AND (p_since IS NULL OR event.received_at >= p_since)
+           AND (p_until IS NULL OR event.received_at < p_until)
+         ORDER BY event.received_at, event.id
          LIMIT p_limit
       $$`,
   },

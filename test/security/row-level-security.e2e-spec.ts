@@ -110,11 +110,11 @@ async function seedUser(admin: Client, email: string, isOperator: boolean, membe
   return rows[0].id;
 }
 
-async function seedWebhookEvent(admin: Client, tenantId: string, status: string, queuedSecondsAgo: number): Promise<string> {
+async function seedWebhookEvent(admin: Client, tenantId: string, status: string, queuedSecondsAgo: number, type = 'rls.probe'): Promise<string> {
   const { rows } = await admin.query<{ id: string }>(
     `INSERT INTO webhook_events (tenant_id, stripe_event_id, type, livemode, stripe_created, payload, raw_body, status, verified_by, queued_at)
-     VALUES ($1, $2, 'rls.probe', false, 0, '{}', '\\x00', $3, 'endpoint', now() - make_interval(secs => $4)) RETURNING id`,
-    [tenantId, `evt_${randomUUID()}`, status, queuedSecondsAgo],
+     VALUES ($1, $2, $5, false, 0, '{}', '\\x00', $3, 'endpoint', now() - make_interval(secs => $4)) RETURNING id`,
+    [tenantId, `evt_${randomUUID()}`, status, queuedSecondsAgo, type],
   );
 
   return rows[0].id;
@@ -254,7 +254,8 @@ describe('row-level security', () => {
 
       expect(rows.map((row) => row.name)).toEqual(
         expect.arrayContaining(['app_claim_outbox_batch', 'app_find_tenant_login', 'app_measure_outbox_backlog', 'app_webhook_event_tenant', 'app_api_token_tenant', 'app_list_tenants',
-          'app_list_audit_log', 'app_list_webhook_events', 'app_list_api_tokens', 'app_find_tenant_user_identity', 'app_create_tenant_user']),
+          'app_list_audit_log', 'app_list_webhook_events', 'app_list_api_tokens', 'app_count_webhook_events', 'app_find_webhook_events',
+          'app_find_tenant_user_identity', 'app_create_tenant_user']),
       );
       for (const row of rows) {
         expect({ name: row.name, securityDefiner: row.security_definer }).toEqual({ name: row.name, securityDefiner: true });
@@ -484,6 +485,24 @@ describe('row-level security', () => {
       expect(tenant.rows).toEqual([{ tenant_id: tenantC.id }]);
       expect(operator.rows).toEqual([{ tenant_id: null }]);
       expect(unknown.rows).toEqual([{ tenant_id: null }]);
+    });
+
+    it('finds and counts webhook events to replay across tenants', async () => {
+      const type = `rls.replay.${randomUUID()}`;
+      const older = await seedWebhookEvent(admin, tenantB.id, 'failed', 0, type);
+      const newer = await seedWebhookEvent(admin, tenantA.id, 'failed', 0, type);
+      await seedWebhookEvent(admin, tenantC.id, 'processed', 0, type);
+
+      const found = await client.query('SELECT * FROM app_find_webhook_events($1, $2, NULL, NULL, 10)', ['failed', type]);
+      const counted = await client.query('SELECT app_count_webhook_events($1, $2, NULL, NULL) AS count', ['failed', type]);
+      const allStatuses = await client.query('SELECT app_count_webhook_events(NULL, $1, NULL, NULL) AS count', [type]);
+
+      expect(found.rows).toEqual([
+        { id: older, tenant_id: tenantB.id },
+        { id: newer, tenant_id: tenantA.id },
+      ]);
+      expect(counted.rows).toEqual([{ count: 2 }]);
+      expect(allStatuses.rows).toEqual([{ count: 3 }]);
     });
 
     it('finds a tenant user identity by email only', async () => {
@@ -903,6 +922,26 @@ describe('row-level security', () => {
       ]);
       expect(scopes.length).toBeGreaterThan(0);
       expect(scopes.filter((scope) => scope.role !== APP_ROLE || scope.tenantId !== tenantC.tenantId)).toEqual([]);
+    });
+
+    it('replays events across tenants in their tenants', async () => {
+      const operator = await createOperatorAuth(t);
+      const type = `rls.replay.${randomUUID()}`;
+      await seedWebhookEvent(admin, tenantA.tenantId, 'processed', 0, type);
+      await seedWebhookEvent(admin, tenantB.tenantId, 'processed', 0, type);
+      const { scopes, spy } = recordScopes(t.app.get(RequestContext));
+
+      const dryRun = await t.http().post('/api/v1/ops/webhook-events/replay').set(operator).send({ status: 'processed', type, dryRun: true });
+      const replayed = await t.http().post('/api/v1/ops/webhook-events/replay').set(operator).send({ status: 'processed', type });
+      spy.mockRestore();
+
+      expect(dryRun.status).toBe(200);
+      expect(dryRun.body).toEqual({ wouldReplay: 2 });
+      expect(replayed.status).toBe(200);
+      expect(replayed.body).toEqual({ replayed: 2, remaining: 0 });
+      expect(scopes.filter((scope) => scope.role !== APP_ROLE)).toEqual([]);
+      expect(scopes).toContainEqual({ role: APP_ROLE, tenantId: tenantA.tenantId });
+      expect(scopes).toContainEqual({ role: APP_ROLE, tenantId: tenantB.tenantId });
     });
 
     it('runs the background paths as the app role', async () => {

@@ -60,7 +60,7 @@ export class ApiTokensService {
     return { data: result.data.map(toTokenBody), nextCursor: result.nextCursor };
   }
 
-  /** The tenant of the token with this id; null for an operator token or an unknown id. */
+  /** Returns the tenant id of the token with this id, or null for an operator token or an unknown id. */
   findTenantId(tokenId: string): Promise<string | null> {
     return this.tokens.findTenantId(tokenId);
   }

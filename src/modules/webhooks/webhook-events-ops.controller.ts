@@ -29,7 +29,8 @@ import { WebhooksAdminService } from './webhooks-admin.service';
  * The webhook inbox for platform operators: what arrived, what failed and
  * why, and replay. A list or replay filtered to one tenant runs in that
  * tenant, and so does every route on one event, in the event's tenant. The
- * unfiltered list and replay run in the operator's cross-tenant scope.
+ * unfiltered list and bulk replay find their events through SECURITY DEFINER
+ * functions, and the bulk replay replays each event in its tenant.
  */
 @ApiTags('ops')
 @ApiBearerAuth()

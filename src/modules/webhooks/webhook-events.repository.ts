@@ -343,10 +343,7 @@ export class WebhookEventsRepository {
     after?: KeysetPosition,
   ): Promise<{ data: WebhookEventRecord[]; nextCursor: string | null }> {
     const rows = await callCrossTenantFunction<RecordRow & { keyset_time: string }>(this.dataSource, 'app_list_webhook_events', [
-      filter.status ?? null,
-      filter.type ?? null,
-      filter.since ?? null,
-      filter.until ?? null,
+      ...functionFilter(filter),
       after?.createdAt ?? null,
       after?.id ?? null,
       limit + 1,
@@ -381,6 +378,24 @@ export class WebhookEventsRepository {
     return rows.map((row) => row.id);
   }
 
+  /** Counts every tenant's rows a filter matches, through the SECURITY DEFINER function app_count_webhook_events. */
+  async countAcrossTenants(filter: Omit<WebhookEventListFilter, 'tenantId'>): Promise<number> {
+    const [row] = await callCrossTenantFunction<{ result: number }>(this.dataSource, 'app_count_webhook_events', functionFilter(filter));
+
+    return row.result;
+  }
+
+  /**
+   * Id and tenant of every tenant's rows a filter matches, oldest first,
+   * through the SECURITY DEFINER function app_find_webhook_events, so a bulk
+   * replay across tenants can replay each event in its tenant.
+   */
+  async findAcrossTenants(filter: Omit<WebhookEventListFilter, 'tenantId'>, limit: number): Promise<{ id: string; tenantId: string }[]> {
+    const rows = await callCrossTenantFunction<{ id: string; tenant_id: string }>(this.dataSource, 'app_find_webhook_events', [...functionFilter(filter), limit]);
+
+    return rows.map((row) => ({ id: row.id, tenantId: row.tenant_id }));
+  }
+
   transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     return this.dataSource.transaction(work);
   }
@@ -411,6 +426,11 @@ function whereClause(filter: WebhookEventListFilter): { where: string[]; paramet
   }
 
   return { where, parameters };
+}
+
+/** Returns the filter arguments of the cross-tenant webhook functions in their order. A NULL argument matches every row. */
+function functionFilter(filter: Omit<WebhookEventListFilter, 'tenantId'>): unknown[] {
+  return [filter.status ?? null, filter.type ?? null, filter.since ?? null, filter.until ?? null];
 }
 
 function toRecord(row: RecordRow): WebhookEventRecord {

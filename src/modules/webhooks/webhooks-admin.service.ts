@@ -54,7 +54,7 @@ export class WebhooksAdminService implements WebhooksAdmin {
     return { ...toView(event), payload: event.payload ?? {} };
   }
 
-  /** The tenant of the event with this id, or null for an unknown or malformed id. */
+  /** Returns the tenant id of the event with this id, or null for an unknown or malformed id. */
   findEventTenantId(id: string): Promise<string | null> {
     return isUUID(id) ? this.events.findTenantId(id) : Promise.resolve(null);
   }

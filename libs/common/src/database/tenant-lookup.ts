@@ -3,9 +3,9 @@ import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 
 /**
  * The SECURITY DEFINER functions that look across tenants, created by the
- * migrations and listed in docs/security.md: lookups that find a tenant
- * before a request has one, logins, the background work that finds its
- * tenants, and the operator routes that find the tenant of a row by id or
+ * migrations and listed in docs/security.md. They serve lookups that find a
+ * tenant before a request has one, logins, the background work that finds
+ * its tenants, and operator routes that find the tenant of a row by id or
  * list every tenant's rows. The outbox relay's two functions are left out,
  * because they must run inside the relay's transaction.
  */
@@ -32,6 +32,8 @@ export type CrossTenantFunction =
   | 'app_list_audit_log'
   | 'app_list_webhook_events'
   | 'app_list_api_tokens'
+  | 'app_count_webhook_events'
+  | 'app_find_webhook_events'
   | 'app_find_tenant_user_identity';
 
 interface Pool {
