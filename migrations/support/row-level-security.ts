@@ -83,3 +83,32 @@ export async function createSecurityDefinerFunction(queryRunner: QueryRunner, si
   await queryRunner.query(`REVOKE ALL ON FUNCTION ${signature} FROM PUBLIC`);
   await queryRunner.query(`GRANT EXECUTE ON FUNCTION ${signature} TO ${APP_ROLE}, ${CROSS_TENANT_ROLE}`);
 }
+
+/** A SECURITY DEFINER function: its signature for ALTER and DROP, and its CREATE FUNCTION statement. */
+export interface SecurityDefinerFunction {
+  signature: string;
+  definition: string;
+}
+
+/**
+ * Create `functions` with createSecurityDefinerFunction, granting the
+ * migrating user and the cross-tenant role what handing them over needs, and
+ * taking CREATE on the schema back afterwards.
+ */
+export async function createSecurityDefinerFunctions(queryRunner: QueryRunner, functions: SecurityDefinerFunction[]): Promise<void> {
+  // Needed to hand the functions to the cross-tenant role when the migrating user is not a superuser.
+  await queryRunner.query(`GRANT ${CROSS_TENANT_ROLE} TO CURRENT_USER`);
+  // A new owner needs CREATE on the schema, unless a superuser makes the change.
+  await queryRunner.query(`GRANT CREATE ON SCHEMA public TO ${CROSS_TENANT_ROLE}`);
+  for (const fn of functions) {
+    await createSecurityDefinerFunction(queryRunner, fn.signature, fn.definition);
+  }
+  await queryRunner.query(`REVOKE CREATE ON SCHEMA public FROM ${CROSS_TENANT_ROLE}`);
+}
+
+/** Drop `functions` in the reverse order of their creation. */
+export async function dropFunctions(queryRunner: QueryRunner, functions: SecurityDefinerFunction[]): Promise<void> {
+  for (const fn of [...functions].reverse()) {
+    await queryRunner.query(`DROP FUNCTION ${fn.signature}`);
+  }
+}

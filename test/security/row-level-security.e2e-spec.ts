@@ -2,6 +2,7 @@ import { RequestContext } from '@app/common/context/request-context';
 import { APP_ROLE, CROSS_TENANT_ROLE, DatabaseScope } from '@app/common/database/database-roles';
 import { IdempotencyPurger } from '@app/common/idempotency/idempotency.purger';
 import { OutboxRelay } from '@app/common/outbox/outbox.relay';
+import { TENANCY_ADMIN, TenancyAdmin } from '@app/contracts/tenancy.contracts';
 import { JOB_SUBMIT_REFUND, QUEUE_PAYMENTS } from '@app/common/queues/queue-names';
 import { getQueueToken } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
@@ -15,10 +16,12 @@ import { MarkOverdueInvoicesJob } from '../../src/modules/invoicing/mark-overdue
 import { ReconcileInvoicesJob } from '../../src/modules/invoicing/reconcile-invoices.job';
 import { SweepInvoiceJobsJob } from '../../src/modules/invoicing/sweep-invoice-jobs.job';
 import { RefundsSweeper } from '../../src/modules/payments/refunds.sweeper';
+import { WebhookEventsRepository } from '../../src/modules/webhooks/webhook-events.repository';
 import { WebhookEventsSweeper } from '../../src/modules/webhooks/webhook-events.sweeper';
 import { DatabaseGaugesCollector } from '../../src/observability/database-gauges.collector';
 import { PaymentsRepository } from '../../src/modules/payments/payments.repository';
 import { RefundsRepository } from '../../src/modules/payments/refunds.repository';
+import { ApiTokensRepository } from '../../src/modules/tenancy/api-tokens.repository';
 import { TenantsRepository } from '../../src/modules/tenancy/tenants.repository';
 import { TenantFixture, createOperatorAuth, createTenant } from '../support/factories';
 import { TEST_DATABASE_URL } from '../support/test-env';
@@ -49,6 +52,20 @@ async function insertPayment(dataSource: DataSource, tenantId: string): Promise<
   );
 
   return row.id;
+}
+
+/** Records the scope of every connection checkout until `spy` is restored. */
+function recordScopes(context: RequestContext): { scopes: DatabaseScope[]; spy: jest.SpyInstance } {
+  const databaseScope = context.databaseScope.bind(context);
+  const scopes: DatabaseScope[] = [];
+  const spy = jest.spyOn(context, 'databaseScope').mockImplementation(() => {
+    const scope = databaseScope();
+    scopes.push(scope);
+
+    return scope;
+  });
+
+  return { scopes, spy };
 }
 
 /** Lists the TypeScript source files under `directory`, specs left out. */
@@ -93,11 +110,11 @@ async function seedUser(admin: Client, email: string, isOperator: boolean, membe
   return rows[0].id;
 }
 
-async function seedWebhookEvent(admin: Client, tenantId: string, status: string, queuedSecondsAgo: number): Promise<string> {
+async function seedWebhookEvent(admin: Client, tenantId: string, status: string, queuedSecondsAgo: number, type = 'rls.probe'): Promise<string> {
   const { rows } = await admin.query<{ id: string }>(
     `INSERT INTO webhook_events (tenant_id, stripe_event_id, type, livemode, stripe_created, payload, raw_body, status, verified_by, queued_at)
-     VALUES ($1, $2, 'rls.probe', false, 0, '{}', '\\x00', $3, 'endpoint', now() - make_interval(secs => $4)) RETURNING id`,
-    [tenantId, `evt_${randomUUID()}`, status, queuedSecondsAgo],
+     VALUES ($1, $2, $5, false, 0, '{}', '\\x00', $3, 'endpoint', now() - make_interval(secs => $4)) RETURNING id`,
+    [tenantId, `evt_${randomUUID()}`, status, queuedSecondsAgo, type],
   );
 
   return rows[0].id;
@@ -235,7 +252,11 @@ describe('row-level security', () => {
           ORDER BY p.proname`,
       );
 
-      expect(rows.map((row) => row.name)).toEqual(expect.arrayContaining(['app_claim_outbox_batch', 'app_find_tenant_login', 'app_measure_outbox_backlog']));
+      expect(rows.map((row) => row.name)).toEqual(
+        expect.arrayContaining(['app_claim_outbox_batch', 'app_find_tenant_login', 'app_measure_outbox_backlog', 'app_webhook_event_tenant', 'app_api_token_tenant', 'app_list_tenants',
+          'app_list_audit_log', 'app_list_webhook_events', 'app_list_api_tokens', 'app_count_webhook_events', 'app_find_webhook_events',
+          'app_find_tenant_user_identity', 'app_create_tenant_user']),
+      );
       for (const row of rows) {
         expect({ name: row.name, securityDefiner: row.security_definer }).toEqual({ name: row.name, securityDefiner: true });
         expect({ name: row.name, owner: row.owner }).toEqual({ name: row.name, owner: CROSS_TENANT_ROLE });
@@ -433,6 +454,137 @@ describe('row-level security', () => {
       const { rows } = await admin.query<{ id: string }>('SELECT id FROM idempotency_keys WHERE id = ANY($1::uuid[])', [[expired, live]]);
 
       expect(rows.map((row) => row.id)).toEqual([live]);
+    });
+
+    it('returns only the tenant of a webhook event by id', async () => {
+      const event = await seedWebhookEvent(admin, tenantB.id, 'processed', 0);
+
+      const found = await client.query('SELECT app_webhook_event_tenant($1) AS tenant_id', [event]);
+      const unknown = await client.query('SELECT app_webhook_event_tenant($1) AS tenant_id', [randomUUID()]);
+
+      expect(found.rows).toEqual([{ tenant_id: tenantB.id }]);
+      expect(unknown.rows).toEqual([{ tenant_id: null }]);
+    });
+
+    it('returns the tenant of a token by id, none for an operator token', async () => {
+      const insertToken = async (tenantId: string | null, role: string): Promise<string> => {
+        const { rows } = await admin.query<{ id: string }>(
+          `INSERT INTO api_tokens (tenant_id, role, label, token_hash) VALUES ($1, $2, 'rls probe', $3) RETURNING id`,
+          [tenantId, role, randomUUID()],
+        );
+
+        return rows[0].id;
+      };
+      const tenantToken = await insertToken(tenantC.id, 'staff');
+      const operatorToken = await insertToken(null, 'operator');
+
+      const tenant = await client.query('SELECT app_api_token_tenant($1) AS tenant_id', [tenantToken]);
+      const operator = await client.query('SELECT app_api_token_tenant($1) AS tenant_id', [operatorToken]);
+      const unknown = await client.query('SELECT app_api_token_tenant($1) AS tenant_id', [randomUUID()]);
+
+      expect(tenant.rows).toEqual([{ tenant_id: tenantC.id }]);
+      expect(operator.rows).toEqual([{ tenant_id: null }]);
+      expect(unknown.rows).toEqual([{ tenant_id: null }]);
+    });
+
+    it('finds and counts webhook events to replay across tenants', async () => {
+      const type = `rls.replay.${randomUUID()}`;
+      const older = await seedWebhookEvent(admin, tenantB.id, 'failed', 0, type);
+      const newer = await seedWebhookEvent(admin, tenantA.id, 'failed', 0, type);
+      await seedWebhookEvent(admin, tenantC.id, 'processed', 0, type);
+
+      const found = await client.query('SELECT * FROM app_find_webhook_events($1, $2, NULL, NULL, 10)', ['failed', type]);
+      const counted = await client.query('SELECT app_count_webhook_events($1, $2, NULL, NULL) AS count', ['failed', type]);
+      const allStatuses = await client.query('SELECT app_count_webhook_events(NULL, $1, NULL, NULL) AS count', [type]);
+
+      expect(found.rows).toEqual([
+        { id: older, tenant_id: tenantB.id },
+        { id: newer, tenant_id: tenantA.id },
+      ]);
+      expect(counted.rows).toEqual([{ count: 2 }]);
+      expect(allStatuses.rows).toEqual([{ count: 3 }]);
+    });
+
+    it('finds a tenant user identity by email only', async () => {
+      const member = await client.query('SELECT * FROM app_find_tenant_user_identity($1)', [bobEmail]);
+      const operator = await client.query('SELECT * FROM app_find_tenant_user_identity($1)', [operatorEmail]);
+
+      expect(member.rows.map((row) => row.email)).toEqual([bobEmail]);
+      expect(Object.keys(member.rows[0]).sort()).toEqual(['email', 'password_hash', 'user_id']);
+      expect(operator.rows).toEqual([]);
+    });
+
+    it('creates a tenant user only in the current tenant', async () => {
+      const outside = `outside-${randomUUID()}@example.com`;
+      const inside = `inside-${randomUUID()}@example.com`;
+      const tenantClient = await connectAsAppRole(tenantC.id);
+      try {
+        const withoutTenant = await client.query(`SELECT * FROM app_create_tenant_user($1, 'hash', 'staff')`, [outside]);
+        const inTenant = await tenantClient.query<{ user_id: string }>(`SELECT * FROM app_create_tenant_user($1, 'hash', 'staff')`, [inside]);
+        const stored = await admin.query(
+          `SELECT users.email, memberships.tenant_id, memberships.role FROM users LEFT JOIN memberships ON memberships.user_id = users.id WHERE users.email = ANY($1)`,
+          [[outside, inside]],
+        );
+        const visible = await tenantClient.query('SELECT email FROM users WHERE id = $1', [inTenant.rows[0].user_id]);
+
+        expect(withoutTenant.rows).toEqual([]);
+        expect(stored.rows).toEqual([{ email: inside, tenant_id: tenantC.id, role: 'staff' }]);
+        expect(visible.rows).toEqual([{ email: inside }]);
+      } finally {
+        await tenantClient.end();
+      }
+    });
+
+    it('lists the same pages the owner reads', async () => {
+      // Four rows in every list, from several tenants, so each list has two full pages of two.
+      for (const tenantId of [tenantA.id, tenantB.id, tenantC.id, tenantA.id]) {
+        await seedWebhookEvent(admin, tenantId, 'failed', 0);
+      }
+      await seedWebhookEvent(admin, tenantC.id, 'processed', 0);
+      for (const tenantId of [tenantA.id, null, tenantB.id, null]) {
+        await admin.query(`INSERT INTO audit_log (tenant_id, actor_kind, actor_label, action) VALUES ($1, 'system', 'probe', 'rls.probe')`, [tenantId]);
+        await admin.query(`INSERT INTO api_tokens (tenant_id, role, label, token_hash) VALUES ($1, $2, 'rls probe', $3)`, [
+          tenantId,
+          tenantId === null ? 'operator' : 'staff',
+          randomUUID(),
+        ]);
+      }
+      const cases = [
+        { name: 'app_list_tenants', filters: [], table: 'tenants', time: 'created_at', where: 'true' },
+        { name: 'app_list_audit_log', filters: [], table: 'audit_log', time: 'at', where: 'true' },
+        { name: 'app_list_api_tokens', filters: [], table: 'api_tokens', time: 'created_at', where: 'true' },
+        {
+          name: 'app_list_webhook_events',
+          filters: [null, null, null, null],
+          table: 'webhook_events',
+          time: 'received_at',
+          where: 'true',
+        },
+        {
+          name: 'app_list_webhook_events',
+          filters: ['failed', 'rls.probe', '2000-01-01T00:00:00Z', null],
+          table: 'webhook_events',
+          time: 'received_at',
+          where: `status = 'failed' AND type = 'rls.probe' AND received_at >= '2000-01-01T00:00:00Z'`,
+        },
+      ];
+
+      for (const listCase of cases) {
+        const keyset = `to_char(${listCase.time} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+        const expected = await admin.query<{ id: string; keyset_time: string }>(
+          `SELECT id, ${keyset} AS keyset_time FROM ${listCase.table} WHERE ${listCase.where} ORDER BY ${listCase.time} DESC, id DESC LIMIT 4`,
+        );
+        const placeholders = listCase.filters.map((_, index) => `$${index + 1}`);
+        const call = `SELECT id, keyset_time FROM ${listCase.name}(${[...placeholders, `$${placeholders.length + 1}`, `$${placeholders.length + 2}`, `$${placeholders.length + 3}`].join(', ')})`;
+        const first = await client.query(call, [...listCase.filters, null, null, 2]);
+        const after = first.rows[1];
+        const second = await client.query(call, [...listCase.filters, after.keyset_time, after.id, 2]);
+
+        expect({ name: listCase.name, rows: [...first.rows, ...second.rows] }).toEqual({ name: listCase.name, rows: expected.rows });
+        expect(expected.rows).toHaveLength(4);
+      }
+      const tokenColumns = await client.query('SELECT * FROM app_list_api_tokens(NULL, NULL, 1)');
+      expect(Object.keys(tokenColumns.rows[0])).not.toContain('token_hash');
     });
 
     it('returns the same counts the owner sees', async () => {
@@ -643,17 +795,158 @@ describe('row-level security', () => {
       expect(seen).toEqual([{ currentUser: APP_ROLE, tenantIds: [tenantA.tenantId] }]);
     });
 
-    it('runs the background paths as the app role', async () => {
-      const context = t.app.get(RequestContext);
-      const cls = ClsServiceManager.getClsService();
-      const databaseScope = context.databaseScope.bind(context);
-      const scopes: DatabaseScope[] = [];
-      const spy = jest.spyOn(context, 'databaseScope').mockImplementation(() => {
-        const scope = databaseScope();
-        scopes.push(scope);
+    it('reads and replays an event by id in its tenant', async () => {
+      const operator = await createOperatorAuth(t);
+      const eventId = await seedWebhookEvent(admin, tenantA.tenantId, 'processed', 0);
+      const events = t.app.get(WebhookEventsRepository);
+      const findById = events.findById.bind(events);
+      const lockById = events.lockById.bind(events);
+      const seen: Record<string, UnfilteredView[]> = { show: [], replay: [] };
+      const findSpy = jest.spyOn(events, 'findById').mockImplementation(async (id, manager) => {
+        seen.show.push(await readUnfiltered(dataSource));
 
-        return scope;
+        return findById(id, manager);
       });
+      const lockSpy = jest.spyOn(events, 'lockById').mockImplementation(async (manager, id) => {
+        seen.replay.push(await readUnfiltered(dataSource));
+
+        return lockById(manager, id);
+      });
+
+      const shown = await t.http().get(`/api/v1/ops/webhook-events/${eventId}`).set(operator);
+      const replayed = await t.http().post(`/api/v1/ops/webhook-events/${eventId}/replay`).set(operator);
+      const unknown = await t.http().get(`/api/v1/ops/webhook-events/${randomUUID()}`).set(operator);
+      findSpy.mockRestore();
+      lockSpy.mockRestore();
+
+      expect(shown.status).toBe(200);
+      expect(shown.body.tenantId).toBe(tenantA.tenantId);
+      expect(replayed.status).toBe(200);
+      expect(unknown.status).toBe(404);
+      expect(seen.show).toEqual([{ currentUser: APP_ROLE, tenantIds: [tenantA.tenantId] }]);
+      expect(seen.replay).toEqual([{ currentUser: APP_ROLE, tenantIds: [tenantA.tenantId] }]);
+    });
+
+    it('revokes a tenant token by id in its tenant', async () => {
+      const operator = await createOperatorAuth(t);
+      const tenancy = t.app.get<TenancyAdmin>(TENANCY_ADMIN);
+      const tenantToken = await tenancy.createToken({ tenantId: tenantB.tenantId, role: 'staff', label: 'rls probe' });
+      const operatorToken = await tenancy.createToken({ tenantId: null, role: 'operator', label: 'rls probe' });
+      const tokens = t.app.get(ApiTokensRepository);
+      const findById = tokens.findById.bind(tokens);
+      const seen: UnfilteredView[] = [];
+      const spy = jest.spyOn(tokens, 'findById').mockImplementation(async (id, manager) => {
+        seen.push(await readUnfiltered(dataSource));
+
+        return findById(id, manager);
+      });
+
+      const tenantRevoked = await t.http().delete(`/api/v1/ops/tokens/${tenantToken.id}`).set(operator);
+      const operatorRevoked = await t.http().delete(`/api/v1/ops/tokens/${operatorToken.id}`).set(operator);
+      spy.mockRestore();
+      const { rows } = await admin.query<{ id: string; tenant_id: string | null }>(
+        `SELECT id, tenant_id FROM audit_log WHERE action = 'token.revoked' AND details->>'tokenId' = ANY($1) ORDER BY at`,
+        [[tenantToken.id, operatorToken.id]],
+      );
+
+      expect(tenantRevoked.status).toBe(204);
+      expect(operatorRevoked.status).toBe(204);
+      // An operator token has no tenant, so its revocation keeps the operator path.
+      expect(seen[0]).toEqual({ currentUser: APP_ROLE, tenantIds: [tenantB.tenantId] });
+      expect(seen[1].currentUser).toBe(CROSS_TENANT_ROLE);
+      expect(rows.map((row) => row.tenant_id)).toEqual([tenantB.tenantId, null]);
+    });
+
+    it('lists across tenants as the app role', async () => {
+      const operator = await createOperatorAuth(t);
+      const { scopes, spy } = recordScopes(t.app.get(RequestContext));
+
+      const tenants = await t.http().get('/api/v1/ops/tenants?limit=100').set(operator);
+      const auditLog = await t.http().get('/api/v1/ops/audit-log').set(operator);
+      const webhookEvents = await t.http().get('/api/v1/ops/webhook-events').set(operator);
+      const tokens = await t.http().get('/api/v1/ops/tokens?limit=100').set(operator);
+      spy.mockRestore();
+
+      expect(tenants.status).toBe(200);
+      expect(auditLog.status).toBe(200);
+      expect(webhookEvents.status).toBe(200);
+      expect(tokens.status).toBe(200);
+      expect(tokens.body.data.map((token: { tenantId: string | null }) => token.tenantId)).toEqual(expect.arrayContaining([tenantA.tenantId, null]));
+      expect(tenants.body.data.map((tenant: { id: string }) => tenant.id)).toEqual(expect.arrayContaining([tenantA.tenantId, tenantB.tenantId]));
+      expect(scopes.filter((scope) => scope.role !== APP_ROLE)).toEqual([]);
+    });
+
+    it('creates a tenant in that tenant', async () => {
+      const operator = await createOperatorAuth(t);
+      const { scopes, spy } = recordScopes(t.app.get(RequestContext));
+
+      const response = await t.http().post('/api/v1/ops/tenants').set(operator).send({ slug: `rls-new-${randomUUID().slice(0, 8)}`, name: 'New tenant' });
+      spy.mockRestore();
+      const { rows } = await admin.query<{ tenant_id: string }>(`SELECT tenant_id FROM audit_log WHERE action = 'tenant.created' AND tenant_id = $1`, [
+        response.body.id,
+      ]);
+
+      expect(response.status).toBe(201);
+      expect(rows).toEqual([{ tenant_id: response.body.id }]);
+      expect(scopes.length).toBeGreaterThan(0);
+      expect(scopes.filter((scope) => scope.role !== APP_ROLE || scope.tenantId !== response.body.id)).toEqual([]);
+    });
+
+    it('adds users in their tenant', async () => {
+      const operator = await createOperatorAuth(t);
+      const tenantC = await createTenant(t);
+      const newEmail = `new-${randomUUID()}@example.com`;
+      const sharedEmail = `shared-${randomUUID()}@example.com`;
+      const password = 'correct horse battery staple';
+      const first = await t.http().post(`/api/v1/ops/tenants/${tenantB.tenantId}/users`).set(operator).send({ email: sharedEmail, password, role: 'staff' });
+      const { scopes, spy } = recordScopes(t.app.get(RequestContext));
+
+      const created = await t.http().post(`/api/v1/ops/tenants/${tenantC.tenantId}/users`).set(operator).send({ email: newEmail, password, role: 'admin' });
+      const joined = await t.http().post(`/api/v1/ops/tenants/${tenantC.tenantId}/users`).set(operator).send({ email: sharedEmail, password, role: 'staff' });
+      const again = await t.http().post(`/api/v1/ops/tenants/${tenantC.tenantId}/users`).set(operator).send({ email: newEmail, password, role: 'admin' });
+      spy.mockRestore();
+      const { rows } = await admin.query<{ email: string; tenant_id: string }>(
+        `SELECT users.email, memberships.tenant_id FROM users JOIN memberships ON memberships.user_id = users.id WHERE users.email = ANY($1) ORDER BY memberships.created_at`,
+        [[newEmail, sharedEmail]],
+      );
+
+      expect(first.status).toBe(201);
+      expect(created.status).toBe(201);
+      expect(joined.status).toBe(201);
+      expect(joined.body.id).toBe(first.body.id);
+      expect(again.status).toBe(409);
+      expect(rows).toEqual([
+        { email: sharedEmail, tenant_id: tenantB.tenantId },
+        { email: newEmail, tenant_id: tenantC.tenantId },
+        { email: sharedEmail, tenant_id: tenantC.tenantId },
+      ]);
+      expect(scopes.length).toBeGreaterThan(0);
+      expect(scopes.filter((scope) => scope.role !== APP_ROLE || scope.tenantId !== tenantC.tenantId)).toEqual([]);
+    });
+
+    it('replays events across tenants in their tenants', async () => {
+      const operator = await createOperatorAuth(t);
+      const type = `rls.replay.${randomUUID()}`;
+      await seedWebhookEvent(admin, tenantA.tenantId, 'processed', 0, type);
+      await seedWebhookEvent(admin, tenantB.tenantId, 'processed', 0, type);
+      const { scopes, spy } = recordScopes(t.app.get(RequestContext));
+
+      const dryRun = await t.http().post('/api/v1/ops/webhook-events/replay').set(operator).send({ status: 'processed', type, dryRun: true });
+      const replayed = await t.http().post('/api/v1/ops/webhook-events/replay').set(operator).send({ status: 'processed', type });
+      spy.mockRestore();
+
+      expect(dryRun.status).toBe(200);
+      expect(dryRun.body).toEqual({ wouldReplay: 2 });
+      expect(replayed.status).toBe(200);
+      expect(replayed.body).toEqual({ replayed: 2, remaining: 0 });
+      expect(scopes.filter((scope) => scope.role !== APP_ROLE)).toEqual([]);
+      expect(scopes).toContainEqual({ role: APP_ROLE, tenantId: tenantA.tenantId });
+      expect(scopes).toContainEqual({ role: APP_ROLE, tenantId: tenantB.tenantId });
+    });
+
+    it('runs the background paths as the app role', async () => {
+      const cls = ClsServiceManager.getClsService();
+      const { scopes, spy } = recordScopes(t.app.get(RequestContext));
       await admin.query(
         `INSERT INTO invoices (tenant_id, number, status, currency, total, livemode, due_date, sent_at)
          VALUES ($1, 'INV-2026-90001', 'open', 'usd', 1000, false, '2026-01-01', now())`,

@@ -4,7 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Repository } from 'typeorm';
 import { ApiTokenEntity } from './api-token.entity';
-import { Page, PageRequest, fetchPage } from './keyset-page';
+import { Page, PageRequest, fetchFunctionPage, fetchPage } from './keyset-page';
 import { isUuid } from './tenant-validation';
 
 /** last_used_at is written at most this often per token, so busy tokens do not write on every request. */
@@ -15,6 +15,18 @@ export interface AuthenticatedToken {
   tenantId: string | null;
   role: Role;
   label: string;
+}
+
+/** A row of app_list_api_tokens. */
+interface TokenRow {
+  id: string;
+  tenant_id: string | null;
+  role: Role;
+  label: string;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+  created_at: Date;
+  keyset_time: string;
 }
 
 @Injectable()
@@ -48,6 +60,21 @@ export class ApiTokensRepository {
     return { id: rows[0].id, tenantId: rows[0].tenant_id, role: rows[0].role, label: rows[0].label };
   }
 
+  /**
+   * The tenant of the token with this id, through the SECURITY DEFINER
+   * function app_api_token_tenant. Null for an unknown id, for an id that is
+   * not a UUID, and for an operator token, which has no tenant.
+   */
+  async findTenantId(id: string): Promise<string | null> {
+    if (!isUuid(id)) {
+      return null;
+    }
+
+    const [row] = await callCrossTenantFunction<{ result: string | null }>(this.dataSource, 'app_api_token_tenant', [id]);
+
+    return row?.result ?? null;
+  }
+
   async findById(id: string, manager?: EntityManager): Promise<ApiTokenEntity | null> {
     if (!isUuid(id)) {
       return null;
@@ -60,14 +87,29 @@ export class ApiTokensRepository {
     await manager.query(`UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`, [id, at]);
   }
 
-  /** Lists every token, or one tenant's when `tenantId` is given, newest first. */
-  list(filter: { tenantId?: string }, page: PageRequest): Promise<Page<ApiTokenEntity>> {
-    const query = this.repository().createQueryBuilder('token');
-    if (filter.tenantId !== undefined) {
-      query.where('token.tenant_id = :tenantId', { tenantId: filter.tenantId });
-    }
+  /** Lists one tenant's tokens, newest first. */
+  list(tenantId: string, page: PageRequest): Promise<Page<ApiTokenEntity>> {
+    const query = this.repository().createQueryBuilder('token').where('token.tenant_id = :tenantId', { tenantId });
 
     return fetchPage(query, 'token', 'created_at', page);
+  }
+
+  /**
+   * Lists every token, operator tokens included, newest first, through the
+   * SECURITY DEFINER function app_list_api_tokens.
+   */
+  listAcrossTenants(page: PageRequest): Promise<Page<ApiTokenEntity>> {
+    return fetchFunctionPage(this.dataSource, 'app_list_api_tokens', page, (row: TokenRow) =>
+      this.repository().create({
+        id: row.id,
+        tenantId: row.tenant_id,
+        role: row.role,
+        label: row.label,
+        lastUsedAt: row.last_used_at,
+        revokedAt: row.revoked_at,
+        createdAt: row.created_at,
+      }),
+    );
   }
 
   private repository(manager?: EntityManager): Repository<ApiTokenEntity> {

@@ -50,10 +50,19 @@ export class ApiTokensService {
     return { id: saved.id, token, role: saved.role, tenantId: saved.tenantId, label, createdAt: saved.createdAt.toISOString() };
   }
 
+  /**
+   * Lists one tenant's tokens when `tenantId` is given, else every token,
+   * operator tokens included, through a SECURITY DEFINER function. Newest first.
+   */
   async list(filter: { tenantId?: string }, page: PageRequest): Promise<Page<TokenBody>> {
-    const result = await this.tokens.list(filter, page);
+    const result = filter.tenantId === undefined ? await this.tokens.listAcrossTenants(page) : await this.tokens.list(filter.tenantId, page);
 
     return { data: result.data.map(toTokenBody), nextCursor: result.nextCursor };
+  }
+
+  /** Returns the tenant id of the token with this id, or null for an operator token or an unknown id. */
+  findTenantId(tokenId: string): Promise<string | null> {
+    return this.tokens.findTenantId(tokenId);
   }
 
   /** Revoke a token; revoking one that is already revoked changes nothing. */

@@ -23,6 +23,6 @@ export class AuditLogController {
   @Roles(...OWNER_ADMIN)
   @ApiOkResponse({ type: AuditEntryPageResponse })
   list(@Query() query: PageQuery): Promise<Page<AuditEntryBody>> {
-    return this.auditLog.list({ tenantId: this.context.requireTenantId() }, query);
+    return this.auditLog.list(this.context.requireTenantId(), query);
   }
 }

@@ -42,8 +42,16 @@ export class AuditLogService {
     return { kind: principal.kind, id: principal.id, label: principal.label };
   }
 
-  async list(filter: { tenantId?: string }, page: PageRequest): Promise<Page<AuditEntryBody>> {
-    const result = await this.repository.list(filter, page);
+  /** Lists one tenant's entries, newest first. */
+  async list(tenantId: string, page: PageRequest): Promise<Page<AuditEntryBody>> {
+    const result = await this.repository.list(tenantId, page);
+
+    return { data: result.data.map(toAuditEntryBody), nextCursor: result.nextCursor };
+  }
+
+  /** Lists every tenant's entries and the platform-wide ones, newest first: the operators' unfiltered list. */
+  async listAcrossTenants(page: PageRequest): Promise<Page<AuditEntryBody>> {
+    const result = await this.repository.listAcrossTenants(page);
 
     return { data: result.data.map(toAuditEntryBody), nextCursor: result.nextCursor };
   }

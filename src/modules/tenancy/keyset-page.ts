@@ -1,5 +1,15 @@
-import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, cursorTimestampSql, decodeCursor, encodeCursor } from '@app/common/pagination/keyset-cursor';
-import { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import { CrossTenantFunction, callCrossTenantFunction } from '@app/common/database/tenant-lookup';
+import {
+  DEFAULT_PAGE_LIMIT,
+  KeysetRow,
+  MAX_PAGE_LIMIT,
+  cursorTimestampSql,
+  decodeCursor,
+  encodeCursor,
+  pageLimit,
+  toKeysetPage,
+} from '@app/common/pagination/keyset-cursor';
+import { DataSource, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 
 export interface PageRequest {
   limit?: number;
@@ -50,4 +60,23 @@ export async function fetchPage<T extends ObjectLiteral>(
     data: entities.slice(0, limit),
     nextCursor: encodeCursor({ createdAt: raw[last].keyset_time, id: String(entities[last].id) }),
   };
+}
+
+/**
+ * Fetches one page through a SECURITY DEFINER list function, newest first,
+ * continuing after `page.cursor`. The function takes the cursor's time and id
+ * (both NULL for the first page) and the row limit as its arguments, and
+ * returns each row's keyset time in `keyset_time`.
+ */
+export async function fetchFunctionPage<R extends KeysetRow, T>(
+  dataSource: DataSource,
+  name: CrossTenantFunction,
+  page: PageRequest,
+  toItem: (row: R) => T,
+): Promise<Page<T>> {
+  const limit = pageLimit(page.limit);
+  const after = page.cursor ? decodeCursor(page.cursor) : undefined;
+  const rows = await callCrossTenantFunction<R>(dataSource, name, [after?.createdAt ?? null, after?.id ?? null, limit + 1]);
+
+  return toKeysetPage(rows, limit, toItem);
 }

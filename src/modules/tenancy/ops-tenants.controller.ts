@@ -18,9 +18,9 @@ import { UserBody, UsersService } from './users.service';
 @Roles('operator')
 /**
  * Operators' tenant routes. The routes on one existing tenant run in that
- * tenant. Creating a tenant, listing tenants and adding a user, who may
- * already belong to another tenant, look across tenants, so they run in the
- * operator's cross-tenant scope.
+ * tenant, as does adding a user to it (UsersService), and a new tenant is
+ * created in itself (TenantsService.create). The list of every tenant reads
+ * through a SECURITY DEFINER function.
  */
 @Controller('api/v1/ops/tenants')
 export class OpsTenantsController {

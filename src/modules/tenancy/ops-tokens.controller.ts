@@ -13,9 +13,10 @@ import { TokenBody } from './tenancy.mappers';
 @ApiCookieAuth()
 @Roles('operator')
 /**
- * Operators' token routes. A tenant's token is created, and a list filtered
- * to one tenant is read, in that tenant. Operator tokens, lists of every
- * tenant and revocation by id run in the operator's cross-tenant scope.
+ * Operators' token routes. Creating or revoking a tenant's token, and a list
+ * filtered to one tenant, run in that tenant. Operator tokens, their
+ * revocation and lists of every tenant run in the operator's cross-tenant
+ * scope.
  */
 @Controller('api/v1/ops/tokens')
 export class OpsTokensController {
@@ -44,7 +45,11 @@ export class OpsTokensController {
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse()
-  revoke(@Param('id') id: string): Promise<void> {
-    return this.tokens.revoke(id);
+  async revoke(@Param('id') id: string): Promise<void> {
+    // An operator token, or an unknown id (404), has no tenant to run in.
+    const tenantId = await this.tokens.findTenantId(id);
+    const revoke = (): Promise<void> => this.tokens.revoke(id);
+
+    return tenantId === null ? revoke() : this.context.runInTenant(tenantId, revoke);
   }
 }

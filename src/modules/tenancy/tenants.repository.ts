@@ -1,11 +1,25 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Repository } from 'typeorm';
-import { Page, PageRequest, fetchPage } from './keyset-page';
+import { Page, PageRequest, fetchFunctionPage } from './keyset-page';
 import { TenantEntity } from './tenant.entity';
 import { isUuid } from './tenant-validation';
 
+/** A row of app_list_tenants. */
+interface TenantRow {
+  id: string;
+  slug: string;
+  name: string;
+  time_zone: string;
+  live_mode_allowed: boolean;
+  status: 'active';
+  created_at: Date;
+  updated_at: Date;
+  keyset_time: string;
+}
+
 export interface NewTenant {
+  id: string;
   slug: string;
   name: string;
   timeZone: string;
@@ -48,8 +62,23 @@ export class TenantsRepository {
     return this.repository(manager).save(tenant);
   }
 
+  /**
+   * Lists every tenant, newest first, through the SECURITY DEFINER function
+   * app_list_tenants, so an operator's list runs as the app role.
+   */
   list(page: PageRequest): Promise<Page<TenantEntity>> {
-    return fetchPage(this.repository().createQueryBuilder('tenant'), 'tenant', 'created_at', page);
+    return fetchFunctionPage(this.dataSource, 'app_list_tenants', page, (row: TenantRow) =>
+      this.repository().create({
+        id: row.id,
+        slug: row.slug,
+        name: row.name,
+        timeZone: row.time_zone,
+        liveModeAllowed: row.live_mode_allowed,
+        status: row.status,
+        createdAt: row.created_at,
+        updatedAt: row.updated_at,
+      }),
+    );
   }
 
   private repository(manager?: EntityManager): Repository<TenantEntity> {

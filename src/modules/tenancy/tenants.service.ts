@@ -1,8 +1,10 @@
+import { RequestContext } from '@app/common/context/request-context';
 import { OutboxWriter } from '@app/common/outbox/outbox.writer';
 import { FieldError } from '@app/common/errors/domain-error';
 import { CreateTenantInput, LiveModeAllowedEvent, TenantCreatedEvent } from '@app/contracts/tenancy.contracts';
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AuditLogService } from './audit-log.service';
 import { Page, PageRequest } from './keyset-page';
@@ -27,8 +29,14 @@ export class TenantsService {
     private readonly tenants: TenantsRepository,
     private readonly auditLog: AuditLogService,
     private readonly outbox: OutboxWriter,
+    private readonly context: RequestContext,
   ) {}
 
+  /**
+   * Creates a tenant, its `tenant.created` event and audit entry. The id is
+   * made here, so the whole transaction runs in the new tenant as the app
+   * role, whose policy on `tenants` admits only the current tenant's row.
+   */
   async create(input: CreateTenantInput): Promise<TenantBody> {
     const slug = input.slug.trim();
     const name = input.name.trim();
@@ -38,13 +46,16 @@ export class TenantsService {
 
     let tenant: TenantEntity;
     try {
-      tenant = await this.dataSource.transaction(async (manager) => {
-        const created = await this.tenants.insert(manager, { slug, name, timeZone });
-        await this.outbox.append(manager, new TenantCreatedEvent(created.id, created.id, { slug, name }));
-        await this.auditLog.record({ tenantId: created.id, action: 'tenant.created', details: { slug, name, timeZone } }, manager);
+      const id = randomUUID();
+      tenant = await this.context.runInTenant(id, () =>
+        this.dataSource.transaction(async (manager) => {
+          const created = await this.tenants.insert(manager, { id, slug, name, timeZone });
+          await this.outbox.append(manager, new TenantCreatedEvent(created.id, created.id, { slug, name }));
+          await this.auditLog.record({ tenantId: created.id, action: 'tenant.created', details: { slug, name, timeZone } }, manager);
 
-        return created;
-      });
+          return created;
+        }),
+      );
     } catch (error) {
       if (isUniqueViolation(error, 'tenants_slug_key')) {
         throw alreadyExists('slug', 'is already taken', `A tenant with the slug "${slug}" already exists.`);

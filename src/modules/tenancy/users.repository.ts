@@ -64,6 +64,38 @@ export class UsersRepository {
     return rows.length > 0 ? { userId: rows[0].user_id, email: rows[0].email, passwordHash: rows[0].password_hash, tenantId: rows[0].tenant_id, role: rows[0].role } : null;
   }
 
+  /**
+   * Returns the login identity (not an operator) with this email, in any
+   * tenant, through the SECURITY DEFINER function
+   * app_find_tenant_user_identity, or null.
+   */
+  async findTenantUserIdentity(email: string): Promise<{ id: string; email: string; passwordHash: string } | null> {
+    const rows = await callCrossTenantFunction<{ user_id: string; email: string; password_hash: string }>(this.dataSource, 'app_find_tenant_user_identity', [
+      email,
+    ]);
+
+    return rows.length > 0 ? { id: rows[0].user_id, email: rows[0].email, passwordHash: rows[0].password_hash } : null;
+  }
+
+  /**
+   * Creates a login identity and its membership in the current tenant,
+   * inside the caller's transaction, through the SECURITY DEFINER function
+   * app_create_tenant_user. Returns the user id and the membership's
+   * creation time.
+   */
+  async insertTenantUser(manager: EntityManager, user: { email: string; passwordHash: string; role: TenantRole }): Promise<{ id: string; createdAt: Date }> {
+    const rows: { user_id: string; created_at: Date }[] = await manager.query('SELECT * FROM app_create_tenant_user($1, $2, $3)', [
+      user.email,
+      user.passwordHash,
+      user.role,
+    ]);
+    if (rows.length === 0) {
+      throw new Error('app_create_tenant_user created no user: it must run in a tenant (RequestContext.runInTenant)');
+    }
+
+    return { id: rows[0].user_id, createdAt: rows[0].created_at };
+  }
+
   /** Returns the operator with this email, or null. */
   async findOperatorLogin(email: string): Promise<LoginCandidate | null> {
     const rows = await callCrossTenantFunction<{ user_id: string; email: string; password_hash: string }>(this.dataSource, 'app_find_operator_login', [email]);

@@ -1,3 +1,4 @@
+import { RequestContext } from '@app/common/context/request-context';
 import { FieldError, notFound } from '@app/common/errors/domain-error';
 import { TENANT_ROLES, TenantRole } from '@app/common/roles/roles';
 import { CreateUserInput } from '@app/contracts/tenancy.contracts';
@@ -6,10 +7,9 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditLogService } from './audit-log.service';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from './passwords';
-import { checkEmail, normalizeEmail } from './tenant-validation';
+import { checkEmail, isUuid, normalizeEmail } from './tenant-validation';
 import { TenantsRepository } from './tenants.repository';
 import { alreadyExists, assertValid, isUniqueViolation, tenantNotFound } from './tenancy.errors';
-import { UserEntity } from './user.entity';
 import { UsersRepository } from './users.repository';
 import { SessionsRepository } from './sessions.repository';
 
@@ -38,6 +38,7 @@ export class UsersService {
     private readonly tenants: TenantsRepository,
     private readonly auditLog: AuditLogService,
     private readonly sessions: SessionsRepository,
+    private readonly context: RequestContext,
   ) {}
 
   /** Revoke every live session of the user with this email, for an operator who suspects a stolen cookie or removes a person. */
@@ -93,35 +94,52 @@ export class UsersService {
     }
   }
 
+  /**
+   * Adds a user to a tenant, in that tenant as the app role. The identity
+   * with this email may already belong to other tenants, which the tenant's
+   * scope cannot see, so it is found, and a new one created, through
+   * SECURITY DEFINER functions.
+   */
   private async createTenantUser(tenantId: string, email: string, password: string, role: TenantRole): Promise<UserBody> {
-    const tenant = await this.tenants.findById(tenantId);
-    if (!tenant) {
+    if (!isUuid(tenantId)) {
       throw tenantNotFound();
     }
 
-    const existing = await this.users.findByEmail(email, false);
-    if (existing) {
-      await this.checkExistingIdentity(existing, tenant.id, password);
-    }
-    const passwordHash = existing ? null : await hashPassword(password);
-
-    try {
-      return await this.dataSource.transaction(async (manager) => {
-        const user = existing ?? (await this.users.insertUser(manager, { email, passwordHash: passwordHash as string, isOperator: false }));
-        const membership = await this.users.insertMembership(manager, { tenantId: tenant.id, userId: user.id, role });
-        await this.auditLog.record({ tenantId: tenant.id, action: 'user.created', details: { userId: user.id, email, role } }, manager);
-
-        return { id: user.id, email, role, tenantId: tenant.id, createdAt: membership.createdAt.toISOString() };
-      });
-    } catch (error) {
-      if (isUniqueViolation(error, 'memberships_tenant_user_key') || isUniqueViolation(error, 'users_tenant_user_email_key')) {
-        throw emailTaken(email);
+    return this.context.runInTenant(tenantId, async () => {
+      const tenant = await this.tenants.findById(tenantId);
+      if (!tenant) {
+        throw tenantNotFound();
       }
-      throw error;
-    }
+
+      const existing = await this.users.findTenantUserIdentity(email);
+      if (existing) {
+        await this.checkExistingIdentity(existing, tenant.id, password);
+      }
+      const passwordHash = existing ? null : await hashPassword(password);
+
+      try {
+        return await this.dataSource.transaction(async (manager) => {
+          let user: { id: string; createdAt: Date };
+          if (existing) {
+            const membership = await this.users.insertMembership(manager, { tenantId: tenant.id, userId: existing.id, role });
+            user = { id: existing.id, createdAt: membership.createdAt };
+          } else {
+            user = await this.users.insertTenantUser(manager, { email, passwordHash: passwordHash as string, role });
+          }
+          await this.auditLog.record({ tenantId: tenant.id, action: 'user.created', details: { userId: user.id, email, role } }, manager);
+
+          return { id: user.id, email, role, tenantId: tenant.id, createdAt: user.createdAt.toISOString() };
+        });
+      } catch (error) {
+        if (isUniqueViolation(error, 'memberships_tenant_user_key') || isUniqueViolation(error, 'users_tenant_user_email_key')) {
+          throw emailTaken(email);
+        }
+        throw error;
+      }
+    });
   }
 
-  private async checkExistingIdentity(user: UserEntity, tenantId: string, password: string): Promise<void> {
+  private async checkExistingIdentity(user: { id: string; email: string; passwordHash: string }, tenantId: string, password: string): Promise<void> {
     if (await this.users.findMembership(tenantId, user.id)) {
       throw emailTaken(user.email);
     }

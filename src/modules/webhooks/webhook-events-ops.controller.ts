@@ -1,4 +1,5 @@
 import { RequestContext } from '@app/common/context/request-context';
+import { notFound } from '@app/common/errors/domain-error';
 import { Roles } from '@app/common/roles/roles';
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
 import {
@@ -27,7 +28,9 @@ import { WebhooksAdminService } from './webhooks-admin.service';
 /**
  * The webhook inbox for platform operators: what arrived, what failed and
  * why, and replay. A list or replay filtered to one tenant runs in that
- * tenant; the rest runs in the operator's cross-tenant scope.
+ * tenant, and so does every route on one event, in the event's tenant. The
+ * unfiltered list and bulk replay find their events through SECURITY DEFINER
+ * functions, and the bulk replay replays each event in its tenant.
  */
 @ApiTags('ops')
 @ApiBearerAuth()
@@ -88,7 +91,7 @@ export class WebhookEventsOpsController {
   @ApiOkResponse({ type: WebhookEventDetailResponse })
   @ApiNotFoundResponse({ description: 'not_found: no such event' })
   show(@Param('id') id: string): Promise<WebhookEventDetailResponse> {
-    return this.admin.getEvent(id);
+    return this.runInEventTenant(id, () => this.admin.getEvent(id));
   }
 
   @Post(':id/replay')
@@ -102,6 +105,20 @@ export class WebhookEventsOpsController {
   @ApiConflictResponse({ description: 'invalid_state: the event is still received or processing' })
   @ApiServiceUnavailableResponse({ description: 'service_unavailable: Redis did not take the job; the sweeper adds it later' })
   replayOne(@Param('id') id: string): Promise<WebhookReplayResponse> {
-    return this.admin.replayEvent(id);
+    return this.runInEventTenant(id, () => this.admin.replayEvent(id));
+  }
+
+  /**
+   * Runs `work` in the tenant of event `id`, found through a SECURITY DEFINER
+   * function, so the event is read and replayed as the app role. An unknown
+   * or malformed id is the same 404 the work itself would throw.
+   */
+  private async runInEventTenant<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const tenantId = await this.admin.findEventTenantId(id);
+    if (tenantId === null) {
+      throw notFound('webhook event');
+    }
+
+    return this.context.runInTenant(tenantId, work);
   }
 }

@@ -1,5 +1,5 @@
 import { callCrossTenantFunction } from '@app/common/database/tenant-lookup';
-import { KeysetPosition, cursorTimestampSql, encodeCursor } from '@app/common/pagination/keyset-cursor';
+import { KeysetPosition, cursorTimestampSql, encodeCursor, toKeysetPage } from '@app/common/pagination/keyset-cursor';
 import { Injectable } from '@nestjs/common';
 import type { PoolClient, QueryResultRow } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
@@ -261,6 +261,17 @@ export class WebhookEventsRepository {
     return rows.length > 0 ? rows[0].job_generation : null;
   }
 
+  /**
+   * The tenant of the row with this id, or null when there is none, through
+   * the SECURITY DEFINER function app_webhook_event_tenant. Operator routes
+   * that name an event by id then read and replay it in that tenant.
+   */
+  async findTenantId(id: string): Promise<string | null> {
+    const [row] = await callCrossTenantFunction<{ result: string | null }>(this.dataSource, 'app_webhook_event_tenant', [id]);
+
+    return row?.result ?? null;
+  }
+
   /** One row by id in any tenant, with its payload; the operators' read. Null for a missing id. */
   async findById(id: string, manager: EntityManager = this.dataSource.manager): Promise<WebhookEventRecord | null> {
     const rows: RecordRow[] = await manager.query(`SELECT ${RECORD_COLUMNS}, payload FROM webhook_events WHERE id = $1`, [id]);
@@ -324,6 +335,26 @@ export class WebhookEventsRepository {
     };
   }
 
+  /**
+   * A page of every tenant's rows, newest first by arrival, continuing after
+   * `after`, through the SECURITY DEFINER function app_list_webhook_events:
+   * the operators' unfiltered list, with the same rows and order as `list`.
+   */
+  async listAcrossTenants(
+    filter: Omit<WebhookEventListFilter, 'tenantId'>,
+    limit: number,
+    after?: KeysetPosition,
+  ): Promise<{ data: WebhookEventRecord[]; nextCursor: string | null }> {
+    const rows = await callCrossTenantFunction<RecordRow & { keyset_time: string }>(this.dataSource, 'app_list_webhook_events', [
+      ...functionFilter(filter),
+      after?.createdAt ?? null,
+      after?.id ?? null,
+      limit + 1,
+    ]);
+
+    return toKeysetPage(rows, limit, toRecord);
+  }
+
   /** Count the rows a filter matches, for a dry run. */
   async count(filter: WebhookEventListFilter): Promise<number> {
     const { where, parameters } = whereClause(filter);
@@ -348,6 +379,24 @@ export class WebhookEventsRepository {
     );
 
     return rows.map((row) => row.id);
+  }
+
+  /** Counts every tenant's rows a filter matches, through the SECURITY DEFINER function app_count_webhook_events. */
+  async countAcrossTenants(filter: Omit<WebhookEventListFilter, 'tenantId'>): Promise<number> {
+    const [row] = await callCrossTenantFunction<{ result: number }>(this.dataSource, 'app_count_webhook_events', functionFilter(filter));
+
+    return row.result;
+  }
+
+  /**
+   * Id and tenant of every tenant's rows a filter matches, oldest first,
+   * through the SECURITY DEFINER function app_find_webhook_events, so a bulk
+   * replay across tenants can replay each event in its tenant.
+   */
+  async findAcrossTenants(filter: Omit<WebhookEventListFilter, 'tenantId'>, limit: number): Promise<{ id: string; tenantId: string }[]> {
+    const rows = await callCrossTenantFunction<{ id: string; tenant_id: string }>(this.dataSource, 'app_find_webhook_events', [...functionFilter(filter), limit]);
+
+    return rows.map((row) => ({ id: row.id, tenantId: row.tenant_id }));
   }
 
   transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
@@ -420,6 +469,11 @@ function whereClause(filter: WebhookEventListFilter): { where: string[]; paramet
   }
 
   return { where, parameters };
+}
+
+/** Returns the filter arguments of the cross-tenant webhook functions in their order. A NULL argument matches every row. */
+function functionFilter(filter: Omit<WebhookEventListFilter, 'tenantId'>): unknown[] {
+  return [filter.status ?? null, filter.type ?? null, filter.since ?? null, filter.until ?? null];
 }
 
 function toRecord(row: RecordRow): WebhookEventRecord {

@@ -1,3 +1,4 @@
+import { RequestContext } from '@app/common/context/request-context';
 import { DomainError, notFound, validationFailed } from '@app/common/errors/domain-error';
 import { describeError } from '@app/common/logging/error-description';
 import { withTimeout } from '@app/common/queues/queue-connection-state';
@@ -9,7 +10,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { isUUID } from 'class-validator';
 import { ProcessWebhookEventJobData, webhookEventJobId } from './process-webhook-event.job';
-import { REPLAYABLE_STATUSES, WebhookEventRecord, WebhookEventsRepository } from './webhook-events.repository';
+import { REPLAYABLE_STATUSES, WebhookEventListFilter, WebhookEventRecord, WebhookEventsRepository } from './webhook-events.repository';
 
 /** Maximum number of events one bulk replay request replays; `remaining` in the response counts those left. */
 export const MAX_BULK_REPLAY = 1_000;
@@ -37,6 +38,7 @@ export class WebhookReplayService {
     @Inject(TENANCY_FACADE) private readonly tenancy: TenancyFacade,
     @InjectQueue(QUEUE_WEBHOOK_EVENTS) private readonly queue: Queue<ProcessWebhookEventJobData>,
     private readonly events: WebhookEventsRepository,
+    private readonly context: RequestContext,
   ) {}
 
   /**
@@ -58,8 +60,8 @@ export class WebhookReplayService {
 
   /**
    * Replay every event a query matches, oldest first, at most
-   * MAX_BULK_REPLAY per call. A dry run only counts them. Events that change
-   * state while the replay runs are skipped.
+   * MAX_BULK_REPLAY per call, each in its tenant. A dry run only counts them.
+   * Events that change state while the replay runs are skipped.
    */
   async replayEvents(query: WebhookReplayQuery, actor?: AuditActor): Promise<WebhookReplayResult & { remaining?: number }> {
     if (!REPLAYABLE_STATUSES.includes(query.status)) {
@@ -68,13 +70,13 @@ export class WebhookReplayService {
 
     const filter = { tenantId: query.tenantId, status: query.status, type: query.type, since: query.since, until: query.until };
     if (query.dryRun) {
-      return { wouldReplay: await this.events.count(filter) };
+      return { wouldReplay: await this.count(filter) };
     }
 
     let replayed = 0;
-    for (const id of await this.events.findIds(filter, MAX_BULK_REPLAY)) {
+    for (const { id, tenantId } of await this.findEvents(filter)) {
       try {
-        await this.replayEvent(id, actor);
+        await this.context.runInTenant(tenantId, () => this.replayEvent(id, actor));
         replayed++;
       } catch (error) {
         if (error instanceof DomainError && (error.code === 'invalid_state' || error.code === 'not_found')) {
@@ -91,10 +93,27 @@ export class WebhookReplayService {
       }
     }
 
-    const remaining = await this.events.count(filter);
+    const remaining = await this.count(filter);
     this.logger.log({ filter: describeFilter(filter), replayed, remaining }, 'Operator replayed webhook events');
 
     return { replayed, remaining };
+  }
+
+  /** Counts the events a filter matches: in its tenant, or without one across tenants through a SECURITY DEFINER function. */
+  private count(filter: WebhookEventListFilter): Promise<number> {
+    return filter.tenantId === undefined ? this.events.countAcrossTenants(filter) : this.events.count(filter);
+  }
+
+  /** Finds up to MAX_BULK_REPLAY events a filter matches, oldest first, each with the tenant to replay it in. */
+  private async findEvents(filter: WebhookEventListFilter): Promise<{ id: string; tenantId: string }[]> {
+    const tenantId = filter.tenantId;
+    if (tenantId === undefined) {
+      return this.events.findAcrossTenants(filter, MAX_BULK_REPLAY);
+    }
+
+    const ids = await this.events.findIds(filter, MAX_BULK_REPLAY);
+
+    return ids.map((id) => ({ id, tenantId }));
   }
 
   private async reset(id: string, actor: AuditActor | undefined): Promise<ReplayedEvent> {

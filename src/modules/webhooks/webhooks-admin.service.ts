@@ -35,11 +35,12 @@ export class WebhooksAdminService implements WebhooksAdmin {
 
     const limit = Math.min(Math.max(query.limit ?? DEFAULT_PAGE_LIMIT, 1), MAX_PAGE_LIMIT);
     const after = query.cursor ? decodeCursor(query.cursor) : undefined;
-    const page = await this.events.list(
-      { tenantId: query.tenantId, status: query.status, type: query.type, since: query.since, until: query.until },
-      limit,
-      after,
-    );
+    const filter = { status: query.status, type: query.type, since: query.since, until: query.until };
+    // Without a tenant the list reads every tenant, which only the SECURITY DEFINER function may.
+    const page =
+      query.tenantId === undefined
+        ? await this.events.listAcrossTenants(filter, limit, after)
+        : await this.events.list({ ...filter, tenantId: query.tenantId }, limit, after);
 
     return { data: page.data.map(toView), nextCursor: page.nextCursor };
   }
@@ -51,6 +52,11 @@ export class WebhooksAdminService implements WebhooksAdmin {
     }
 
     return { ...toView(event), payload: event.payload ?? {} };
+  }
+
+  /** Returns the tenant id of the event with this id, or null for an unknown or malformed id. */
+  findEventTenantId(id: string): Promise<string | null> {
+    return isUUID(id) ? this.events.findTenantId(id) : Promise.resolve(null);
   }
 
   replayEvent(id: string, actor?: AuditActor): Promise<{ replayed: 1 }> {

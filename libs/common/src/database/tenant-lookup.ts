@@ -3,10 +3,11 @@ import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 
 /**
  * The SECURITY DEFINER functions that look across tenants, created by the
- * migrations and listed in docs/security.md: lookups that find a tenant
- * before a request has one, logins, and the background work that finds its
- * tenants. The outbox relay's two functions are left out, because they must
- * run inside the relay's transaction.
+ * migrations and listed in docs/security.md. They serve lookups that find a
+ * tenant before a request has one, logins, the background work that finds
+ * its tenants, and operator routes that find the tenant of a row by id or
+ * list every tenant's rows. The outbox relay's two functions are left out,
+ * because they must run inside the relay's transaction.
  */
 export type CrossTenantFunction =
   | 'app_authenticate_api_token'
@@ -24,7 +25,16 @@ export type CrossTenantFunction =
   | 'app_find_tenants_to_reconcile'
   | 'app_count_webhook_events_by_status'
   | 'app_count_stripe_connections_by_status'
-  | 'app_measure_outbox_backlog';
+  | 'app_measure_outbox_backlog'
+  | 'app_webhook_event_tenant'
+  | 'app_api_token_tenant'
+  | 'app_list_tenants'
+  | 'app_list_audit_log'
+  | 'app_list_webhook_events'
+  | 'app_list_api_tokens'
+  | 'app_count_webhook_events'
+  | 'app_find_webhook_events'
+  | 'app_find_tenant_user_identity';
 
 interface Pool {
   query(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;

@@ -46,3 +46,31 @@ export function decodeCursor(cursor: string, field = 'cursor'): KeysetPosition {
 
   return { createdAt, id };
 }
+
+/** The page size a list returns: `limit` clamped to 1…MAX_PAGE_LIMIT, DEFAULT_PAGE_LIMIT when absent. */
+export function pageLimit(limit: number | undefined): number {
+  return Math.min(Math.max(limit ?? DEFAULT_PAGE_LIMIT, 1), MAX_PAGE_LIMIT);
+}
+
+/** A row fetched for a keyset page: its id, and its keyset time as cursorTimestampSql renders it. */
+export interface KeysetRow {
+  id: string;
+  keyset_time: string;
+}
+
+/**
+ * Cuts rows fetched with a limit of `limit + 1` into a page of at most
+ * `limit` items, with the cursor after its last row when another row follows.
+ */
+export function toKeysetPage<R extends KeysetRow, T>(rows: R[], limit: number, toItem: (row: R) => T): { data: T[]; nextCursor: string | null } {
+  if (rows.length <= limit) {
+    return { data: rows.map(toItem), nextCursor: null };
+  }
+
+  const last = rows[limit - 1];
+
+  return {
+    data: rows.slice(0, limit).map(toItem),
+    nextCursor: encodeCursor({ createdAt: last.keyset_time, id: last.id }),
+  };
+}
