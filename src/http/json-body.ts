@@ -79,7 +79,15 @@ export class JsonBodyInterceptor implements NestInterceptor {
       throw validationFailed([error], detail);
     }
 
+    const queryProblem = inspectBody(request.query);
+    if (queryProblem?.kind === 'unstorable_text') {
+      throw unstorableText(queryProblem.path);
+    }
+
     const problem = inspectBody(request.body);
+    if (problem?.kind === 'unstorable_text') {
+      throw unstorableText(problem.path);
+    }
     if (problem?.kind === 'too_deep') {
       throw validationFailed(
         [{ field: 'body', message: `must not nest objects and arrays deeper than ${MAX_BODY_DEPTH} levels` }],
@@ -100,6 +108,13 @@ export class JsonBodyInterceptor implements NestInterceptor {
   }
 }
 
+function unstorableText(field: string): Error {
+  return validationFailed(
+    [{ field, message: 'must not contain a NUL character or an unpaired UTF-16 surrogate' }],
+    `The value of ${field} contains a NUL character (\\u0000) or an unpaired surrogate (\\ud800 to \\udfff), which cannot be stored. Remove it and send the request again.`,
+  );
+}
+
 /** Return the lower-case charset parameter of a Content-Type header, or null when it has none. */
 function declaredCharset(contentType: string | undefined): string | null {
   const match = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType ?? '');
@@ -107,7 +122,16 @@ function declaredCharset(contentType: string | undefined): string | null {
   return match ? match[1].toLowerCase() : null;
 }
 
-type BodyProblem = { kind: 'too_deep' } | { kind: 'forbidden_key' | 'secret'; path: string };
+type BodyProblem = { kind: 'too_deep' } | { kind: 'forbidden_key' | 'secret' | 'unstorable_text'; path: string };
+
+/**
+ * A NUL character, which PostgreSQL text and jsonb cannot store, or a UTF-16
+ * surrogate without its pair, which has no UTF-8 form and makes stripe-node's
+ * form encoding throw. Either would fail a request only after it had written
+ * or called Stripe.
+ */
+// eslint-disable-next-line no-control-regex -- NUL is the character this pattern exists to find.
+const UNSTORABLE_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
  * Walk the parsed body without recursion, because validation and
@@ -118,6 +142,9 @@ function inspectBody(body: unknown): BodyProblem | null {
   const pending: { value: unknown; path: string; depth: number }[] = [{ value: body, path: '', depth: 0 }];
   while (pending.length > 0) {
     const { value, path, depth } = pending.pop()!;
+    if (typeof value === 'string' && UNSTORABLE_TEXT.test(value)) {
+      return { kind: 'unstorable_text', path: path === '' ? 'body' : path };
+    }
     if (typeof value === 'string' && depth > 0 && !(depth === 1 && SECRET_FIELDS.has(path)) && containsSecret(value)) {
       return { kind: 'secret', path };
     }
@@ -133,6 +160,9 @@ function inspectBody(body: unknown): BodyProblem | null {
       const childPath = path === '' ? key : `${path}.${key}`;
       if (FORBIDDEN_KEYS.has(key)) {
         return { kind: 'forbidden_key', path: childPath };
+      }
+      if (UNSTORABLE_TEXT.test(key)) {
+        return { kind: 'unstorable_text', path: path === '' ? 'body' : path };
       }
       if (containsSecret(key)) {
         // The path goes back in the error body, so the key in it is masked.

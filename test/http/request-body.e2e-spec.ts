@@ -157,6 +157,31 @@ describe('request body handling', () => {
     expect(response.text).not.toContain(secret);
   });
 
+  it.each([
+    ['a NUL character', { description: 'a\u0000b' }, 'description'],
+    ['an unpaired surrogate', { description: '\ud800 x' }, 'description'],
+    ['a NUL character in a metadata value', { metadata: { note: 'v\u0000' } }, 'metadata.note'],
+    ['a NUL character in a metadata key', { metadata: { 'k\u0000': 'v' } }, 'metadata'],
+  ])('rejects %s before any work', async (_name, fields, field) => {
+    const tenant = await createTenant(t);
+    const body = { amount: 1000, currency: 'usd', paymentMethod: 'pm_card_visa', ...fields };
+
+    const response = await postRaw('/api/v1/payments', JSON.stringify(body), tenant.auth);
+    const payments = await t.http().get('/api/v1/payments').set(tenant.auth);
+
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('validation_failed');
+    expect(response.body.errors).toEqual([{ field, message: 'must not contain a NUL character or an unpaired UTF-16 surrogate' }]);
+    expect(payments.body.data).toEqual([]);
+  });
+
+  it('rejects a NUL character in a query parameter', async () => {
+    const response = await t.http().get('/api/v1/ops/webhook-events?type=a%00b').set(await createOperatorAuth(t));
+
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([{ field: 'type', message: 'must not contain a NUL character or an unpaired UTF-16 surrogate' }]);
+  });
+
   it('names the charset that did not decode the body', async () => {
     const tenant = await createTenant(t);
 
