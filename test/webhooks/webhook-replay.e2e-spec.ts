@@ -366,6 +366,22 @@ describe('Webhook event replay', () => {
       expect(rows.map((row) => row.status)).toEqual(['processed', 'processed']);
     });
 
+    it('leaves replayed events out of remaining', async () => {
+      const tenant = await paidTenant();
+      const failed = await failedEvent(tenant);
+      await fixKeys(tenant);
+      await t.http().post(`${EVENTS}/replay`).set(operator).send({ tenantId: tenant.tenantId, status: 'failed' }).expect(200);
+      await finishedAgain(failed.id, 2);
+      const processed: InboxRow[] = await dataSource.query(`SELECT * FROM webhook_events WHERE tenant_id = $1 AND status = 'processed'`, [tenant.tenantId]);
+
+      const response = await t.http().post(`${EVENTS}/replay`).set(operator).send({ tenantId: tenant.tenantId, status: 'processed' }).expect(200);
+      await Promise.all(processed.map((row) => finishedAgain(row.id, row.attempts + 1)));
+
+      expect(processed.length).toBeGreaterThan(0);
+      expect(response.body.replayed).toBeGreaterThanOrEqual(processed.length);
+      expect(response.body.remaining).toBe(0);
+    });
+
     it('filters the bulk replay by type', async () => {
       const tenant = await paidTenant();
       await failedEvent(tenant);

@@ -73,8 +73,11 @@ export class WebhookReplayService {
       return { wouldReplay: await this.count(filter) };
     }
 
+    // Counted before the replay, because replayed events may match the filter again once they finish.
+    const matched = await this.count(filter);
+    const found = await this.findEvents(filter);
     let replayed = 0;
-    for (const { id, tenantId } of await this.findEvents(filter)) {
+    for (const { id, tenantId } of found) {
       try {
         await this.context.runInTenant(tenantId, () => this.replayEvent(id, actor));
         replayed++;
@@ -93,7 +96,7 @@ export class WebhookReplayService {
       }
     }
 
-    const remaining = await this.count(filter);
+    const remaining = Math.max(0, matched - found.length);
     this.logger.log({ filter: describeFilter(filter), replayed, remaining }, 'Operator replayed webhook events');
 
     return { replayed, remaining };
