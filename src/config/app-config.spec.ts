@@ -100,6 +100,18 @@ describe('loadConfig', () => {
     expect(messageFor({ DATABASE_URL: 'mysql://user:hunter2@db/billing' })).not.toContain('hunter2');
   });
 
+  it('names only DATABASE_URL when it is invalid and SERVICE_DATABASE_URL is unset', () => {
+    let message = '';
+    try {
+      loadConfig({ NODE_ENV: 'test', DATABASE_URL: 'notaurl' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+
+    expect(message).toContain('DATABASE_URL must be a URL');
+    expect(message).not.toContain('SERVICE_DATABASE_URL');
+  });
+
   it('does not need an encryption key under NODE_ENV=test', () => {
     expect(loadConfig({ NODE_ENV: 'test' }).encryptionKeys).toMatch(/^test:/);
   });

@@ -105,7 +105,9 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   }
   const stripeEmulatorPort = parsePort('STRIPE_EMULATOR_PORT', value('STRIPE_EMULATOR_PORT', '12111'), problems);
   const databaseUrl = parseUrl('DATABASE_URL', value('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/billing'), ['postgres:', 'postgresql:'], problems);
-  const serviceDatabaseUrl = parseUrl('SERVICE_DATABASE_URL', value('SERVICE_DATABASE_URL', databaseUrl), ['postgres:', 'postgresql:'], problems);
+  // Unset, it takes DATABASE_URL's value, which is checked (and named) once already.
+  const serviceDatabaseUrl =
+    value('SERVICE_DATABASE_URL', '') === '' ? databaseUrl : parseUrl('SERVICE_DATABASE_URL', value('SERVICE_DATABASE_URL', ''), ['postgres:', 'postgresql:'], problems);
   const redisUrl = parseUrl('REDIS_URL', value('REDIS_URL', 'redis://127.0.0.1:6379'), ['redis:', 'rediss:'], problems);
   const publicBaseUrl = parseUrl('PUBLIC_BASE_URL', value('PUBLIC_BASE_URL', 'http://localhost:3000'), ['http:', 'https:'], problems).replace(/\/+$/, '');
 
