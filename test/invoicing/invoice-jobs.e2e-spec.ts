@@ -220,7 +220,7 @@ describe('invoice jobs', () => {
       expect(invoice.stripeError).toEqual({
         job: 'issue',
         code: 'stripe_keys_invalid',
-        message: expect.stringMatching(/^stripe_keys_invalid: /),
+        message: expect.stringMatching(/^Stripe rejected the stored secret key/),
         failedAt: expect.any(String),
       });
       expect(invoice.stripeError?.message).not.toContain(tenant.account.test.secretKey);

@@ -138,7 +138,10 @@ export class InvoicesProcessor extends WorkerHost implements BeforeApplicationSh
   /** Stores the failure on the invoice; a failure to store it is logged, and the job still fails with its own error. */
   private async storeStripeError(tenantId: string, invoiceId: string, job: StripeWork, error: Error): Promise<void> {
     try {
-      await this.invoices.recordStripeError(tenantId, invoiceId, { job, code: jobFailureReason(error), message: redactSecrets(error.message), at: new Date() });
+      const code = jobFailureReason(error);
+      // Job errors carry their reason as a prefix for the logs and Bull Board; the invoice has it as `code`.
+      const message = error.message.startsWith(`${code}: `) ? error.message.slice(code.length + 2) : error.message;
+      await this.invoices.recordStripeError(tenantId, invoiceId, { job, code, message: redactSecrets(message), at: new Date() });
     } catch (recordingError) {
       this.logger.error({ tenantId, invoiceId, job, err: describeError(recordingError) }, "Could not store an invoice job's failure on the invoice");
     }

@@ -23,7 +23,7 @@ export class InvoiceStripeErrorResponse {
   @ApiProperty({ example: 'stripe_keys_invalid', description: 'The failure reason, as the job metrics and logs name it.' })
   code!: string;
 
-  @ApiProperty({ example: 'stripe_keys_invalid: Stripe rejected the secret key (revoked, expired or wrong). Enter a valid key from the Stripe Dashboard.' })
+  @ApiProperty({ example: 'Stripe rejected the stored secret key. Verify the connection or enter new keys in Settings → Billing.' })
   message!: string;
 
   @ApiProperty({ format: 'date-time' })
