@@ -813,14 +813,14 @@ describe('row-level security', () => {
         return lockById(manager, id);
       });
 
-      const shown = await t.http().get(`/api/v1/ops/webhook-events/${eventId}`).set(operator);
+      const fetched = await t.http().get(`/api/v1/ops/webhook-events/${eventId}`).set(operator);
       const replayed = await t.http().post(`/api/v1/ops/webhook-events/${eventId}/replay`).set(operator);
       const unknown = await t.http().get(`/api/v1/ops/webhook-events/${randomUUID()}`).set(operator);
       findSpy.mockRestore();
       lockSpy.mockRestore();
 
-      expect(shown.status).toBe(200);
-      expect(shown.body.tenantId).toBe(tenantA.tenantId);
+      expect(fetched.status).toBe(200);
+      expect(fetched.body.tenantId).toBe(tenantA.tenantId);
       expect(replayed.status).toBe(200);
       expect(unknown.status).toBe(404);
       expect(seen.show).toEqual([{ currentUser: APP_ROLE, tenantIds: [tenantA.tenantId] }]);

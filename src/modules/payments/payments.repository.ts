@@ -105,8 +105,8 @@ export class PaymentsRepository {
   /** Writes the given columns of one payment; updated_at is set by TypeORM. */
   /**
    * Writes `changes` to the payment's row and sets `payment.updatedAt` to the
-   * row's new value, read back with RETURNING, so a caller that applies the
-   * changes to `payment` holds the row as stored without reading it again.
+   * row's new value, read back with RETURNING. A caller that also applies the
+   * changes to `payment` then has the stored row without reading it again.
    */
   async update(manager: EntityManager, payment: PaymentEntity, changes: Partial<PaymentEntity>): Promise<void> {
     const result = await manager

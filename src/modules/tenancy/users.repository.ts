@@ -21,9 +21,10 @@ export interface LoginCandidate {
 }
 
 /**
- * Users and their memberships. Emails are passed in already normalised. A
- * tenant's connection sees only the users who are members of it; logins go
- * through SECURITY DEFINER functions that return only the one user asked for.
+ * Repository of users and their memberships. Emails are passed in already
+ * normalised. A tenant's connection reads only the users who are members of
+ * it. Logins go through SECURITY DEFINER functions that return only the one
+ * requested user.
  */
 @Injectable()
 export class UsersRepository {

@@ -58,7 +58,7 @@ export class WebhookEventBatches {
       }),
       limits,
     );
-    // Every job of the batch asked before the read started, so each sees the connection as it was after its claim.
+    // Every job of a batch submitted its request before the read started, so each gets the connection as it was after its claim.
     this.connections = new MicroBatcher(
       asTenant(async (tenantId, requests: void[]) => {
         const connection = await stripeConnection.getConnection(tenantId);
@@ -83,7 +83,7 @@ export class WebhookEventBatches {
     return this.deliveryTimes.submit(tenantId, receivedAt);
   }
 
-  /** The tenant's Stripe connection, read after this call was made. */
+  /** Read the tenant's Stripe connection, no earlier than this call. */
   connectionOf(tenantId: string): Promise<ConnectionView> {
     return this.connections.submit(tenantId, undefined);
   }

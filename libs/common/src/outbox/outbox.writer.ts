@@ -19,7 +19,7 @@ export class OutboxWriter {
       return;
     }
 
-    // Lock the counter rows in one order, so two transactions writing the same aggregates never deadlock on them.
+    // Lock the counter rows in sorted key order, so two calls appending to the same aggregates wait for each other instead of deadlocking.
     const groups = groupByAggregate(events);
     const keys = [...groups.keys()].sort();
     for (const key of keys) {
