@@ -1,3 +1,4 @@
+import { RequestContext } from '@app/common/context/request-context';
 import { QUEUE_WEBHOOK_EVENTS } from '@app/common/queues/queue-names';
 import { signStripePayload } from '@app/common/stripe/webhook-signature';
 import { getQueueToken } from '@nestjs/bullmq';
@@ -6,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import Stripe from 'stripe';
 import { DataSource } from 'typeorm';
+import { WebhookEventsRepository } from '../../src/modules/webhooks/webhook-events.repository';
 import { WebhookEventsSweeper } from '../../src/modules/webhooks/webhook-events.sweeper';
+import { WebhookIntakeService } from '../../src/modules/webhooks/webhook-intake.service';
 import { createOperatorAuth, createTenant } from '../support/factories';
 import { TestApp, eventually, freePort, startTestApp } from '../support/test-app';
 import { startDatabaseProxy } from './webhook-helpers';
@@ -379,6 +382,87 @@ describe('Stripe webhook intake', () => {
 
       expect(await inboxRows(endpoint.tenantId, eventIdOf(body))).toHaveLength(1);
       expect(await inboxRows(other.tenantId, eventIdOf(body))).toHaveLength(1);
+    });
+  });
+
+  describe('batches', () => {
+    let endpoint: WebhookEndpoint;
+    let intake: WebhookIntakeService;
+    let repository: WebhookEventsRepository;
+    let context: RequestContext;
+
+    beforeAll(async () => {
+      endpoint = await connectedEndpoint();
+      intake = t.app.get(WebhookIntakeService);
+      repository = t.app.get(WebhookEventsRepository);
+      context = t.app.get(RequestContext);
+    });
+
+    function newEvent(body: Buffer) {
+      const { id, type, created } = JSON.parse(body.toString('utf8')) as { id: string; type: string; created: number };
+
+      return { stripeEventId: id, type, livemode: false, apiVersion: '2026-11-18.endive', stripeCreated: created, rawBody: body, verifiedBy: 'endpoint' as const };
+    }
+
+    function insertBatch(bodies: Buffer[]) {
+      return context.runAsTenant(endpoint.tenantId, () => repository.insertBatch(endpoint.tenantId, bodies.map(newEvent)));
+    }
+
+    it('gives each new event its id and a duplicate null', async () => {
+      const [stored, first, second] = [stripeEvent(), stripeEvent(), stripeEvent()];
+      await deliver(endpoint.path, stored, signStripePayload(endpoint.secret, stored, nowSeconds())).expect(200);
+
+      const results = await insertBatch([first, stored, second, first]);
+
+      const [firstRow] = await inboxRows(endpoint.tenantId, eventIdOf(first));
+      const [secondRow] = await inboxRows(endpoint.tenantId, eventIdOf(second));
+      expect(results).toEqual([{ id: firstRow.id }, { id: null }, { id: secondRow.id }, { id: null }]);
+      expect(firstRow.raw_body.equals(first)).toBe(true);
+      expect(firstRow.payload).toEqual(JSON.parse(first.toString('utf8')));
+    });
+
+    it('inserts a batch with an unstorable event one by one', async () => {
+      const good = [stripeEvent(), stripeEvent()];
+      // JSON.parse accepts the \u0000 escape, and jsonb rejects it.
+      const unstorable = stripeEvent({ description: 'a\u0000b' });
+
+      const results = await insertBatch([good[0], unstorable, good[1]]);
+
+      expect(results[0]).toEqual({ id: expect.any(String) });
+      expect(results[1]).toEqual({ error: expect.objectContaining({ code: '22P05' }) });
+      expect(results[2]).toEqual({ id: expect.any(String) });
+      expect(await inboxRows(endpoint.tenantId, eventIdOf(unstorable))).toHaveLength(0);
+      expect(await inboxRows(endpoint.tenantId, eventIdOf(good[1]))).toHaveLength(1);
+    });
+
+    it('answers each delivery of a burst', async () => {
+      const stored = stripeEvent();
+      await deliver(endpoint.path, stored, signStripePayload(endpoint.secret, stored, nowSeconds())).expect(200);
+      const fresh = Array.from({ length: 20 }, () => stripeEvent());
+      const unstorable = stripeEvent({ description: 'a\u0000b' });
+      const bodies = [...fresh, fresh[3], stored, unstorable];
+      const token = endpoint.path.split('/').pop() as string;
+
+      const results = await Promise.allSettled(bodies.map((body) => intake.receive(token, body, signStripePayload(endpoint.secret, body, nowSeconds()))));
+
+      const outcome = (index: number) => {
+        const result = results[index];
+
+        return result.status === 'fulfilled' ? result.value : (result.reason as { code: string }).code;
+      };
+      // Which of two concurrent deliveries of one event is stored first is not fixed.
+      expect([outcome(3), outcome(20)].sort()).toEqual(['duplicate', 'stored']);
+      expect(outcome(21)).toBe('duplicate');
+      expect(outcome(22)).toBe('signature_invalid');
+      for (const [index, body] of fresh.entries()) {
+        if (index !== 3) {
+          expect(outcome(index)).toBe('stored');
+        }
+        const rows = await inboxRows(endpoint.tenantId, eventIdOf(body));
+        expect(rows).toHaveLength(1);
+        expect(rows[0].raw_body.equals(body)).toBe(true);
+        expect(await jobsFor(rows[0].id)).toEqual([`webhook-event-${rows[0].id}`]);
+      }
     });
   });
 

@@ -18,6 +18,9 @@ export interface NewWebhookEvent {
   verifiedBy: WebhookVerifiedBy;
 }
 
+/** One event's result in a batch insert: the new row's id, null for a duplicate, or the error that kept it out. */
+export type WebhookEventInsertResult = { id: string | null } | { error: unknown };
+
 /** A row the worker has claimed: what dispatch needs and nothing more. */
 export interface ClaimedWebhookEvent {
   id: string;
@@ -121,8 +124,8 @@ const RECORD_COLUMNS = `id, tenant_id, stripe_event_id, type, livemode, status, 
 export const REPLAYABLE_STATUSES: readonly WebhookEventStatus[] = ['processed', 'ignored', 'failed'];
 
 /**
- * The inbox table through plain SQL: intake runs one INSERT per delivery and
- * nothing else, and the worker's updates are single statements, its claims
+ * The inbox table through plain SQL: intake runs one INSERT per batch of a
+ * tenant's deliveries and nothing else, and the worker's updates are single statements, its claims
  * and outcomes one statement per batch of a tenant's rows. The worker's
  * methods are scoped by (tenant_id, id) and the row's job generation, so a job
  * that no longer owns a row changes nothing. The sweeper's and the operators'
@@ -152,6 +155,72 @@ export class WebhookEventsRepository {
     );
 
     return rows.length > 0 ? rows[0].id : null;
+  }
+
+  /**
+   * Insert deliveries of one tenant in one statement, dropping the events the
+   * tenant already has. Returns, for each event in order, the new row's id,
+   * null for a duplicate, or the error that kept it out. When PostgreSQL
+   * rejects a value (SQLSTATE class 22, such as a \u0000 escape that jsonb
+   * does not take), the events are inserted again one at a time, so only the
+   * unstorable one fails. An event that appears twice in the batch gets its
+   * id at its first position. Each body must be valid UTF-8
+   * (parseStripeEventEnvelope checks it): it travels as text, and convert_to
+   * gives back the same bytes for the raw column.
+   */
+  async insertBatch(tenantId: string, events: Omit<NewWebhookEvent, 'tenantId'>[]): Promise<WebhookEventInsertResult[]> {
+    try {
+      return (await this.insertAll(tenantId, events)).map((id) => ({ id }));
+    } catch (error) {
+      if (!isDataException(error) || events.length === 1) {
+        return events.map(() => ({ error }));
+      }
+    }
+
+    const results: WebhookEventInsertResult[] = [];
+    for (const event of events) {
+      try {
+        results.push({ id: await this.insertIfNew({ tenantId, ...event }) });
+      } catch (error) {
+        results.push({ error });
+      }
+    }
+
+    return results;
+  }
+
+  private async insertAll(tenantId: string, events: Omit<NewWebhookEvent, 'tenantId'>[]): Promise<(string | null)[]> {
+    const rows = await this.queryNamed<{ id: string; stripe_event_id: string; stripe_created: string }>(
+      'webhook_events_insert_batch',
+      `INSERT INTO webhook_events
+              (tenant_id, stripe_event_id, type, livemode, api_version, stripe_created, raw_body, payload, verified_by)
+       SELECT $1, e.stripe_event_id, e.type, e.livemode, e.api_version, e.stripe_created, convert_to(e.body, 'UTF8'), e.body::jsonb, e.verified_by
+         FROM unnest($2::text[], $3::text[], $4::boolean[], $5::text[], $6::bigint[], $7::text[], $8::text[])
+              AS e(stripe_event_id, type, livemode, api_version, stripe_created, body, verified_by)
+       ON CONFLICT (tenant_id, stripe_event_id, stripe_created) DO NOTHING
+       RETURNING id, stripe_event_id, stripe_created`,
+      [
+        tenantId,
+        events.map((event) => event.stripeEventId),
+        events.map((event) => event.type),
+        events.map((event) => event.livemode),
+        events.map((event) => event.apiVersion),
+        events.map((event) => event.stripeCreated),
+        events.map((event) => event.rawBody.toString('utf8')),
+        events.map((event) => event.verifiedBy),
+      ],
+    );
+
+    // bigint comes back as a string, so the key is built from strings on both sides.
+    const inserted = new Map(rows.map((row) => [`${row.stripe_event_id}/${row.stripe_created}`, row.id]));
+
+    return events.map((event) => {
+      const key = `${event.stripeEventId}/${event.stripeCreated}`;
+      const id = inserted.get(key) ?? null;
+      inserted.delete(key);
+
+      return id;
+    });
   }
 
   /**
@@ -493,4 +562,12 @@ function toRecord(row: RecordRow): WebhookEventRecord {
     generation: row.job_generation,
     ...(row.payload !== undefined ? { payload: row.payload } : {}),
   };
+}
+
+/** SQLSTATE class 22: PostgreSQL rejected a value, so the database itself is fine. */
+export function isDataException(error: unknown): boolean {
+  const driverError = (error as { driverError?: { code?: unknown } }).driverError;
+  const code = driverError?.code ?? (error as { code?: unknown }).code;
+
+  return typeof code === 'string' && code.startsWith('22');
 }

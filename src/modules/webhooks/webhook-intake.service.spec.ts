@@ -8,7 +8,7 @@ import { Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { QueryFailedError } from 'typeorm';
 import { AppConfig } from '../../config/app-config';
-import { WebhookEventsRepository } from './webhook-events.repository';
+import { WebhookEventInsertResult, WebhookEventsRepository } from './webhook-events.repository';
 import { WebhookIntakeService } from './webhook-intake.service';
 import { WebhookSignatureFailureLimiter } from './webhook-signature-failure.limiter';
 
@@ -28,9 +28,12 @@ function setUp(options: { resolution?: WebhookEndpointResolution | null; inserte
       : options.resolution;
   const facade = { resolveWebhookEndpoint: jest.fn().mockResolvedValue(resolution) };
   const redisClient = { status: options.redisReady === false ? 'reconnecting' : 'ready' };
-  const queue = { add: jest.fn().mockResolvedValue({}), getBackend: () => ({ client: Promise.resolve(redisClient) }) };
+  const queue = { addBulk: jest.fn().mockResolvedValue([]), getBackend: () => ({ client: Promise.resolve(redisClient) }) };
   const limiter = { recordFailure: jest.fn().mockResolvedValue({ limited: options.limited ?? false, retryAfterSeconds: 42 }) };
-  const repository = { insertIfNew: jest.fn().mockResolvedValue(options.inserted === undefined ? ROW_ID : options.inserted) };
+  const id = options.inserted === undefined ? ROW_ID : options.inserted;
+  const repository = {
+    insertBatch: jest.fn(async (_tenantId: string, events: unknown[]): Promise<WebhookEventInsertResult[]> => events.map(() => ({ id }))),
+  };
   const clock = { nowSeconds: () => NOW } as Clock;
   const config = { platformWebhookSecrets: [PLATFORM_SECRET], rateLimitWebhookFailures: { limit: 60, windowSeconds: 60 } } as AppConfig;
   const service = new WebhookIntakeService(
@@ -69,10 +72,12 @@ describe('WebhookIntakeService', () => {
 
     await service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW));
 
-    expect(repository.insertIfNew).toHaveBeenCalledWith(
-      expect.objectContaining({ tenantId: TENANT_ID, stripeEventId: 'evt_1', type: 'payment_intent.succeeded', verifiedBy: 'endpoint', rawBody: BODY }),
-    );
-    expect(queue.add).toHaveBeenCalledWith('process-webhook-event', { webhookEventId: ROW_ID, tenantId: TENANT_ID, generation: 0 }, { jobId: `webhook-event-${ROW_ID}` });
+    expect(repository.insertBatch).toHaveBeenCalledWith(TENANT_ID, [
+      expect.objectContaining({ stripeEventId: 'evt_1', type: 'payment_intent.succeeded', verifiedBy: 'endpoint', rawBody: BODY }),
+    ]);
+    expect(queue.addBulk).toHaveBeenCalledWith([
+      { name: 'process-webhook-event', data: { webhookEventId: ROW_ID, tenantId: TENANT_ID, generation: 0 }, opts: { jobId: `webhook-event-${ROW_ID}` } },
+    ]);
   });
 
   it('marks an event signed with a platform secret as verified by platform', async () => {
@@ -80,7 +85,7 @@ describe('WebhookIntakeService', () => {
 
     await service.receive('wh_token', BODY, signStripePayload(PLATFORM_SECRET, BODY, NOW));
 
-    expect(repository.insertIfNew).toHaveBeenCalledWith(expect.objectContaining({ verifiedBy: 'platform' }));
+    expect(repository.insertBatch).toHaveBeenCalledWith(TENANT_ID, [expect.objectContaining({ verifiedBy: 'platform' })]);
   });
 
   it('answers not_found for an unknown token', async () => {
@@ -89,7 +94,7 @@ describe('WebhookIntakeService', () => {
     const error = await rejection(service.receive('wh_unknown', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW)));
 
     expect(error.code).toBe('not_found');
-    expect(repository.insertIfNew).not.toHaveBeenCalled();
+    expect(repository.insertBatch).not.toHaveBeenCalled();
   });
 
   it('answers signature_invalid for another secret', async () => {
@@ -98,7 +103,7 @@ describe('WebhookIntakeService', () => {
     const error = await rejection(service.receive('wh_token', BODY, signStripePayload('whsec_someoneelsesomeoneelse', BODY, NOW)));
 
     expect(error.code).toBe('signature_invalid');
-    expect(repository.insertIfNew).not.toHaveBeenCalled();
+    expect(repository.insertBatch).not.toHaveBeenCalled();
   });
 
   it('counts a failed signature against the endpoint token', async () => {
@@ -116,7 +121,7 @@ describe('WebhookIntakeService', () => {
 
     expect(error.code).toBe('rate_limited');
     expect(error.headers).toEqual({ 'Retry-After': '42' });
-    expect(repository.insertIfNew).not.toHaveBeenCalled();
+    expect(repository.insertBatch).not.toHaveBeenCalled();
   });
 
   it('never limits a verified delivery', async () => {
@@ -125,7 +130,7 @@ describe('WebhookIntakeService', () => {
     await service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW));
 
     expect(limiter.recordFailure).not.toHaveBeenCalled();
-    expect(repository.insertIfNew).toHaveBeenCalled();
+    expect(repository.insertBatch).toHaveBeenCalled();
   });
 
   it('answers signature_invalid for a signed body that is not an event', async () => {
@@ -135,7 +140,7 @@ describe('WebhookIntakeService', () => {
     const error = await rejection(service.receive('wh_token', body, signStripePayload(ENDPOINT_SECRET, body, NOW)));
 
     expect(error.code).toBe('signature_invalid');
-    expect(repository.insertIfNew).not.toHaveBeenCalled();
+    expect(repository.insertBatch).not.toHaveBeenCalled();
   });
 
   it('enqueues nothing for a duplicate', async () => {
@@ -144,7 +149,7 @@ describe('WebhookIntakeService', () => {
     const result = await service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW));
 
     expect(result).toBe('duplicate');
-    expect(queue.add).not.toHaveBeenCalled();
+    expect(queue.addBulk).not.toHaveBeenCalled();
   });
 
   it('skips the job without waiting while Redis is down', async () => {
@@ -153,14 +158,14 @@ describe('WebhookIntakeService', () => {
 
     await service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW));
 
-    expect(repository.insertIfNew).toHaveBeenCalled();
-    expect(queue.add).not.toHaveBeenCalled();
+    expect(repository.insertBatch).toHaveBeenCalled();
+    expect(queue.addBulk).not.toHaveBeenCalled();
   });
 
   it('acknowledges a stored event when Redis rejects the job', async () => {
     const { service, queue } = setUp();
     await settled();
-    queue.add.mockRejectedValue(new Error("Stream isn't writeable and enableOfflineQueue options is false"));
+    queue.addBulk.mockRejectedValue(new Error("Stream isn't writeable and enableOfflineQueue options is false"));
 
     await expect(service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW))).resolves.toBe('stored');
   });
@@ -170,10 +175,10 @@ describe('WebhookIntakeService', () => {
     try {
       const { service, queue } = setUp();
       await jest.advanceTimersByTimeAsync(0);
-      queue.add.mockReturnValue(new Promise(() => undefined));
+      queue.addBulk.mockReturnValue(new Promise(() => undefined));
 
       const received = service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW));
-      await jest.advanceTimersByTimeAsync(500);
+      await jest.advanceTimersByTimeAsync(1000);
 
       await expect(received).resolves.toBe('stored');
     } finally {
@@ -183,7 +188,8 @@ describe('WebhookIntakeService', () => {
 
   it('answers service_unavailable when the database is down', async () => {
     const { service, repository } = setUp();
-    repository.insertIfNew.mockRejectedValue(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }));
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    repository.insertBatch.mockResolvedValue([{ error: refused }]);
 
     const error = await rejection(service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW)));
 
@@ -197,13 +203,13 @@ describe('WebhookIntakeService', () => {
     const error = await rejection(service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW)));
 
     expect(error.code).toBe('service_unavailable');
-    expect(repository.insertIfNew).not.toHaveBeenCalled();
+    expect(repository.insertBatch).not.toHaveBeenCalled();
   });
 
   it('answers signature_invalid for JSON that jsonb rejects', async () => {
     const { service, repository } = setUp();
     const driverError = Object.assign(new Error('unsupported Unicode escape sequence'), { code: '22P05' });
-    repository.insertIfNew.mockRejectedValue(new QueryFailedError('INSERT …', [], driverError));
+    repository.insertBatch.mockResolvedValue([{ error: new QueryFailedError('INSERT …', [], driverError) }]);
 
     const error = await rejection(service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW)));
 

@@ -1,3 +1,4 @@
+import { SmartBatcher } from '@app/common/batching/smart-batcher';
 import { RequestContext } from '@app/common/context/request-context';
 import { DomainError, notFound } from '@app/common/errors/domain-error';
 import { isDatabaseUnavailable } from '@app/common/errors/problem-details.filter';
@@ -16,7 +17,7 @@ import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { ProcessWebhookEventJobData, webhookEventJobId } from './process-webhook-event.job';
 import { StripeEventEnvelope, parseStripeEventEnvelope } from './stripe-event-envelope';
 import { WebhookVerifiedBy } from './webhook-event.entity';
-import { WebhookEventsRepository } from './webhook-events.repository';
+import { NewWebhookEvent, WebhookEventInsertResult, WebhookEventsRepository, isDataException } from './webhook-events.repository';
 import { WebhookSignatureFailureLimiter, spikeThreshold } from './webhook-signature-failure.limiter';
 
 /**
@@ -25,6 +26,21 @@ import { WebhookSignatureFailureLimiter, spikeThreshold } from './webhook-signat
  * row is stored by then, so a timeout only leaves it to the sweeper.
  */
 const ENQUEUE_TIMEOUT_MS = 500;
+
+/**
+ * Limits of the intake's batches. Concurrent deliveries of one tenant share
+ * one INSERT, and concurrent new events share one BullMQ addBulk, because a
+ * round trip per delivery costs more CPU (in socket writes) than the rest of
+ * the intake. Up to `maxConcurrent` batches run at once, so the pool and
+ * Redis stay busy while the next batch fills.
+ */
+const INSERT_BATCH = { maxSize: 100, maxConcurrent: 2 };
+const ENQUEUE_BATCH = { maxSize: 200, maxConcurrent: 2 };
+
+interface EnqueueRequest {
+  tenantId: string;
+  webhookEventId: string;
+}
 
 /** Outcome of a verified delivery: stored, or already in the inbox. */
 export type WebhookIntakeResult = 'stored' | 'duplicate';
@@ -48,6 +64,13 @@ export class WebhookIntakeService {
   private readonly logger = new Logger(WebhookIntakeService.name);
   private readonly skippedEnqueues = new RepeatedErrorLog(this.logger, 'Redis is unavailable; stored webhook events wait for the sweeper');
   private readonly queueConnection: QueueConnectionState;
+  private readonly inserts = new SmartBatcher<Omit<NewWebhookEvent, 'tenantId'>, WebhookEventInsertResult>(
+    // The batch runs in the scope of its own tenant, whichever delivery opened it.
+    (tenantId, events) => this.context.runAsTenant(tenantId, () => this.events.insertBatch(tenantId, events)),
+    INSERT_BATCH,
+  );
+  // Jobs of every tenant share one addBulk: Redis keeps no tenant scope.
+  private readonly enqueues = new SmartBatcher<EnqueueRequest, void>((_key, requests) => this.addJobs(requests), ENQUEUE_BATCH);
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -167,32 +190,33 @@ export class WebhookIntakeService {
     throw new DomainError('signature_invalid', SIGNATURE_FAILURE_DETAILS[check.reason]);
   }
 
-  /** Insert into the inbox. Returns the new row's id, or null for a duplicate. */
+  /** Insert into the inbox, batched with concurrent deliveries of the tenant. Returns the new row's id, or null for a duplicate. */
   private async store(tenantId: string, event: StripeEventEnvelope, rawBody: Buffer, verifiedBy: WebhookVerifiedBy): Promise<string | null> {
-    try {
-      return await this.events.insertIfNew({
-        tenantId,
-        stripeEventId: event.id,
-        type: event.type,
-        livemode: event.livemode,
-        apiVersion: event.apiVersion,
-        stripeCreated: event.created,
-        rawBody,
-        verifiedBy,
-      });
-    } catch (error) {
-      if (isDataException(error)) {
-        // JSON that JavaScript accepts but jsonb does not, such as a \u0000 escape.
-        this.logger.warn({ tenantId, stripeEventId: event.id, type: event.type, err: describeError(error) }, 'Rejected a webhook event PostgreSQL cannot store as jsonb');
-        throw new DomainError('signature_invalid', 'The body is not a Stripe event: PostgreSQL rejects it as JSON.');
-      }
-
-      this.logger.error(
-        { tenantId, stripeEventId: event.id, type: event.type, databaseUnavailable: isDatabaseUnavailable(error), err: describeError(error) },
-        'Could not store a webhook event; answering 503 so Stripe retries',
-      );
-      throw serviceUnavailable(error);
+    const result = await this.inserts.submit(tenantId, {
+      stripeEventId: event.id,
+      type: event.type,
+      livemode: event.livemode,
+      apiVersion: event.apiVersion,
+      stripeCreated: event.created,
+      rawBody,
+      verifiedBy,
+    });
+    if ('id' in result) {
+      return result.id;
     }
+
+    const { error } = result;
+    if (isDataException(error)) {
+      // JSON that JavaScript accepts but jsonb does not, such as a \u0000 escape.
+      this.logger.warn({ tenantId, stripeEventId: event.id, type: event.type, err: describeError(error) }, 'Rejected a webhook event PostgreSQL cannot store as jsonb');
+      throw new DomainError('signature_invalid', 'The body is not a Stripe event: PostgreSQL rejects it as JSON.');
+    }
+
+    this.logger.error(
+      { tenantId, stripeEventId: event.id, type: event.type, databaseUnavailable: isDatabaseUnavailable(error), err: describeError(error) },
+      'Could not store a webhook event; answering 503 so Stripe retries',
+    );
+    throw serviceUnavailable(error);
   }
 
   /** Add the row's job, unless the Redis connection is down: then the row waits for the sweeper and the response does not wait. */
@@ -205,13 +229,25 @@ export class WebhookIntakeService {
     }
 
     try {
-      await withTimeout(this.queue.add(JOB_PROCESS_WEBHOOK_EVENT, { webhookEventId, tenantId, generation: 0 }, { jobId }), ENQUEUE_TIMEOUT_MS, 'Adding the job');
+      await this.enqueues.submit('', { tenantId, webhookEventId });
     } catch (error) {
       this.logger.warn(
         { tenantId, webhookEventId, stripeEventId: event.id, type: event.type, jobId, err: describeError(error) },
         'Could not enqueue a stored webhook event; the sweeper enqueues it once Redis is back',
       );
     }
+  }
+
+  /** Add the jobs of concurrent new events in one addBulk. A failure or timeout rejects every request of the batch. */
+  private async addJobs(requests: EnqueueRequest[]): Promise<void[]> {
+    const jobs = requests.map(({ tenantId, webhookEventId }) => ({
+      name: JOB_PROCESS_WEBHOOK_EVENT,
+      data: { webhookEventId, tenantId, generation: 0 },
+      opts: { jobId: webhookEventJobId(webhookEventId) },
+    }));
+    await withTimeout(this.queue.addBulk(jobs), ENQUEUE_TIMEOUT_MS, 'Adding the jobs');
+
+    return requests.map(() => undefined);
   }
 }
 
@@ -220,12 +256,4 @@ function serviceUnavailable(cause: unknown): DomainError {
     headers: { 'Retry-After': '5' },
     cause,
   });
-}
-
-/** SQLSTATE class 22: the value was rejected, not the database unavailable. */
-function isDataException(error: unknown): boolean {
-  const driverError = (error as { driverError?: { code?: unknown } }).driverError;
-  const code = driverError?.code ?? (error as { code?: unknown }).code;
-
-  return typeof code === 'string' && code.startsWith('22');
 }
