@@ -24,6 +24,7 @@ import { RefundsRepository } from '../../src/modules/payments/refunds.repository
 import { ApiTokensRepository } from '../../src/modules/tenancy/api-tokens.repository';
 import { TenantsRepository } from '../../src/modules/tenancy/tenants.repository';
 import { TenantFixture, createOperatorAuth, createTenant } from '../support/factories';
+import { SERVICE_LOGIN_ROLE, serviceLoginDatabaseUrl } from '../support/service-login';
 import { TEST_DATABASE_URL } from '../support/test-env';
 import { TestApp, eventually, startTestApp } from '../support/test-app';
 
@@ -255,7 +256,9 @@ describe('row-level security', () => {
       expect(rows.map((row) => row.name)).toEqual(
         expect.arrayContaining(['app_claim_outbox_batch', 'app_find_tenant_login', 'app_measure_outbox_backlog', 'app_webhook_event_tenant', 'app_api_token_tenant', 'app_list_tenants',
           'app_list_audit_log', 'app_list_webhook_events', 'app_list_api_tokens', 'app_count_webhook_events', 'app_find_webhook_events',
-          'app_find_tenant_user_identity', 'app_create_tenant_user']),
+          'app_find_tenant_user_identity', 'app_create_tenant_user', 'app_start_operator_session', 'app_end_operator_session',
+          'app_revoke_operator_sessions', 'app_find_session_tenants', 'app_create_operator_token', 'app_revoke_operator_token',
+          'app_create_operator', 'app_record_platform_audit_entry', 'app_tenant_id_by_slug']),
       );
       for (const row of rows) {
         expect({ name: row.name, securityDefiner: row.security_definer }).toEqual({ name: row.name, securityDefiner: true });
@@ -602,27 +605,12 @@ describe('row-level security', () => {
   });
 
   describe('with a separate service login role', () => {
-    // Roles belong to the server and every database shares them, so this test role is created when missing and never dropped.
-    const loginRole = 'billing_service_login_e2e';
+    const loginRole = SERVICE_LOGIN_ROLE;
     let t: TestApp;
     let tenant: TenantFixture;
 
     beforeAll(async () => {
-      await admin.query(`
-        DO $$
-        BEGIN
-          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${loginRole}') THEN
-            CREATE ROLE ${loginRole} LOGIN NOINHERIT;
-          END IF;
-        EXCEPTION
-          WHEN duplicate_object OR unique_violation THEN NULL;
-        END
-        $$`);
-      await admin.query(`GRANT ${APP_ROLE} TO ${loginRole}`);
-      const serviceUrl = new URL(TEST_DATABASE_URL);
-      serviceUrl.username = loginRole;
-      serviceUrl.password = '';
-      t = await startTestApp({ SERVICE_DATABASE_URL: serviceUrl.toString() });
+      t = await startTestApp({ SERVICE_DATABASE_URL: await serviceLoginDatabaseUrl() });
       tenant = await createTenant(t);
     });
 
@@ -654,6 +642,26 @@ describe('row-level security', () => {
       );
 
       expect(outcome).toBe(`permission denied to set role "${rows[0].owner}"`);
+    });
+
+    it('serves operator logins, tokens and audit entries', async () => {
+      const operator = await createOperatorAuth(t);
+      const email = `operator-${randomUUID()}@example.com`;
+      const password = 'correct horse battery staple';
+      await t.app.get<TenancyAdmin>(TENANCY_ADMIN).createUser({ tenantId: null, email, password, role: 'operator' });
+
+      const login = await t.http().post('/api/v1/auth/login').send({ email, password });
+      const cookie = String(login.headers['set-cookie']).split(';')[0];
+      const created = await t.http().post('/api/v1/ops/tokens').set(operator).send({ role: 'operator', label: 'login role probe' });
+      const revoked = await t.http().delete(`/api/v1/ops/tokens/${created.body.id}`).set(operator);
+      const retried = await t.http().post('/api/v1/ops/queues/webhook-events/retry-failed').set(operator);
+      const logout = await t.http().post('/api/v1/auth/logout').set('Cookie', cookie).set('X-Requested-With', 'fetch');
+
+      expect(login.status).toBe(200);
+      expect(created.status).toBe(201);
+      expect(revoked.status).toBe(204);
+      expect(retried.status).toBe(200);
+      expect(logout.status).toBe(204);
     });
 
     it('serves a tenant request', async () => {
@@ -768,13 +776,17 @@ describe('row-level security', () => {
       expect(view).toEqual({ currentUser: APP_ROLE, tenantIds: [] });
     });
 
-    it('shows every tenant to an operator listing tenants', async () => {
+    it('shows an operator nothing outside a tenant', async () => {
+      const cls = ClsServiceManager.getClsService();
       const context = t.app.get(RequestContext);
 
-      const view = await context.runAcrossTenants('operator', () => readUnfiltered(dataSource));
+      const view = await cls.run({ ifNested: 'override' }, () => {
+        context.setPrincipal({ kind: 'operator', id: randomUUID(), label: 'rls probe', role: 'operator', tenantId: null, userId: null, via: 'token' });
 
-      expect(view.currentUser).toBe(CROSS_TENANT_ROLE);
-      expect(view.tenantIds).toEqual(expect.arrayContaining([tenantA.tenantId, tenantB.tenantId]));
+        return readUnfiltered(dataSource);
+      });
+
+      expect(view).toEqual({ currentUser: APP_ROLE, tenantIds: [] });
     });
 
     it('shows an operator route on one tenant only that tenant', async () => {
@@ -841,9 +853,12 @@ describe('row-level security', () => {
         return findById(id, manager);
       });
 
+      const { scopes, spy: scopeSpy } = recordScopes(t.app.get(RequestContext));
+
       const tenantRevoked = await t.http().delete(`/api/v1/ops/tokens/${tenantToken.id}`).set(operator);
       const operatorRevoked = await t.http().delete(`/api/v1/ops/tokens/${operatorToken.id}`).set(operator);
       spy.mockRestore();
+      scopeSpy.mockRestore();
       const { rows } = await admin.query<{ id: string; tenant_id: string | null }>(
         `SELECT id, tenant_id FROM audit_log WHERE action = 'token.revoked' AND details->>'tokenId' = ANY($1) ORDER BY at`,
         [[tenantToken.id, operatorToken.id]],
@@ -851,10 +866,10 @@ describe('row-level security', () => {
 
       expect(tenantRevoked.status).toBe(204);
       expect(operatorRevoked.status).toBe(204);
-      // An operator token has no tenant, so its revocation keeps the operator path.
-      expect(seen[0]).toEqual({ currentUser: APP_ROLE, tenantIds: [tenantB.tenantId] });
-      expect(seen[1].currentUser).toBe(CROSS_TENANT_ROLE);
+      // An operator token has no tenant, so it is revoked through a function, without reading it in a scope.
+      expect(seen).toEqual([{ currentUser: APP_ROLE, tenantIds: [tenantB.tenantId] }]);
       expect(rows.map((row) => row.tenant_id)).toEqual([tenantB.tenantId, null]);
+      expect(scopes.filter((scope) => scope.role !== APP_ROLE)).toEqual([]);
     });
 
     it('lists across tenants as the app role', async () => {
@@ -980,14 +995,71 @@ describe('row-level security', () => {
       expect(scopes).toContainEqual({ role: APP_ROLE, tenantId: tenantA.tenantId });
     });
 
-    it('uses the cross-tenant role only on operator and CLI paths', () => {
+    it('runs operator logins, tokens and queue actions as the app role', async () => {
+      const operator = await createOperatorAuth(t);
+      const email = `operator-${randomUUID()}@example.com`;
+      const password = 'correct horse battery staple';
+      await t.app.get<TenancyAdmin>(TENANCY_ADMIN).createUser({ tenantId: null, email, password, role: 'operator' });
+      const { scopes, spy } = recordScopes(t.app.get(RequestContext));
+
+      const login = await t.http().post('/api/v1/auth/login').send({ email, password });
+      const cookie = String(login.headers['set-cookie']).split(';')[0];
+      const me = await t.http().get('/api/v1/auth/me').set('Cookie', cookie);
+      const created = await t.http().post('/api/v1/ops/tokens').set(operator).send({ role: 'operator', label: 'rls probe' });
+      const listed = await t.http().get('/api/v1/ops/tokens?limit=100').set(operator);
+      const revoked = await t.http().delete(`/api/v1/ops/tokens/${created.body.id}`).set(operator);
+      const queues = await t.http().get('/api/v1/ops/queues').set(operator);
+      const retried = await t.http().post('/api/v1/ops/queues/webhook-events/retry-failed').set(operator);
+      const board = await t.http().get('/ops/queues').set('Cookie', cookie);
+      const logout = await t.http().post('/api/v1/auth/logout').set('Cookie', cookie).set('X-Requested-With', 'fetch');
+      const afterLogout = await t.http().get('/api/v1/auth/me').set('Cookie', cookie);
+      spy.mockRestore();
+      const { rows } = await admin.query<{ action: string; tenant_id: string | null }>(
+        `SELECT action, tenant_id FROM audit_log WHERE (action LIKE 'token.%' AND details->>'tokenId' = $1) OR (action = 'queue.failed_jobs_retried' AND at > now() - interval '1 minute') ORDER BY at`,
+        [created.body.id],
+      );
+
+      expect(login.status).toBe(200);
+      expect(me.body.role).toBe('operator');
+      expect(created.status).toBe(201);
+      expect(listed.body.data.map((token: { id: string }) => token.id)).toContain(created.body.id);
+      expect(revoked.status).toBe(204);
+      expect(queues.status).toBe(200);
+      expect(retried.status).toBe(200);
+      expect(board.status).toBe(200);
+      expect(logout.status).toBe(204);
+      expect(afterLogout.status).toBe(401);
+      expect(rows).toEqual(
+        expect.arrayContaining([
+          { action: 'token.created', tenant_id: null },
+          { action: 'token.revoked', tenant_id: null },
+          { action: 'queue.failed_jobs_retried', tenant_id: null },
+        ]),
+      );
+      expect(scopes.filter((scope) => scope.role !== APP_ROLE)).toEqual([]);
+    });
+
+    it('never switches the service to the cross-tenant role', () => {
       const root = join(__dirname, '..', '..');
-      const callers = [...sourceFiles(join(root, 'src')), ...sourceFiles(join(root, 'libs'))]
-        .filter((path) => readFileSync(path, 'utf8').includes('runAcrossTenants('))
+      const sources = [...sourceFiles(join(root, 'src')), ...sourceFiles(join(root, 'libs'))];
+      const users = sources
+        .filter((path) => /CROSS_TENANT_ROLE|billing_app_cross_tenant|runAcrossTenants/.test(readFileSync(path, 'utf8')))
         .map((path) => path.slice(root.length + 1))
         .sort();
 
-      expect(callers).toEqual(['src/modules/tenancy/auth.service.ts', 'src/ops/ops-command.ts']);
+      // Only the constant's definition, which the tests use to arrange rows.
+      expect(users).toEqual(['libs/common/src/database/database-roles.ts']);
+    });
+
+    it('rejects a platform audit entry for another action', async () => {
+      const client = await connectAsAppRole();
+      try {
+        const { rows } = await client.query(`SELECT app_record_platform_audit_entry('system', NULL, 'rls probe', 'tenant.created', '{}') AS id`);
+
+        expect(rows).toEqual([{ id: null }]);
+      } finally {
+        await client.end();
+      }
     });
   });
 });
