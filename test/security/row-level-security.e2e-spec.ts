@@ -226,6 +226,12 @@ describe('row-level security', () => {
       ]);
     });
 
+    it('keeps the app role out of the cross-tenant role', async () => {
+      const { rows } = await admin.query<{ member: boolean }>(`SELECT pg_has_role($1, $2, 'MEMBER') AS member`, [APP_ROLE, CROSS_TENANT_ROLE]);
+
+      expect(rows).toEqual([{ member: false }]);
+    });
+
     it('forces tenant policies on tenants and users', async () => {
       const { rows } = await admin.query<{ table_name: string; enabled: boolean; forced: boolean; policies: string[] }>(
         `SELECT c.relname AS table_name, c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced,
@@ -642,6 +648,20 @@ describe('row-level security', () => {
       );
 
       expect(outcome).toBe(`permission denied to set role "${rows[0].owner}"`);
+    });
+
+    it('cannot switch to the cross-tenant role', async () => {
+      const dataSource = t.app.get(DataSource);
+      const context = t.app.get(RequestContext);
+
+      const outcome = await context.runAsTenant(tenant.tenantId, () =>
+        dataSource.query(`SET ROLE ${CROSS_TENANT_ROLE}`).then(
+          () => 'switched',
+          (error: Error) => error.message,
+        ),
+      );
+
+      expect(outcome).toBe(`permission denied to set role "${CROSS_TENANT_ROLE}"`);
     });
 
     it('serves operator logins, tokens and audit entries', async () => {
