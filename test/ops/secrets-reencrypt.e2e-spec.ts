@@ -184,6 +184,18 @@ describe('secrets:reencrypt', () => {
     expect(after.old).toBeGreaterThan(0);
   });
 
+  it('moves on with a limited rerun', async () => {
+    const before = await keyIdCounts(dataSource);
+
+    // Tenants an earlier run finished cost no batch, so the one batch allowed reaches a tenant with work left.
+    const result = await reencrypt(ROTATED_KEYS, ['--batch-size', '2', '--max-batches', '1']);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('stripe_connections: batch 1,');
+    const after = await keyIdCounts(dataSource);
+    expect(after.new).toBeGreaterThan(before.new ?? 0);
+  });
+
   it('finishes the rest on a rerun', async () => {
     const result = await reencrypt(ROTATED_KEYS, ['--batch-size', '2']);
 
