@@ -111,6 +111,18 @@ async function seedUser(admin: Client, email: string, isOperator: boolean, membe
   return rows[0].id;
 }
 
+/** Seeds a session of `userId`, in `tenantId` or, for an operator, in none, expiring `expiresInSeconds` from now. */
+async function seedSession(admin: Client, userId: string, tenantId: string | null, fields: { expiresInSeconds: number; revoked?: boolean }): Promise<string> {
+  const { rows } = await admin.query<{ id: string }>(
+    `INSERT INTO sessions (token_hash, user_id, tenant_id, role, expires_at, revoked_at)
+     VALUES ($1, $2, $3, CASE WHEN $3::uuid IS NULL THEN 'operator' ELSE 'admin' END, now() + make_interval(secs => $4), CASE WHEN $5 THEN now() END)
+     RETURNING id`,
+    [randomUUID(), userId, tenantId, fields.expiresInSeconds, fields.revoked ?? false],
+  );
+
+  return rows[0].id;
+}
+
 async function seedWebhookEvent(admin: Client, tenantId: string, status: string, queuedSecondsAgo: number, type = 'rls.probe'): Promise<string> {
   const { rows } = await admin.query<{ id: string }>(
     `INSERT INTO webhook_events (tenant_id, stripe_event_id, type, livemode, stripe_created, payload, raw_body, status, verified_by, queued_at)
@@ -542,6 +554,101 @@ describe('row-level security', () => {
       } finally {
         await tenantClient.end();
       }
+    });
+
+    it('starts a session only for an operator', async () => {
+      const operator = await seedUser(admin, `operator-${randomUUID()}@example.com`, true);
+      const ended = await seedSession(admin, operator, null, { expiresInSeconds: -3 * 86400 });
+      const live = await seedSession(admin, operator, null, { expiresInSeconds: 3600 });
+
+      const forMember = await client.query(`SELECT * FROM app_start_operator_session($1, $2, now() + interval '1 hour', now() - interval '1 day')`, [alice, randomUUID()]);
+      const forOperator = await client.query<{ id: string }>(`SELECT * FROM app_start_operator_session($1, $2, now() + interval '1 hour', now() - interval '1 day')`, [
+        operator,
+        randomUUID(),
+      ]);
+      const { rows } = await admin.query<{ id: string; tenant_id: string | null; role: string }>('SELECT id, tenant_id, role FROM sessions WHERE user_id = $1 ORDER BY created_at', [operator]);
+
+      expect(forMember.rows).toEqual([]);
+      expect(forOperator.rows).toHaveLength(1);
+      expect(rows.map((row) => row.id).sort()).toEqual([live, forOperator.rows[0].id].sort());
+      expect(rows.map((row) => row.id)).not.toContain(ended);
+      expect(rows.every((row) => row.tenant_id === null && row.role === 'operator')).toBe(true);
+    });
+
+    it('ends and revokes only operator sessions', async () => {
+      const operator = await seedUser(admin, `operator-${randomUUID()}@example.com`, true);
+      const operatorSession = await seedSession(admin, operator, null, { expiresInSeconds: 3600 });
+      const memberSession = await seedSession(admin, alice, tenantA.id, { expiresInSeconds: 3600 });
+
+      const endedMember = await client.query('SELECT app_end_operator_session($1, now()) AS ended', [memberSession]);
+      const revokedMember = await client.query('SELECT app_revoke_operator_sessions($1, now()) AS revoked', [alice]);
+      const revokedOperator = await client.query('SELECT app_revoke_operator_sessions($1, now()) AS revoked', [operator]);
+      const endedAgain = await client.query('SELECT app_end_operator_session($1, now()) AS ended', [operatorSession]);
+      const { rows } = await admin.query<{ id: string; revoked: boolean }>('SELECT id, revoked_at IS NOT NULL AS revoked FROM sessions WHERE id = ANY($1)', [
+        [operatorSession, memberSession],
+      ]);
+
+      expect(endedMember.rows).toEqual([{ ended: false }]);
+      expect(revokedMember.rows).toEqual([{ revoked: 0 }]);
+      expect(revokedOperator.rows).toEqual([{ revoked: 1 }]);
+      expect(endedAgain.rows).toEqual([{ ended: false }]);
+      expect(Object.fromEntries(rows.map((row) => [row.id, row.revoked]))).toEqual({ [operatorSession]: true, [memberSession]: false });
+    });
+
+    it('finds the tenants of live sessions only', async () => {
+      const member = await seedUser(admin, `member-${randomUUID()}@example.com`, false, [tenantA.id, tenantB.id, tenantC.id]);
+      await seedSession(admin, member, tenantA.id, { expiresInSeconds: 3600 });
+      await seedSession(admin, member, tenantB.id, { expiresInSeconds: -60 });
+      await seedSession(admin, member, tenantC.id, { expiresInSeconds: 3600, revoked: true });
+
+      const { rows } = await client.query<{ tenant_id: string }>('SELECT tenant_id FROM app_find_session_tenants($1, now()) AS tenant_id', [member]);
+
+      expect(rows).toEqual([{ tenant_id: tenantA.id }]);
+    });
+
+    it('creates and revokes only operator tokens', async () => {
+      const tenantToken = await admin.query<{ id: string }>(`INSERT INTO api_tokens (tenant_id, role, label, token_hash) VALUES ($1, 'staff', 'rls probe', $2) RETURNING id`, [
+        tenantA.id,
+        randomUUID(),
+      ]);
+
+      const created = await client.query<{ id: string }>('SELECT id FROM app_create_operator_token($1, $2)', [randomUUID(), 'rls probe']);
+      const revokedTenantToken = await client.query('SELECT * FROM app_revoke_operator_token($1, now())', [tenantToken.rows[0].id]);
+      const revoked = await client.query('SELECT revoked FROM app_revoke_operator_token($1, now())', [created.rows[0].id]);
+      const revokedAgain = await client.query('SELECT revoked FROM app_revoke_operator_token($1, now())', [created.rows[0].id]);
+      const { rows } = await admin.query<{ id: string; tenant_id: string | null; role: string; revoked: boolean }>(
+        'SELECT id, tenant_id, role, revoked_at IS NOT NULL AS revoked FROM api_tokens WHERE id = ANY($1)',
+        [[tenantToken.rows[0].id, created.rows[0].id]],
+      );
+
+      expect(revokedTenantToken.rows).toEqual([]);
+      expect(revoked.rows).toEqual([{ revoked: true }]);
+      expect(revokedAgain.rows).toEqual([{ revoked: false }]);
+      expect(rows).toEqual(
+        expect.arrayContaining([
+          { id: tenantToken.rows[0].id, tenant_id: tenantA.id, role: 'staff', revoked: false },
+          { id: created.rows[0].id, tenant_id: null, role: 'operator', revoked: true },
+        ]),
+      );
+    });
+
+    it('creates an operator identity only', async () => {
+      const email = `operator-${randomUUID()}@example.com`;
+
+      const created = await client.query<{ user_id: string }>('SELECT user_id FROM app_create_operator($1, $2)', [email, 'hash']);
+      const { rows } = await admin.query('SELECT email, is_operator FROM users WHERE id = $1', [created.rows[0].user_id]);
+      const memberships = await admin.query('SELECT id FROM memberships WHERE user_id = $1', [created.rows[0].user_id]);
+
+      expect(rows).toEqual([{ email, is_operator: true }]);
+      expect(memberships.rows).toEqual([]);
+    });
+
+    it('finds a tenant id by slug only', async () => {
+      const found = await client.query('SELECT app_tenant_id_by_slug($1) AS id', [tenantB.slug]);
+      const missing = await client.query('SELECT app_tenant_id_by_slug($1) AS id', [`missing-${randomUUID()}`]);
+
+      expect(found.rows).toEqual([{ id: tenantB.id }]);
+      expect(missing.rows).toEqual([{ id: null }]);
     });
 
     it('lists the same pages the owner reads', async () => {
