@@ -8,9 +8,8 @@ import { APP_ROLE, CROSS_TENANT_ROLE, TENANT_TABLES, createRoleIfMissing, enable
  *   connections switch to. Its policy admits a row only when `tenant_id` equals
  *   the `app.tenant_id` setting, so with no tenant set it reads and writes nothing.
  * - `billing_app_cross_tenant` (NOLOGIN, no BYPASSRLS) sees every tenant's rows.
- *   `billing_app` may SET ROLE to it but, being NOINHERIT, does not inherit its
- *   policies. The service switches to it only in the reviewed cross-tenant paths
- *   listed in docs/security.md.
+ *   It owns the SECURITY DEFINER functions listed in docs/security.md.
+ *   `billing_app` is not a member, so a service connection cannot switch to it.
  *
  * Roles belong to the server, not to this database: they are created only when
  * missing and never dropped, because every database of the server shares them.
@@ -24,8 +23,9 @@ export class EnableRowLevelSecurity1764905000000 implements MigrationInterface {
   async up(queryRunner: QueryRunner): Promise<void> {
     await createRoleIfMissing(queryRunner, APP_ROLE, 'NOLOGIN NOINHERIT NOBYPASSRLS');
     await createRoleIfMissing(queryRunner, CROSS_TENANT_ROLE, 'NOLOGIN NOBYPASSRLS');
-    // Granting a membership that exists already is a no-op with a notice.
-    await queryRunner.query(`GRANT ${CROSS_TENANT_ROLE} TO ${APP_ROLE}`);
+    // billing_app used to be made a member of the cross-tenant role here, and migration
+    // 1764911200000 revokes that. Every database on the server shares the roles, so a
+    // grant here would reopen the membership for all of them until that migration ran.
     // Lets a migrating user that is not a superuser switch its connections to the role.
     await queryRunner.query(`GRANT ${APP_ROLE} TO CURRENT_USER`);
 

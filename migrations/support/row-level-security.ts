@@ -72,8 +72,8 @@ export async function createRoleIfMissing(queryRunner: QueryRunner, role: string
  * Run `definition` (a CREATE FUNCTION … SECURITY DEFINER SET search_path = public, pg_temp)
  * and hand the function to the cross-tenant role, whose policies admit every tenant, so
  * it reads and writes as that role. Functions are executable by PUBLIC by default: only
- * the service's roles may call these. The cross-tenant role may too, because the service
- * calls some of them on a pooled connection whatever role it was last given. The caller
+ * the app role may call these, and the cross-tenant role, which test code uses to arrange
+ * rows on a superuser's connection. The caller
  * must hold CREATE on the schema for the cross-tenant role while this runs, unless the
  * migrating user is a superuser.
  */

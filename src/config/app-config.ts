@@ -19,7 +19,7 @@ export interface AppConfig {
    * The connection of the api and worker processes' queries, `databaseUrl`
    * unless SERVICE_DATABASE_URL is set. Naming a login role that is a member
    * of billing_app and owns nothing keeps SQL run on these connections from
-   * switching to the owner with SET ROLE.
+   * switching to the owner, or any role but billing_app, with SET ROLE.
    */
   serviceDatabaseUrl: string;
   redisUrl: string;

@@ -1,6 +1,6 @@
 import { RequestContext } from '@app/common/context/request-context';
 import { DomainError, notFound } from '@app/common/errors/domain-error';
-import type { TenancyAdmin, TenancyFacade, TenantView } from '@app/contracts/tenancy.contracts';
+import type { TenancyAdmin, TenantView } from '@app/contracts/tenancy.contracts';
 import { CommandRunner } from 'nest-commander';
 
 /** CLI option names of the fields that services report errors about. */
@@ -26,10 +26,15 @@ const OPTION_BY_FIELD: Record<string, string> = {
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** Tenants read per page when a command works through every tenant. */
+const TENANT_PAGE_SIZE = 100;
+
 /**
  * Base of every ops command: runs the work in a request context of its own
- * with no principal, so audit entries name the system actor `ops-cli`, in the
- * `ops-cli` cross-tenant path, because operators manage every tenant.
+ * with no principal, so audit entries name the system actor `ops-cli`, and no
+ * tenant. A command reaches a tenant's rows in that tenant
+ * (RequestContext.runInTenant), and rows without a tenant or every tenant's
+ * rows through the services' SECURITY DEFINER functions.
  */
 export abstract class OpsCommand<TOptions> extends CommandRunner {
   constructor(protected readonly context: RequestContext) {
@@ -37,21 +42,33 @@ export abstract class OpsCommand<TOptions> extends CommandRunner {
   }
 
   async run(_params: string[], options?: Record<string, unknown>): Promise<void> {
-    await this.context.runAcrossTenants('ops-cli', () => this.execute((options ?? {}) as TOptions));
+    await this.context.runWithoutTenant(() => this.execute((options ?? {}) as TOptions));
   }
 
   protected abstract execute(options: TOptions): Promise<void>;
 }
 
 /** Finds the tenant named by `--tenant`: by id when the value looks like a UUID, else by slug. */
-export async function resolveTenant(reference: string, admin: TenancyAdmin, facade: TenancyFacade): Promise<TenantView> {
+export async function resolveTenant(reference: string, admin: TenancyAdmin): Promise<TenantView> {
   const trimmed = reference.trim();
-  const tenant = UUID_PATTERN.test(trimmed) ? await facade.getTenant(trimmed) : await admin.findTenantBySlug(trimmed);
+  const tenant = UUID_PATTERN.test(trimmed) ? await admin.findTenantById(trimmed) : await admin.findTenantBySlug(trimmed);
   if (!tenant) {
     throw notFound(`tenant with the slug or id "${trimmed}"`);
   }
 
   return tenant;
+}
+
+/** Yields the id of every tenant, newest first, reading them a page at a time. */
+export async function* allTenantIds(admin: TenancyAdmin): AsyncGenerator<string> {
+  let cursor: string | undefined;
+  do {
+    const page = await admin.listTenants({ limit: TENANT_PAGE_SIZE, cursor });
+    for (const tenant of page.data) {
+      yield tenant.id;
+    }
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor !== undefined);
 }
 
 /** Formats the error of a failed command: its detail, then one line per field at fault, by CLI option name. */

@@ -1,13 +1,14 @@
 import { RequestContext } from '@app/common/context/request-context';
 import { SecretCipher } from '@app/common/crypto/secret-cipher';
 import { DomainError, validationFailed } from '@app/common/errors/domain-error';
+import { TENANCY_ADMIN, TenancyAdmin } from '@app/contracts/tenancy.contracts';
 import { Inject } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Command, Option } from 'nest-commander';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ReencryptionSummary, SecretReencryptionService, TableProgress } from '../modules/stripe-connection/secret-reencryption.service';
-import { OpsCommand } from './ops-command';
+import { OpsCommand, allTenantIds } from './ops-command';
 
 const DEFAULT_BATCH_SIZE = 100;
 const MAX_BATCH_SIZE = 1_000;
@@ -26,6 +27,7 @@ export class SecretsReencryptCommand extends OpsCommand<SecretsReencryptOptions>
     context: RequestContext,
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(TENANCY_ADMIN) private readonly admin: TenancyAdmin,
   ) {
     super(context);
   }
@@ -38,7 +40,10 @@ export class SecretsReencryptCommand extends OpsCommand<SecretsReencryptOptions>
     }
 
     const service = new SecretReencryptionService(this.dataSource, new SecretCipher(this.config.encryptionKeys));
-    const summary = await service.reencryptAll({ batchSize, maxBatches, onProgress: (progress) => console.log(formatProgress(progress)) });
+    const summary = await service.reencryptAll(
+      { batchSize, maxBatches, onProgress: (progress) => console.log(formatProgress(progress)) },
+      { tenantIds: allTenantIds(this.admin), runInTenant: (tenantId, work) => this.context.runInTenant(tenantId, work) },
+    );
 
     for (const line of formatSummary(summary)) {
       console.log(line);

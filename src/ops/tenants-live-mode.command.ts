@@ -1,6 +1,6 @@
 import { RequestContext } from '@app/common/context/request-context';
 import { validationFailed } from '@app/common/errors/domain-error';
-import { TENANCY_ADMIN, TENANCY_FACADE, TenancyAdmin, TenancyFacade } from '@app/contracts/tenancy.contracts';
+import { TENANCY_ADMIN, TenancyAdmin } from '@app/contracts/tenancy.contracts';
 import { Inject } from '@nestjs/common';
 import { Command, Option } from 'nest-commander';
 import { OpsCommand, resolveTenant } from './ops-command';
@@ -15,7 +15,6 @@ export class TenantsLiveModeCommand extends OpsCommand<TenantsLiveModeOptions> {
   constructor(
     context: RequestContext,
     @Inject(TENANCY_ADMIN) private readonly admin: TenancyAdmin,
-    @Inject(TENANCY_FACADE) private readonly facade: TenancyFacade,
   ) {
     super(context);
   }
@@ -25,7 +24,7 @@ export class TenantsLiveModeCommand extends OpsCommand<TenantsLiveModeOptions> {
       throw validationFailed([{ field: 'allowed', message: `must be true or false (got "${options.allowed}")` }]);
     }
 
-    const tenant = await resolveTenant(options.tenant, this.admin, this.facade);
+    const tenant = await resolveTenant(options.tenant, this.admin);
     const updated = await this.admin.setLiveModeAllowed(tenant.id, options.allowed === 'true');
 
     console.log(`Live mode for tenant ${updated.slug} is now ${updated.liveModeAllowed ? 'allowed' : 'not allowed'}.`);

@@ -1,6 +1,6 @@
 import { RequestContext } from '@app/common/context/request-context';
 import { Role } from '@app/common/roles/roles';
-import { TENANCY_ADMIN, TENANCY_FACADE, TenancyAdmin, TenancyFacade } from '@app/contracts/tenancy.contracts';
+import { TENANCY_ADMIN, TenancyAdmin } from '@app/contracts/tenancy.contracts';
 import { Inject } from '@nestjs/common';
 import { Command, Option } from 'nest-commander';
 import { OpsCommand, resolveTenant } from './ops-command';
@@ -20,13 +20,12 @@ export class TokensCreateCommand extends OpsCommand<TokensCreateOptions> {
   constructor(
     context: RequestContext,
     @Inject(TENANCY_ADMIN) private readonly admin: TenancyAdmin,
-    @Inject(TENANCY_FACADE) private readonly facade: TenancyFacade,
   ) {
     super(context);
   }
 
   protected async execute(options: TokensCreateOptions): Promise<void> {
-    const tenant = options.tenant === undefined ? null : await resolveTenant(options.tenant, this.admin, this.facade);
+    const tenant = options.tenant === undefined ? null : await resolveTenant(options.tenant, this.admin);
     const created = await this.admin.createToken({ tenantId: tenant?.id ?? null, role: options.role as Role, label: options.label });
 
     const owner = tenant ? `tenant ${tenant.slug}` : 'the platform';

@@ -1,6 +1,6 @@
 import { RequestContext } from '@app/common/context/request-context';
 import { validationFailed } from '@app/common/errors/domain-error';
-import { TENANCY_ADMIN, TENANCY_FACADE, TenancyAdmin, TenancyFacade } from '@app/contracts/tenancy.contracts';
+import { TENANCY_ADMIN, TenancyAdmin } from '@app/contracts/tenancy.contracts';
 import { Inject } from '@nestjs/common';
 import { Command, Option } from 'nest-commander';
 import { printTable } from './cli-output';
@@ -17,7 +17,6 @@ export class TokensListCommand extends OpsCommand<TokensListOptions> {
   constructor(
     context: RequestContext,
     @Inject(TENANCY_ADMIN) private readonly admin: TenancyAdmin,
-    @Inject(TENANCY_FACADE) private readonly facade: TenancyFacade,
   ) {
     super(context);
   }
@@ -28,7 +27,7 @@ export class TokensListCommand extends OpsCommand<TokensListOptions> {
       throw validationFailed([{ field: 'limit', message: `must be an integer from 1 to 100 (got "${options.limit}")` }]);
     }
 
-    const tenant = options.tenant === undefined ? undefined : await resolveTenant(options.tenant, this.admin, this.facade);
+    const tenant = options.tenant === undefined ? undefined : await resolveTenant(options.tenant, this.admin);
     const page = await this.admin.listTokens({ tenantId: tenant?.id, limit, cursor: options.cursor });
     if (page.data.length === 0) {
       console.log('No tokens match.');

@@ -1,6 +1,6 @@
 import { RequestContext } from '@app/common/context/request-context';
 import { validationFailed } from '@app/common/errors/domain-error';
-import { TENANCY_ADMIN, TENANCY_FACADE, TenancyAdmin, TenancyFacade } from '@app/contracts/tenancy.contracts';
+import { TENANCY_ADMIN, TenancyAdmin } from '@app/contracts/tenancy.contracts';
 import { Inject } from '@nestjs/common';
 import { Command, Option } from 'nest-commander';
 import { OpsCommand, resolveTenant } from './ops-command';
@@ -21,7 +21,6 @@ export class UsersCreateCommand extends OpsCommand<UsersCreateOptions> {
   constructor(
     context: RequestContext,
     @Inject(TENANCY_ADMIN) private readonly admin: TenancyAdmin,
-    @Inject(TENANCY_FACADE) private readonly facade: TenancyFacade,
   ) {
     super(context);
   }
@@ -48,7 +47,7 @@ export class UsersCreateCommand extends OpsCommand<UsersCreateOptions> {
       throw validationFailed([{ field: 'role', message: 'is required for a tenant user: owner, admin or staff' }]);
     }
 
-    const tenant = await resolveTenant(options.tenant, this.admin, this.facade);
+    const tenant = await resolveTenant(options.tenant, this.admin);
     const user = await this.admin.createUser({
       tenantId: tenant.id,
       email: options.email,

@@ -1,6 +1,6 @@
 import { RequestContext } from '@app/common/context/request-context';
 import { validationFailed } from '@app/common/errors/domain-error';
-import { TENANCY_ADMIN, TENANCY_FACADE, TenancyAdmin, TenancyFacade } from '@app/contracts/tenancy.contracts';
+import { TENANCY_ADMIN, TenancyAdmin } from '@app/contracts/tenancy.contracts';
 import { WEBHOOKS_ADMIN, WEBHOOK_EVENT_STATUSES, WebhookEventStatusName, WebhooksAdmin } from '@app/contracts/webhooks.contracts';
 import { Inject } from '@nestjs/common';
 import { Command, Option } from 'nest-commander';
@@ -27,7 +27,6 @@ export class WebhooksListCommand extends OpsCommand<WebhooksListOptions> {
   constructor(
     context: RequestContext,
     @Inject(TENANCY_ADMIN) private readonly tenancyAdmin: TenancyAdmin,
-    @Inject(TENANCY_FACADE) private readonly tenancy: TenancyFacade,
     @Inject(WEBHOOKS_ADMIN) private readonly webhooks: WebhooksAdmin,
   ) {
     super(context);
@@ -43,7 +42,7 @@ export class WebhooksListCommand extends OpsCommand<WebhooksListOptions> {
       throw validationFailed([{ field: 'limit', message: `must be an integer from 1 to 100 (got "${options.limit}")` }]);
     }
 
-    const tenant = options.tenant === undefined ? undefined : await resolveTenant(options.tenant, this.tenancyAdmin, this.tenancy);
+    const tenant = options.tenant === undefined ? undefined : await resolveTenant(options.tenant, this.tenancyAdmin);
     const page = await this.webhooks.listEvents({
       tenantId: tenant?.id,
       status: options.status as WebhookEventStatusName | undefined,

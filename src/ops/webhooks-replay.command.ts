@@ -1,6 +1,6 @@
 import { RequestContext } from '@app/common/context/request-context';
 import { validationFailed } from '@app/common/errors/domain-error';
-import { TENANCY_ADMIN, TENANCY_FACADE, TenancyAdmin, TenancyFacade } from '@app/contracts/tenancy.contracts';
+import { TENANCY_ADMIN, TenancyAdmin } from '@app/contracts/tenancy.contracts';
 import { WEBHOOKS_ADMIN, WebhookEventStatusName, WebhooksAdmin } from '@app/contracts/webhooks.contracts';
 import { Inject } from '@nestjs/common';
 import { Command, Option } from 'nest-commander';
@@ -27,7 +27,6 @@ export class WebhooksReplayCommand extends OpsCommand<WebhooksReplayOptions> {
   constructor(
     context: RequestContext,
     @Inject(TENANCY_ADMIN) private readonly tenancyAdmin: TenancyAdmin,
-    @Inject(TENANCY_FACADE) private readonly tenancy: TenancyFacade,
     @Inject(WEBHOOKS_ADMIN) private readonly webhooks: WebhooksAdmin,
   ) {
     super(context);
@@ -50,7 +49,7 @@ export class WebhooksReplayCommand extends OpsCommand<WebhooksReplayOptions> {
       throw validationFailed([{ field: 'status', message: 'is required without --id: failed, ignored or processed' }]);
     }
 
-    const tenant = options.tenant === undefined ? undefined : await resolveTenant(options.tenant, this.tenancyAdmin, this.tenancy);
+    const tenant = options.tenant === undefined ? undefined : await resolveTenant(options.tenant, this.tenancyAdmin);
     const result = await this.webhooks.replayEvents(
       {
         tenantId: tenant?.id,

@@ -7,11 +7,17 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { endpointSecretAssociatedData, secretKeyAssociatedData } from '../../src/modules/stripe-connection/connection-secrets';
 import { createOperatorAuth } from '../support/factories';
+import { serviceLoginDatabaseUrl } from '../support/service-login';
 import { TEST_DATABASE_URL, TEST_QUEUE_PREFIX, TEST_REDIS_URL } from '../support/test-env';
 import { TestApp, eventually, startTestApp } from '../support/test-app';
 import { WebhookEndpoint, connectedEndpoint, deliver, nowSeconds, stripeEvent } from '../webhooks/webhook-helpers';
 
 const CLI = join(__dirname, '..', '..', 'dist', 'src', 'ops', 'cli.js');
+/**
+ * The CLI connects as a login role that is a member of the app role only, so a command
+ * that needed any other role, the cross-tenant one included, would fail.
+ */
+let cliDatabaseUrl: string;
 
 function newKey(id: string): string {
   return `${id}:${randomBytes(32).toString('base64')}`;
@@ -40,7 +46,7 @@ function reencrypt(keys: string, args: string[] = [], started?: (child: ChildPro
         env: {
           ...process.env,
           NODE_ENV: 'test',
-          DATABASE_URL: TEST_DATABASE_URL,
+          DATABASE_URL: cliDatabaseUrl,
           REDIS_URL: TEST_REDIS_URL,
           QUEUE_PREFIX: TEST_QUEUE_PREFIX,
           APP_ENCRYPTION_KEY: keys,
@@ -130,6 +136,7 @@ describe('secrets:reencrypt', () => {
   const retiredSecret = `whsec_${randomBytes(24).toString('hex')}`;
 
   beforeAll(async () => {
+    cliDatabaseUrl = await serviceLoginDatabaseUrl();
     // Secrets stored before the rotation, under the old key.
     const before = await startTestApp({ APP_ENCRYPTION_KEY: `${OLD_KEY},${SUITE_KEY}` });
     try {
@@ -175,6 +182,18 @@ describe('secrets:reencrypt', () => {
     expect(after.new).toBeGreaterThanOrEqual(2);
     expect(after.new).toBeLessThanOrEqual(6);
     expect(after.old).toBeGreaterThan(0);
+  });
+
+  it('moves on with a limited rerun', async () => {
+    const before = await keyIdCounts(dataSource);
+
+    // Tenants an earlier run finished cost no batch, so the one batch allowed reaches a tenant with work left.
+    const result = await reencrypt(ROTATED_KEYS, ['--batch-size', '2', '--max-batches', '1']);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('stripe_connections: batch 1,');
+    const after = await keyIdCounts(dataSource);
+    expect(after.new).toBeGreaterThan(before.new ?? 0);
   });
 
   it('finishes the rest on a rerun', async () => {

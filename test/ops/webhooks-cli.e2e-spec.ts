@@ -7,12 +7,18 @@ import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { createOperatorAuth, createTenant } from '../support/factories';
 import { EmulatorAccount, connectStripe } from '../support/stripe-account';
-import { TEST_DATABASE_URL, TEST_QUEUE_PREFIX, TEST_REDIS_URL } from '../support/test-env';
+import { serviceLoginDatabaseUrl } from '../support/service-login';
+import { TEST_QUEUE_PREFIX, TEST_REDIS_URL } from '../support/test-env';
 import { TestApp, eventually, startTestApp } from '../support/test-app';
 import { InboxRow, deliver, eventIdOf, finishedRow, nowSeconds, stripeEvent } from '../webhooks/webhook-helpers';
 
 const run = promisify(execFile);
 const CLI = join(__dirname, '..', '..', 'dist', 'src', 'ops', 'cli.js');
+/**
+ * The CLI connects as a login role that is a member of the app role only, so a command
+ * that needed any other role, the cross-tenant one included, would fail.
+ */
+let cliDatabaseUrl: string;
 const PLATFORM_SECRET = `whsec_${randomBytes(24).toString('hex')}`;
 const OPERATOR_NAME = 'oncall@example.com';
 
@@ -29,7 +35,7 @@ async function cli(...args: string[]): Promise<CliResult> {
       env: {
         ...process.env,
         NODE_ENV: 'test',
-        DATABASE_URL: TEST_DATABASE_URL,
+        DATABASE_URL: cliDatabaseUrl,
         REDIS_URL: TEST_REDIS_URL,
         QUEUE_PREFIX: TEST_QUEUE_PREFIX,
         OPS_OPERATOR: OPERATOR_NAME,
@@ -51,6 +57,7 @@ describe('ops CLI for webhooks and queues', () => {
   let dataSource: DataSource;
 
   beforeAll(async () => {
+    cliDatabaseUrl = await serviceLoginDatabaseUrl();
     t = await startTestApp({ STRIPE_WEBHOOK_SECRET: PLATFORM_SECRET });
     dataSource = t.app.get(DataSource);
     await createOperatorAuth(t);

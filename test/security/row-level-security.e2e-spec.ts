@@ -24,6 +24,7 @@ import { RefundsRepository } from '../../src/modules/payments/refunds.repository
 import { ApiTokensRepository } from '../../src/modules/tenancy/api-tokens.repository';
 import { TenantsRepository } from '../../src/modules/tenancy/tenants.repository';
 import { TenantFixture, createOperatorAuth, createTenant } from '../support/factories';
+import { SERVICE_LOGIN_ROLE, serviceLoginDatabaseUrl } from '../support/service-login';
 import { TEST_DATABASE_URL } from '../support/test-env';
 import { TestApp, eventually, startTestApp } from '../support/test-app';
 
@@ -106,6 +107,18 @@ async function seedUser(admin: Client, email: string, isOperator: boolean, membe
   for (const tenantId of memberOf) {
     await admin.query(`INSERT INTO memberships (tenant_id, user_id, role) VALUES ($1, $2, 'admin')`, [tenantId, rows[0].id]);
   }
+
+  return rows[0].id;
+}
+
+/** Seeds a session of `userId`, in `tenantId` or, for an operator, in none, expiring `expiresInSeconds` from now. */
+async function seedSession(admin: Client, userId: string, tenantId: string | null, fields: { expiresInSeconds: number; revoked?: boolean }): Promise<string> {
+  const { rows } = await admin.query<{ id: string }>(
+    `INSERT INTO sessions (token_hash, user_id, tenant_id, role, expires_at, revoked_at)
+     VALUES ($1, $2, $3, CASE WHEN $3::uuid IS NULL THEN 'operator' ELSE 'admin' END, now() + make_interval(secs => $4), CASE WHEN $5 THEN now() END)
+     RETURNING id`,
+    [randomUUID(), userId, tenantId, fields.expiresInSeconds, fields.revoked ?? false],
+  );
 
   return rows[0].id;
 }
@@ -225,6 +238,12 @@ describe('row-level security', () => {
       ]);
     });
 
+    it('keeps the app role out of the cross-tenant role', async () => {
+      const { rows } = await admin.query<{ member: boolean }>(`SELECT pg_has_role($1, $2, 'MEMBER') AS member`, [APP_ROLE, CROSS_TENANT_ROLE]);
+
+      expect(rows).toEqual([{ member: false }]);
+    });
+
     it('forces tenant policies on tenants and users', async () => {
       const { rows } = await admin.query<{ table_name: string; enabled: boolean; forced: boolean; policies: string[] }>(
         `SELECT c.relname AS table_name, c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced,
@@ -255,7 +274,9 @@ describe('row-level security', () => {
       expect(rows.map((row) => row.name)).toEqual(
         expect.arrayContaining(['app_claim_outbox_batch', 'app_find_tenant_login', 'app_measure_outbox_backlog', 'app_webhook_event_tenant', 'app_api_token_tenant', 'app_list_tenants',
           'app_list_audit_log', 'app_list_webhook_events', 'app_list_api_tokens', 'app_count_webhook_events', 'app_find_webhook_events',
-          'app_find_tenant_user_identity', 'app_create_tenant_user']),
+          'app_find_tenant_user_identity', 'app_create_tenant_user', 'app_start_operator_session', 'app_end_operator_session',
+          'app_revoke_operator_sessions', 'app_find_session_tenants', 'app_create_operator_token', 'app_revoke_operator_token',
+          'app_create_operator', 'app_record_platform_audit_entry', 'app_tenant_id_by_slug']),
       );
       for (const row of rows) {
         expect({ name: row.name, securityDefiner: row.security_definer }).toEqual({ name: row.name, securityDefiner: true });
@@ -535,6 +556,101 @@ describe('row-level security', () => {
       }
     });
 
+    it('starts a session only for an operator', async () => {
+      const operator = await seedUser(admin, `operator-${randomUUID()}@example.com`, true);
+      const ended = await seedSession(admin, operator, null, { expiresInSeconds: -3 * 86400 });
+      const live = await seedSession(admin, operator, null, { expiresInSeconds: 3600 });
+
+      const forMember = await client.query(`SELECT * FROM app_start_operator_session($1, $2, now() + interval '1 hour', now() - interval '1 day')`, [alice, randomUUID()]);
+      const forOperator = await client.query<{ id: string }>(`SELECT * FROM app_start_operator_session($1, $2, now() + interval '1 hour', now() - interval '1 day')`, [
+        operator,
+        randomUUID(),
+      ]);
+      const { rows } = await admin.query<{ id: string; tenant_id: string | null; role: string }>('SELECT id, tenant_id, role FROM sessions WHERE user_id = $1 ORDER BY created_at', [operator]);
+
+      expect(forMember.rows).toEqual([]);
+      expect(forOperator.rows).toHaveLength(1);
+      expect(rows.map((row) => row.id).sort()).toEqual([live, forOperator.rows[0].id].sort());
+      expect(rows.map((row) => row.id)).not.toContain(ended);
+      expect(rows.every((row) => row.tenant_id === null && row.role === 'operator')).toBe(true);
+    });
+
+    it('ends and revokes only operator sessions', async () => {
+      const operator = await seedUser(admin, `operator-${randomUUID()}@example.com`, true);
+      const operatorSession = await seedSession(admin, operator, null, { expiresInSeconds: 3600 });
+      const memberSession = await seedSession(admin, alice, tenantA.id, { expiresInSeconds: 3600 });
+
+      const endedMember = await client.query('SELECT app_end_operator_session($1, now()) AS ended', [memberSession]);
+      const revokedMember = await client.query('SELECT app_revoke_operator_sessions($1, now()) AS revoked', [alice]);
+      const revokedOperator = await client.query('SELECT app_revoke_operator_sessions($1, now()) AS revoked', [operator]);
+      const endedAgain = await client.query('SELECT app_end_operator_session($1, now()) AS ended', [operatorSession]);
+      const { rows } = await admin.query<{ id: string; revoked: boolean }>('SELECT id, revoked_at IS NOT NULL AS revoked FROM sessions WHERE id = ANY($1)', [
+        [operatorSession, memberSession],
+      ]);
+
+      expect(endedMember.rows).toEqual([{ ended: false }]);
+      expect(revokedMember.rows).toEqual([{ revoked: 0 }]);
+      expect(revokedOperator.rows).toEqual([{ revoked: 1 }]);
+      expect(endedAgain.rows).toEqual([{ ended: false }]);
+      expect(Object.fromEntries(rows.map((row) => [row.id, row.revoked]))).toEqual({ [operatorSession]: true, [memberSession]: false });
+    });
+
+    it('finds the tenants of live sessions only', async () => {
+      const member = await seedUser(admin, `member-${randomUUID()}@example.com`, false, [tenantA.id, tenantB.id, tenantC.id]);
+      await seedSession(admin, member, tenantA.id, { expiresInSeconds: 3600 });
+      await seedSession(admin, member, tenantB.id, { expiresInSeconds: -60 });
+      await seedSession(admin, member, tenantC.id, { expiresInSeconds: 3600, revoked: true });
+
+      const { rows } = await client.query<{ tenant_id: string }>('SELECT tenant_id FROM app_find_session_tenants($1, now()) AS tenant_id', [member]);
+
+      expect(rows).toEqual([{ tenant_id: tenantA.id }]);
+    });
+
+    it('creates and revokes only operator tokens', async () => {
+      const tenantToken = await admin.query<{ id: string }>(`INSERT INTO api_tokens (tenant_id, role, label, token_hash) VALUES ($1, 'staff', 'rls probe', $2) RETURNING id`, [
+        tenantA.id,
+        randomUUID(),
+      ]);
+
+      const created = await client.query<{ id: string }>('SELECT id FROM app_create_operator_token($1, $2)', [randomUUID(), 'rls probe']);
+      const revokedTenantToken = await client.query('SELECT * FROM app_revoke_operator_token($1, now())', [tenantToken.rows[0].id]);
+      const revoked = await client.query('SELECT revoked FROM app_revoke_operator_token($1, now())', [created.rows[0].id]);
+      const revokedAgain = await client.query('SELECT revoked FROM app_revoke_operator_token($1, now())', [created.rows[0].id]);
+      const { rows } = await admin.query<{ id: string; tenant_id: string | null; role: string; revoked: boolean }>(
+        'SELECT id, tenant_id, role, revoked_at IS NOT NULL AS revoked FROM api_tokens WHERE id = ANY($1)',
+        [[tenantToken.rows[0].id, created.rows[0].id]],
+      );
+
+      expect(revokedTenantToken.rows).toEqual([]);
+      expect(revoked.rows).toEqual([{ revoked: true }]);
+      expect(revokedAgain.rows).toEqual([{ revoked: false }]);
+      expect(rows).toEqual(
+        expect.arrayContaining([
+          { id: tenantToken.rows[0].id, tenant_id: tenantA.id, role: 'staff', revoked: false },
+          { id: created.rows[0].id, tenant_id: null, role: 'operator', revoked: true },
+        ]),
+      );
+    });
+
+    it('creates an operator identity only', async () => {
+      const email = `operator-${randomUUID()}@example.com`;
+
+      const created = await client.query<{ user_id: string }>('SELECT user_id FROM app_create_operator($1, $2)', [email, 'hash']);
+      const { rows } = await admin.query('SELECT email, is_operator FROM users WHERE id = $1', [created.rows[0].user_id]);
+      const memberships = await admin.query('SELECT id FROM memberships WHERE user_id = $1', [created.rows[0].user_id]);
+
+      expect(rows).toEqual([{ email, is_operator: true }]);
+      expect(memberships.rows).toEqual([]);
+    });
+
+    it('finds a tenant id by slug only', async () => {
+      const found = await client.query('SELECT app_tenant_id_by_slug($1) AS id', [tenantB.slug]);
+      const missing = await client.query('SELECT app_tenant_id_by_slug($1) AS id', [`missing-${randomUUID()}`]);
+
+      expect(found.rows).toEqual([{ id: tenantB.id }]);
+      expect(missing.rows).toEqual([{ id: null }]);
+    });
+
     it('lists the same pages the owner reads', async () => {
       // Four rows in every list, from several tenants, so each list has two full pages of two.
       for (const tenantId of [tenantA.id, tenantB.id, tenantC.id, tenantA.id]) {
@@ -602,27 +718,12 @@ describe('row-level security', () => {
   });
 
   describe('with a separate service login role', () => {
-    // Roles belong to the server and every database shares them, so this test role is created when missing and never dropped.
-    const loginRole = 'billing_service_login_e2e';
+    const loginRole = SERVICE_LOGIN_ROLE;
     let t: TestApp;
     let tenant: TenantFixture;
 
     beforeAll(async () => {
-      await admin.query(`
-        DO $$
-        BEGIN
-          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${loginRole}') THEN
-            CREATE ROLE ${loginRole} LOGIN NOINHERIT;
-          END IF;
-        EXCEPTION
-          WHEN duplicate_object OR unique_violation THEN NULL;
-        END
-        $$`);
-      await admin.query(`GRANT ${APP_ROLE} TO ${loginRole}`);
-      const serviceUrl = new URL(TEST_DATABASE_URL);
-      serviceUrl.username = loginRole;
-      serviceUrl.password = '';
-      t = await startTestApp({ SERVICE_DATABASE_URL: serviceUrl.toString() });
+      t = await startTestApp({ SERVICE_DATABASE_URL: await serviceLoginDatabaseUrl() });
       tenant = await createTenant(t);
     });
 
@@ -654,6 +755,40 @@ describe('row-level security', () => {
       );
 
       expect(outcome).toBe(`permission denied to set role "${rows[0].owner}"`);
+    });
+
+    it('cannot switch to the cross-tenant role', async () => {
+      const dataSource = t.app.get(DataSource);
+      const context = t.app.get(RequestContext);
+
+      const outcome = await context.runAsTenant(tenant.tenantId, () =>
+        dataSource.query(`SET ROLE ${CROSS_TENANT_ROLE}`).then(
+          () => 'switched',
+          (error: Error) => error.message,
+        ),
+      );
+
+      expect(outcome).toBe(`permission denied to set role "${CROSS_TENANT_ROLE}"`);
+    });
+
+    it('serves operator logins, tokens and audit entries', async () => {
+      const operator = await createOperatorAuth(t);
+      const email = `operator-${randomUUID()}@example.com`;
+      const password = 'correct horse battery staple';
+      await t.app.get<TenancyAdmin>(TENANCY_ADMIN).createUser({ tenantId: null, email, password, role: 'operator' });
+
+      const login = await t.http().post('/api/v1/auth/login').send({ email, password });
+      const cookie = String(login.headers['set-cookie']).split(';')[0];
+      const created = await t.http().post('/api/v1/ops/tokens').set(operator).send({ role: 'operator', label: 'login role probe' });
+      const revoked = await t.http().delete(`/api/v1/ops/tokens/${created.body.id}`).set(operator);
+      const retried = await t.http().post('/api/v1/ops/queues/webhook-events/retry-failed').set(operator);
+      const logout = await t.http().post('/api/v1/auth/logout').set('Cookie', cookie).set('X-Requested-With', 'fetch');
+
+      expect(login.status).toBe(200);
+      expect(created.status).toBe(201);
+      expect(revoked.status).toBe(204);
+      expect(retried.status).toBe(200);
+      expect(logout.status).toBe(204);
     });
 
     it('serves a tenant request', async () => {
@@ -768,13 +903,17 @@ describe('row-level security', () => {
       expect(view).toEqual({ currentUser: APP_ROLE, tenantIds: [] });
     });
 
-    it('shows every tenant to an operator listing tenants', async () => {
+    it('shows an operator nothing outside a tenant', async () => {
+      const cls = ClsServiceManager.getClsService();
       const context = t.app.get(RequestContext);
 
-      const view = await context.runAcrossTenants('operator', () => readUnfiltered(dataSource));
+      const view = await cls.run({ ifNested: 'override' }, () => {
+        context.setPrincipal({ kind: 'operator', id: randomUUID(), label: 'rls probe', role: 'operator', tenantId: null, userId: null, via: 'token' });
 
-      expect(view.currentUser).toBe(CROSS_TENANT_ROLE);
-      expect(view.tenantIds).toEqual(expect.arrayContaining([tenantA.tenantId, tenantB.tenantId]));
+        return readUnfiltered(dataSource);
+      });
+
+      expect(view).toEqual({ currentUser: APP_ROLE, tenantIds: [] });
     });
 
     it('shows an operator route on one tenant only that tenant', async () => {
@@ -841,9 +980,12 @@ describe('row-level security', () => {
         return findById(id, manager);
       });
 
+      const { scopes, spy: scopeSpy } = recordScopes(t.app.get(RequestContext));
+
       const tenantRevoked = await t.http().delete(`/api/v1/ops/tokens/${tenantToken.id}`).set(operator);
       const operatorRevoked = await t.http().delete(`/api/v1/ops/tokens/${operatorToken.id}`).set(operator);
       spy.mockRestore();
+      scopeSpy.mockRestore();
       const { rows } = await admin.query<{ id: string; tenant_id: string | null }>(
         `SELECT id, tenant_id FROM audit_log WHERE action = 'token.revoked' AND details->>'tokenId' = ANY($1) ORDER BY at`,
         [[tenantToken.id, operatorToken.id]],
@@ -851,10 +993,10 @@ describe('row-level security', () => {
 
       expect(tenantRevoked.status).toBe(204);
       expect(operatorRevoked.status).toBe(204);
-      // An operator token has no tenant, so its revocation keeps the operator path.
-      expect(seen[0]).toEqual({ currentUser: APP_ROLE, tenantIds: [tenantB.tenantId] });
-      expect(seen[1].currentUser).toBe(CROSS_TENANT_ROLE);
+      // An operator token has no tenant, so it is revoked through a function, without reading it in a scope.
+      expect(seen).toEqual([{ currentUser: APP_ROLE, tenantIds: [tenantB.tenantId] }]);
       expect(rows.map((row) => row.tenant_id)).toEqual([tenantB.tenantId, null]);
+      expect(scopes.filter((scope) => scope.role !== APP_ROLE)).toEqual([]);
     });
 
     it('lists across tenants as the app role', async () => {
@@ -980,14 +1122,71 @@ describe('row-level security', () => {
       expect(scopes).toContainEqual({ role: APP_ROLE, tenantId: tenantA.tenantId });
     });
 
-    it('uses the cross-tenant role only on operator and CLI paths', () => {
+    it('runs operator logins, tokens and queue actions as the app role', async () => {
+      const operator = await createOperatorAuth(t);
+      const email = `operator-${randomUUID()}@example.com`;
+      const password = 'correct horse battery staple';
+      await t.app.get<TenancyAdmin>(TENANCY_ADMIN).createUser({ tenantId: null, email, password, role: 'operator' });
+      const { scopes, spy } = recordScopes(t.app.get(RequestContext));
+
+      const login = await t.http().post('/api/v1/auth/login').send({ email, password });
+      const cookie = String(login.headers['set-cookie']).split(';')[0];
+      const me = await t.http().get('/api/v1/auth/me').set('Cookie', cookie);
+      const created = await t.http().post('/api/v1/ops/tokens').set(operator).send({ role: 'operator', label: 'rls probe' });
+      const listed = await t.http().get('/api/v1/ops/tokens?limit=100').set(operator);
+      const revoked = await t.http().delete(`/api/v1/ops/tokens/${created.body.id}`).set(operator);
+      const queues = await t.http().get('/api/v1/ops/queues').set(operator);
+      const retried = await t.http().post('/api/v1/ops/queues/webhook-events/retry-failed').set(operator);
+      const board = await t.http().get('/ops/queues').set('Cookie', cookie);
+      const logout = await t.http().post('/api/v1/auth/logout').set('Cookie', cookie).set('X-Requested-With', 'fetch');
+      const afterLogout = await t.http().get('/api/v1/auth/me').set('Cookie', cookie);
+      spy.mockRestore();
+      const { rows } = await admin.query<{ action: string; tenant_id: string | null }>(
+        `SELECT action, tenant_id FROM audit_log WHERE (action LIKE 'token.%' AND details->>'tokenId' = $1) OR (action = 'queue.failed_jobs_retried' AND at > now() - interval '1 minute') ORDER BY at`,
+        [created.body.id],
+      );
+
+      expect(login.status).toBe(200);
+      expect(me.body.role).toBe('operator');
+      expect(created.status).toBe(201);
+      expect(listed.body.data.map((token: { id: string }) => token.id)).toContain(created.body.id);
+      expect(revoked.status).toBe(204);
+      expect(queues.status).toBe(200);
+      expect(retried.status).toBe(200);
+      expect(board.status).toBe(200);
+      expect(logout.status).toBe(204);
+      expect(afterLogout.status).toBe(401);
+      expect(rows).toEqual(
+        expect.arrayContaining([
+          { action: 'token.created', tenant_id: null },
+          { action: 'token.revoked', tenant_id: null },
+          { action: 'queue.failed_jobs_retried', tenant_id: null },
+        ]),
+      );
+      expect(scopes.filter((scope) => scope.role !== APP_ROLE)).toEqual([]);
+    });
+
+    it('never switches the service to the cross-tenant role', () => {
       const root = join(__dirname, '..', '..');
-      const callers = [...sourceFiles(join(root, 'src')), ...sourceFiles(join(root, 'libs'))]
-        .filter((path) => readFileSync(path, 'utf8').includes('runAcrossTenants('))
+      const sources = [...sourceFiles(join(root, 'src')), ...sourceFiles(join(root, 'libs'))];
+      const users = sources
+        .filter((path) => /CROSS_TENANT_ROLE|billing_app_cross_tenant|runAcrossTenants/.test(readFileSync(path, 'utf8')))
         .map((path) => path.slice(root.length + 1))
         .sort();
 
-      expect(callers).toEqual(['src/modules/tenancy/auth.service.ts', 'src/ops/ops-command.ts']);
+      // Only the constant's definition, which the tests use to arrange rows.
+      expect(users).toEqual(['libs/common/src/database/database-roles.ts']);
+    });
+
+    it('rejects a platform audit entry for another action', async () => {
+      const client = await connectAsAppRole();
+      try {
+        const { rows } = await client.query(`SELECT app_record_platform_audit_entry('system', NULL, 'rls probe', 'tenant.created', '{}') AS id`);
+
+        expect(rows).toEqual([{ id: null }]);
+      } finally {
+        await client.end();
+      }
     });
   });
 });

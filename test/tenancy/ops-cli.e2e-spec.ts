@@ -3,12 +3,17 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DataSource } from 'typeorm';
 import { uniqueSlug } from '../support/factories';
-import { TEST_DATABASE_URL } from '../support/test-env';
+import { serviceLoginDatabaseUrl } from '../support/service-login';
 import { TestApp, startTestApp } from '../support/test-app';
 import { sessionCookieOf, strongPassword, uniqueEmail } from './tenancy-helpers';
 
 const run = promisify(execFile);
 const CLI = join(__dirname, '..', '..', 'dist', 'src', 'ops', 'cli.js');
+/**
+ * The CLI connects as a login role that is a member of the app role only, so a command
+ * that needed any other role, the cross-tenant one included, would fail.
+ */
+let cliDatabaseUrl: string;
 
 interface CliResult {
   code: number;
@@ -20,7 +25,7 @@ interface CliResult {
 async function cli(...args: string[]): Promise<CliResult> {
   try {
     const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-      env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: TEST_DATABASE_URL, LOG_LEVEL: 'error' },
+      env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: cliDatabaseUrl, LOG_LEVEL: 'error' },
       timeout: 30_000,
     });
 
@@ -39,6 +44,7 @@ function lastLine(text: string): string {
 let t: TestApp;
 
 beforeAll(async () => {
+  cliDatabaseUrl = await serviceLoginDatabaseUrl();
   t = await startTestApp();
 });
 
@@ -124,6 +130,62 @@ describe('ops CLI', () => {
     expect(me.status).toBe(200);
     expect(revoked.code).toBe(0);
     expect(after.status).toBe(401);
+  });
+
+  it('audits an operator token platform-wide', async () => {
+    const label = `platform ${uniqueSlug('label')}`;
+    const created = await cli('tokens:create', '--role', 'operator', '--label', label);
+    const id = /token id ([0-9a-f-]{36})/.exec(created.stdout)?.[1] ?? '';
+
+    const revoked = await cli('tokens:revoke', '--id', id);
+    const again = await cli('tokens:revoke', '--id', id);
+    const entries: { action: string; tenant_id: string | null; actor_label: string }[] = await t.app
+      .get(DataSource)
+      .query(`SELECT action, tenant_id, actor_label FROM audit_log WHERE details->>'tokenId' = $1 ORDER BY at`, [id]);
+
+    expect(created.code).toBe(0);
+    expect(revoked.code).toBe(0);
+    expect(again.code).toBe(0);
+    expect(entries).toEqual([
+      { action: 'token.created', tenant_id: null, actor_label: 'ops-cli' },
+      { action: 'token.revoked', tenant_id: null, actor_label: 'ops-cli' },
+    ]);
+  });
+
+  it('revokes a tenant token in its tenant', async () => {
+    const slug = uniqueSlug('cli-token');
+    const tenantId = lastLine((await cli('tenants:create', '--slug', slug, '--name', 'Token School')).stdout);
+    const token = lastLine((await cli('tokens:create', '--tenant', tenantId, '--role', 'staff', '--label', 'to revoke')).stdout);
+    const listed = await cli('tokens:list', '--tenant', slug);
+    const id = /^([0-9a-f-]{36})\s+staff/m.exec(listed.stdout)?.[1] ?? '';
+
+    const revoked = await cli('tokens:revoke', '--id', id);
+    const after = await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${token}`);
+    const entries: { tenant_id: string | null }[] = await t.app
+      .get(DataSource)
+      .query(`SELECT tenant_id FROM audit_log WHERE action = 'token.revoked' AND details->>'tokenId' = $1`, [id]);
+
+    expect(listed.code).toBe(0);
+    expect(revoked.code).toBe(0);
+    expect(after.status).toBe(401);
+    expect(entries).toEqual([{ tenant_id: tenantId }]);
+  });
+
+  it('fails with exit status 1 to revoke an unknown token', async () => {
+    const result = await cli('tokens:revoke', '--id', '00000000-0000-4000-8000-000000000000');
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('No such');
+  });
+
+  it('lists the tokens of every tenant', async () => {
+    const label = `listed ${uniqueSlug('label')}`;
+    await cli('tokens:create', '--role', 'operator', '--label', label);
+
+    const result = await cli('tokens:list', '--limit', '100');
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(label);
   });
 
   it('revokes every session of a user', async () => {

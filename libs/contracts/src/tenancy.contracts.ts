@@ -104,7 +104,11 @@ export interface TokenView {
  */
 export interface TenancyAdmin {
   createTenant(input: CreateTenantInput): Promise<TenantView & { status: 'active'; createdAt: string }>;
+  /** The tenant with this id, read in that tenant; null when there is none or the id is not a UUID. */
+  findTenantById(tenantId: string): Promise<TenantView | null>;
   findTenantBySlug(slug: string): Promise<TenantView | null>;
+  /** Every tenant, newest first, one page at a time; `limit` 1..100 (default 25). */
+  listTenants(page: { limit?: number; cursor?: string }): Promise<{ data: TenantView[]; nextCursor: string | null }>;
   setLiveModeAllowed(tenantId: string, allowed: boolean): Promise<TenantView>;
   createUser(input: CreateUserInput): Promise<{ id: string; email: string; role: string; tenantId: string | null; createdAt: string }>;
   createToken(input: CreateTokenInput): Promise<CreatedToken>;

@@ -69,9 +69,16 @@ export interface ReencryptionSummary {
 
 type Row = Record<string, string | null> & { id: string; tenant_id: string };
 
+/** The tenants to work through, and how to run work in one of them (as the app role, in its scope). */
+export interface TenantScopes {
+  tenantIds: AsyncIterable<string>;
+  runInTenant<T>(tenantId: string, work: () => Promise<T>): Promise<T>;
+}
+
 /**
  * Re-encrypts every stored secret under the newest key (the first of
- * APP_ENCRYPTION_KEY) while the service keeps running. Each batch is one short
+ * APP_ENCRYPTION_KEY) while the service keeps running, one tenant at a time
+ * in that tenant's scope. Each batch is one short
  * transaction that locks its rows with FOR UPDATE, the same lock the service
  * takes before it writes a connection. So a tenant that changes its keys at
  * the same time either commits first (the batch then reads the new secret,
@@ -89,42 +96,35 @@ export class SecretReencryptionService {
     @Inject(SECRET_CIPHER) private readonly cipher: SecretCipher,
   ) {}
 
-  async reencryptAll(options: ReencryptionOptions): Promise<ReencryptionSummary> {
+  /**
+   * Works through the tenants of `scopes` in turn. A batch that finds no row
+   * under an older key does not count against `maxBatches`, so a rerun gets
+   * past the tenants an earlier run finished.
+   */
+  async reencryptAll(options: ReencryptionOptions, scopes: TenantScopes): Promise<ReencryptionSummary> {
     const keyId = this.cipher.currentKeyId;
-    const tables: TableProgress[] = [];
-    let batchesLeft = options.maxBatches ?? Number.POSITIVE_INFINITY;
-    let finished = true;
+    const tables: TableProgress[] = ENCRYPTED_TABLES.map((table) => ({ table: table.table, batches: 0, reencrypted: 0, conflicts: 0, failed: 0 }));
+    const remaining: Record<string, number> = Object.fromEntries(ENCRYPTED_TABLES.map((table) => [table.table, 0]));
+    const budget = { batchesLeft: options.maxBatches ?? Number.POSITIVE_INFINITY, finished: true };
 
-    for (const table of ENCRYPTED_TABLES) {
-      const progress: TableProgress = { table: table.table, batches: 0, reencrypted: 0, conflicts: 0, failed: 0 };
-      tables.push(progress);
-      let afterId: string | null = null;
-
-      while (true) {
-        if (batchesLeft <= 0) {
-          finished = false;
-          break;
+    for await (const tenantId of scopes.tenantIds) {
+      await scopes.runInTenant(tenantId, async () => {
+        for (const [index, table] of ENCRYPTED_TABLES.entries()) {
+          if (budget.finished) {
+            await this.reencryptTable(table, keyId, options, tables[index], budget);
+          }
         }
-        batchesLeft--;
 
-        const batch = await this.dataSource.transaction((manager) => this.reencryptBatch(manager, table, keyId, afterId, options.batchSize, progress));
-        progress.batches++;
-        options.onProgress?.({ ...progress });
-        if (batch.lastId === null || batch.rows < options.batchSize) {
-          break;
+        for (const [table, count] of Object.entries(await this.countRemaining(keyId))) {
+          remaining[table] += count;
         }
-        afterId = batch.lastId;
-      }
-
-      if (!finished) {
-        break;
-      }
+      });
     }
 
-    return { keyId, tables, finished, remaining: await this.countRemaining(keyId) };
+    return { keyId, tables, finished: budget.finished, remaining };
   }
 
-  /** Counts, per table, the secrets not yet under the key with id `keyId`. */
+  /** Counts, per table, the secrets in the current scope that are not yet under the key with id `keyId`. */
   async countRemaining(keyId: string): Promise<Record<string, number>> {
     const remaining: Record<string, number> = {};
     for (const table of ENCRYPTED_TABLES) {
@@ -136,6 +136,37 @@ export class SecretReencryptionService {
     return remaining;
   }
 
+  /** Re-encrypts the table's rows in the current scope, batch by batch, until none is left or the batch budget is spent. */
+  private async reencryptTable(
+    table: EncryptedTable,
+    keyId: string,
+    options: ReencryptionOptions,
+    progress: TableProgress,
+    budget: { batchesLeft: number; finished: boolean },
+  ): Promise<void> {
+    let afterId: string | null = null;
+    while (true) {
+      const mayWrite = budget.batchesLeft > 0;
+      const batch = await this.dataSource.transaction((manager) => this.reencryptBatch(manager, table, keyId, afterId, options.batchSize, progress, mayWrite));
+      if (batch.rows === 0) {
+        return;
+      }
+      if (!mayWrite) {
+        budget.finished = false;
+
+        return;
+      }
+
+      budget.batchesLeft--;
+      progress.batches++;
+      options.onProgress?.({ ...progress });
+      if (batch.rows < options.batchSize) {
+        return;
+      }
+      afterId = batch.lastId;
+    }
+  }
+
   private async reencryptBatch(
     manager: EntityManager,
     table: EncryptedTable,
@@ -143,6 +174,7 @@ export class SecretReencryptionService {
     afterId: string | null,
     batchSize: number,
     progress: TableProgress,
+    mayWrite: boolean,
   ): Promise<{ rows: number; lastId: string | null }> {
     const selected = table.columns.flatMap((column) => [column.ciphertextColumn, column.keyIdColumn]).join(', ');
     const stale = table.columns.map((column) => `${column.keyIdColumn} <> $1`).join(' OR ');
@@ -155,6 +187,9 @@ export class SecretReencryptionService {
         ORDER BY id LIMIT $3 FOR UPDATE`,
       [keyId, afterId, batchSize],
     )) as Row[];
+    if (!mayWrite) {
+      return { rows: rows.length, lastId: null };
+    }
 
     for (const row of rows) {
       for (const column of table.columns) {

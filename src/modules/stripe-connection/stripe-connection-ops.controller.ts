@@ -29,7 +29,7 @@ export class StripeConnectionOpsController {
       throw notFound('tenant');
     }
 
-    // Only the named tenant's rows are touched, so the operator's request leaves the cross-tenant role here.
+    // An operator has no tenant of its own, so the named tenant's rows are written in that tenant.
     await this.context.runInTenant(tenantId, () => this.endpoints.setSecretByOperator(tenantId, body.secret));
   }
 }

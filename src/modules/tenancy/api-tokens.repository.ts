@@ -83,6 +83,37 @@ export class ApiTokensRepository {
     return this.repository(manager).findOneBy({ id });
   }
 
+  /**
+   * Creates an operator token, which has no tenant, inside the caller's
+   * transaction through the function app_create_operator_token.
+   */
+  async insertOperatorToken(manager: EntityManager, token: { label: string; tokenHash: string }): Promise<ApiTokenEntity> {
+    const [row]: { id: string; created_at: Date }[] = await manager.query('SELECT id, created_at FROM app_create_operator_token($1, $2)', [
+      token.tokenHash,
+      token.label,
+    ]);
+
+    return this.repository(manager).create({ id: row.id, tenantId: null, role: 'operator', label: token.label, lastUsedAt: null, revokedAt: null, createdAt: row.created_at });
+  }
+
+  /**
+   * Revokes an operator token inside the caller's transaction through the
+   * function app_revoke_operator_token. Returns null when no operator token
+   * has this id, and otherwise whether this call revoked it.
+   */
+  async revokeOperatorToken(manager: EntityManager, id: string, at: Date): Promise<{ id: string; role: Role; label: string; revoked: boolean } | null> {
+    if (!isUuid(id)) {
+      return null;
+    }
+
+    const rows: { id: string; role: Role; label: string; revoked: boolean }[] = await manager.query(
+      'SELECT id, role, label, revoked FROM app_revoke_operator_token($1, $2)',
+      [id, at],
+    );
+
+    return rows[0] ?? null;
+  }
+
   async revoke(manager: EntityManager, id: string, at: Date): Promise<void> {
     await manager.query(`UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`, [id, at]);
   }

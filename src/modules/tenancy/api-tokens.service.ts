@@ -1,3 +1,4 @@
+import { RequestContext } from '@app/common/context/request-context';
 import { FieldError } from '@app/common/errors/domain-error';
 import { Role, TENANT_ROLES } from '@app/common/roles/roles';
 import { CreateTokenInput, CreatedToken } from '@app/contracts/tenancy.contracts';
@@ -8,14 +9,19 @@ import { ApiTokensRepository } from './api-tokens.repository';
 import { AuditLogService } from './audit-log.service';
 import { Page, PageRequest } from './keyset-page';
 import { generateApiToken, hashSecretToken } from './secret-tokens';
-import { LABEL_MAX_LENGTH, checkName } from './tenant-validation';
+import { LABEL_MAX_LENGTH, checkName, isUuid } from './tenant-validation';
 import { TenantsRepository } from './tenants.repository';
 import { assertValid, tenantNotFound, tokenNotFound } from './tenancy.errors';
 import { TokenBody, toTokenBody } from './tenancy.mappers';
 
 const TOKEN_ROLES: readonly Role[] = [...TENANT_ROLES, 'operator'];
 
-/** API tokens: created by operators, shown once, stored as SHA-256 digests, revocable. */
+/**
+ * API tokens: created by operators, shown once, stored as SHA-256 digests,
+ * revocable. A tenant's token is created, listed and revoked in its tenant.
+ * An operator token has no tenant, so it is created and revoked through
+ * SECURITY DEFINER functions.
+ */
 @Injectable()
 export class ApiTokensService {
   private readonly logger = new Logger(ApiTokensService.name);
@@ -25,19 +31,37 @@ export class ApiTokensService {
     private readonly tokens: ApiTokensRepository,
     private readonly tenants: TenantsRepository,
     private readonly auditLog: AuditLogService,
+    private readonly context: RequestContext,
   ) {}
 
   async create(input: CreateTokenInput): Promise<CreatedToken> {
     const label = input.label.trim();
     assertValid([...checkTokenRole(input), ...checkName(label, 'label', LABEL_MAX_LENGTH)]);
 
-    if (input.tenantId !== null && !(await this.tenants.findById(input.tenantId))) {
+    const tenantId = input.tenantId;
+    if (tenantId === null) {
+      return this.createToken(null, input.role, label);
+    }
+    if (!isUuid(tenantId)) {
       throw tenantNotFound();
     }
 
+    return this.context.runInTenant(tenantId, async () => {
+      if (!(await this.tenants.findById(tenantId))) {
+        throw tenantNotFound();
+      }
+
+      return this.createToken(tenantId, input.role, label);
+    });
+  }
+
+  private async createToken(tenantId: string | null, role: Role, label: string): Promise<CreatedToken> {
     const token = generateApiToken();
+    const tokenHash = hashSecretToken(token);
     const saved = await this.dataSource.transaction(async (manager) => {
-      const row = await this.tokens.insert(manager, { tenantId: input.tenantId, role: input.role, label, tokenHash: hashSecretToken(token) });
+      const row = tenantId === null
+        ? await this.tokens.insertOperatorToken(manager, { label, tokenHash })
+        : await this.tokens.insert(manager, { tenantId, role, label, tokenHash });
       await this.auditLog.record(
         { tenantId: row.tenantId, action: 'token.created', details: { tokenId: row.id, role: row.role, label } },
         manager,
@@ -51,22 +75,34 @@ export class ApiTokensService {
   }
 
   /**
-   * Lists one tenant's tokens when `tenantId` is given, else every token,
-   * operator tokens included, through a SECURITY DEFINER function. Newest first.
+   * Lists one tenant's tokens, in that tenant, when `tenantId` is given, else
+   * every token, operator tokens included, through a SECURITY DEFINER
+   * function. Newest first.
    */
   async list(filter: { tenantId?: string }, page: PageRequest): Promise<Page<TokenBody>> {
-    const result = filter.tenantId === undefined ? await this.tokens.listAcrossTenants(page) : await this.tokens.list(filter.tenantId, page);
+    const tenantId = filter.tenantId;
+    const result = tenantId === undefined
+      ? await this.tokens.listAcrossTenants(page)
+      : await this.context.runInTenant(tenantId, () => this.tokens.list(tenantId, page));
 
     return { data: result.data.map(toTokenBody), nextCursor: result.nextCursor };
   }
 
-  /** Returns the tenant id of the token with this id, or null for an operator token or an unknown id. */
-  findTenantId(tokenId: string): Promise<string | null> {
-    return this.tokens.findTenantId(tokenId);
+  /**
+   * Revoke a token, in its tenant or, for an operator token, through a
+   * SECURITY DEFINER function. Revoking one that is already revoked changes
+   * nothing.
+   */
+  async revoke(tokenId: string): Promise<void> {
+    const tenantId = await this.tokens.findTenantId(tokenId);
+    if (tenantId === null) {
+      return this.revokeOperatorToken(tokenId);
+    }
+
+    return this.context.runInTenant(tenantId, () => this.revokeTenantToken(tokenId));
   }
 
-  /** Revoke a token; revoking one that is already revoked changes nothing. */
-  async revoke(tokenId: string): Promise<void> {
+  private async revokeTenantToken(tokenId: string): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
       const token = await this.tokens.findById(tokenId, manager);
       if (!token) {
@@ -82,6 +118,22 @@ export class ApiTokensService {
         manager,
       );
       this.logger.log({ tenantId: token.tenantId, tokenId: token.id }, 'API token revoked');
+    });
+  }
+
+  /** Revokes an operator token; an id that names no operator token is a 404. */
+  private async revokeOperatorToken(tokenId: string): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      const token = await this.tokens.revokeOperatorToken(manager, tokenId, new Date());
+      if (!token) {
+        throw tokenNotFound();
+      }
+      if (!token.revoked) {
+        return;
+      }
+
+      await this.auditLog.record({ tenantId: null, action: 'token.revoked', details: { tokenId: token.id, role: token.role, label: token.label } }, manager);
+      this.logger.log({ tenantId: null, tokenId: token.id }, 'API token revoked');
     });
   }
 }

@@ -21,9 +21,31 @@ interface AuditEntryRow {
 export class AuditLogRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
+  /**
+   * Writes an entry. An entry without a tenant goes through the function
+   * app_record_platform_audit_entry, because no tenant's scope admits it, and
+   * that function accepts only the actions of operators that concern no
+   * single tenant.
+   */
   async insert(entry: Omit<AuditEntryEntity, 'id' | 'at'>, manager?: EntityManager): Promise<void> {
-    const repository = (manager ?? this.dataSource.manager).getRepository(AuditEntryEntity);
-    await repository.save(repository.create(entry));
+    const target = manager ?? this.dataSource.manager;
+    if (entry.tenantId !== null) {
+      const repository = target.getRepository(AuditEntryEntity);
+      await repository.save(repository.create(entry));
+
+      return;
+    }
+
+    const [row]: { id: string | null }[] = await target.query('SELECT app_record_platform_audit_entry($1, $2, $3, $4, $5) AS id', [
+      entry.actorKind,
+      entry.actorId,
+      entry.actorLabel,
+      entry.action,
+      JSON.stringify(entry.details),
+    ]);
+    if (row.id === null) {
+      throw new Error(`app_record_platform_audit_entry does not accept the action "${entry.action}": add it to the function in a migration`);
+    }
   }
 
   /** Lists one tenant's entries, newest first. */

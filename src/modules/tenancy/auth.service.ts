@@ -71,23 +71,15 @@ export class AuthService {
     const now = this.clock.now();
     const sessionId = generateSessionId();
     const expiresAt = new Date(now.getTime() + SESSION_LIFETIME_SECONDS * 1000);
-    // The session row belongs to the tenant just logged in to, so it is written in that tenant's scope.
-    const session = await this.inScopeOf(principal, async () => {
-      const started = await this.sessions.insert({
-        tokenHash: hashSecretToken(sessionId),
-        userId: principal.id,
-        tenantId: principal.tenantId,
-        role: principal.role,
-        expiresAt,
-      });
-      await this.sessions.deleteEndedForUser(principal.id, now);
+    const tokenHash = hashSecretToken(sessionId);
+    const sessionRowId = principal.tenantId === null
+      ? await this.sessions.startOperatorSession({ tokenHash, userId: principal.id, expiresAt }, now)
+      : await this.inTenantOf(principal.tenantId, () => this.startTenantSession(principal, tokenHash, expiresAt, now));
+    this.logger.log({ tenantId: principal.tenantId, userId: principal.id, sessionId: sessionRowId }, 'Session started');
 
-      return started;
-    });
-    this.logger.log({ tenantId: principal.tenantId, userId: principal.id, sessionId: session.id }, 'Session started');
-
-    // The request has no principal yet, so the tenant row of the me body is read in the tenant's scope too.
-    const me = await this.inScopeOf(principal, () => this.describe({ ...principal, sessionId: session.id }));
+    // The request has no principal yet, so the tenant row of the me body is read in the tenant's scope.
+    const described = { ...principal, sessionId: sessionRowId };
+    const me = principal.tenantId === null ? await this.describe(described) : await this.inTenantOf(principal.tenantId, () => this.describe(described));
 
     return { sessionId, expiresAt, me };
   }
@@ -98,7 +90,11 @@ export class AuthService {
     }
 
     const sessionId = principal.sessionId;
-    await this.inScopeOf(principal, () => this.sessions.revoke(sessionId, this.clock.now()));
+    if (principal.tenantId === null) {
+      await this.sessions.endOperatorSession(sessionId, this.clock.now());
+    } else {
+      await this.inTenantOf(principal.tenantId, () => this.sessions.revoke(sessionId, this.clock.now()));
+    }
     this.logger.log({ tenantId: principal.tenantId, userId: principal.userId, sessionId: principal.sessionId }, 'Session ended');
   }
 
@@ -170,17 +166,17 @@ export class AuthService {
     return { kind: 'user', id: user.userId, label: user.email, role: user.role, tenantId: user.tenantId, userId: user.userId, via: 'session' };
   }
 
-  /**
-   * Runs `work` in the principal's tenant, or for an operator in the
-   * `operator` cross-tenant path: a login or logout runs before the guard has
-   * set a principal, and operator sessions belong to no tenant.
-   */
-  private inScopeOf<T>(principal: Principal, work: () => Promise<T>): Promise<T> {
-    if (principal.tenantId === null) {
-      return this.context.runAcrossTenants('operator', work);
-    }
+  /** Writes a tenant user's session row, and deletes that user's long-ended ones, in the session's tenant. */
+  private async startTenantSession(principal: Principal, tokenHash: string, expiresAt: Date, now: Date): Promise<string> {
+    const started = await this.sessions.insert({ tokenHash, userId: principal.id, tenantId: principal.tenantId, role: principal.role, expiresAt });
+    await this.sessions.deleteEndedForUser(principal.id, now);
 
-    return this.context.runAsTenant(principal.tenantId, work, this.context.correlationId);
+    return started.id;
+  }
+
+  /** Runs `work` in the tenant of a login or logout, which runs before the guard has set a principal. */
+  private inTenantOf<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
+    return this.context.runAsTenant(tenantId, work, this.context.correlationId);
   }
 
   private dummyHash(): Promise<string> {

@@ -49,18 +49,54 @@ export class SessionsRepository {
     await this.dataSource.query(`UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`, [id, at]);
   }
 
-  /** Revoke every live session of the user; returns how many were live. */
-  /** Revoke the user's live sessions and return how many each tenant had; operator sessions count under a null tenant. */
-  async revokeAllForUser(manager: EntityManager, userId: string, at: Date): Promise<{ tenantId: string | null; revoked: number }[]> {
-    const rows: { tenant_id: string | null; revoked: number }[] = await manager.query(
-      `WITH revoked AS (
-         UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 RETURNING tenant_id
-       )
-       SELECT tenant_id, count(*)::int AS revoked FROM revoked GROUP BY tenant_id ORDER BY tenant_id NULLS FIRST`,
+  /** Revoke the user's live sessions in the connection's tenant; returns how many were live. */
+  async revokeAllForUser(manager: EntityManager, userId: string, at: Date): Promise<number> {
+    const [, revoked]: [unknown, number] = await manager.query(
+      `UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2`,
       [userId, at],
     );
 
-    return rows.map((row) => ({ tenantId: row.tenant_id, revoked: row.revoked }));
+    return revoked;
+  }
+
+  /**
+   * Starts a session of an operator, which has no tenant, through the
+   * function app_start_operator_session, and deletes that operator's
+   * sessions that ended more than a day ago, as deleteEndedForUser does for
+   * a tenant's user. Returns the session id.
+   */
+  async startOperatorSession(session: { tokenHash: string; userId: string; expiresAt: Date }, now: Date): Promise<string> {
+    const purgeBefore = new Date(now.getTime() - EXPIRED_SESSION_RETENTION_HOURS * 60 * 60 * 1000);
+    const rows: { id: string }[] = await this.dataSource.query('SELECT id FROM app_start_operator_session($1, $2, $3, $4)', [
+      session.userId,
+      session.tokenHash,
+      session.expiresAt,
+      purgeBefore,
+    ]);
+    if (rows.length === 0) {
+      throw new Error(`app_start_operator_session started no session: user ${session.userId} is not an operator`);
+    }
+
+    return rows[0].id;
+  }
+
+  /** Ends an operator's session through the function app_end_operator_session. */
+  async endOperatorSession(id: string, at: Date): Promise<void> {
+    await this.dataSource.query('SELECT app_end_operator_session($1, $2)', [id, at]);
+  }
+
+  /** Revoke every live session of an operator, inside the caller's transaction; returns how many were live. */
+  async revokeOperatorSessions(manager: EntityManager, userId: string, at: Date): Promise<number> {
+    const [row]: { revoked: number }[] = await manager.query('SELECT app_revoke_operator_sessions($1, $2) AS revoked', [userId, at]);
+
+    return row.revoked;
+  }
+
+  /** Returns the tenants in which the user has a live session, through the function app_find_session_tenants. */
+  async findSessionTenants(userId: string, now: Date): Promise<string[]> {
+    const rows = await callCrossTenantFunction<{ result: string }>(this.dataSource, 'app_find_session_tenants', [userId, now]);
+
+    return rows.map((row) => row.result);
   }
 
   /** Delete the user's sessions that ended more than a day ago; called at login so the table stays small without a job. */

@@ -1,3 +1,4 @@
+import { callCrossTenantFunction } from '@app/common/database/tenant-lookup';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Repository } from 'typeorm';
@@ -48,8 +49,11 @@ export class TenantsRepository {
     return this.repository(manager).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
   }
 
-  findBySlug(slug: string): Promise<TenantEntity | null> {
-    return this.repository().findOneBy({ slug });
+  /** Returns the id of the tenant with this slug, or null, in any tenant's scope, through the function app_tenant_id_by_slug. */
+  async findIdBySlug(slug: string): Promise<string | null> {
+    const [row] = await callCrossTenantFunction<{ result: string | null }>(this.dataSource, 'app_tenant_id_by_slug', [slug]);
+
+    return row?.result ?? null;
   }
 
   async insert(manager: EntityManager, tenant: NewTenant): Promise<TenantEntity> {

@@ -30,10 +30,6 @@ export interface LoginCandidate {
 export class UsersRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  findByEmail(email: string, isOperator: boolean, manager?: EntityManager): Promise<UserEntity | null> {
-    return (manager ?? this.dataSource.manager).getRepository(UserEntity).findOneBy({ email, isOperator });
-  }
-
   findById(id: string): Promise<UserEntity | null> {
     return this.dataSource.getRepository(UserEntity).findOneBy({ id });
   }
@@ -42,10 +38,18 @@ export class UsersRepository {
     return (manager ?? this.dataSource.manager).getRepository(MembershipEntity).findOneBy({ tenantId, userId });
   }
 
-  async insertUser(manager: EntityManager, user: { email: string; passwordHash: string; isOperator: boolean }): Promise<UserEntity> {
-    const repository = manager.getRepository(UserEntity);
+  /**
+   * Creates an operator identity, which belongs to no tenant, inside the
+   * caller's transaction through the function app_create_operator. Returns the
+   * user id and creation time.
+   */
+  async insertOperator(manager: EntityManager, user: { email: string; passwordHash: string }): Promise<{ id: string; createdAt: Date }> {
+    const [row]: { user_id: string; created_at: Date }[] = await manager.query('SELECT user_id, created_at FROM app_create_operator($1, $2)', [
+      user.email,
+      user.passwordHash,
+    ]);
 
-    return repository.save(repository.create(user));
+    return { id: row.user_id, createdAt: row.created_at };
   }
 
   async insertMembership(manager: EntityManager, membership: { tenantId: string; userId: string; role: TenantRole }): Promise<MembershipEntity> {

@@ -41,25 +41,44 @@ export class UsersService {
     private readonly context: RequestContext,
   ) {}
 
-  /** Revoke every live session of the user with this email, for an operator who suspects a stolen cookie or removes a person. */
+  /**
+   * Revoke every live session of the user with this email, for an operator
+   * who suspects a stolen cookie or removes a person. A tenant user's sessions
+   * are revoked in each tenant that has one, together with that tenant's
+   * audit entry, so a failure part way leaves each tenant consistent. An
+   * operator's sessions, and a user without live sessions, get one platform
+   * entry.
+   */
   async revokeSessions(rawEmail: string, operator: boolean): Promise<{ revoked: number }> {
     const email = normalizeEmail(rawEmail);
-    const user = await this.users.findByEmail(email, operator);
-    if (!user) {
+    const userId = operator ? (await this.users.findOperatorLogin(email))?.userId : (await this.users.findTenantUserIdentity(email))?.id;
+    if (userId === undefined) {
       throw notFound('user');
     }
 
-    const revoked = await this.dataSource.transaction(async (manager) => {
-      const byTenant = await this.sessions.revokeAllForUser(manager, user.id, new Date());
-      // One entry per tenant whose sessions ended, so each tenant's audit log shows it; a platform entry when none did.
-      const entries = byTenant.length > 0 ? byTenant : [{ tenantId: null, revoked: 0 }];
-      for (const entry of entries) {
-        await this.auditLog.record({ tenantId: entry.tenantId, action: 'sessions.revoked', details: { userId: user.id, operator, revoked: entry.revoked } }, manager);
-      }
+    const now = new Date();
+    let revoked = 0;
+    const tenantIds = operator ? [] : await this.sessions.findSessionTenants(userId, now);
+    for (const tenantId of tenantIds) {
+      revoked += await this.context.runInTenant(tenantId, () =>
+        this.dataSource.transaction(async (manager) => {
+          const count = await this.sessions.revokeAllForUser(manager, userId, now);
+          await this.auditLog.record({ tenantId, action: 'sessions.revoked', details: { userId, operator, revoked: count } }, manager);
 
-      return byTenant.reduce((total, entry) => total + entry.revoked, 0);
-    });
-    this.logger.log({ userId: user.id, revoked }, 'Sessions revoked by an operator');
+          return count;
+        }),
+      );
+    }
+
+    if (tenantIds.length === 0) {
+      revoked = await this.dataSource.transaction(async (manager) => {
+        const count = operator ? await this.sessions.revokeOperatorSessions(manager, userId, now) : 0;
+        await this.auditLog.record({ tenantId: null, action: 'sessions.revoked', details: { userId, operator, revoked: count } }, manager);
+
+        return count;
+      });
+    }
+    this.logger.log({ userId, revoked }, 'Sessions revoked by an operator');
 
     return { revoked };
   }
@@ -81,7 +100,7 @@ export class UsersService {
 
     try {
       return await this.dataSource.transaction(async (manager) => {
-        const user = await this.users.insertUser(manager, { email, passwordHash, isOperator: true });
+        const user = await this.users.insertOperator(manager, { email, passwordHash });
         await this.auditLog.record({ tenantId: null, action: 'user.created', details: { userId: user.id, email, role: 'operator' } }, manager);
 
         return { id: user.id, email, role: 'operator', tenantId: null, createdAt: user.createdAt.toISOString() };

@@ -1,5 +1,3 @@
-import { RequestContext } from '@app/common/context/request-context';
-import { notFound } from '@app/common/errors/domain-error';
 import { Roles } from '@app/common/roles/roles';
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
 import {
@@ -27,10 +25,7 @@ import { WebhooksAdminService } from './webhooks-admin.service';
 
 /**
  * The webhook inbox for platform operators: what arrived, what failed and
- * why, and replay. A list or replay filtered to one tenant runs in that
- * tenant, and so does every route on one event, in the event's tenant. The
- * unfiltered list and bulk replay find their events through SECURITY DEFINER
- * functions, and the bulk replay replays each event in its tenant.
+ * why, and replay. WebhooksAdminService picks the tenant each route runs in.
  */
 @ApiTags('ops')
 @ApiBearerAuth()
@@ -38,28 +33,22 @@ import { WebhooksAdminService } from './webhooks-admin.service';
 @Roles('operator')
 @Controller('api/v1/ops/webhook-events')
 export class WebhookEventsOpsController {
-  constructor(
-    private readonly admin: WebhooksAdminService,
-    private readonly context: RequestContext,
-  ) {}
+  constructor(private readonly admin: WebhooksAdminService) {}
 
   @Get()
   @ApiOperation({ summary: 'List inbox events across tenants, newest first' })
   @ApiOkResponse({ type: WebhookEventPageResponse })
   @ApiBadRequestResponse({ description: 'validation_failed: a filter is invalid' })
   list(@Query() query: ListWebhookEventsQuery): Promise<WebhookEventPageResponse> {
-    const list = (): Promise<WebhookEventPageResponse> =>
-      this.admin.listEvents({
-        tenantId: query.tenantId,
-        status: query.status,
-        type: query.type,
-        since: query.since === undefined ? undefined : new Date(query.since),
-        until: query.until === undefined ? undefined : new Date(query.until),
-        limit: query.limit,
-        cursor: query.cursor,
-      });
-
-    return query.tenantId === undefined ? list() : this.context.runInTenant(query.tenantId, list);
+    return this.admin.listEvents({
+      tenantId: query.tenantId,
+      status: query.status,
+      type: query.type,
+      since: query.since === undefined ? undefined : new Date(query.since),
+      until: query.until === undefined ? undefined : new Date(query.until),
+      limit: query.limit,
+      cursor: query.cursor,
+    });
   }
 
   @Post('replay')
@@ -73,17 +62,14 @@ export class WebhookEventsOpsController {
   @ApiBadRequestResponse({ description: 'validation_failed: status is not failed, ignored or processed, or a filter is invalid' })
   @ApiServiceUnavailableResponse({ description: 'service_unavailable: Redis did not take a replay job' })
   replayMany(@Body() body: ReplayWebhookEventsDto): Promise<WebhookReplayResponse | WebhookReplayDryRunResponse> {
-    const replay = (): Promise<WebhookReplayResponse | WebhookReplayDryRunResponse> =>
-      this.admin.replayEvents({
-        tenantId: body.tenantId,
-        status: body.status,
-        type: body.type,
-        since: body.since === undefined ? undefined : new Date(body.since),
-        until: body.until === undefined ? undefined : new Date(body.until),
-        dryRun: body.dryRun,
-      });
-
-    return body.tenantId === undefined ? replay() : this.context.runInTenant(body.tenantId, replay);
+    return this.admin.replayEvents({
+      tenantId: body.tenantId,
+      status: body.status,
+      type: body.type,
+      since: body.since === undefined ? undefined : new Date(body.since),
+      until: body.until === undefined ? undefined : new Date(body.until),
+      dryRun: body.dryRun,
+    });
   }
 
   @Get(':id')
@@ -91,7 +77,7 @@ export class WebhookEventsOpsController {
   @ApiOkResponse({ type: WebhookEventDetailResponse })
   @ApiNotFoundResponse({ description: 'not_found: no such event' })
   show(@Param('id') id: string): Promise<WebhookEventDetailResponse> {
-    return this.runInEventTenant(id, () => this.admin.getEvent(id));
+    return this.admin.getEvent(id);
   }
 
   @Post(':id/replay')
@@ -105,20 +91,6 @@ export class WebhookEventsOpsController {
   @ApiConflictResponse({ description: 'invalid_state: the event is still received or processing' })
   @ApiServiceUnavailableResponse({ description: 'service_unavailable: Redis did not take the job; the sweeper adds it later' })
   replayOne(@Param('id') id: string): Promise<WebhookReplayResponse> {
-    return this.runInEventTenant(id, () => this.admin.replayEvent(id));
-  }
-
-  /**
-   * Runs `work` in the tenant of event `id`, found through a SECURITY DEFINER
-   * function, so the event is read and replayed as the app role. An unknown
-   * or malformed id is the same 404 the work itself would throw.
-   */
-  private async runInEventTenant<T>(id: string, work: () => Promise<T>): Promise<T> {
-    const tenantId = await this.admin.findEventTenantId(id);
-    if (tenantId === null) {
-      throw notFound('webhook event');
-    }
-
-    return this.context.runInTenant(tenantId, work);
+    return this.admin.replayEvent(id);
   }
 }

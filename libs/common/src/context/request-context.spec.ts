@@ -1,5 +1,5 @@
 import { ClsServiceManager } from 'nestjs-cls';
-import { APP_ROLE, CROSS_TENANT_ROLE } from '../database/database-roles';
+import { APP_ROLE } from '../database/database-roles';
 import { Principal } from '../roles/roles';
 import { RequestContext } from './request-context';
 
@@ -10,7 +10,7 @@ describe('RequestContext.runInTenant', () => {
   const cls = ClsServiceManager.getClsService();
   const context = new RequestContext(cls);
 
-  it('leaves the operator path for the tenant', async () => {
+  it('gives an operator no tenant outside runInTenant', async () => {
     const scopes = await cls.run(async () => {
       context.setPrincipal(OPERATOR);
       const before = context.databaseScope();
@@ -19,9 +19,9 @@ describe('RequestContext.runInTenant', () => {
       return { before, inside, after: context.databaseScope() };
     });
 
-    expect(scopes.before).toEqual({ role: CROSS_TENANT_ROLE, tenantId: '' });
+    expect(scopes.before).toEqual({ role: APP_ROLE, tenantId: '' });
     expect(scopes.inside).toEqual({ role: APP_ROLE, tenantId: TENANT_ID });
-    expect(scopes.after).toEqual({ role: CROSS_TENANT_ROLE, tenantId: '' });
+    expect(scopes.after).toEqual({ role: APP_ROLE, tenantId: '' });
   });
 
   it('keeps the principal and correlation id', async () => {
@@ -37,5 +37,22 @@ describe('RequestContext.runInTenant', () => {
 
   it('rejects a tenant id that is not a UUID', async () => {
     await expect(cls.run(() => context.runInTenant('not-a-uuid', async () => 'ran'))).rejects.toThrow(/needs a UUID tenant id/);
+  });
+});
+
+describe('RequestContext.runWithoutTenant', () => {
+  const cls = ClsServiceManager.getClsService();
+  const context = new RequestContext(cls);
+
+  it('drops the tenant and principal of the caller', async () => {
+    const seen = await cls.run(async () => {
+      context.setPrincipal({ ...OPERATOR, kind: 'user', role: 'admin', tenantId: TENANT_ID });
+
+      return context.runWithoutTenant(async () => ({ scope: context.databaseScope(), principal: context.principal, correlationId: context.correlationId }));
+    });
+
+    expect(seen.scope).toEqual({ role: APP_ROLE, tenantId: '' });
+    expect(seen.principal).toBeUndefined();
+    expect(seen.correlationId).toMatch(/^[0-9a-f-]{36}$/);
   });
 });

@@ -1,13 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { ClsService } from 'nestjs-cls';
 import { randomUUID } from 'node:crypto';
-import { APP_ROLE, CROSS_TENANT_ROLE, CrossTenantPath, DatabaseScope } from '../database/database-roles';
+import { APP_ROLE, DatabaseScope } from '../database/database-roles';
 import { Principal } from '../roles/roles';
 
 const TENANT_ID = 'tenantId';
 const PRINCIPAL = 'principal';
 const CORRELATION_ID = 'correlationId';
-const CROSS_TENANT_PATH = 'crossTenantPath';
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -51,20 +50,15 @@ export class RequestContext {
     return principal;
   }
 
-  /** The cross-tenant path the current code runs in, if any. */
-  get crossTenantPath(): CrossTenantPath | undefined {
-    return this.cls.isActive() ? this.cls.get<CrossTenantPath | undefined>(CROSS_TENANT_PATH) : undefined;
-  }
-
   /**
-   * Set the principal, and with it the tenant. An operator has no tenant and
-   * works across tenants, so an operator's request runs in the `operator`
-   * cross-tenant path.
+   * Set the principal, and with it the tenant. An operator has no tenant, so
+   * an operator's request queries as the app role in no tenant, where the
+   * policies admit no row. It reaches tenants' rows only in a tenant
+   * (runInTenant) or through the SECURITY DEFINER functions.
    */
   setPrincipal(principal: Principal): void {
     this.cls.set(PRINCIPAL, principal);
     this.cls.set(TENANT_ID, principal.tenantId ?? undefined);
-    this.cls.set(CROSS_TENANT_PATH, principal.role === 'operator' ? 'operator' : undefined);
   }
 
   /**
@@ -73,10 +67,6 @@ export class RequestContext {
    * policies admit no row.
    */
   databaseScope(): DatabaseScope {
-    if (this.crossTenantPath !== undefined) {
-      return { role: CROSS_TENANT_ROLE, tenantId: '' };
-    }
-
     return { role: APP_ROLE, tenantId: this.tenantId ?? '' };
   }
 
@@ -85,7 +75,19 @@ export class RequestContext {
     return this.cls.run(async () => {
       this.cls.set(TENANT_ID, tenantId);
       this.cls.set(CORRELATION_ID, correlationId);
-      this.cls.set(CROSS_TENANT_PATH, undefined);
+
+      return work();
+    });
+  }
+
+  /**
+   * Run `work` in a context of its own with no tenant and no principal, and a
+   * new correlation id: how an ops CLI command runs. Its queries see no row
+   * until it enters a tenant.
+   */
+  runWithoutTenant<T>(work: () => Promise<T>): Promise<T> {
+    return this.cls.run({ ifNested: 'override' }, async () => {
+      this.cls.set(CORRELATION_ID, randomUUID());
 
       return work();
     });
@@ -93,10 +95,10 @@ export class RequestContext {
 
   /**
    * Run `work` of the current request in one tenant, as the app role, with
-   * the request's principal and correlation id. Operator routes that act on
-   * one tenant named in the request use it, so they leave the cross-tenant
-   * role. `tenantId` must be a UUID, because the policies cast the tenant
-   * setting to uuid and a query would fail on anything else.
+   * the request's principal and correlation id. Operator routes and ops CLI
+   * commands that act on one tenant use it, since an operator has no tenant
+   * of its own. `tenantId` must be a UUID, because the policies cast the
+   * tenant setting to uuid and a query would fail on anything else.
    */
   async runInTenant<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
     if (!UUID_PATTERN.test(tenantId)) {
@@ -104,19 +106,5 @@ export class RequestContext {
     }
 
     return this.runAsTenant(tenantId, work, this.correlationId);
-  }
-
-  /**
-   * Run `work` with the database role that reads every tenant's rows, for one
-   * of the reviewed paths that must look across tenants (CrossTenantPath).
-   * The rest of the context (principal, tenant, correlation id) is
-   * inherited, and changes made inside stay inside.
-   */
-  runAcrossTenants<T>(path: CrossTenantPath, work: () => Promise<T>): Promise<T> {
-    return this.cls.run({ ifNested: 'inherit' }, async () => {
-      this.cls.set(CROSS_TENANT_PATH, path);
-
-      return work();
-    });
   }
 }

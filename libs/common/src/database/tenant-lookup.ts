@@ -6,8 +6,9 @@ import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
  * migrations and listed in docs/security.md. They serve lookups that find a
  * tenant before a request has one, logins, the background work that finds
  * its tenants, and operator routes that find the tenant of a row by id or
- * list every tenant's rows. The outbox relay's two functions are left out,
- * because they must run inside the relay's transaction.
+ * list every tenant's rows. The outbox relay's two functions and the writes
+ * of rows without a tenant are left out, because they run inside their
+ * caller's transaction.
  */
 export type CrossTenantFunction =
   | 'app_authenticate_api_token'
@@ -34,7 +35,9 @@ export type CrossTenantFunction =
   | 'app_list_api_tokens'
   | 'app_count_webhook_events'
   | 'app_find_webhook_events'
-  | 'app_find_tenant_user_identity';
+  | 'app_find_tenant_user_identity'
+  | 'app_find_session_tenants'
+  | 'app_tenant_id_by_slug';
 
 interface Pool {
   query(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;
