@@ -189,6 +189,25 @@ describe('invoice jobs', () => {
     });
   });
 
+  describe('retried failures', () => {
+    it('shows each failed attempt on the invoice', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const invoice = await finalizedWithoutJob(tenant);
+      // Two, because stripe-node retries a 500 once before the attempt fails.
+      await request(t.emulator.url).post('/_emulator/faults').send({ count: 2, kind: '500' }).expect(201);
+
+      await t.app.get(InvoiceJobQueue).enqueue('issue', { tenantId: tenant.tenantId, invoiceId: invoice.id });
+      const failing = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.stripeError !== null);
+      const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open', 30_000);
+
+      expect(failing.status).toBe('issuing');
+      expect(failing.stripeError?.job).toBe('issue');
+      expect(failing.stripeError?.code).toBe('stripe_unavailable');
+      expect(failing.stripeError?.message).toMatch(/ \(attempt 1 of 10, retrying\)$/);
+      expect(issued.stripeError).toBeNull();
+    });
+  });
+
   describe('permanent failures', () => {
     it('fails at once, without retries, when Stripe rejects the key', async () => {
       const tenant = await connectedB2bTenant(t);

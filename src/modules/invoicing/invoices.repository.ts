@@ -156,9 +156,9 @@ export class InvoicesRepository {
   }
 
   /**
-   * Stores the error a Stripe job of the invoice failed with for good (a
-   * permanent error or its last attempt), replacing an earlier one. It leaves
-   * `updated_at` alone, since the invoice itself did not change.
+   * Stores the error an attempt of a Stripe job of the invoice failed with,
+   * replacing an earlier one. It leaves `updated_at` alone, since the invoice
+   * itself did not change.
    */
   async recordStripeError(tenantId: string, id: string, error: { job: StripeWork; code: string; message: string; at: Date }): Promise<void> {
     await this.dataSource.query(
