@@ -4,6 +4,9 @@ import { TEST_DATABASE_URL, TEST_QUEUE_PREFIX, TEST_REDIS_URL } from '../support
 import { eventually, freePort } from '../support/test-app';
 
 const MAIN = join(__dirname, '..', '..', 'dist', 'src', 'main.js');
+/** Far below the 27 s that @nestjs/typeorm's nine retries, 3 s apart, spent on an unreachable database. */
+const PROMPT_EXIT_MS = 15_000;
+const PASSWORD = 'startup-check-password';
 
 interface LogLine {
   level: number;
@@ -75,6 +78,30 @@ function logLines(service: ServiceProcess): LogLine[] {
     .filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line) as LogLine);
 }
+
+describe('start-up with an unreachable dependency', () => {
+  it.each([
+    ['DATABASE_URL', 'PostgreSQL', { DATABASE_URL: `postgres://postgres:${PASSWORD}@127.0.0.1:1/billing` }],
+    ['REDIS_URL', 'Redis', { REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:1` }],
+  ])('exits naming %s', async (variable, service, env) => {
+    const started = await startService({ APP_ROLE: 'api', ...env });
+
+    const exit = await exitOf(started, PROMPT_EXIT_MS);
+    const lines = logLines(started);
+    const output = started.stdout.join('') + started.stderr.join('');
+
+    expect(exit.timedOut).toBe(false);
+    expect(exit.code).toBe(1);
+    expect(started.stderr.join('')).toBe('');
+    expect(lines).toHaveLength(1);
+    expect(lines[0].level).toBe(60);
+    expect(lines[0].variable).toBe(variable);
+    expect(lines[0].target).toBe('127.0.0.1:1');
+    expect(lines[0].code).toBe('ECONNREFUSED');
+    expect(lines[0].msg).toContain(`Cannot connect to ${service} at 127.0.0.1:1 (${variable})`);
+    expect(output).not.toContain(PASSWORD);
+  });
+});
 
 describe('graceful shutdown', () => {
   it.each(['api', 'worker'])('logs its start and finish in the %s role', async (role) => {
