@@ -194,8 +194,15 @@ describe('invoice jobs', () => {
     it('shows each failed attempt on the invoice', async () => {
       const tenant = await connectedB2bTenant(t);
       const invoice = await finalizedWithoutJob(tenant);
+      const gateway = t.app.get(StripeInvoicesGateway);
+      const createDraft = gateway.createDraft.bind(gateway);
+      // Faults hit the emulator's next requests, so they are added just before the create is sent.
       // Two, because stripe-node retries a 500 once before the attempt fails.
-      await request(t.emulator.url).post('/_emulator/faults').send({ count: 2, kind: '500' }).expect(201);
+      jest.spyOn(gateway, 'createDraft').mockImplementationOnce(async (...args) => {
+        await request(t.emulator.url).post('/_emulator/faults').send({ count: 2, kind: '500' }).expect(201);
+
+        return createDraft(...args);
+      });
 
       await t.app.get(InvoiceJobQueue).enqueue('issue', { tenantId: tenant.tenantId, invoiceId: invoice.id });
       const failing = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.stripeError !== null);
