@@ -36,7 +36,9 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     bufferLogs: true,
   });
   app.useLogger(app.get(Logger));
-  app.enableShutdownHooks();
+  // Exit through process.exit once the hooks have run, so pino flushes the last lines on `exit`;
+  // Nest's default re-raises the signal, which ends the process without that event.
+  app.enableShutdownHooks([], { useProcessExit: true });
   app.set('trust proxy', 'loopback');
   app.disable('x-powered-by');
 

@@ -23,6 +23,7 @@ import { JsonBodyInterceptor } from './http/json-body';
 import { RateLimitsModule } from './http/rate-limits.module';
 import { ObservabilityModule } from './observability/observability.module';
 import { loggerParams } from './logging';
+import { ShutdownLogModule, ShutdownStartLog } from './shutdown-log';
 import { InvoicingModule } from './modules/invoicing/invoicing.module';
 import { PaymentsModule } from './modules/payments/payments.module';
 import { StripeConnectionModule } from './modules/stripe-connection/stripe-connection.module';
@@ -56,6 +57,8 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
+        // First, so that its shutdown hook runs last (see ShutdownFinishLog).
+        ShutdownLogModule,
         AdminUiModule.forRoles(roles),
         AppConfigModule.register(config),
         BullModule.forRoot({ connection: producerRedisOptions(config.redisUrl), prefix: config.queuePrefix }),
@@ -81,6 +84,7 @@ export class AppModule {
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
         { provide: APP_INTERCEPTOR, useClass: JsonBodyInterceptor },
         { provide: APP_PIPE, useFactory: createValidationPipe },
+        ShutdownStartLog,
       ],
     };
   }

@@ -47,3 +47,11 @@ export function loggerParams(level: string, destination: LogDestination = pino.d
 
   return { pinoHttp: [options, redactingDestination(destination) as pino.DestinationStream] };
 }
+
+/**
+ * Creates a plain pino logger with the same redaction, for lines written
+ * before Nest and nestjs-pino have started, such as a failed start-up check.
+ */
+export function startupLogger(level: string, destination: LogDestination = pino.destination(1)): pino.Logger {
+  return pino({ level, redact: { paths: [...LOG_REDACT_PATHS], censor: REDACTED } }, redactingDestination(destination) as pino.DestinationStream);
+}

@@ -1,6 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory';
 import { ConfigurationError, loadConfig } from './config/app-config';
+import { startupLogger } from './logging';
+import { checkDependencies, describeStartupFailure } from './startup-check';
 
 async function bootstrap(): Promise<void> {
   let config;
@@ -12,6 +14,13 @@ async function bootstrap(): Promise<void> {
       process.exit(1);
     }
     throw error;
+  }
+
+  const failure = await checkDependencies(config);
+  if (failure) {
+    const { fields, message } = describeStartupFailure(failure);
+    startupLogger(config.logLevel).fatal({ context: 'Bootstrap', ...fields }, message);
+    process.exit(1);
   }
 
   const app = await createApp(config);

@@ -15,6 +15,7 @@ const OPTION_BY_FIELD: Record<string, string> = {
   maxBatches: '--max-batches',
   name: '--name',
   password: '--password',
+  queue: '--queue',
   role: '--role',
   since: '--since',
   slug: '--slug',

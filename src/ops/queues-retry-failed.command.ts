@@ -3,6 +3,7 @@ import { ALL_QUEUES } from '@app/common/queues/queue-names';
 import { WEBHOOKS_ADMIN, WebhooksAdmin } from '@app/contracts/webhooks.contracts';
 import { Inject } from '@nestjs/common';
 import { Command, Option } from 'nest-commander';
+import { parseChoiceOption } from './choice-option';
 import { cliActor } from './cli-actor';
 import { OpsCommand } from './ops-command';
 
@@ -23,9 +24,10 @@ export class QueuesRetryFailedCommand extends OpsCommand<QueuesRetryFailedOption
   }
 
   protected async execute(options: QueuesRetryFailedOptions): Promise<void> {
-    const { retried } = await this.webhooks.retryFailedJobs(options.queue.trim(), cliActor());
+    const queue = parseChoiceOption('queue', options.queue, ALL_QUEUES) ?? options.queue;
+    const { retried } = await this.webhooks.retryFailedJobs(queue, cliActor());
 
-    console.log(`Moved ${retried} failed jobs of ${options.queue.trim()} back to waiting.`);
+    console.log(`Moved ${retried} failed jobs of ${queue} back to waiting.`);
   }
 
   @Option({ flags: '--queue <name>', description: `the queue: ${ALL_QUEUES.join(', ')}`, required: true })

@@ -1,10 +1,11 @@
 import { RequestContext } from '@app/common/context/request-context';
 import { validationFailed } from '@app/common/errors/domain-error';
 import { TENANCY_ADMIN, TenancyAdmin } from '@app/contracts/tenancy.contracts';
-import { WEBHOOKS_ADMIN, WEBHOOK_EVENT_STATUSES, WebhookEventStatusName, WebhooksAdmin } from '@app/contracts/webhooks.contracts';
+import { WEBHOOKS_ADMIN, WEBHOOK_EVENT_STATUSES, WebhooksAdmin } from '@app/contracts/webhooks.contracts';
 import { Inject } from '@nestjs/common';
 import { Command, Option } from 'nest-commander';
 import { printTable } from './cli-output';
+import { parseChoiceOption } from './choice-option';
 import { OpsCommand, resolveTenant } from './ops-command';
 import { parseTimeOption } from './time-option';
 
@@ -33,9 +34,7 @@ export class WebhooksListCommand extends OpsCommand<WebhooksListOptions> {
   }
 
   protected async execute(options: WebhooksListOptions): Promise<void> {
-    if (options.status !== undefined && !(WEBHOOK_EVENT_STATUSES as readonly string[]).includes(options.status)) {
-      throw validationFailed([{ field: 'status', message: `must be one of ${WEBHOOK_EVENT_STATUSES.join(', ')} (got "${options.status}")` }]);
-    }
+    const status = parseChoiceOption('status', options.status, WEBHOOK_EVENT_STATUSES);
 
     const limit = options.limit === undefined ? undefined : Number(options.limit);
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 100)) {
@@ -45,7 +44,7 @@ export class WebhooksListCommand extends OpsCommand<WebhooksListOptions> {
     const tenant = options.tenant === undefined ? undefined : await resolveTenant(options.tenant, this.tenancyAdmin);
     const page = await this.webhooks.listEvents({
       tenantId: tenant?.id,
-      status: options.status as WebhookEventStatusName | undefined,
+      status,
       type: options.type,
       since: parseTimeOption('since', options.since),
       until: parseTimeOption('until', options.until),

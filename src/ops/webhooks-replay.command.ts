@@ -1,9 +1,10 @@
 import { RequestContext } from '@app/common/context/request-context';
 import { validationFailed } from '@app/common/errors/domain-error';
 import { TENANCY_ADMIN, TenancyAdmin } from '@app/contracts/tenancy.contracts';
-import { WEBHOOKS_ADMIN, WebhookEventStatusName, WebhooksAdmin } from '@app/contracts/webhooks.contracts';
+import { REPLAYABLE_WEBHOOK_EVENT_STATUSES, WEBHOOKS_ADMIN, WebhooksAdmin } from '@app/contracts/webhooks.contracts';
 import { Inject } from '@nestjs/common';
 import { Command, Option } from 'nest-commander';
+import { parseChoiceOption } from './choice-option';
 import { cliActor } from './cli-actor';
 import { OpsCommand, resolveTenant } from './ops-command';
 import { parseTimeOption } from './time-option';
@@ -45,7 +46,8 @@ export class WebhooksReplayCommand extends OpsCommand<WebhooksReplayOptions> {
       return;
     }
 
-    if (options.status === undefined) {
+    const status = parseChoiceOption('status', options.status, REPLAYABLE_WEBHOOK_EVENT_STATUSES);
+    if (status === undefined) {
       throw validationFailed([{ field: 'status', message: 'is required without --id: failed, ignored or processed' }]);
     }
 
@@ -53,7 +55,7 @@ export class WebhooksReplayCommand extends OpsCommand<WebhooksReplayOptions> {
     const result = await this.webhooks.replayEvents(
       {
         tenantId: tenant?.id,
-        status: options.status as WebhookEventStatusName,
+        status,
         type: options.type,
         since: parseTimeOption('since', options.since),
         until: parseTimeOption('until', options.until),

@@ -69,6 +69,25 @@ describe('request body handling', () => {
     expect(response.body.detail).toBe('The request body is not a JSON object.');
   });
 
+  it('rejects a JSON array body as one error', async () => {
+    const tenant = await createTenant(t);
+
+    const response = await postRaw('/api/v1/payments', '[{"amount":100},2]', tenant.auth);
+
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('validation_failed');
+    expect(response.body.detail).toBe('The request body is not a JSON object.');
+    expect(response.body.errors).toEqual([{ field: 'body', message: 'must be a JSON object' }]);
+  });
+
+  it('names a login tenant given as an array', async () => {
+    const response = await postRaw('/api/v1/auth/login', JSON.stringify({ tenant: ['acme'], email: 'owner@example.com', password: 'x' }));
+
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('validation_failed');
+    expect(response.body.errors).toEqual([{ field: 'tenant', message: 'must be a string' }]);
+  });
+
   it('rejects a __proto__ key as an unknown field', async () => {
     const tenant = await createTenant(t);
     const body = '{"amount":1000,"currency":"usd","paymentMethod":"pm_card_visa","__proto__":{"x":1}}';

@@ -1,4 +1,5 @@
 import {
+  JOB_ISSUE_INVOICE,
   JOB_MARK_OVERDUE_INVOICES,
   JOB_RECONCILE_INVOICES,
   JOB_RECONCILE_TENANT_INVOICES,
@@ -189,6 +190,32 @@ describe('invoice jobs', () => {
     });
   });
 
+  describe('retried failures', () => {
+    it('shows each failed attempt on the invoice', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const invoice = await finalizedWithoutJob(tenant);
+      const gateway = t.app.get(StripeInvoicesGateway);
+      const createDraft = gateway.createDraft.bind(gateway);
+      // Faults hit the emulator's next requests, so they are added just before the create is sent.
+      // Two, because stripe-node retries a 500 once before the attempt fails.
+      jest.spyOn(gateway, 'createDraft').mockImplementationOnce(async (...args) => {
+        await request(t.emulator.url).post('/_emulator/faults').send({ count: 2, kind: '500' }).expect(201);
+
+        return createDraft(...args);
+      });
+
+      await t.app.get(InvoiceJobQueue).enqueue('issue', { tenantId: tenant.tenantId, invoiceId: invoice.id });
+      const failing = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.stripeError !== null);
+      const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open', 30_000);
+
+      expect(failing.status).toBe('issuing');
+      expect(failing.stripeError?.job).toBe('issue');
+      expect(failing.stripeError?.code).toBe('stripe_unavailable');
+      expect(failing.stripeError?.message).toMatch(/ \(attempt 1 of 10, retrying\)$/);
+      expect(issued.stripeError).toBeNull();
+    });
+  });
+
   describe('permanent failures', () => {
     it('fails at once, without retries, when Stripe rejects the key', async () => {
       const tenant = await connectedB2bTenant(t);
@@ -259,6 +286,77 @@ describe('invoice jobs', () => {
       expect(failed.stripeError).toMatchObject({ job: 'issue', code: 'stripe_not_connected' });
       expect(result.requeued).toBe(1);
       expect(issued.number).toBe(invoice.number);
+    });
+  });
+
+  describe('Stripe key changes', () => {
+    const KEYS = '/api/v1/settings/billing/stripe/keys';
+
+    async function newTestKeys(tenant: B2bTenant): Promise<{ publishableKey: string; secretKey: string }> {
+      const response = await request(t.emulator.url).post(`/_emulator/accounts/${tenant.account.id}/keys`).send({ mode: 'test' }).expect(201);
+
+      return { publishableKey: response.body.publishableKey, secretKey: response.body.secretKey };
+    }
+
+    async function revokeOldKey(tenant: B2bTenant): Promise<void> {
+      await request(t.emulator.url).post('/_emulator/keys/revoke').send({ key: tenant.account.test.secretKey }).expect(201);
+    }
+
+    it('creates at once after Stripe rejected the key', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const invoice = await finalizedWithoutJob(tenant);
+      const keys = await newTestKeys(tenant);
+      const gateway = t.app.get(StripeInvoicesGateway);
+      const createDraft = gateway.createDraft.bind(gateway);
+      const findByInvoiceId = jest.spyOn(gateway, 'findByInvoiceId');
+      // The tenant replaces its key while the create runs with the old one, so Stripe rejects it with 401.
+      jest.spyOn(gateway, 'createDraft').mockImplementationOnce(async (...args) => {
+        await t.http().put(KEYS).set(tenant.auth).send(keys).expect(200);
+        await revokeOldKey(tenant);
+
+        return createDraft(...args);
+      });
+      // A create attempt Stripe may have carried out would make the next attempt wait this long.
+      jobSettings(t).searchSettleMs = 60_000;
+
+      try {
+        await t.app.get(InvoiceJobQueue).enqueue('issue', { tenantId: tenant.tenantId, invoiceId: invoice.id });
+        const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open', 15_000);
+
+        expect(issued.number).toBe(invoice.number);
+        expect(findByInvoiceId).not.toHaveBeenCalled();
+        expect((await issueJobOf(invoice.id)).attemptsStarted).toBe(2);
+      } finally {
+        jobSettings(t).searchSettleMs = 1_500;
+      }
+    });
+
+    it('runs a delayed issue job when the keys change', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const invoice = await finalizedWithoutJob(tenant);
+      // As a job waiting out a long backoff.
+      await queue.add(JOB_ISSUE_INVOICE, { tenantId: tenant.tenantId, invoiceId: invoice.id }, { jobId: jobIdFor(JOB_ISSUE_INVOICE, invoice.id), delay: 600_000 });
+      const delayed = await (await issueJobOf(invoice.id)).getState();
+
+      await t.http().put(KEYS).set(tenant.auth).send(await newTestKeys(tenant)).expect(200);
+      const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open', 15_000);
+
+      expect(delayed).toBe('delayed');
+      expect(issued.number).toBe(invoice.number);
+    });
+
+    it('restarts an issue job that failed on the old key', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const draft = await draftFor(t, tenant);
+      await revokeOldKey(tenant);
+      await finalize(t, tenant, draft.id).expect(200);
+      const failed = await failedJob(draft.id);
+
+      await t.http().put(KEYS).set(tenant.auth).send(await newTestKeys(tenant)).expect(200);
+      const issued = await invoiceWhen(t, tenant, draft.id, (candidate) => candidate.status === 'open' && candidate.stripeError === null, 15_000);
+
+      expect(failed.failedReason).toMatch(/^stripe_keys_invalid:/);
+      expect(issued.stripeInvoiceId).not.toBeNull();
     });
   });
 

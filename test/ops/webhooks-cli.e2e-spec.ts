@@ -109,7 +109,7 @@ describe('ops CLI for webhooks and queues', () => {
       const result = await cli('webhooks:list', '--status', 'lost');
 
       expect(result.code).toBe(1);
-      expect(result.stderr).toContain('--status');
+      expect(result.stderr).toContain('--status: must be one of received, processing, processed, failed or ignored (got "lost")');
     });
   });
 
@@ -162,6 +162,13 @@ describe('ops CLI for webhooks and queues', () => {
 
       expect(result.code).toBe(0);
       expect(result.stdout).toContain('Replayed 1 events.');
+    });
+
+    it('lists the replayable statuses for an unknown one', async () => {
+      const result = await cli('webhooks:replay', '--status', 'bogus');
+
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('--status: must be one of failed, ignored or processed (got "bogus")');
     });
 
     it('asks for --status without --id', async () => {
@@ -218,7 +225,7 @@ describe('ops CLI for webhooks and queues', () => {
       const result = await cli('queues:retry-failed', '--queue', 'emails');
 
       expect(result.code).toBe(1);
-      expect(result.stderr).toContain('No such queue');
+      expect(result.stderr).toContain('--queue: must be one of webhook-events, domain-events, invoices, payments or maintenance (got "emails")');
     });
   });
 

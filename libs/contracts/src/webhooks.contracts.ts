@@ -2,6 +2,8 @@ import type { AuditActor } from './tenancy.contracts';
 
 export const WEBHOOK_EVENT_STATUSES = ['received', 'processing', 'processed', 'failed', 'ignored'] as const;
 export type WebhookEventStatusName = (typeof WEBHOOK_EVENT_STATUSES)[number];
+/** Statuses a replay starts from: the finished ones. */
+export const REPLAYABLE_WEBHOOK_EVENT_STATUSES = ['failed', 'ignored', 'processed'] as const satisfies readonly WebhookEventStatusName[];
 
 /** An inbox row as operators see it. `lastError` never contains a secret. */
 export interface WebhookEventView {

@@ -87,6 +87,22 @@ export class InvoiceJobQueue {
     return 'queued';
   }
 
+  /**
+   * Runs the invoice's job now: a delayed job (waiting out a backoff) is promoted, and a missing,
+   * failed or completed one is added afresh as `ensure` does with `restartFailed`. A waiting or
+   * running job is left alone.
+   */
+  async runNow(work: StripeWork, data: InvoiceJobData): Promise<EnsureResult | 'promoted'> {
+    const job = await this.queue.getJob(this.jobId(work, data.invoiceId));
+    if (job && (await job.getState()) === 'delayed') {
+      await job.promote();
+
+      return 'promoted';
+    }
+
+    return this.ensure(work, data, { restartFailed: true });
+  }
+
   private jobId(work: StripeWork, invoiceId: string): string {
     return jobIdFor(JOB_NAMES[work], invoiceId);
   }

@@ -108,7 +108,7 @@ export class InvoiceEntity {
   @Column({ name: 'stripe_error_job', type: 'text', nullable: true })
   stripeErrorJob!: 'issue' | 'send' | 'void' | null;
 
-  /** Reason of the last job that failed for good, e.g. `stripe_keys_invalid`; cleared when a later job succeeds. */
+  /** Reason of the last failed job attempt, e.g. `stripe_keys_invalid`; cleared when that job succeeds. */
   @Column({ name: 'stripe_error_code', type: 'text', nullable: true })
   stripeErrorCode!: string | null;
 

@@ -13,6 +13,7 @@ import {
   JOB_VOID_INVOICE,
   QUEUE_INVOICES,
 } from '@app/common/queues/queue-names';
+import { RetryLaterError } from '@app/common/queues/job-errors';
 import { WORKER_CONNECTION } from '@app/common/queues/redis-connection';
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
@@ -97,7 +98,7 @@ export class InvoicesProcessor extends WorkerHost implements BeforeApplicationSh
 
   /**
    * Runs a tenant's job inside the tenant, and turns its error into a retry or a permanent
-   * failure. For a job of one invoice's Stripe work, a failure for good is stored on the
+   * failure. For a job of one invoice's Stripe work, every failed attempt is stored on the
    * invoice (its `stripeError`) and a later success of the same work clears it.
    */
   private async inTenant<T extends { tenantId: string }>(job: Job<T>, work: (data: T) => Promise<unknown>, stripeWork?: StripeWork): Promise<unknown> {
@@ -115,15 +116,18 @@ export class InvoicesProcessor extends WorkerHost implements BeforeApplicationSh
     } catch (error) {
       const classified = await this.errors.classify(tenantId, error);
       const permanent = classified instanceof UnrecoverableError;
-      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      const log = { ...job.data, jobId: job.id, job: job.name, attempt: job.attemptsMade + 1, err: describeError(classified) };
+      const attempt = { number: job.attemptsMade + 1, of: job.opts.attempts ?? 1 };
+      const lastAttempt = attempt.number >= attempt.of;
+      const log = { ...job.data, jobId: job.id, job: job.name, attempt: attempt.number, err: describeError(classified) };
       if (permanent || lastAttempt) {
         this.logger.error(log, permanent ? 'Invoice job failed permanently' : 'Invoice job failed on its last attempt');
-        if (stripeWork !== undefined && invoiceId !== undefined) {
-          await this.storeStripeError(tenantId, invoiceId, stripeWork, classified);
-        }
       } else {
         this.logger.warn(log, 'Invoice job attempt failed; BullMQ retries it with backoff');
+      }
+      // A wait for Stripe's search index is no failure the tenant can act on, until it uses up the attempts.
+      const recordOnInvoice = permanent || lastAttempt || !(classified instanceof RetryLaterError);
+      if (stripeWork !== undefined && invoiceId !== undefined && recordOnInvoice) {
+        await this.storeStripeError(tenantId, invoiceId, stripeWork, classified, permanent ? null : attempt);
       }
       throw classified;
     }
@@ -135,12 +139,27 @@ export class InvoicesProcessor extends WorkerHost implements BeforeApplicationSh
     return result;
   }
 
-  /** Stores the failure on the invoice; a failure to store it is logged, and the job still fails with its own error. */
-  private async storeStripeError(tenantId: string, invoiceId: string, job: StripeWork, error: Error): Promise<void> {
+  /**
+   * Stores the failure on the invoice. A retried failure's message ends with its attempt number,
+   * since the invoice has no field for it. A failure to store it is logged, and the job still fails
+   * with its own error.
+   */
+  private async storeStripeError(
+    tenantId: string,
+    invoiceId: string,
+    job: StripeWork,
+    error: Error,
+    attempt: { number: number; of: number } | null,
+  ): Promise<void> {
     try {
       const code = jobFailureReason(error);
       // Job errors carry their reason as a prefix for the logs and Bull Board; the invoice has it as `code`.
-      const message = error.message.startsWith(`${code}: `) ? error.message.slice(code.length + 2) : error.message;
+      const reason = error.message.startsWith(`${code}: `) ? error.message.slice(code.length + 2) : error.message;
+      let message = reason;
+      if (attempt !== null) {
+        const retrying = attempt.number < attempt.of ? ', retrying' : '';
+        message = `${reason} (attempt ${attempt.number} of ${attempt.of}${retrying})`;
+      }
       await this.invoices.recordStripeError(tenantId, invoiceId, { job, code, message: redactSecrets(message), at: new Date() });
     } catch (recordingError) {
       this.logger.error({ tenantId, invoiceId, job, err: describeError(recordingError) }, "Could not store an invoice job's failure on the invoice");

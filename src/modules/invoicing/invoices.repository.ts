@@ -141,6 +141,39 @@ export class InvoicesRepository {
   }
 
   /**
+   * Forgets the create attempt marked at `at`, after Stripe rejected it with an error that
+   * means it created nothing, so the next attempt creates at once instead of waiting for
+   * Stripe's search index. A newer attempt's mark stays.
+   */
+  async clearCreateAttempt(tenantId: string, id: string, at: Date): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE invoices SET stripe_create_attempted_at = NULL
+        WHERE tenant_id = $1 AND id = $2 AND stripe_create_attempted_at = $3 AND stripe_invoice_id IS NULL`,
+      [tenantId, id, at],
+    );
+  }
+
+  /**
+   * Finds the tenant's invoices whose Stripe side is unfinished (issuing, open but not sent,
+   * void but not voided in Stripe), by id after `afterId`.
+   */
+  async findUnfinishedStripeWork(tenantId: string, limit: number, afterId: string | null): Promise<UnfinishedStripeWork[]> {
+    const rows: { id: string; status: InvoiceStatus }[] = await this.dataSource.query(
+      `SELECT id, status FROM invoices
+        WHERE tenant_id = $1
+          AND (status = 'issuing'
+               OR (status = 'open' AND sent_at IS NULL)
+               OR (status = 'void' AND payment_id IS NULL AND stripe_void_confirmed_at IS NULL))
+          AND ($3::uuid IS NULL OR id > $3::uuid)
+        ORDER BY id
+        LIMIT $2`,
+      [tenantId, limit, afterId],
+    );
+
+    return rows.map((row) => ({ tenantId, invoiceId: row.id, work: workFor(row.status) }));
+  }
+
+  /**
    * Stores the Stripe invoice id unless the invoice already has one, and returns the id stored
    * afterwards: the given one, or the one stored before.
    */
@@ -156,9 +189,9 @@ export class InvoicesRepository {
   }
 
   /**
-   * Stores the error a Stripe job of the invoice failed with for good (a
-   * permanent error or its last attempt), replacing an earlier one. It leaves
-   * `updated_at` alone, since the invoice itself did not change.
+   * Stores the error an attempt of a Stripe job of the invoice failed with,
+   * replacing an earlier one. It leaves `updated_at` alone, since the invoice
+   * itself did not change.
    */
   async recordStripeError(tenantId: string, id: string, error: { job: StripeWork; code: string; message: string; at: Date }): Promise<void> {
     await this.dataSource.query(

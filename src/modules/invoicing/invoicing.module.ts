@@ -30,6 +30,7 @@ import { IssueInvoiceJob } from './issue-invoice.job';
 import { MarkOverdueInvoicesJob } from './mark-overdue-invoices.job';
 import { ReconcileInvoicesJob } from './reconcile-invoices.job';
 import { RecordRefundWhenPaymentRefunded } from './record-refund-when-payment-refunded.listener';
+import { ResumeInvoiceJobsWhenKeysChange } from './resume-invoice-jobs-when-keys-change.listener';
 import { SendInvoiceJob } from './send-invoice.job';
 import { InvoicingStripeEventHandlers } from './stripe-event-handlers';
 import { StripeInvoicesGateway } from './stripe-invoices.gateway';
@@ -73,6 +74,7 @@ export class InvoicingModule implements OnModuleInit {
         InvoicingStripeEventHandlers,
         IssueInvoiceWhenPaymentSucceeded,
         RecordRefundWhenPaymentRefunded,
+        ResumeInvoiceJobsWhenKeysChange,
         StripeInvoicesGateway,
         ...(roles.worker
           ? [

@@ -1,4 +1,5 @@
 import { RetryLaterError } from '@app/common/queues/job-errors';
+import { isStripeError } from '@app/common/stripe/stripe-error.mapper';
 import { Clock } from '@app/common/time/clock';
 import { Injectable, Logger } from '@nestjs/common';
 import type Stripe from 'stripe';
@@ -122,7 +123,8 @@ export class IssueInvoiceJob {
       );
     }
 
-    if (!(await this.invoices.markCreateAttempt(invoice.tenantId, invoice.id, this.clock.now()))) {
+    const attemptedAt = this.clock.now();
+    if (!(await this.invoices.markCreateAttempt(invoice.tenantId, invoice.id, attemptedAt))) {
       const current = await this.invoices.findEntity(invoice.tenantId, invoice.id);
       if (current?.status === 'issuing' && current.stripeInvoiceId !== null) {
         return this.gateway.retrieve(client, current.stripeInvoiceId);
@@ -131,7 +133,15 @@ export class IssueInvoiceJob {
       return null;
     }
 
-    const created = await this.gateway.createDraft(client, invoice, context.customer);
+    let created: Stripe.Invoice;
+    try {
+      created = await this.gateway.createDraft(client, invoice, context.customer);
+    } catch (error) {
+      if (stripeCreatedNothing(error)) {
+        await this.invoices.clearCreateAttempt(invoice.tenantId, invoice.id, attemptedAt);
+      }
+      throw error;
+    }
 
     return this.adopt(invoice, context, created);
   }
@@ -164,4 +174,16 @@ export class IssueInvoiceJob {
       }
     }
   }
+}
+
+/**
+ * Status codes with which Stripe rejects a request it did not carry out ("an error that failed
+ * given the information provided", Stripe API reference, Errors), such as a rejected key (401) or
+ * a rate limit (429). 409 is left out, because a concurrent request with the same idempotency key
+ * may create the invoice, and so are timeouts and 5xx, whose outcome is unknown.
+ */
+const CREATED_NOTHING_STATUSES = new Set([400, 401, 402, 403, 404, 429]);
+
+function stripeCreatedNothing(error: unknown): boolean {
+  return isStripeError(error) && error.statusCode !== undefined && CREATED_NOTHING_STATUSES.has(error.statusCode);
 }

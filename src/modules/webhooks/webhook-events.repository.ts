@@ -1,5 +1,6 @@
 import { callCrossTenantFunction } from '@app/common/database/tenant-lookup';
 import { KeysetPosition, cursorTimestampSql, encodeCursor, toKeysetPage } from '@app/common/pagination/keyset-cursor';
+import { REPLAYABLE_WEBHOOK_EVENT_STATUSES } from '@app/contracts/webhooks.contracts';
 import { Injectable } from '@nestjs/common';
 import type { PoolClient, QueryResultRow } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
@@ -121,7 +122,7 @@ const RECORD_COLUMNS = `id, tenant_id, stripe_event_id, type, livemode, status, 
        received_at, processed_at, job_generation`;
 
 /** Statuses a replay starts from: the finished ones. */
-export const REPLAYABLE_STATUSES: readonly WebhookEventStatus[] = ['processed', 'ignored', 'failed'];
+export const REPLAYABLE_STATUSES: readonly WebhookEventStatus[] = REPLAYABLE_WEBHOOK_EVENT_STATUSES;
 
 /**
  * The inbox table through plain SQL: intake runs one INSERT per batch of a

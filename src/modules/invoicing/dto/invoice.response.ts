@@ -15,7 +15,7 @@ export class InvoiceLineResponse {
   amount!: number;
 }
 
-/** The failure of an invoice's Stripe job that failed for good; the daily reconciliation starts the job again. */
+/** The last failed attempt of an invoice's Stripe job. The daily reconciliation starts a job that failed for good again. */
 export class InvoiceStripeErrorResponse {
   @ApiProperty({ enum: ['issue', 'send', 'void'], description: 'The job that failed: issuing the invoice in Stripe, sending it, or voiding it there.' })
   job!: 'issue' | 'send' | 'void';
@@ -104,7 +104,8 @@ export class InvoiceResponse {
   @ApiProperty({
     type: InvoiceStripeErrorResponse,
     nullable: true,
-    description: 'The last Stripe job of the invoice that failed for good, such as an issue job Stripe rejected; null once a later job succeeds.',
+    description:
+      'The last failed attempt of a Stripe job of the invoice, such as an issue job Stripe rejected. A failure that is retried ends its message with the attempt number. Null once the job succeeds.',
   })
   stripeError!: InvoiceStripeErrorResponse | null;
 }

@@ -1,0 +1,64 @@
+import { ArgumentMetadata } from '@nestjs/common';
+import { IsOptional, IsString, MaxLength } from 'class-validator';
+import { DomainError } from '../errors/domain-error';
+import { createValidationPipe } from './validation.pipe';
+
+class CredentialsDto {
+  @IsOptional()
+  @IsString()
+  @MaxLength(63)
+  tenant?: string;
+
+  @IsString()
+  @MaxLength(254)
+  email!: string;
+}
+
+const BODY: ArgumentMetadata = { type: 'body', metatype: CredentialsDto };
+
+async function rejection(value: unknown, metadata: ArgumentMetadata = BODY): Promise<DomainError> {
+  try {
+    await createValidationPipe().transform(value, metadata);
+  } catch (error) {
+    return error as DomainError;
+  }
+  throw new Error('the pipe accepted the value');
+}
+
+describe('createValidationPipe', () => {
+  it('rejects an array body as one body error', async () => {
+    const error = await rejection([{ email: 'a@example.com' }, 2]);
+
+    expect(error.code).toBe('validation_failed');
+    expect(error.message).toBe('The request body is not a JSON object.');
+    expect(error.errors).toEqual([{ field: 'body', message: 'must be a JSON object' }]);
+  });
+
+  it('rejects a string body as one body error', async () => {
+    const error = await rejection('a@example.com');
+
+    expect(error.errors).toEqual([{ field: 'body', message: 'must be a JSON object' }]);
+  });
+
+  it('reports only the type of a non-string field', async () => {
+    const error = await rejection({ tenant: ['acme'], email: 'a@example.com' });
+
+    expect(error.errors).toEqual([{ field: 'tenant', message: 'must be a string' }]);
+  });
+
+  it('keeps the other constraints of a string field', async () => {
+    const error = await rejection({ email: 'a'.repeat(300) });
+
+    expect(error.errors).toEqual([{ field: 'email', message: 'must be shorter than or equal to 254 characters' }]);
+  });
+
+  it('leaves arrays alone outside the body', async () => {
+    const query: ArgumentMetadata = { type: 'query', metatype: Array };
+
+    await expect(createValidationPipe().transform(['a'], query)).resolves.toEqual(['a']);
+  });
+
+  it('passes a valid object', async () => {
+    await expect(createValidationPipe().transform({ email: ' a@example.com' }, BODY)).resolves.toBeInstanceOf(CredentialsDto);
+  });
+});
