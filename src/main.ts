@@ -19,8 +19,14 @@ async function bootstrap(): Promise<void> {
   const failure = await checkDependencies(config);
   if (failure) {
     const { fields, message } = describeStartupFailure(failure);
-    startupLogger(config.logLevel).fatal({ context: 'Bootstrap', ...fields }, message);
-    process.exit(1);
+    // The api role takes webhooks without Redis (the sweeper enqueues them later), and workers
+    // reconnect by themselves, so only an unreachable PostgreSQL stops the start.
+    if (failure.service === 'Redis') {
+      startupLogger(config.logLevel).warn({ context: 'Bootstrap', ...fields }, message);
+    } else {
+      startupLogger(config.logLevel).fatal({ context: 'Bootstrap', ...fields }, message);
+      process.exit(1);
+    }
   }
 
   const app = await createApp(config);

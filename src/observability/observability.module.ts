@@ -1,5 +1,5 @@
+import { registerQueues } from '@app/common/queues/logged-queue';
 import { QUEUE_DOMAIN_EVENTS, QUEUE_INVOICES, QUEUE_MAINTENANCE, QUEUE_PAYMENTS, QUEUE_WEBHOOK_EVENTS } from '@app/common/queues/queue-names';
-import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
 import { DatabaseGaugesCollector } from './database-gauges.collector';
 import { QueueGaugesCollector } from './queue-gauges.collector';
@@ -12,7 +12,7 @@ import { QueueGaugesCollector } from './queue-gauges.collector';
  * own producer-side Queue objects and never starts a worker.
  */
 @Module({
-  imports: [BullModule.registerQueue(...[QUEUE_WEBHOOK_EVENTS, QUEUE_DOMAIN_EVENTS, QUEUE_INVOICES, QUEUE_PAYMENTS, QUEUE_MAINTENANCE].map((name) => ({ name })))],
+  imports: [registerQueues(...[QUEUE_WEBHOOK_EVENTS, QUEUE_DOMAIN_EVENTS, QUEUE_INVOICES, QUEUE_PAYMENTS, QUEUE_MAINTENANCE].map((name) => ({ name })))],
   providers: [DatabaseGaugesCollector, QueueGaugesCollector],
 })
 export class ObservabilityModule {}

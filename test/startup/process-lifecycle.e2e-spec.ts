@@ -80,10 +80,7 @@ function logLines(service: ServiceProcess): LogLine[] {
 }
 
 describe('start-up with an unreachable dependency', () => {
-  it.each([
-    ['DATABASE_URL', 'PostgreSQL', { DATABASE_URL: `postgres://postgres:${PASSWORD}@127.0.0.1:1/billing` }],
-    ['REDIS_URL', 'Redis', { REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:1` }],
-  ])('exits naming %s', async (variable, service, env) => {
+  it.each([['DATABASE_URL', 'PostgreSQL', { DATABASE_URL: `postgres://postgres:${PASSWORD}@127.0.0.1:1/billing` }]])('exits naming %s', async (variable, service, env) => {
     const started = await startService({ APP_ROLE: 'api', ...env });
 
     const exit = await exitOf(started, PROMPT_EXIT_MS);
@@ -100,6 +97,31 @@ describe('start-up with an unreachable dependency', () => {
     expect(lines[0].code).toBe('ECONNREFUSED');
     expect(lines[0].msg).toContain(`Cannot connect to ${service} at 127.0.0.1:1 (${variable})`);
     expect(output).not.toContain(PASSWORD);
+  });
+});
+
+describe('start-up without Redis', () => {
+  it.each(['api', 'worker'])('starts in the %s role and logs JSON only', async (role) => {
+    const service = await startService({ APP_ROLE: role, REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:1` });
+    const health = await eventually(async () => {
+      const response = await fetch(`${service.url}/health/ready`).catch(() => null);
+
+      return response ? { status: response.status, body: (await response.json()) as { details: { redis: { status: string } } } } : undefined;
+    }, 60_000);
+    // Long enough for the Redis clients' reconnect attempts to emit errors.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    service.kill('SIGTERM');
+    await exitOf(service, 60_000);
+
+    const lines = logLines(service);
+    const startupWarning = lines.find((line) => line.context === 'Bootstrap' && line.variable === 'REDIS_URL');
+    expect(service.stderr.join('')).toBe('');
+    expect(startupWarning?.level).toBe(40);
+    expect(startupWarning?.msg).toContain('Cannot connect to Redis at 127.0.0.1:1 (REDIS_URL)');
+    // The api role takes webhooks without Redis, so only the worker reports not ready.
+    expect(health.status).toBe(role === 'api' ? 200 : 503);
+    expect(JSON.stringify(health.body)).not.toContain(PASSWORD);
+    expect(service.stdout.join('')).not.toContain(PASSWORD);
   });
 });
 

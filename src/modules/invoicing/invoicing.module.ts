@@ -1,10 +1,8 @@
+import { registerQueues } from '@app/common/queues/logged-queue';
 import { AppRoles } from '@app/common/app-roles';
-import { RepeatedErrorLog } from '@app/common/logging/repeated-error-log';
 import { INVOICE_JOB_ATTEMPTS, QUEUE_INVOICES, defaultJobOptions } from '@app/common/queues/queue-names';
-import { BullModule, InjectQueue } from '@nestjs/bullmq';
-import { DynamicModule, Logger, Module, OnModuleInit } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { Queue } from 'bullmq';
 import { CustomerEntity } from './customer.entity';
 import { CustomersController } from './customers.controller';
 import { CustomersRepository } from './customers.repository';
@@ -44,16 +42,12 @@ import { VoidInvoiceJob } from './void-invoice.job';
  * worker role only. The module exports nothing.
  */
 @Module({})
-export class InvoicingModule implements OnModuleInit {
-  private readonly logger = new Logger(InvoicingModule.name);
-
-  constructor(@InjectQueue(QUEUE_INVOICES) private readonly queue: Queue) {}
-
+export class InvoicingModule {
   static forRoles(roles: AppRoles): DynamicModule {
     return {
       module: InvoicingModule,
       imports: [
-        BullModule.registerQueue({ name: QUEUE_INVOICES, defaultJobOptions: defaultJobOptions(INVOICE_JOB_ATTEMPTS) }),
+        registerQueues({ name: QUEUE_INVOICES, defaultJobOptions: defaultJobOptions(INVOICE_JOB_ATTEMPTS) }),
         TypeOrmModule.forFeature([CustomerEntity, InvoiceEntity, InvoiceLineEntity]),
       ],
       controllers: roles.api ? [CustomersController, InvoicesController] : [],
@@ -92,9 +86,4 @@ export class InvoicingModule implements OnModuleInit {
     };
   }
 
-  onModuleInit(): void {
-    // A BullMQ queue emits `error` on every failed reconnect; without a listener that would crash the process.
-    const errors = new RepeatedErrorLog(this.logger, 'invoices queue connection error');
-    this.queue.on('error', (error) => errors.record(error));
-  }
 }

@@ -1,10 +1,8 @@
+import { registerQueues } from '@app/common/queues/logged-queue';
 import { AppRoles } from '@app/common/app-roles';
 import { PAYMENT_JOB_ATTEMPTS, PAYMENT_JOB_BACKOFF_BASE_DELAY_MS, QUEUE_PAYMENTS, defaultJobOptions } from '@app/common/queues/queue-names';
-import { RepeatedErrorLog } from '@app/common/logging/repeated-error-log';
-import { BullModule, InjectQueue } from '@nestjs/bullmq';
-import { DynamicModule, Logger, Module, OnModuleInit } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { Queue } from 'bullmq';
 import { LinkInvoiceWhenInvoiceIssued } from './link-invoice-when-invoice-issued.listener';
 import { PaymentEntity } from './payment.entity';
 import { PaymentSettlementService } from './payment-settlement.service';
@@ -31,16 +29,12 @@ import { SubmitRefundJobs } from './submit-refund.job';
  * them by discovery. The refund job processor and sweeper run in workers only.
  */
 @Module({})
-export class PaymentsModule implements OnModuleInit {
-  private readonly logger = new Logger(PaymentsModule.name);
-
-  constructor(@InjectQueue(QUEUE_PAYMENTS) private readonly queue: Queue) {}
-
+export class PaymentsModule {
   static forRoles(roles: AppRoles): DynamicModule {
     return {
       module: PaymentsModule,
       imports: [
-        BullModule.registerQueue({
+        registerQueues({
           name: QUEUE_PAYMENTS,
           defaultJobOptions: {
             ...defaultJobOptions(PAYMENT_JOB_ATTEMPTS),
@@ -68,9 +62,4 @@ export class PaymentsModule implements OnModuleInit {
     };
   }
 
-  onModuleInit(): void {
-    // A BullMQ queue emits `error` on every failed reconnect; without a listener that would crash the process.
-    const errors = new RepeatedErrorLog(this.logger, 'payments queue connection error');
-    this.queue.on('error', (error) => errors.record(error));
-  }
 }

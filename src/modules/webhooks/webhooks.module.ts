@@ -1,14 +1,12 @@
+import { registerQueues } from '@app/common/queues/logged-queue';
 import { AppRoles } from '@app/common/app-roles';
-import { RepeatedErrorLog } from '@app/common/logging/repeated-error-log';
 import { QUEUE_DOMAIN_EVENTS, QUEUE_INVOICES, QUEUE_MAINTENANCE, QUEUE_PAYMENTS, QUEUE_WEBHOOK_EVENTS, WEBHOOK_EVENT_ATTEMPTS, defaultJobOptions } from '@app/common/queues/queue-names';
 import { WEBHOOKS_ADMIN } from '@app/contracts/webhooks.contracts';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { BullBoardModule } from '@bull-board/nestjs';
-import { BullModule, InjectQueue } from '@nestjs/bullmq';
-import { DynamicModule, Logger, Module, OnModuleInit, Provider } from '@nestjs/common';
+import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { Queue } from 'bullmq';
 import { BullBoardAuthMiddleware } from './bull-board-auth.middleware';
 import { QueueOperationsService } from './queue-operations.service';
 import { QueuesOpsController } from './queues-ops.controller';
@@ -37,10 +35,10 @@ const ADMIN_PROVIDERS: Provider[] = [
 
 /** Queue handles the operators' services read and retry; the other queues' own modules register their workers. */
 const OTHER_QUEUES = [
-  BullModule.registerQueue({ name: QUEUE_DOMAIN_EVENTS }),
-  BullModule.registerQueue({ name: QUEUE_INVOICES }),
-  BullModule.registerQueue({ name: QUEUE_PAYMENTS }),
-  BullModule.registerQueue({ name: QUEUE_MAINTENANCE }),
+  registerQueues({ name: QUEUE_DOMAIN_EVENTS }),
+  registerQueues({ name: QUEUE_INVOICES }),
+  registerQueues({ name: QUEUE_PAYMENTS }),
+  registerQueues({ name: QUEUE_MAINTENANCE }),
 ];
 
 /**
@@ -51,16 +49,12 @@ const OTHER_QUEUES = [
  * only, for the ops CLI.
  */
 @Module({})
-export class WebhooksModule implements OnModuleInit {
-  private readonly logger = new Logger(WebhooksModule.name);
-
-  constructor(@InjectQueue(QUEUE_WEBHOOK_EVENTS) private readonly queue: Queue) {}
-
+export class WebhooksModule {
   static forRoles(roles: AppRoles): DynamicModule {
     return {
       module: WebhooksModule,
       imports: [
-        BullModule.registerQueue({ name: QUEUE_WEBHOOK_EVENTS, defaultJobOptions: defaultJobOptions(WEBHOOK_EVENT_ATTEMPTS) }),
+        registerQueues({ name: QUEUE_WEBHOOK_EVENTS, defaultJobOptions: defaultJobOptions(WEBHOOK_EVENT_ATTEMPTS) }),
         TypeOrmModule.forFeature([WebhookEventEntity]),
         ...(roles.api ? [...OTHER_QUEUES, ...bullBoard()] : []),
       ],
@@ -78,7 +72,7 @@ export class WebhooksModule implements OnModuleInit {
     return {
       module: WebhooksModule,
       imports: [
-        BullModule.registerQueue({ name: QUEUE_WEBHOOK_EVENTS, defaultJobOptions: defaultJobOptions(WEBHOOK_EVENT_ATTEMPTS) }),
+        registerQueues({ name: QUEUE_WEBHOOK_EVENTS, defaultJobOptions: defaultJobOptions(WEBHOOK_EVENT_ATTEMPTS) }),
         TypeOrmModule.forFeature([WebhookEventEntity]),
         ...OTHER_QUEUES,
       ],
@@ -87,11 +81,6 @@ export class WebhooksModule implements OnModuleInit {
     };
   }
 
-  onModuleInit(): void {
-    // A BullMQ queue emits `error` on every failed reconnect; without a listener that would crash the process.
-    const errors = new RepeatedErrorLog(this.logger, 'webhook-events queue connection error');
-    this.queue.on('error', (error) => errors.record(error));
-  }
 }
 
 function bullBoard(): DynamicModule[] {

@@ -1,9 +1,9 @@
-import { BullModule, InjectQueue } from '@nestjs/bullmq';
-import { DynamicModule, Inject, Logger, Module, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
+import { registerQueues } from '../queues/logged-queue';
+import { InjectQueue } from '@nestjs/bullmq';
+import { DynamicModule, Inject, Module, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { AppRoles } from '../app-roles';
-import { RepeatedErrorLog } from '../logging/repeated-error-log';
 import { QUEUE_MAINTENANCE } from '../queues/queue-names';
 import { PartitionMaintenanceProcessor } from './partition-maintenance.processor';
 import { PartitionMaintenanceScheduler } from './partition-maintenance.scheduler';
@@ -12,9 +12,7 @@ import { PARTITION_OWNER_DATA_SOURCE, PartitionMaintenanceOptions } from './part
 
 /** The partition jobs of the inbox and the outbox; they run in worker processes only. */
 @Module({})
-export class PartitionsModule implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger(PartitionsModule.name);
-
+export class PartitionsModule implements OnApplicationShutdown {
   constructor(
     @InjectQueue(QUEUE_MAINTENANCE) private readonly queue: Queue,
     @Optional() @Inject(PARTITION_OWNER_DATA_SOURCE) private readonly ownerDataSource?: DataSource,
@@ -28,7 +26,7 @@ export class PartitionsModule implements OnModuleInit, OnApplicationShutdown {
   static forRoles(roles: AppRoles, options: { retentionDays: number; databaseUrl: string }): DynamicModule {
     return {
       module: PartitionsModule,
-      imports: [BullModule.registerQueue({ name: QUEUE_MAINTENANCE })],
+      imports: [registerQueues({ name: QUEUE_MAINTENANCE })],
       providers: roles.worker
         ? [
             { provide: PartitionMaintenanceOptions, useValue: new PartitionMaintenanceOptions(options.retentionDays) },
@@ -45,10 +43,6 @@ export class PartitionsModule implements OnModuleInit, OnApplicationShutdown {
     };
   }
 
-  onModuleInit(): void {
-    const errors = new RepeatedErrorLog(this.logger, 'maintenance queue connection error');
-    this.queue.on('error', (error) => errors.record(error));
-  }
 
   async onApplicationShutdown(): Promise<void> {
     if (this.ownerDataSource?.isInitialized) {
