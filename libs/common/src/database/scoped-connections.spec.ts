@@ -7,8 +7,8 @@ const TENANT_B = '7d1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6';
 const TENANT_C = 'c3a9e1f0-2b4d-4e6f-8a0b-1c2d3e4f5a6b';
 
 /**
- * Builds a fake pool that hands out one client on every checkout; the client
- * records the statements it runs and reports each statement's first word as
+ * Builds a fake pool that hands out one client on every checkout. The client
+ * records the statements it runs and returns each statement's first word as
  * its command, as node-postgres does.
  */
 function fakePool(options: { failSetConfig?: boolean } = {}) {
@@ -157,7 +157,7 @@ describe('scopeConnections', () => {
     scopeConnections(dataSource, () => ({ role: APP_ROLE, tenantId: TENANT_A }));
     const checkedOut = await checkOut(driver);
     await checkedOut.client.query('START TRANSACTION');
-    // PostgreSQL answers the COMMIT of an aborted transaction with the command tag ROLLBACK.
+    // PostgreSQL ends the COMMIT of an aborted transaction with the command tag ROLLBACK.
     const query = client.query;
     client.query = async function (text: string, values?: unknown) {
       return text === 'COMMIT' ? (this.statements.push({ text, values }), { rows: [], command: 'ROLLBACK' }) : query.call(this, text, values);

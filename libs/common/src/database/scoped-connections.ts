@@ -188,7 +188,7 @@ function releaseScoped(client: ScopedClient, release: (error?: unknown) => void,
   release(error);
 }
 
-/** The set_config statement with the scope as literals, for a multi-statement query, which takes no parameters. */
+/** Builds the set_config statement with the scope as literals, for a multi-statement query, which takes no parameters. */
 function setScopeLiteralSql(scope: DatabaseScope): string {
   return `SELECT set_config('role', ${escapeLiteral(scope.role)}, false), set_config('${TENANT_SETTING}', ${escapeLiteral(scope.tenantId)}, false)`;
 }
