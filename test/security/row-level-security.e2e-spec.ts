@@ -832,6 +832,37 @@ describe('row-level security', () => {
       expect(row.is_superuser).toBe('off');
     });
 
+    it('keeps the tenant of a connection after a rollback', async () => {
+      const context = t.app.get(RequestContext);
+      // A tenant id no pooled connection was scoped to, so its scope is set inside START TRANSACTION, which the rollback undoes.
+      const tenantId = randomUUID();
+      const readScope = 'SELECT current_user, current_setting($1) AS tenant_id';
+
+      const afterRollback = await context.runAsTenant(tenantId, async () => {
+        const runner = dataSource.createQueryRunner();
+        try {
+          await runner.startTransaction();
+          await runner.rollbackTransaction();
+
+          return (await runner.query(readScope, ['app.tenant_id'])) as { current_user: string; tenant_id: string }[];
+        } finally {
+          await runner.release();
+        }
+      });
+      const failed = await context
+        .runAsTenant(tenantId, () =>
+          dataSource.transaction(async () => {
+            throw new Error('rolled back on purpose');
+          }),
+        )
+        .catch((error: Error) => error.message);
+      const nextCheckout: { current_user: string; tenant_id: string }[] = await context.runAsTenant(tenantId, () => dataSource.query(readScope, ['app.tenant_id']));
+
+      expect(afterRollback).toEqual([{ current_user: APP_ROLE, tenant_id: tenantId }]);
+      expect(failed).toBe('rolled back on purpose');
+      expect(nextCheckout).toEqual([{ current_user: APP_ROLE, tenant_id: tenantId }]);
+    });
+
     it('shows a request only its tenant when the filter is left out', async () => {
       const payments = t.app.get(PaymentsRepository);
       const findById = payments.findById.bind(payments);

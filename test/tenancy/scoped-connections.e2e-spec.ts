@@ -38,18 +38,35 @@ describe('Scoped connections on a real pool', () => {
   }
 
   it('reuses an idle connection of the same tenant', async () => {
+    // A checkout sets its scope with its first statement, so each one runs a statement before its release.
     const [clientA, releaseA] = await checkOut(TENANT_A);
+    await tenantOf(clientA);
     const [clientB, releaseB] = await checkOut(TENANT_B);
+    await tenantOf(clientB);
     // Released last, the tenant B connection is the one pg-pool would hand out next.
     releaseA();
     releaseB();
 
     const [again, releaseAgain] = await checkOut(TENANT_A);
+    const tenant = await tenantOf(again);
     releaseAgain();
 
     expect(again).toBe(clientA);
     expect(again).not.toBe(clientB);
-    expect(await tenantOf(again)).toBe(TENANT_A);
+    expect(tenant).toBe(TENANT_A);
+  });
+
+  it('sets the tenant with START TRANSACTION', async () => {
+    const tenantId = '5e0c7a1b-8d2f-4a3e-9b6c-7d8e9f0a1b2c';
+    const [client, release] = await checkOut(tenantId);
+    await client.query('START TRANSACTION');
+    const inTransaction = await tenantOf(client);
+    await client.query('COMMIT');
+    const afterCommit = await tenantOf(client);
+    release();
+
+    expect(inTransaction).toBe(tenantId);
+    expect(afterCommit).toBe(tenantId);
   });
 
   it('sets the tenant on a connection of another tenant', async () => {

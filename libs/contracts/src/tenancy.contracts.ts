@@ -35,7 +35,8 @@ export type SessionCookieCheck =
 
 /** What Tenancy offers the other contexts. */
 export interface TenancyFacade {
-  getTenant(tenantId: string): Promise<TenantView | null>;
+  /** Read a tenant, inside the caller's transaction when a manager is given. */
+  getTenant(tenantId: string, manager?: EntityManager): Promise<TenantView | null>;
   /** Write an audit entry, inside the caller's transaction when a manager is given. */
   recordAudit(entry: AuditEntryInput, manager?: EntityManager): Promise<void>;
   /**

@@ -1,7 +1,7 @@
 import { KeysetPosition, cursorTimestampSql, encodeCursor } from '@app/common/pagination/keyset-cursor';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { CustomerEntity } from './customer.entity';
 import { isUuid } from './uuid';
 
@@ -24,12 +24,12 @@ export class CustomersRepository {
   }
 
   /** Null for another tenant's id, a missing one and a malformed one alike. */
-  async findById(tenantId: string, id: string): Promise<CustomerEntity | null> {
+  async findById(tenantId: string, id: string, manager: EntityManager = this.dataSource.manager): Promise<CustomerEntity | null> {
     if (!isUuid(id)) {
       return null;
     }
 
-    return this.dataSource.getRepository(CustomerEntity).findOne({ where: { tenantId, id } });
+    return manager.getRepository(CustomerEntity).findOne({ where: { tenantId, id } });
   }
 
   /** Reads a page of customers, newest first, by the keyset (created_at, id). */

@@ -1,6 +1,7 @@
 import { Clock } from '@app/common/time/clock';
 import { TENANCY_FACADE, TenancyFacade } from '@app/contracts/tenancy.contracts';
 import { Inject, Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
 import { addDaysToIsoDate, isoDateInZone, resolveTimeZone } from './invoice-number';
 
 /** Dates in the tenant's own time zone (default America/Chicago), from the injectable clock. */
@@ -15,8 +16,8 @@ export class InvoiceCalendarService {
     return this.clock.now();
   }
 
-  async timeZoneOf(tenantId: string): Promise<string> {
-    const tenant = await this.tenancy.getTenant(tenantId);
+  async timeZoneOf(tenantId: string, manager?: EntityManager): Promise<string> {
+    const tenant = await this.tenancy.getTenant(tenantId, manager);
 
     return resolveTimeZone(tenant?.timeZone);
   }

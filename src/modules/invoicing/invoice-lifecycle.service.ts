@@ -1,11 +1,13 @@
 import { RequestContext } from '@app/common/context/request-context';
 import { DomainError, notFound } from '@app/common/errors/domain-error';
 import { IdempotencyService } from '@app/common/idempotency/idempotency.service';
+import type { StripeMode } from '@app/common/keys/stripe-keys';
 import { OutboxWriter } from '@app/common/outbox/outbox.writer';
 import { InvoiceIssuedEvent, InvoiceVoidedEvent } from '@app/contracts/invoicing.contracts';
 import { STRIPE_CONNECTION_FACADE, StripeConnectionFacade } from '@app/contracts/stripe-connection.contracts';
 import { TENANCY_FACADE, TenancyFacade } from '@app/contracts/tenancy.contracts';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
 import { CustomersRepository } from './customers.repository';
 import { InvoiceResponse } from './dto/invoice.response';
 import { InvoiceCalendarService } from './invoice-calendar.service';
@@ -54,25 +56,20 @@ export class InvoiceLifecycleService {
     }
 
     const client = await this.stripeConnection.getClient(tenantId);
-    const customer = invoice.customerId ? await this.customers.findById(tenantId, invoice.customerId) : null;
-    if (!customer) {
-      throw new Error(`Draft invoice ${invoice.id} has no stored customer`);
-    }
-    if (customer.livemode !== (client.mode === 'live')) {
-      throw new DomainError(
-        'invalid_state',
-        `The customer was created in ${customer.livemode ? 'live' : 'test'} mode, but Stripe is connected in ${client.mode} mode. Create the customer again, then a new invoice.`,
-      );
-    }
-    // Read before the transaction, so the sequence row is locked no longer than needed.
-    const timeZone = await this.calendar.timeZoneOf(tenantId);
     const idempotencyKeyId = this.idempotency.activeKey()?.id ?? null;
 
-    const number = await this.invoices.transaction(async (manager) => {
+    // The reads share the transaction's connection: each separate pool checkout would cost
+    // another round trip to set its tenant scope whenever the pooled client was last used by
+    // another tenant. The sequence row is locked only from the last statement on.
+    const finalized = await this.invoices.transaction(async (manager) => {
       const locked = await this.invoices.lockById(manager, tenantId, id);
       if (!locked || locked.status !== 'draft') {
         throw invoiceStateConflict('finalized', locked?.status ?? invoice.status, ['draft']);
       }
+
+      await this.requireCustomerInMode(manager, locked, client.mode);
+      const timeZone = await this.calendar.timeZoneOf(tenantId, manager);
+      const lines = await this.invoices.findLines(tenantId, id, manager);
 
       // Everything else is written first, with `number: null` where the number goes, so the
       // sequence row is locked only by the last statement before COMMIT.
@@ -87,24 +84,50 @@ export class InvoiceLifecycleService {
       await this.outbox.append(manager, issued);
       await this.tenancy.recordAudit({ tenantId, action: FINALIZED_AUDIT_ACTION, details: { invoiceId: id, number: null } }, manager);
 
+      const dueDate = this.calendar.dueDate(issuedAt, timeZone, locked.daysUntilDue ?? 0);
       const assigned = await this.numbering.finalizeDraft(manager, {
         tenantId,
         invoiceId: id,
         mode: client.mode,
         issuedAt,
         timeZone,
-        dueDate: this.calendar.dueDate(issuedAt, timeZone, locked.daysUntilDue ?? 0),
+        dueDate,
         finalizeIdempotencyKeyId: idempotencyKeyId,
         issuedEventName: issued.name,
         auditAction: FINALIZED_AUDIT_ACTION,
       });
 
-      return assigned;
+      // The columns finalizeDraft wrote, applied to the locked row, make the stored row without reading it again.
+      Object.assign(locked, {
+        status: 'issuing',
+        number: assigned.number,
+        issuedAt,
+        dueDate,
+        livemode: client.mode === 'live',
+        finalizeIdempotencyKeyId: idempotencyKeyId,
+        updatedAt: assigned.updatedAt,
+      } satisfies Partial<InvoiceEntity>);
+
+      return { invoice: locked, lines };
     });
-    this.logger.log({ tenantId, invoiceId: id, number }, 'Invoice finalized; issuing it in Stripe');
+    this.logger.log({ tenantId, invoiceId: id, number: finalized.invoice.number }, 'Invoice finalized; issuing it in Stripe');
     await this.jobs.enqueueAfterCommit('issue', { tenantId, invoiceId: id });
 
-    return this.read(tenantId, id);
+    return toInvoiceResponse(finalized);
+  }
+
+  /** Rejects the finalize of a draft whose customer was created in the other Stripe mode. */
+  private async requireCustomerInMode(manager: EntityManager, invoice: InvoiceEntity, mode: StripeMode): Promise<void> {
+    const customer = invoice.customerId ? await this.customers.findById(invoice.tenantId, invoice.customerId, manager) : null;
+    if (!customer) {
+      throw new Error(`Draft invoice ${invoice.id} has no stored customer`);
+    }
+    if (customer.livemode !== (mode === 'live')) {
+      throw new DomainError(
+        'invalid_state',
+        `The customer was created in ${customer.livemode ? 'live' : 'test'} mode, but Stripe is connected in ${mode} mode. Create the customer again, then a new invoice.`,
+      );
+    }
   }
 
   /**

@@ -21,9 +21,16 @@ export interface FinalizeRequest extends NumberRequest {
   auditAction: string;
 }
 
+/** The number a finalized draft took and the invoice's new `updated_at`. */
+export interface FinalizedDraft {
+  number: string;
+  updatedAt: Date;
+}
+
 interface FinalizedRow {
   number: string;
   last_value: number;
+  updated_at: Date | null;
   invoices: number;
   events: number;
   audit_entries: number;
@@ -64,7 +71,7 @@ export class InvoiceNumberingService {
    * `number: null`. Unless exactly one invoice, event and audit entry
    * changed, it throws, and the caller's rollback returns the number.
    */
-  async finalizeDraft(manager: EntityManager, request: FinalizeRequest): Promise<string> {
+  async finalizeDraft(manager: EntityManager, request: FinalizeRequest): Promise<FinalizedDraft> {
     const year = calendarYearInZone(request.issuedAt, request.timeZone);
     // The outbox event and the audit entry were written in this transaction:
     // created_at = now() (the transaction's start) prunes the outbox to one
@@ -86,7 +93,7 @@ export class InvoiceNumberingService {
                 livemode = $7, finalize_idempotency_key_id = $8, updated_at = now()
            FROM numbered
           WHERE invoices.tenant_id = $1 AND invoices.id = $2 AND invoices.status = 'draft'
-         RETURNING invoices.id
+         RETURNING invoices.id, invoices.updated_at
        ), event AS (
          UPDATE outbox_events
             SET payload = jsonb_set(payload, '{number}', to_jsonb(numbered.number))
@@ -103,6 +110,7 @@ export class InvoiceNumberingService {
          RETURNING audit_log.id
        )
        SELECT numbered.number, numbered.last_value,
+              (SELECT updated_at FROM invoice) AS updated_at,
               (SELECT count(*) FROM invoice)::int AS invoices,
               (SELECT count(*) FROM event)::int AS events,
               (SELECT count(*) FROM audit)::int AS audit_entries
@@ -123,13 +131,13 @@ export class InvoiceNumberingService {
 
     const row = rows[0];
     const expected = formatInvoiceNumber(year, Number(row.last_value));
-    if (row.number !== expected || row.invoices !== 1 || row.events !== 1 || row.audit_entries !== 1) {
+    if (row.number !== expected || row.invoices !== 1 || row.events !== 1 || row.audit_entries !== 1 || row.updated_at === null) {
       throw new Error(
         `Finalizing invoice ${request.invoiceId} changed ${row.invoices} invoices, ${row.events} outbox events and ` +
           `${row.audit_entries} audit entries with number ${row.number} (expected 1, 1, 1 and ${expected})`,
       );
     }
 
-    return row.number;
+    return { number: row.number, updatedAt: row.updated_at };
   }
 }

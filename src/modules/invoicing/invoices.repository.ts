@@ -91,8 +91,8 @@ export class InvoicesRepository {
     return manager.getRepository(InvoiceEntity).findOne({ where: { tenantId, id } });
   }
 
-  async findLines(tenantId: string, invoiceId: string): Promise<InvoiceLineEntity[]> {
-    return this.dataSource.getRepository(InvoiceLineEntity).find({ where: { tenantId, invoiceId }, order: { position: 'ASC' } });
+  async findLines(tenantId: string, invoiceId: string, manager: EntityManager = this.dataSource.manager): Promise<InvoiceLineEntity[]> {
+    return manager.getRepository(InvoiceLineEntity).find({ where: { tenantId, invoiceId }, order: { position: 'ASC' } });
   }
 
   /** Locks the invoice row (SELECT … FOR UPDATE) until the caller's transaction ends. */

@@ -16,8 +16,8 @@ export class TenancyFacadeService implements TenancyFacade {
     private readonly auth: AuthService,
   ) {}
 
-  async getTenant(tenantId: string): Promise<TenantView | null> {
-    const tenant = await this.tenants.findById(tenantId);
+  async getTenant(tenantId: string, manager?: EntityManager): Promise<TenantView | null> {
+    const tenant = await this.tenants.findById(tenantId, manager);
 
     return tenant ? toTenantView(tenant) : null;
   }

@@ -1,15 +1,37 @@
+import { escapeLiteral } from 'pg';
 import { DataSource } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { DatabaseScope, TENANT_SETTING } from './database-roles';
 
 /** The scope last applied to a pooled pg client, kept on the client so a checkout in the same scope costs no round trip. */
 const APPLIED_SCOPE = Symbol('appliedDatabaseScope');
+/** The scope a checkout must apply before the client's next statement. */
+const PENDING_SCOPE = Symbol('pendingDatabaseScope');
+/** The scope applied inside the client's open transaction, which a ROLLBACK would revert. */
+const UNCOMMITTED_SCOPE = Symbol('uncommittedDatabaseScope');
+/** The client's own query method, which the scoped one wraps. */
+const UNSCOPED_QUERY = Symbol('unscopedQuery');
 /** The scope function of a driver whose checkout is wrapped already. */
 const SCOPE_OF = Symbol('databaseScopeOf');
 
+const SET_SCOPE_SQL = `SELECT set_config('role', $1, false), set_config('${TENANT_SETTING}', $2, false)`;
+/** The statement TypeORM begins a transaction with (PostgresQueryRunner.startTransaction). */
+const START_TRANSACTION = 'START TRANSACTION';
+
+type QueryCallback = (error: Error | null, result?: unknown) => void;
+type QueryFunction = (config: unknown, values?: unknown, callback?: QueryCallback) => unknown;
+
+interface ScopeToApply {
+  key: string;
+  scope: DatabaseScope;
+}
+
 interface ScopedClient {
   [APPLIED_SCOPE]?: string;
-  query(text: string, values: unknown[]): Promise<unknown>;
+  [PENDING_SCOPE]?: ScopeToApply;
+  [UNCOMMITTED_SCOPE]?: ScopeToApply;
+  [UNSCOPED_QUERY]?: QueryFunction;
+  query: QueryFunction;
 }
 
 /**
@@ -28,10 +50,11 @@ export interface PoolInternals {
  * row-level security policies read. Checkout is where every query runner, a
  * transaction's or a single repository call's, gets its connection, and it
  * happens in the async context of the code that queries, so the scope follows
- * the request or job. A client already in that scope is handed out as is;
- * otherwise one extra statement sets both values before the first query (and
- * before BEGIN, so never inside a transaction). Calling it again on the same
- * DataSource replaces `scopeOf`.
+ * the request or job. A client already in that scope is handed out as is.
+ * Otherwise the scope is applied before the checkout's first statement: in
+ * the same round trip when that statement is START TRANSACTION, else by one
+ * set_config statement first. Calling it again on the same DataSource
+ * replaces `scopeOf`.
  */
 export function scopeConnections(dataSource: DataSource, scopeOf: () => DatabaseScope): void {
   const driver = dataSource.driver as PostgresDriver & { [SCOPE_OF]?: () => DatabaseScope };
@@ -51,18 +74,123 @@ export function scopeConnections(dataSource: DataSource, scopeOf: () => Database
       return [client, release];
     }
 
-    try {
-      // is_local = false: the values outlive any transaction, until the next checkout changes them.
-      await client.query(`SELECT set_config('role', $1, false), set_config('${TENANT_SETTING}', $2, false)`, [scope.role, scope.tenantId]);
-    } catch (error) {
-      // The pool destroys a client released with an error, so no client in an unknown scope goes back.
-      release(error);
-      throw error;
-    }
-    client[APPLIED_SCOPE] = key;
+    installScopedQuery(client);
+    client[APPLIED_SCOPE] = undefined;
+    client[PENDING_SCOPE] = { key, scope };
 
-    return [client, release];
+    return [client, (error?: unknown) => releaseScoped(client, release, error)];
   };
+}
+
+/** Wraps the client's query method once, so each statement first applies the scope its checkout left pending. */
+function installScopedQuery(client: ScopedClient): void {
+  if (client[UNSCOPED_QUERY] !== undefined) {
+    return;
+  }
+
+  client[UNSCOPED_QUERY] = client.query;
+  client.query = function scopedQuery(this: ScopedClient, config: unknown, values?: unknown, callback?: QueryCallback): unknown {
+    const unscoped = this[UNSCOPED_QUERY] as QueryFunction;
+    if (this[PENDING_SCOPE] === undefined && this[UNCOMMITTED_SCOPE] === undefined) {
+      return unscoped.call(this, config, values, callback);
+    }
+
+    const done = typeof values === 'function' ? (values as QueryCallback) : callback;
+    const result = queryInScope(this, unscoped, config, typeof values === 'function' ? undefined : values);
+    if (done === undefined) {
+      return result;
+    }
+    result.then(
+      (value) => done(null, value),
+      (error: Error) => done(error),
+    );
+
+    return undefined;
+  };
+}
+
+/**
+ * Runs one statement of a checkout whose scope is pending or was applied in
+ * the open transaction. A set_config inside a transaction is undone by its
+ * ROLLBACK, so after anything but a successful COMMIT the scope is pending
+ * again and the next statement applies it anew.
+ */
+async function queryInScope(client: ScopedClient, unscoped: QueryFunction, config: unknown, values: unknown): Promise<unknown> {
+  const text = typeof config === 'string' ? config : undefined;
+  // NOTE: only TypeORM's exact statements count. A transaction ended by other SQL text (END, ABORT) leaves the
+  // cached scope wrong until the release, so code that queries on after such a statement must release first.
+  const endsTransaction = text === 'COMMIT' || text === 'ROLLBACK';
+  const pending = client[PENDING_SCOPE];
+  if (pending !== undefined && !endsTransaction) {
+    if (isSubmittable(config)) {
+      // node-postgres hands a submittable (a cursor or stream) back before it runs, so the scope could not be set first.
+      throw new Error('A scoped database connection cannot run a submittable query (cursor or stream) as its first statement');
+    }
+    if (text === START_TRANSACTION && values === undefined) {
+      const results = (await unscoped.call(client, `${START_TRANSACTION}; ${setScopeLiteralSql(pending.scope)}`)) as unknown[];
+      client[PENDING_SCOPE] = undefined;
+      client[APPLIED_SCOPE] = pending.key;
+      client[UNCOMMITTED_SCOPE] = pending;
+
+      return Array.isArray(results) ? results[0] : results;
+    }
+
+    await unscoped.call(client, SET_SCOPE_SQL, [pending.scope.role, pending.scope.tenantId]);
+    client[PENDING_SCOPE] = undefined;
+    client[APPLIED_SCOPE] = pending.key;
+
+    return unscoped.call(client, config, values);
+  }
+
+  const uncommitted = client[UNCOMMITTED_SCOPE];
+  if (uncommitted === undefined || !endsTransaction) {
+    return unscoped.call(client, config, values);
+  }
+
+  let result: { command?: string };
+  try {
+    result = (await unscoped.call(client, config, values)) as { command?: string };
+  } catch (error) {
+    scopeRolledBack(client, uncommitted);
+    throw error;
+  }
+  // A COMMIT of a failed transaction reports ROLLBACK.
+  if (text === 'COMMIT' && result?.command === 'COMMIT') {
+    client[UNCOMMITTED_SCOPE] = undefined;
+  } else {
+    scopeRolledBack(client, uncommitted);
+  }
+
+  return result;
+}
+
+/** Tells whether `config` is a node-postgres submittable, which `query` returns at once instead of a promise. */
+function isSubmittable(config: unknown): boolean {
+  return typeof config === 'object' && config !== null && typeof (config as { submit?: unknown }).submit === 'function';
+}
+
+function scopeRolledBack(client: ScopedClient, scope: ScopeToApply): void {
+  client[UNCOMMITTED_SCOPE] = undefined;
+  client[APPLIED_SCOPE] = undefined;
+  client[PENDING_SCOPE] = scope;
+}
+
+/**
+ * Returns a client to the pool with no scope left pending, and with no cached
+ * scope unless it was applied outside a transaction or its transaction committed.
+ */
+function releaseScoped(client: ScopedClient, release: (error?: unknown) => void, error?: unknown): void {
+  client[PENDING_SCOPE] = undefined;
+  if (client[UNCOMMITTED_SCOPE] !== undefined) {
+    client[UNCOMMITTED_SCOPE] = undefined;
+    client[APPLIED_SCOPE] = undefined;
+  }
+  release(error);
+}
+
+/** Builds the set_config statement with the scope as literals, for a multi-statement query, which takes no parameters. */
+function setScopeLiteralSql(scope: DatabaseScope): string {
+  return `SELECT set_config('role', ${escapeLiteral(scope.role)}, false), set_config('${TENANT_SETTING}', ${escapeLiteral(scope.tenantId)}, false)`;
 }
 
 /**

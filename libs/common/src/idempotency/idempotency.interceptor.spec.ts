@@ -224,6 +224,7 @@ describe('IdempotencyInterceptor', () => {
       await lastValueFrom(await interceptor.intercept(executionContext(KEY_HEADER, { amount: 5 }, fakeResponse(201), 'refund'), handler(() => of({}))));
 
       expect(service.claim).not.toHaveBeenCalled();
+      expect(service.check).not.toHaveBeenCalled();
       expect(service.defer).toHaveBeenCalledWith({
         scope: { tenantId: TENANT_ID, method: 'POST', path: '/things/t1/refunds', key: 'k1' },
         requestHash: requestBodyHash({ amount: 5 }),
@@ -262,6 +263,28 @@ describe('IdempotencyInterceptor', () => {
       expect(service.complete).not.toHaveBeenCalled();
     });
 
+    it('replays a stored response over an error before claiming', async () => {
+      const { interceptor, service } = setUp(CLAIMED, [{ kind: 'replay', status: 201, body: { id: 'r1' } }]);
+      const notConnected = new DomainError('stripe_not_connected', 'Connect Stripe first.');
+      const response = fakeResponse(201);
+
+      const observable = await interceptor.intercept(executionContext(KEY_HEADER, { amount: 5 }, response, 'refund'), handler(() => throwError(() => notConnected)));
+
+      await expect(lastValueFrom(observable)).resolves.toEqual({ id: 'r1' });
+      expect(response.headers['Idempotent-Replayed']).toBe('true');
+      expect(service.complete).not.toHaveBeenCalled();
+    });
+
+    it('returns the handler error when the key row check fails', async () => {
+      const { interceptor, service } = setUp(CLAIMED, []);
+      service.check.mockRejectedValue(new Error('connection lost'));
+      const notConnected = new DomainError('stripe_not_connected', 'Connect Stripe first.');
+
+      const observable = await interceptor.intercept(executionContext(KEY_HEADER, { amount: 5 }, fakeResponse(), 'refund'), handler(() => throwError(() => notConnected)));
+
+      await expect(lastValueFrom(observable)).rejects.toBe(notConnected);
+    });
+
     it('completes an error after the handler claimed', async () => {
       const { interceptor, service } = setUp(CLAIMED);
       service.activeClaim.mockReturnValue(CLAIMED);
@@ -273,29 +296,8 @@ describe('IdempotencyInterceptor', () => {
       expect(service.complete).toHaveBeenCalledWith(CLAIMED, 402, expect.objectContaining({ code: 'card_declined' }), 'card_declined');
     });
 
-    it('replays a stored response without running the handler', async () => {
+    it('replays a stored response when the claim finds it', async () => {
       const { interceptor, service } = setUp(CLAIMED, [{ kind: 'replay', status: 201, body: { id: 'r1' } }]);
-      const next = handler(() => of({ id: 'other' }));
-      const response = fakeResponse(201);
-
-      const result = await lastValueFrom(await interceptor.intercept(executionContext(KEY_HEADER, { amount: 5 }, response, 'refund'), next));
-
-      expect(result).toEqual({ id: 'r1' });
-      expect(next.handle).not.toHaveBeenCalled();
-      expect(service.defer).not.toHaveBeenCalled();
-      expect(response.headers['Idempotent-Replayed']).toBe('true');
-    });
-
-    it('answers in_use for a key running elsewhere', async () => {
-      const { interceptor } = setUp(CLAIMED, [{ kind: 'in_use' }]);
-
-      await expect(
-        interceptor.intercept(executionContext(KEY_HEADER, { amount: 5 }, fakeResponse(), 'refund'), handler(() => of({}))),
-      ).rejects.toMatchObject({ code: 'idempotency_key_in_use' });
-    });
-
-    it('replays the winner after losing the claim', async () => {
-      const { interceptor, service } = setUp(CLAIMED, [{ kind: 'claimable' }, { kind: 'replay', status: 201, body: { id: 'r1' } }]);
       const response = fakeResponse(201);
 
       const result = await lastValueFrom(
@@ -303,12 +305,13 @@ describe('IdempotencyInterceptor', () => {
       );
 
       expect(result).toEqual({ id: 'r1' });
+      expect(service.check).toHaveBeenCalledTimes(1);
       expect(response.headers['Idempotent-Replayed']).toBe('true');
       expect(service.complete).not.toHaveBeenCalled();
     });
 
-    it('answers in_use after losing the claim to a running request', async () => {
-      const { interceptor } = setUp(CLAIMED, [{ kind: 'claimable' }, { kind: 'in_use' }]);
+    it('answers in_use for a key running elsewhere', async () => {
+      const { interceptor } = setUp(CLAIMED, [{ kind: 'in_use' }]);
 
       const observable = await interceptor.intercept(
         executionContext(KEY_HEADER, { amount: 5 }, fakeResponse(), 'refund'),
@@ -316,6 +319,29 @@ describe('IdempotencyInterceptor', () => {
       );
 
       await expect(lastValueFrom(observable)).rejects.toMatchObject({ code: 'idempotency_key_in_use' });
+    });
+
+    it('answers 400 before idempotency_key_reused for an invalid body', async () => {
+      const { interceptor } = setUp(CLAIMED, [{ kind: 'reused' }]);
+
+      const observable = await interceptor.intercept(
+        executionContext(KEY_HEADER, { amount: 0 }, fakeResponse(), 'refund'),
+        handler(() => throwError(() => new IdempotencyClaimLostError())),
+      );
+
+      await expect(lastValueFrom(observable)).rejects.toMatchObject({ code: 'validation_failed' });
+    });
+
+    it('answers in_use when the lost key is free again', async () => {
+      const { interceptor, service } = setUp(CLAIMED, [{ kind: 'claimable' }]);
+
+      const observable = await interceptor.intercept(
+        executionContext(KEY_HEADER, { amount: 5 }, fakeResponse(), 'refund'),
+        handler(() => throwError(() => new IdempotencyClaimLostError())),
+      );
+
+      await expect(lastValueFrom(observable)).rejects.toMatchObject({ code: 'idempotency_key_in_use' });
+      expect(service.complete).not.toHaveBeenCalled();
     });
   });
 });

@@ -93,33 +93,30 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
   /**
    * Runs a route whose handler claims the key itself (`claimInHandler`). The
-   * key row is read first, so a replay or a 409 costs no write. When another
-   * request claims the key between that read and the handler's claim, the
-   * handler's transaction rolls back and the response comes from the row, read again.
+   * key row is not read first, because on the common path (a new key) the
+   * claim finds it free and the read would cost a round trip for nothing. A
+   * request that ends without a claim, because the key was taken or because
+   * the handler failed before claiming, reads the row then. A stored response
+   * is replayed and a key in use or reused gets its 409, as if the row had been
+   * read before the handler ran.
    */
-  private async interceptWithClaimInHandler(
+  private interceptWithClaimInHandler(
     executionContext: ExecutionContext,
     next: CallHandler,
     deferred: { scope: IdempotencyScope; requestHash: string; leaseSeconds: number; status: number },
-  ): Promise<Observable<unknown>> {
-    const checked = await this.idempotency.check(deferred.scope, deferred.requestHash);
-    if (checked.kind !== 'claimable') {
-      return this.answerWithoutRunning(executionContext, checked);
-    }
-
+  ): Observable<unknown> {
     this.idempotency.defer(deferred);
     const response = executionContext.switchToHttp().getResponse<Response>();
 
     return next.handle().pipe(
       mergeMap((body: unknown) => from(this.finishClaimedInHandler(response.statusCode, body)).pipe(mergeMap(() => of(body)))),
       catchError((error: unknown) => {
-        if (error instanceof IdempotencyClaimLostError) {
-          return from(this.answerAfterLostClaim(executionContext, deferred.scope, deferred.requestHash)).pipe(mergeMap((answer) => answer));
+        const claim = this.idempotency.activeClaim();
+        if (claim) {
+          return from(this.finishWithError(claim, error)).pipe(mergeMap(() => throwError(() => error)));
         }
 
-        const claim = this.idempotency.activeClaim();
-
-        return claim ? from(this.finishWithError(claim, error)).pipe(mergeMap(() => throwError(() => error))) : throwError(() => error);
+        return from(this.answerWithoutClaim(executionContext, deferred.scope, deferred.requestHash, error)).pipe(mergeMap((answer) => answer));
       }),
     );
   }
@@ -140,12 +137,38 @@ export class IdempotencyInterceptor implements NestInterceptor {
     await this.finish(claim, status, body, undefined);
   }
 
-  /** Responds from the key's row after another request claimed it first: with its stored response, or 409. */
-  private async answerAfterLostClaim(executionContext: ExecutionContext, scope: IdempotencyScope, requestHash: string): Promise<Observable<unknown>> {
-    const checked = await this.idempotency.check(scope, requestHash);
+  /**
+   * Responds to a request that failed without claiming its key, from the key's
+   * row: with the stored response, or 409 when the key is in use or was used
+   * with another body. A free key leaves the handler's error as the response.
+   */
+  private async answerWithoutClaim(
+    executionContext: ExecutionContext,
+    scope: IdempotencyScope,
+    requestHash: string,
+    error: unknown,
+  ): Promise<Observable<unknown>> {
+    let checked: IdempotencyCheck;
+    try {
+      checked = await this.idempotency.check(scope, requestHash);
+    } catch (checkError) {
+      this.logger.error(
+        { path: scope.path, err: checkError instanceof Error ? { name: checkError.name, message: checkError.message } : String(checkError) },
+        'Could not read the Idempotency-Key after the handler failed without claiming it; the handler error is returned',
+      );
 
-    // A row that is free again means the other request released the key meanwhile, so it was in use a moment ago.
-    return this.answerWithoutRunning(executionContext, checked.kind === 'claimable' ? { kind: 'in_use' } : checked);
+      return throwError(() => error);
+    }
+
+    if (checked.kind !== 'claimable') {
+      return this.answerWithoutRunning(executionContext, checked);
+    }
+    if (error instanceof IdempotencyClaimLostError) {
+      // The claim was lost, and the key is free again: the other request released it a moment ago.
+      return this.answerWithoutRunning(executionContext, { kind: 'in_use' });
+    }
+
+    return throwError(() => error);
   }
 
   /** Replays the stored response, or rejects with `idempotency_key_reused` or `idempotency_key_in_use` after validating the request. */
