@@ -1,3 +1,4 @@
+import { secondsText } from '@app/common/time/seconds-text';
 import { DomainError } from '@app/common/errors/domain-error';
 import { recordRateLimitRejection } from '@app/common/metrics/metrics';
 import { ExecutionContext, Injectable } from '@nestjs/common';
@@ -47,7 +48,7 @@ export class ApiRateLimitGuard extends ThrottlerGuard {
 
     throw new DomainError(
       'rate_limited',
-      `More than ${detail.limit} requests with this API token or session in ${Math.round(detail.ttl / 1000)} seconds. Retry in ${retryAfterSeconds} seconds.`,
+      `More than ${detail.limit} requests with this API token or session in ${secondsText(Math.round(detail.ttl / 1000))}. Retry in ${secondsText(retryAfterSeconds)}.`,
       { headers: { 'Retry-After': String(retryAfterSeconds) } },
     );
   }

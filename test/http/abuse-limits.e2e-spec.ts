@@ -116,12 +116,14 @@ describe('abuse limits', () => {
       expect(delayed.status).toBe(429);
       expect(delayed.body.code).toBe('rate_limited');
       expect(delayed.headers['retry-after']).toBe('1');
+      expect(delayed.body.detail).toMatch(/Try again in 1 second\.$/);
 
       await sleep(1_100);
       await login(wrong).expect(401);
       const longer = await login(wrong);
       expect(longer.status).toBe(429);
       expect(longer.headers['retry-after']).toBe('2');
+      expect(longer.body.detail).toMatch(/Try again in 2 seconds\.$/);
     });
 
     it('locks the account for the window at the limit', async () => {
