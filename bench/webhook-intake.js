@@ -44,7 +44,7 @@ async function main() {
     `create table events (id bigserial primary key, tenant_id text not null, stripe_event_id text not null, type text not null,
        payload jsonb not null, received_at timestamptz not null default now(), unique (tenant_id, stripe_event_id))`,
   );
-  const { service, serviceDb, targets: serviceTarget } = await startIntakeService({
+  const { service, serviceDb, redisUrl, targets: serviceTarget } = await startIntakeService({
     database: 'billing_bench',
     logName: 'intake-service.log',
     queuePrefix: '{billing-bench}',
@@ -56,6 +56,7 @@ async function main() {
     PORT: String(ceilingPort),
     SECRET: INTAKE_SECRET,
     DATABASE_URL: ceilingDb,
+    REDIS_URL: redisUrl,
   });
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const ceilingTarget = [{ url: `http://127.0.0.1:${ceilingPort}/`, secret: INTAKE_SECRET }];

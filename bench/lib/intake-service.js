@@ -6,7 +6,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const h = require('./harness');
-const { entryFor } = require('./stack');
+const { entryFor, startRedis } = require('./stack');
 
 const INTAKE_SECRET = 'whsec_benchmarkintakesecret0001';
 
@@ -22,9 +22,9 @@ function rssMegabytes(pid) {
 }
 
 /**
- * Start the emulator and the service on a fresh database named `database`,
- * logging to bench/results/`logName`. Returns the service child process,
- * its database URL and the target list for runLoad.
+ * Start a Redis, the emulator and the service on a fresh database named
+ * `database`, logging to bench/results/`logName`. Returns the service child
+ * process, its database and Redis URLs and the target list for runLoad.
  */
 async function startIntakeService({ database, logName, queuePrefix }) {
   const serviceDb = await h.freshDatabase(database);
@@ -36,6 +36,9 @@ async function startIntakeService({ database, logName, queuePrefix }) {
   const logDir = path.join(h.ROOT, 'bench', 'results');
   fs.mkdirSync(logDir, { recursive: true });
 
+  // A Redis of its own, stopped with the benchmark, so the jobs intake adds
+  // never pile up in the machine's Redis.
+  const redis = await startRedis();
   h.start('emulator', 'dist/libs/stripe-emulator/src/main.js', { STRIPE_EMULATOR_PORT: String(emulatorPort) });
   await h.waitForHttp(`${emulatorUrl}/_emulator/health`);
   const entry = entryFor('intake', 'api');
@@ -52,6 +55,7 @@ async function startIntakeService({ database, logName, queuePrefix }) {
       STRIPE_API_BASE: emulatorUrl,
       PUBLIC_BASE_URL: serviceUrl,
       QUEUE_PREFIX: queuePrefix,
+      REDIS_URL: redis.url,
       LOG_LEVEL: 'warn',
     },
     { logFile: path.join(logDir, logName) },
@@ -67,6 +71,7 @@ async function startIntakeService({ database, logName, queuePrefix }) {
   return {
     service,
     serviceDb,
+    redisUrl: redis.url,
     targets: [{ url: tenant.webhookUrl.replace(/^https?:\/\/[^/]+/, serviceUrl), secret: INTAKE_SECRET }],
   };
 }

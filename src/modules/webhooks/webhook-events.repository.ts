@@ -165,9 +165,7 @@ export class WebhookEventsRepository {
    * rejects a value (SQLSTATE class 22, such as a \u0000 escape that jsonb
    * does not take), the events are inserted again one at a time, so only the
    * unstorable one fails. An event that appears twice in the batch gets its
-   * id at its first position. Each body must be valid UTF-8
-   * (parseStripeEventEnvelope checks it): it travels as text, and convert_to
-   * gives back the same bytes for the raw column.
+   * id at its first position.
    */
   async insertBatch(tenantId: string, events: Omit<NewWebhookEvent, 'tenantId'>[]): Promise<WebhookEventInsertResult[]> {
     try {
@@ -191,13 +189,26 @@ export class WebhookEventsRepository {
   }
 
   private async insertAll(tenantId: string, events: Omit<NewWebhookEvent, 'tenantId'>[]): Promise<(string | null)[]> {
+    // The bodies travel as one binary parameter with each body's offset and
+    // length, so no body is decoded into a JavaScript string or escaped into
+    // a text array, and PostgreSQL gets the exact bytes for raw_body.
+    const offsets: number[] = [];
+    const lengths: number[] = [];
+    let offset = 1;
+    for (const event of events) {
+      offsets.push(offset);
+      lengths.push(event.rawBody.length);
+      offset += event.rawBody.length;
+    }
+
     const rows = await this.queryNamed<{ id: string; stripe_event_id: string; stripe_created: string }>(
       'webhook_events_insert_batch',
       `INSERT INTO webhook_events
               (tenant_id, stripe_event_id, type, livemode, api_version, stripe_created, raw_body, payload, verified_by)
-       SELECT $1, e.stripe_event_id, e.type, e.livemode, e.api_version, e.stripe_created, convert_to(e.body, 'UTF8'), e.body::jsonb, e.verified_by
-         FROM unnest($2::text[], $3::text[], $4::boolean[], $5::text[], $6::bigint[], $7::text[], $8::text[])
-              AS e(stripe_event_id, type, livemode, api_version, stripe_created, body, verified_by)
+       SELECT $1, e.stripe_event_id, e.type, e.livemode, e.api_version, e.stripe_created, b.raw, convert_from(b.raw, 'UTF8')::jsonb, e.verified_by
+         FROM unnest($2::text[], $3::text[], $4::boolean[], $5::text[], $6::bigint[], $7::text[], $8::int[], $9::int[])
+              AS e(stripe_event_id, type, livemode, api_version, stripe_created, verified_by, body_offset, body_length)
+        CROSS JOIN LATERAL (SELECT substring($10::bytea FROM e.body_offset FOR e.body_length) AS raw) AS b
        ON CONFLICT (tenant_id, stripe_event_id, stripe_created) DO NOTHING
        RETURNING id, stripe_event_id, stripe_created`,
       [
@@ -207,8 +218,10 @@ export class WebhookEventsRepository {
         events.map((event) => event.livemode),
         events.map((event) => event.apiVersion),
         events.map((event) => event.stripeCreated),
-        events.map((event) => event.rawBody.toString('utf8')),
         events.map((event) => event.verifiedBy),
+        offsets,
+        lengths,
+        Buffer.concat(events.map((event) => event.rawBody)),
       ],
     );
 
