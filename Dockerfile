@@ -16,4 +16,4 @@ USER node
 EXPOSE 3000
 # The same heap limit as `npm start`: without one V8 sizes old space from the
 # host's memory and resident memory swings far above what the service uses.
-CMD ["node", "--max-old-space-size=192", "dist/src/main.js"]
+CMD ["node", "--max-old-space-size=288", "--initial-old-space-size=224", "dist/src/main.js"]
