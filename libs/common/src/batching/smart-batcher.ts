@@ -1,15 +1,9 @@
-import type { BatchRunner } from './micro-batcher';
+import { BatchRunner, PendingRequest, runBatch } from './micro-batcher';
 
 /** Limits of a SmartBatcher: requests per batch, and batches of one key running at once. */
 export interface SmartBatcherOptions {
   maxSize: number;
   maxConcurrent: number;
-}
-
-interface PendingRequest<Request, Result> {
-  request: Request;
-  resolve(result: Result): void;
-  reject(error: unknown): void;
 }
 
 interface KeyState<Request, Result> {
@@ -81,7 +75,7 @@ export class SmartBatcher<Request, Result> {
 
     const batch = state.waiting.splice(0, this.options.maxSize);
     state.running++;
-    void this.runBatch(key, batch).finally(() => {
+    void runBatch(this.run, key, batch).finally(() => {
       state.running--;
       if (state.running === 0 && state.waiting.length === 0) {
         this.keys.delete(key);
@@ -92,32 +86,5 @@ export class SmartBatcher<Request, Result> {
 
     // A full batch leaves more waiting: fill the other free slots in this turn.
     this.schedule(key, state);
-  }
-
-  private async runBatch(key: string, batch: PendingRequest<Request, Result>[]): Promise<void> {
-    let results: Result[];
-    try {
-      results = await this.run(
-        key,
-        batch.map((pending) => pending.request),
-      );
-    } catch (error) {
-      for (const pending of batch) {
-        pending.reject(error);
-      }
-
-      return;
-    }
-
-    if (results.length !== batch.length) {
-      const error = new Error(`Batch of key ${key} returned ${results.length} results for ${batch.length} requests`);
-      for (const pending of batch) {
-        pending.reject(error);
-      }
-
-      return;
-    }
-
-    batch.forEach((pending, index) => pending.resolve(results[index]));
   }
 }
