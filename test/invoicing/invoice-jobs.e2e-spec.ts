@@ -112,7 +112,8 @@ describe('invoice jobs', () => {
       jest.spyOn(t.app.get(InvoicesRepository), 'storeStripeInvoiceId').mockRejectedValueOnce(new Error('connection to the database lost'));
 
       await t.app.get(InvoiceJobQueue).enqueue('issue', { tenantId: tenant.tenantId, invoiceId: invoice.id });
-      const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open', 30_000);
+      // Stripe's invoice.finalized event can open the invoice before the job records its success and clears the error.
+      const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open' && candidate.stripeError === null, 30_000);
       const inStripe = await stripeInvoicesOf(tenant, invoice.id);
 
       expect(createDraft).toHaveBeenCalledTimes(1);
@@ -145,7 +146,8 @@ describe('invoice jobs', () => {
       const createDraft = jest.spyOn(t.app.get(StripeInvoicesGateway), 'createDraft');
 
       await t.app.get(InvoiceJobQueue).enqueue('issue', { tenantId: tenant.tenantId, invoiceId: invoice.id });
-      const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open', 30_000);
+      // Stripe's invoice.finalized event can open the invoice before the job records its success and clears the error.
+      const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open' && candidate.stripeError === null, 30_000);
 
       expect(issued.stripeInvoiceId).toBe(earlier.id);
       expect(createDraft).not.toHaveBeenCalled();
@@ -206,7 +208,8 @@ describe('invoice jobs', () => {
 
       await t.app.get(InvoiceJobQueue).enqueue('issue', { tenantId: tenant.tenantId, invoiceId: invoice.id });
       const failing = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.stripeError !== null);
-      const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open', 30_000);
+      // Stripe's invoice.finalized event can open the invoice before the job records its success and clears the error.
+      const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open' && candidate.stripeError === null, 30_000);
 
       expect(failing.status).toBe('issuing');
       expect(failing.stripeError?.job).toBe('issue');
