@@ -8,6 +8,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { ClsModule } from 'nestjs-cls';
 import { APP_CONFIG, AppConfig, rateLimitKeyPrefix } from '../config/app-config';
 import { scopedTypeOrmModule } from '../database/scoped-data-source';
+import { cliActor } from './cli-actor';
 import { TenancyModule } from '../modules/tenancy/tenancy.module';
 import { WebhooksModule } from '../modules/webhooks/webhooks.module';
 import { QueuesRetryFailedCommand } from './queues-retry-failed.command';
@@ -51,7 +52,7 @@ export class CliModule {
         CommonModule,
         // AuthService's login limits need it; no command uses it, and it connects lazily.
         RateLimitStoreModule.register({ redisUrl: config.redisUrl, keyPrefix: rateLimitKeyPrefix(config) }),
-        TenancyModule.forRoles({ api: false, worker: false }, { systemActorLabel: 'ops-cli' }),
+        TenancyModule.forRoles({ api: false, worker: false }, { systemActorLabel: cliActor().label }),
         // A CLI run fails at once when the database is away instead of retrying for half a minute.
         scopedTypeOrmModule(config.databaseUrl, { retryAttempts: 0 }),
         // OutboxWriter writes this entity; in the application OutboxModule registers it.

@@ -70,9 +70,11 @@ describe('invoice jobs', () => {
 
   async function failedJob(invoiceId: string): Promise<Job> {
     return eventually(async () => {
-      const job = await queue.getJob(jobIdFor('issue-invoice', invoiceId));
+      // The job is read after its state, so a job that fails between the two reads still carries its failedReason.
+      const state = await queue.getJobState(jobIdFor('issue-invoice', invoiceId));
+      const job = state === 'failed' ? await queue.getJob(jobIdFor('issue-invoice', invoiceId)) : undefined;
 
-      return job && (await job.getState()) === 'failed' ? job : undefined;
+      return job ?? undefined;
     });
   }
 

@@ -9,6 +9,8 @@ import { sessionCookieOf, strongPassword, uniqueEmail } from './tenancy-helpers'
 
 const run = promisify(execFile);
 const CLI = join(__dirname, '..', '..', 'dist', 'src', 'ops', 'cli.js');
+/** The person the CLI's audit entries name, from OPS_OPERATOR. */
+const OPERATOR_NAME = 'oncall@example.com';
 /**
  * The CLI connects as a login role that is a member of the app role only, so a command
  * that needed any other role, the cross-tenant one included, would fail.
@@ -25,7 +27,7 @@ interface CliResult {
 async function cli(...args: string[]): Promise<CliResult> {
   try {
     const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-      env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: cliDatabaseUrl, LOG_LEVEL: 'error' },
+      env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: cliDatabaseUrl, LOG_LEVEL: 'error', OPS_OPERATOR: OPERATOR_NAME },
       timeout: 30_000,
     });
 
@@ -94,7 +96,7 @@ describe('ops CLI', () => {
     expect(tenants[0].live_mode_allowed).toBe(true);
   });
 
-  it('records its audit entries with the system actor ops-cli', async () => {
+  it('records its audit entries with the operator named', async () => {
     const slug = uniqueSlug('cli-audit');
     const tenantId = lastLine((await cli('tenants:create', '--slug', slug, '--name', 'Audited')).stdout);
 
@@ -102,7 +104,7 @@ describe('ops CLI', () => {
       .get(DataSource)
       .query(`SELECT actor_kind, actor_label FROM audit_log WHERE tenant_id = $1 AND action = 'tenant.created'`, [tenantId]);
 
-    expect(rows).toEqual([{ actor_kind: 'system', actor_label: 'ops-cli' }]);
+    expect(rows).toEqual([{ actor_kind: 'system', actor_label: `ops-cli (${OPERATOR_NAME})` }]);
   });
 
   it('creates an operator who can log in', async () => {
@@ -147,8 +149,8 @@ describe('ops CLI', () => {
     expect(revoked.code).toBe(0);
     expect(again.code).toBe(0);
     expect(entries).toEqual([
-      { action: 'token.created', tenant_id: null, actor_label: 'ops-cli' },
-      { action: 'token.revoked', tenant_id: null, actor_label: 'ops-cli' },
+      { action: 'token.created', tenant_id: null, actor_label: `ops-cli (${OPERATOR_NAME})` },
+      { action: 'token.revoked', tenant_id: null, actor_label: `ops-cli (${OPERATOR_NAME})` },
     ]);
   });
 
