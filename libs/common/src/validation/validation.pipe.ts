@@ -4,7 +4,7 @@ import { FieldError, validationFailed } from '../errors/domain-error';
 /**
  * class-validator's type checks. When one of them fails, the field's other
  * constraints (length, range, format) report on a value of the wrong type and
- * only add noise, so the type message stands alone.
+ * only add noise, so the type message is reported alone.
  */
 const TYPE_CONSTRAINTS = new Set(['isString', 'isNumber', 'isInt', 'isBoolean', 'isArray', 'isObject']);
 
@@ -24,8 +24,8 @@ export function createValidationPipe(): ValidationPipe {
 }
 
 /**
- * Rejects a body that is not a JSON object before class-validator sees it,
- * because it would report an array's indexes as unknown properties
+ * Rejects a body that is not a JSON object before class-validator validates it,
+ * because class-validator would report an array's indexes as unknown properties
  * ("property 0 should not exist") and every required field as missing.
  */
 class BodyValidationPipe extends ValidationPipe {
