@@ -275,7 +275,7 @@ describe('invoice jobs', () => {
       expect(afterSweep?.attemptsStarted).toBe(1);
     });
 
-    it('is started afresh by the reconciliation once the tenant is connected again', async () => {
+    it('is issued once the tenant is connected again', async () => {
       const tenant = await connectedB2bTenant(t);
       const invoice = await finalizedWithoutJob(tenant);
       await t.http().delete('/api/v1/settings/billing/stripe').set(tenant.auth).expect(204);
@@ -289,7 +289,8 @@ describe('invoice jobs', () => {
       const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open' && candidate.stripeError === null);
 
       expect(failed.stripeError).toMatchObject({ job: 'issue', code: 'stripe_not_connected' });
-      expect(result.requeued).toBe(1);
+      // The reconnect's key-change handler restarts the failed job too, so the reconciliation finds it either failed or already running.
+      expect([0, 1]).toContain(result.requeued);
       expect(issued.number).toBe(invoice.number);
     });
   });
