@@ -24,6 +24,7 @@ import {
   injectFaults,
   invoiceWhen,
   jobSettings,
+  keyChangesApplied,
   numberOf,
   openInvoice,
   settleInvoiceWork,
@@ -534,6 +535,7 @@ describe('B2B invoices', () => {
     it('voids an issuing invoice that Stripe never saw', async () => {
       const tenant = await connectedB2bTenant(t);
       const draft = await draftFor(t, tenant);
+      await keyChangesApplied(t, tenant);
       jest.spyOn(t.app.get(InvoiceJobQueue), 'enqueueAfterCommit').mockResolvedValueOnce();
       const finalized = await finalize(t, tenant, draft.id);
 
@@ -659,6 +661,7 @@ describe('B2B invoices', () => {
     it('applies paid before finalized, delivered in that order, for an invoice still issuing', async () => {
       const tenant = await connectedB2bTenant(t);
       const draft = await draftFor(t, tenant);
+      await keyChangesApplied(t, tenant);
       jest.spyOn(t.app.get(InvoiceJobQueue), 'enqueueAfterCommit').mockResolvedValueOnce();
       const finalized = await finalize(t, tenant, draft.id);
       const base = {

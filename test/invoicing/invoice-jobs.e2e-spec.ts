@@ -15,9 +15,10 @@ import { InvoiceJobQueue } from '../../src/modules/invoicing/invoice-job-queue';
 import { InvoicesRepository } from '../../src/modules/invoicing/invoices.repository';
 import { IssueInvoiceJob } from '../../src/modules/invoicing/issue-invoice.job';
 import { MarkOverdueInvoicesJob } from '../../src/modules/invoicing/mark-overdue-invoices.job';
+import { InvoicesProcessor } from '../../src/modules/invoicing/invoices.processor';
 import { ReconcileInvoicesJob } from '../../src/modules/invoicing/reconcile-invoices.job';
 import { StripeInvoicesGateway } from '../../src/modules/invoicing/stripe-invoices.gateway';
-import { SweepInvoiceJobsJob } from '../../src/modules/invoicing/sweep-invoice-jobs.job';
+import { SweepInvoiceJobsJob, SweepInvoiceJobsResult } from '../../src/modules/invoicing/sweep-invoice-jobs.job';
 import { TestApp, eventually, startTestApp } from '../support/test-app';
 import {
   B2bTenant,
@@ -30,6 +31,7 @@ import {
   getInvoice,
   invoiceWhen,
   jobSettings,
+  keyChangesApplied,
   openInvoice,
   settleInvoiceWork,
   stripeInvoicesOf,
@@ -58,6 +60,7 @@ describe('invoice jobs', () => {
   /** Finalizes a new draft without enqueueing its issuing job, as when Redis is away at the commit. */
   async function finalizedWithoutJob(tenant: B2bTenant): Promise<{ id: string; number: string }> {
     const draft = await draftFor(t, tenant);
+    await keyChangesApplied(t, tenant);
     jest.spyOn(t.app.get(InvoiceJobQueue), 'enqueueAfterCommit').mockResolvedValueOnce();
     const response = await finalize(t, tenant, draft.id).expect(200);
 
@@ -370,9 +373,16 @@ describe('invoice jobs', () => {
     it('enqueues the issuing job a finalize could not enqueue', async () => {
       const tenant = await connectedB2bTenant(t);
       const invoice = await finalizedWithoutJob(tenant);
-      await dataSource(t).query(`UPDATE invoices SET updated_at = now() - interval '5 minutes' WHERE id = $1`, [invoice.id]);
-
-      const result = await t.app.get(SweepInvoiceJobsJob).run();
+      // The worker's own sweep runs every 30 s and could take the aged invoice first.
+      const worker = t.app.get(InvoicesProcessor).worker;
+      await worker.pause(true);
+      let result: SweepInvoiceJobsResult;
+      try {
+        await dataSource(t).query(`UPDATE invoices SET updated_at = now() - interval '5 minutes' WHERE id = $1`, [invoice.id]);
+        result = await t.app.get(SweepInvoiceJobsJob).run();
+      } finally {
+        worker.resume();
+      }
       const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open' && candidate.sentAt !== null);
 
       expect(result.enqueued).toBeGreaterThanOrEqual(1);

@@ -220,3 +220,28 @@ export async function settleInvoiceWork(t: TestApp): Promise<void> {
   await dataSource(t).query(`UPDATE invoices SET stripe_void_confirmed_at = now() WHERE status = 'void' AND stripe_void_confirmed_at IS NULL`);
   await dataSource(t).query(`UPDATE invoices SET sent_at = now() WHERE status = 'open' AND sent_at IS NULL`);
 }
+
+const KEY_CHANGE_CONSUMER = 'invoicing.resume-jobs-when-keys-change';
+const KEY_CHANGE_EVENTS = ['stripe_connection.connected', 'stripe_connection.keys_rotated'];
+
+/**
+ * Waits until invoicing has applied the tenant's Stripe connection events. Their handler runs every
+ * unfinished invoice job of the tenant at once, so a test that leaves an invoice without its job
+ * on purpose must wait for it first: a connect event relayed after the finalize would start the job.
+ */
+export async function keyChangesApplied(t: TestApp, tenant: TenantFixture): Promise<void> {
+  await eventually(async () => {
+    const rows: { pending: string }[] = await dataSource(t).query(
+      `SELECT count(*) AS pending
+         FROM outbox_events e
+        WHERE e.tenant_id = $1 AND e.event_name = ANY($2::text[])
+          AND NOT EXISTS (
+            SELECT 1 FROM consumer_aggregate_positions p
+             WHERE p.consumer = $3 AND p.tenant_id = e.tenant_id AND p.aggregate_id = e.aggregate_id
+               AND p.last_sequence >= e.aggregate_sequence)`,
+      [tenant.tenantId, KEY_CHANGE_EVENTS, KEY_CHANGE_CONSUMER],
+    );
+
+    return rows[0].pending === '0' ? true : undefined;
+  });
+}
