@@ -228,6 +228,7 @@ describe('invoice jobs', () => {
     it('fails at once, without retries, when Stripe rejects the key', async () => {
       const tenant = await connectedB2bTenant(t);
       const draft = await draftFor(t, tenant);
+      await keyChangesApplied(t, tenant);
       await request(t.emulator.url).post('/_emulator/keys/revoke').send({ key: tenant.account.test.secretKey }).expect(201);
 
       const finalized = await finalize(t, tenant, draft.id);
@@ -245,6 +246,7 @@ describe('invoice jobs', () => {
     it('shows the failure on the invoice', async () => {
       const tenant = await connectedB2bTenant(t);
       const draft = await draftFor(t, tenant);
+      await keyChangesApplied(t, tenant);
       await request(t.emulator.url).post('/_emulator/keys/revoke').send({ key: tenant.account.test.secretKey }).expect(201);
 
       await finalize(t, tenant, draft.id).expect(200);
@@ -308,6 +310,7 @@ describe('invoice jobs', () => {
     }
 
     async function revokeOldKey(tenant: B2bTenant): Promise<void> {
+      await keyChangesApplied(t, tenant);
       await request(t.emulator.url).post('/_emulator/keys/revoke').send({ key: tenant.account.test.secretKey }).expect(201);
     }
 
