@@ -435,6 +435,18 @@ describe('Stripe webhook intake', () => {
       expect(await inboxRows(endpoint.tenantId, eventIdOf(good[1]))).toHaveLength(1);
     });
 
+    it('stores one batch per api process without a deadlock', async () => {
+      // Two api processes may batch the same redeliveries in opposite orders.
+      const bodies = Array.from({ length: 300 }, () => stripeEvent());
+
+      const results = await Promise.allSettled([insertBatch(bodies), insertBatch([...bodies].reverse())]);
+
+      expect(results.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled']);
+      const outcomes = results.flatMap((result) => (result.status === 'fulfilled' ? result.value : []));
+      expect(outcomes.filter((outcome) => 'error' in outcome)).toEqual([]);
+      expect(outcomes.filter((outcome) => 'id' in outcome && outcome.id !== null)).toHaveLength(bodies.length);
+    });
+
     it('answers each delivery of a burst', async () => {
       const stored = stripeEvent();
       await deliver(endpoint.path, stored, signStripePayload(endpoint.secret, stored, nowSeconds())).expect(200);

@@ -189,13 +189,19 @@ export class WebhookEventsRepository {
   }
 
   private async insertAll(tenantId: string, events: Omit<NewWebhookEvent, 'tenantId'>[]): Promise<(string | null)[]> {
+    // Rows are inserted in key order. Each api process batches the deliveries
+    // it gets, so two processes can hold the same redeliveries in opposite
+    // orders, and without a common order each insert could wait on a key the
+    // other holds: a deadlock that PostgreSQL breaks by failing one of them.
+    const sorted = [...events].sort(compareKeys);
+
     // The bodies travel as one binary parameter with each body's offset and
     // length, so no body is decoded into a JavaScript string or escaped into
     // a text array, and PostgreSQL gets the exact bytes for raw_body.
     const offsets: number[] = [];
     const lengths: number[] = [];
     let offset = 1;
-    for (const event of events) {
+    for (const event of sorted) {
       offsets.push(offset);
       lengths.push(event.rawBody.length);
       offset += event.rawBody.length;
@@ -213,15 +219,15 @@ export class WebhookEventsRepository {
        RETURNING id, stripe_event_id, stripe_created`,
       [
         tenantId,
-        events.map((event) => event.stripeEventId),
-        events.map((event) => event.type),
-        events.map((event) => event.livemode),
-        events.map((event) => event.apiVersion),
-        events.map((event) => event.stripeCreated),
-        events.map((event) => event.verifiedBy),
+        sorted.map((event) => event.stripeEventId),
+        sorted.map((event) => event.type),
+        sorted.map((event) => event.livemode),
+        sorted.map((event) => event.apiVersion),
+        sorted.map((event) => event.stripeCreated),
+        sorted.map((event) => event.verifiedBy),
         offsets,
         lengths,
-        Buffer.concat(events.map((event) => event.rawBody)),
+        Buffer.concat(sorted.map((event) => event.rawBody)),
       ],
     );
 
@@ -584,4 +590,13 @@ export function isDataException(error: unknown): boolean {
   const code = driverError?.code ?? (error as { code?: unknown }).code;
 
   return typeof code === 'string' && code.startsWith('22');
+}
+
+/** Orders events by their inbox key within one tenant: the Stripe event id, then its created time. */
+function compareKeys(a: Pick<NewWebhookEvent, 'stripeEventId' | 'stripeCreated'>, b: Pick<NewWebhookEvent, 'stripeEventId' | 'stripeCreated'>): number {
+  if (a.stripeEventId !== b.stripeEventId) {
+    return a.stripeEventId < b.stripeEventId ? -1 : 1;
+  }
+
+  return a.stripeCreated - b.stripeCreated;
 }
