@@ -495,7 +495,7 @@ describe('B2B invoices', () => {
       const year = yearIn('America/Chicago');
       const draft = await draftFor(t, tenant);
       // The job's create call and stripe-node's own retry of it both get Stripe's 500.
-      await injectFaults(t, 2, '500');
+      await injectFaults(t, tenant, 2, '500');
 
       const finalized = await finalize(t, tenant, draft.id);
       const failing = await getInvoice(t, tenant, draft.id);

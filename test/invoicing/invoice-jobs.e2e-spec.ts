@@ -29,6 +29,7 @@ import {
   draftFor,
   finalize,
   getInvoice,
+  injectFaults,
   invoiceWhen,
   jobSettings,
   keyChangesApplied,
@@ -203,10 +204,10 @@ describe('invoice jobs', () => {
       const invoice = await finalizedWithoutJob(tenant);
       const gateway = t.app.get(StripeInvoicesGateway);
       const createDraft = gateway.createDraft.bind(gateway);
-      // Faults hit the emulator's next requests, so they are added just before the create is sent.
+      // Faults hit the account's next requests, so they are added just before the create is sent.
       // Two, because stripe-node retries a 500 once before the attempt fails.
       jest.spyOn(gateway, 'createDraft').mockImplementationOnce(async (...args) => {
-        await request(t.emulator.url).post('/_emulator/faults').send({ count: 2, kind: '500' }).expect(201);
+        await injectFaults(t, tenant, 2, '500');
 
         return createDraft(...args);
       });

@@ -164,8 +164,9 @@ export async function stripeInvoicesOf(tenant: B2bTenant, invoiceId: string): Pr
   return all.data.filter((invoice) => invoice.metadata?.billingInvoiceId === invoiceId);
 }
 
-export async function injectFaults(t: TestApp, count: number, kind: '500' | '429' | 'timeout' = '500'): Promise<void> {
-  await request(t.emulator.url).post('/_emulator/faults').send({ count, kind }).expect(201);
+/** Makes the tenant's next Stripe calls fail, so no other tenant's background call takes the faults. */
+export async function injectFaults(t: TestApp, tenant: B2bTenant, count: number, kind: '500' | '429' | 'timeout' = '500'): Promise<void> {
+  await request(t.emulator.url).post('/_emulator/faults').send({ count, kind, account: tenant.account.id }).expect(201);
 }
 
 /** Emits an event on the tenant's account through the emulator's control API, delivered like any other. */

@@ -137,7 +137,7 @@ describe('Stripe connection while payments are in flight', () => {
       const tenant = await h.connectedTenant();
       const payment = await h.pay(tenant.auth, {});
       await h.quiesceAll();
-      await h.injectFaults('timeout', 2);
+      await h.injectFaults('timeout', 2, tenant);
 
       const timedOut = await h.refund(tenant.auth, payment.body.id, { amount: 500 });
       await disconnect(tenant.auth);

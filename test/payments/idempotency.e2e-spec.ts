@@ -181,7 +181,7 @@ describe('Idempotency-Key', () => {
     it('answers idempotency_key_in_use while the first request runs', async () => {
       const tenant = await h.connectedTenant();
       const idempotencyKey = key();
-      await h.injectFaults('timeout', 1);
+      await h.injectFaults('timeout', 1, tenant);
 
       const first = h.pay(tenant.auth, {}, idempotencyKey);
       await eventually(async () => ((await storedKey(tenant.tenantId, idempotencyKey))?.status === 'running' ? true : undefined));

@@ -82,8 +82,9 @@ export function paymentsHelpers(t: TestApp) {
     return response.body as Stripe.Refund;
   }
 
-  async function injectFaults(kind: '500' | 'timeout' | '429' | 'lost_response', count: number): Promise<void> {
-    await request(t.emulator.url).post('/_emulator/faults').send({ kind, count }).expect(201);
+  /** Makes the tenant's next Stripe calls fail, so no other tenant's background call takes the faults. */
+  async function injectFaults(kind: '500' | 'timeout' | '429' | 'lost_response', count: number, tenant: Connected): Promise<void> {
+    await request(t.emulator.url).post('/_emulator/faults').send({ kind, count, account: tenant.account.id }).expect(201);
   }
 
   async function clearFaults(): Promise<void> {

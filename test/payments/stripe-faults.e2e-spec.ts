@@ -58,7 +58,7 @@ describe('Stripe faults', () => {
   describe('payments', () => {
     it('answers 502 stripe_unavailable when Stripe answers 500', async () => {
       const tenant = await quietTenant();
-      await h.injectFaults('500', 2);
+      await h.injectFaults('500', 2, tenant);
 
       const response = await h.pay(tenant.auth, {}, key());
 
@@ -69,7 +69,7 @@ describe('Stripe faults', () => {
     it('retries a 500 with one PaymentIntent', async () => {
       const tenant = await quietTenant();
       const idempotencyKey = key();
-      await h.injectFaults('500', 2);
+      await h.injectFaults('500', 2, tenant);
 
       await h.pay(tenant.auth, {}, idempotencyKey);
       const retried = await h.pay(tenant.auth, {}, idempotencyKey);
@@ -81,7 +81,7 @@ describe('Stripe faults', () => {
 
     it('survives one 500 through the client retry with the same Stripe key', async () => {
       const tenant = await quietTenant();
-      await h.injectFaults('500', 1);
+      await h.injectFaults('500', 1, tenant);
       const before = h.stripeCallCount(tenant);
 
       const response = await h.pay(tenant.auth, {});
@@ -94,7 +94,7 @@ describe('Stripe faults', () => {
     it('answers 502 when Stripe answers 429', async () => {
       const tenant = await quietTenant();
       // stripe-node does not retry a 429 by itself.
-      await h.injectFaults('429', 1);
+      await h.injectFaults('429', 1, tenant);
 
       const response = await h.pay(tenant.auth, {});
 
@@ -104,7 +104,7 @@ describe('Stripe faults', () => {
     it('retries a timeout with one PaymentIntent', async () => {
       const tenant = await quietTenant();
       const idempotencyKey = key();
-      await h.injectFaults('timeout', 2);
+      await h.injectFaults('timeout', 2, tenant);
 
       const timedOut = await h.pay(tenant.auth, {}, idempotencyKey);
       const retried = await h.pay(tenant.auth, {}, idempotencyKey);
@@ -117,7 +117,7 @@ describe('Stripe faults', () => {
     it('creates one PaymentIntent when Stripe acted but its answer was lost', async () => {
       const tenant = await quietTenant();
       const idempotencyKey = key();
-      await h.injectFaults('lost_response', 2);
+      await h.injectFaults('lost_response', 2, tenant);
 
       const lost = await h.pay(tenant.auth, {}, idempotencyKey);
       const retried = await h.pay(tenant.auth, {}, idempotencyKey);
@@ -130,7 +130,7 @@ describe('Stripe faults', () => {
 
     it('settles a payment whose answer was lost from its webhooks', async () => {
       const tenant = await quietTenant();
-      await h.injectFaults('lost_response', 2);
+      await h.injectFaults('lost_response', 2, tenant);
 
       await h.pay(tenant.auth, {});
       const settled = await eventually(async () => {
@@ -149,7 +149,7 @@ describe('Stripe faults', () => {
       const tenant = await quietTenant();
       const payment = await h.pay(tenant.auth, {});
       await h.quiesceAll();
-      await h.injectFaults('500', 2);
+      await h.injectFaults('500', 2, tenant);
 
       const response = await h.refund(tenant.auth, payment.body.id, { amount: 500 });
       const [stored] = await refundsOf(tenant, payment.body.id);
@@ -163,7 +163,7 @@ describe('Stripe faults', () => {
       const payment = await h.pay(tenant.auth, {});
       const idempotencyKey = key();
       await h.quiesceAll();
-      await h.injectFaults('500', 2);
+      await h.injectFaults('500', 2, tenant);
 
       await h.refund(tenant.auth, payment.body.id, { amount: 500 }, idempotencyKey);
       const retried = await h.refund(tenant.auth, payment.body.id, { amount: 500 }, idempotencyKey);
@@ -177,7 +177,7 @@ describe('Stripe faults', () => {
       const tenant = await quietTenant();
       const payment = await h.pay(tenant.auth, {});
       await h.quiesceAll();
-      await h.injectFaults('500', 2);
+      await h.injectFaults('500', 2, tenant);
 
       await h.refund(tenant.auth, payment.body.id, { amount: 1500 });
       const second = await h.refund(tenant.auth, payment.body.id, { amount: 1500 });
@@ -189,7 +189,7 @@ describe('Stripe faults', () => {
       const tenant = await quietTenant();
       const payment = await h.pay(tenant.auth, {});
       await h.quiesceAll();
-      await h.injectFaults('timeout', 2);
+      await h.injectFaults('timeout', 2, tenant);
 
       const timedOut = await h.refund(tenant.auth, payment.body.id, { amount: 700 });
       const settled = await eventually(async () => {
@@ -229,7 +229,7 @@ describe('Stripe faults', () => {
       const tenant = await quietTenant();
       const payment = await h.pay(tenant.auth, {});
       await h.quiesceAll();
-      await h.injectFaults('timeout', 2);
+      await h.injectFaults('timeout', 2, tenant);
 
       const timedOut = await h.refund(tenant.auth, payment.body.id, { amount: 700 });
       await h.revokeKey(tenant);

@@ -132,6 +132,13 @@ export class AccountRegistry {
     return true;
   }
 
+  /** Returns the account of a known secret or restricted key in the `Authorization` header, or null, without raising. */
+  accountIdOf(authorization: string | undefined): string | null {
+    const secret = parseAuthorization(authorization);
+
+    return secret === null ? null : (this.keys.get(secret)?.accountId ?? null);
+  }
+
   /**
    * Resolves the `Authorization` header (Bearer, or Basic with the key as user name) to a key,
    * raising Stripe's 401 for a missing, unknown or revoked key.

@@ -355,12 +355,16 @@ export class ControlRoutes {
     if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
       throw badRequest('Invalid count: expected a non-negative integer (0 clears pending faults).');
     }
+    const account = body.account;
+    if (account !== undefined && (typeof account !== 'string' || !this.state.accounts.getAccount(account))) {
+      throw badRequest('Invalid account: expected the id of an emulator account, or no account for requests of any account.');
+    }
     if (count === 0) {
       this.faults.clear();
     } else {
-      this.faults.add(kind as FaultKind, count);
+      this.faults.add(kind as FaultKind, count, account ?? null);
     }
-    this.state.logger.info(`Injected fault: the next ${count} /v1 requests get ${String(kind)}`);
+    this.state.logger.info(`Injected fault: the next ${count} /v1 requests${account === undefined ? '' : ` of ${account}`} get ${String(kind)}`);
     return {};
   }
 

@@ -62,7 +62,7 @@ export class ApiRouter {
       'Request-Id': requestId,
       'Stripe-Version': headerValue(request, 'stripe-version') ?? Stripe.API_VERSION,
     };
-    const fault = this.options.faults.take();
+    const fault = this.options.faults.take(this.state.accounts.accountIdOf(headerValue(request, 'authorization')));
     const record = this.record(request, method, url.pathname, fault);
     if (fault === 'timeout') {
       this.hold(request, response, method, url.pathname);

@@ -476,6 +476,24 @@ describe('injected faults', () => {
     await expect(client(key).accounts.retrieveCurrent()).resolves.toHaveProperty('object', 'account');
   });
 
+  it('gives an account\'s fault to that account only', async () => {
+    const [mine, other] = [freshKey(), freshKey()];
+    const account = await client(mine).accounts.retrieveCurrent();
+    await client(other).accounts.retrieveCurrent();
+
+    expect((await control('/faults', { count: 1, kind: '500', account: account.id })).status).toBe(201);
+    await expect(client(other).accounts.retrieveCurrent()).resolves.toHaveProperty('object', 'account');
+    expect((await rejection(client(mine).accounts.retrieveCurrent())).statusCode).toBe(500);
+    await expect(client(mine).accounts.retrieveCurrent()).resolves.toHaveProperty('object', 'account');
+  });
+
+  it('rejects a fault for an unknown account', async () => {
+    const response = await control<{ error: { message: string } }>('/faults', { count: 1, kind: '500', account: 'acct_missing' });
+
+    expect(response.status).toBe(400);
+    expect(response.body.error.message).toMatch(/^Invalid account/);
+  });
+
   it('holds a request without answering for a timeout fault', async () => {
     await control('/faults', { count: 1, kind: 'timeout' });
     const error = await rejection(client(freshKey(), { timeout: 300 }).accounts.retrieveCurrent());
