@@ -10,33 +10,57 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
-const stateDir = path.join(root, '.demo');
+const stateDir = process.env.DEMO_STATE_DIR ? path.resolve(process.env.DEMO_STATE_DIR) : path.join(root, '.demo');
 const port = Number(process.env.PORT || 3000);
 const emulatorPort = Number(process.env.STRIPE_EMULATOR_PORT || 12111);
+const logsDir = path.relative(process.cwd(), stateDir) || '.';
 const baseUrl = `http://127.0.0.1:${port}`;
 const emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
 const tenantSlug = 'demo-school';
 const adminEmail = 'admin@demo-school.test';
 const adminPassword = 'demo-password-2026';
 
+/** The started processes, each with a promise that settles once it exited and its log file is written out. */
 const children = [];
+const STOP_TIMEOUT_MS = 15_000;
+let shuttingDown = false;
+
+class DemoFailure extends Error {}
 
 function step(message) {
   console.log(`\n▶ ${message}`);
 }
 
 function fail(message) {
-  console.error(`\n✖ ${message}`);
-  stopChildren();
-  process.exit(1);
+  throw new DemoFailure(message);
 }
 
-function stopChildren() {
-  for (const child of children) {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-    }
+/**
+ * Stop the service and the emulator with SIGTERM and wait until they exit, so
+ * their shutdown lines reach the log files. A process still running after
+ * STOP_TIMEOUT_MS is killed.
+ */
+async function stopChildren() {
+  const running = children.filter(({ child }) => child.exitCode === null && child.signalCode === null);
+  const timer = setTimeout(() => running.forEach(({ child }) => child.kill('SIGKILL')), STOP_TIMEOUT_MS);
+  for (const { child } of running) {
+    child.kill('SIGTERM');
   }
+  await Promise.all(children.map(({ closed }) => closed));
+  clearTimeout(timer);
+}
+
+/** Stop the processes and exit with `code`; the first call wins, so a failure during Ctrl+C does not change the code. */
+async function stopAndExit(code, message) {
+  if (shuttingDown) {
+    return;
+  }
+  shuttingDown = true;
+  if (message) {
+    console.error(`\n✖ ${message}`);
+  }
+  await stopChildren();
+  process.exit(code);
 }
 
 /** Return the demo's encryption key, kept in .demo/ between runs so stored keys stay readable. */
@@ -92,14 +116,18 @@ function lastLine(text) {
 function startChild(name, script) {
   const child = spawn(process.execPath, [script], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const logFile = fs.createWriteStream(path.join(stateDir, `${name}.log`), { flags: 'a' });
-  child.stdout.pipe(logFile);
-  child.stderr.pipe(logFile);
-  child.on('exit', (code, signal) => {
+  // Both streams write to one file, which is ended once the process closed both.
+  child.stdout.pipe(logFile, { end: false });
+  child.stderr.pipe(logFile, { end: false });
+  const closed = new Promise((resolve) => {
+    child.once('close', () => logFile.end(resolve));
+  });
+  child.once('exit', (code, signal) => {
     if (!shuttingDown) {
-      fail(`${name} exited (${signal ?? code}); see .demo/${name}.log`);
+      void stopAndExit(1, `${name} exited (${signal ?? code}); see ${logsDir}/${name}.log`);
     }
   });
-  children.push(child);
+  children.push({ child, closed });
 
   return child;
 }
@@ -130,8 +158,6 @@ async function api(method, url, token, body) {
 
   return { status: response.status, body: text ? JSON.parse(text) : null };
 }
-
-let shuttingDown = false;
 
 async function main() {
   fs.mkdirSync(stateDir, { recursive: true });
@@ -195,7 +221,7 @@ async function main() {
     settled = (await api('GET', `/api/v1/payments/${payment.body.id}`, ownerToken)).body;
   }
   if (!settled.invoiceId) {
-    fail('No invoice appeared for the payment within 30 s; see .demo/service.log');
+    fail(`No invoice appeared for the payment within 30 s; see ${logsDir}/service.log`);
   }
   const invoice = (await api('GET', `/api/v1/invoices/${settled.invoiceId}`, ownerToken)).body;
   console.log(`  payment ${settled.id} is ${settled.status}; receipt ${settled.receiptUrl}`);
@@ -210,7 +236,7 @@ The demo is running. Press Ctrl+C to stop.
   Owner token       ${ownerToken}
   Operator token    ${operatorToken}
   Stripe emulator   ${emulatorUrl}
-  Logs              .demo/service.log, .demo/emulator.log
+  Logs              ${logsDir}/service.log, ${logsDir}/emulator.log
 
 Try:  curl -H "Authorization: Bearer ${ownerToken}" ${baseUrl}/api/v1/payments
 `);
@@ -218,10 +244,11 @@ Try:  curl -H "Authorization: Bearer ${ownerToken}" ${baseUrl}/api/v1/payments
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
-    shuttingDown = true;
-    stopChildren();
-    process.exit(0);
+    if (!shuttingDown) {
+      console.log('\nStopping the billing service and the Stripe emulator…');
+    }
+    void stopAndExit(0);
   });
 }
 
-main().catch((error) => fail(error instanceof Error ? error.stack : String(error)));
+main().catch((error) => stopAndExit(1, error instanceof DemoFailure ? error.message : (error?.stack ?? String(error))));
