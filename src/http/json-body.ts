@@ -1,4 +1,6 @@
 import { CallHandler, ExecutionContext, Injectable, Logger, NestInterceptor } from '@nestjs/common';
+import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
+import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import { BodyReadError, describeBodyReadError, isBodyReadError } from '@app/common/errors/body-errors';
 import { validationFailed } from '@app/common/errors/domain-error';
 import { containsSecret, redactSecrets } from '@app/common/keys/stripe-keys';
@@ -6,6 +8,10 @@ import express, { NextFunction, Request, RequestHandler, Response } from 'expres
 import { Observable } from 'rxjs';
 
 const BODY_ERROR = Symbol('bodyError');
+/** The media type of a body the JSON parser skipped, or '' when the request named none. */
+const UNREAD_BODY_TYPE = Symbol('unreadBodyType');
+/** A media type worth quoting back: type/subtype in token characters, short. */
+const QUOTABLE_MEDIA_TYPE = /^[a-z0-9!#$&^_.+-]{1,40}\/[a-z0-9!#$&^_.+-]{1,60}$/;
 /** Keys that would reach an object's prototype if a later step copied the body naively. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -20,14 +26,16 @@ const SECRET_FIELDS = new Set(['secretKey', 'publishableKey', 'secret', 'passwor
 /** Objects and arrays nested in a body, the body itself counted as the first level. */
 export const MAX_BODY_DEPTH = 32;
 
-type RequestWithBodyError = Request & { [BODY_ERROR]?: BodyReadError };
+type RequestWithBodyError = Request & { [BODY_ERROR]?: BodyReadError; [UNREAD_BODY_TYPE]?: string };
 
 /**
  * Parse JSON bodies, but hold the error of a body that cannot be read until the
  * request has been authenticated and authorized, because the contract puts 401
  * and 403 before 400. That covers malformed JSON, an unsupported charset or
  * Content-Encoding, and a body that does not inflate. Bodies over the limit
- * still fail at once with 413, since they are never read.
+ * still fail at once with 413, since they are never read. A body that is not
+ * declared as JSON is left unread and remembered, so that a route that takes
+ * a body can reject it instead of seeing no fields at all.
  */
 export function deferredJsonParser(limit: string): RequestHandler {
   const parse = express.json({ limit });
@@ -41,14 +49,18 @@ export function deferredJsonParser(limit: string): RequestHandler {
 
         return;
       }
+      if (error === undefined && request.body === undefined && hasBody(request)) {
+        (request as RequestWithBodyError)[UNREAD_BODY_TYPE] = mediaType(request.headers['content-type']);
+      }
       next(error);
     });
   };
 }
 
 /**
- * Raise the held body error, and reject prototype keys anywhere in the body,
- * once the guards have run (interceptors run after guards and before pipes).
+ * Raise the held body error, reject a body that was not sent as JSON to a
+ * route that takes one, and reject prototype keys anywhere in the body, once
+ * the guards have run (interceptors run after guards and before pipes).
  */
 @Injectable()
 export class JsonBodyInterceptor implements NestInterceptor {
@@ -70,13 +82,19 @@ export class JsonBodyInterceptor implements NestInterceptor {
           `The request body is not JSON when decoded as ${charset}. Send the JSON encoded as UTF-8, with charset=utf-8 or no charset.`,
         );
       }
-      throw validationFailed([{ field: 'body', message: 'must be a JSON object' }], 'The request body is not a JSON object.');
+      const { detail, error } = describeBodyReadError(bodyError);
+      throw validationFailed([error], detail);
     }
     if (bodyError !== undefined) {
       // A client fault, so a warning without the stack, which would only show body-parser's frames.
       this.logger.warn({ bodyError: { type: bodyError.type, message: bodyError.message } }, 'Rejected a request body that could not be decoded');
       const { detail, error } = describeBodyReadError(bodyError);
       throw validationFailed([error], detail);
+    }
+
+    const unreadType = request[UNREAD_BODY_TYPE];
+    if (unreadType !== undefined && takesBody(context)) {
+      throw unreadBody(unreadType);
     }
 
     const queryProblem = inspectBody(request.query);
@@ -115,6 +133,38 @@ function unstorableText(field: string): Error {
   );
 }
 
+/** Tell whether the route handler has a `@Body()` parameter, the way Nest records it. */
+function takesBody(context: ExecutionContext): boolean {
+  const argumentsMetadata: Record<string, unknown> = Reflect.getMetadata(ROUTE_ARGS_METADATA, context.getClass(), context.getHandler().name) ?? {};
+
+  return Object.keys(argumentsMetadata).some((key) => Number(key.split(':')[0]) === RouteParamtypes.BODY);
+}
+
+/** Build the 400 for a body the JSON parser skipped. It quotes the media type only when it is a plain one, because the header is client text. */
+function unreadBody(contentType: string): Error {
+  let sent = 'with an unsupported Content-Type';
+  if (contentType === '') {
+    sent = 'without a Content-Type';
+  } else if (QUOTABLE_MEDIA_TYPE.test(contentType)) {
+    sent = `with Content-Type ${contentType}`;
+  }
+
+  return validationFailed(
+    [{ field: 'Content-Type', message: 'must be application/json' }],
+    `The request body was sent ${sent}, so it was not read. Send the fields as a JSON object with Content-Type: application/json.`,
+  );
+}
+
+/** Tell whether a request carries body bytes: chunked, or a Content-Length above zero. */
+function hasBody(request: Request): boolean {
+  return request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length']) > 0;
+}
+
+/** Return the lower-case media type of a Content-Type header without its parameters, or '' when there is none. */
+function mediaType(contentType: string | undefined): string {
+  return (contentType ?? '').split(';')[0].trim().toLowerCase();
+}
+
 /** Return the lower-case charset parameter of a Content-Type header, or null when it has none. */
 function declaredCharset(contentType: string | undefined): string | null {
   const match = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType ?? '');
@@ -139,13 +189,13 @@ const UNSTORABLE_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\
  * overflow their stack (a 500). Returns the first problem found, or null.
  */
 function inspectBody(body: unknown): BodyProblem | null {
-  const pending: { value: unknown; path: string; depth: number }[] = [{ value: body, path: '', depth: 0 }];
+  const pending: { value: unknown; path: string; depth: number; inSecretField: boolean }[] = [{ value: body, path: '', depth: 0, inSecretField: false }];
   while (pending.length > 0) {
-    const { value, path, depth } = pending.pop()!;
+    const { value, path, depth, inSecretField } = pending.pop()!;
     if (typeof value === 'string' && UNSTORABLE_TEXT.test(value)) {
       return { kind: 'unstorable_text', path: path === '' ? 'body' : path };
     }
-    if (typeof value === 'string' && depth > 0 && !(depth === 1 && SECRET_FIELDS.has(path)) && containsSecret(value)) {
+    if (typeof value === 'string' && depth > 0 && !inSecretField && containsSecret(value)) {
       return { kind: 'secret', path };
     }
     // A Buffer is the raw body of webhook intake, checked by its signature instead.
@@ -164,11 +214,14 @@ function inspectBody(body: unknown): BodyProblem | null {
       if (UNSTORABLE_TEXT.test(key)) {
         return { kind: 'unstorable_text', path: path === '' ? 'body' : path };
       }
-      if (containsSecret(key)) {
+      if (!inSecretField && containsSecret(key)) {
         // The path goes back in the error body, so the key in it is masked.
         return { kind: 'secret', path: redactSecrets(childPath) };
       }
-      pending.push({ value: (value as Record<string, unknown>)[key], path: childPath, depth: depth + 1 });
+      // A key wrapped in an object or array is still in the field meant for it, where the
+      // validation rejects it as not a string. Reported here, it would read as a key sent in the wrong field.
+      const childInSecretField = inSecretField || (depth === 0 && SECRET_FIELDS.has(key));
+      pending.push({ value: (value as Record<string, unknown>)[key], path: childPath, depth: depth + 1, inSecretField: childInSecretField });
     }
   }
 

@@ -1,6 +1,8 @@
 import { createOperatorAuth, createTenant, createToken } from '../support/factories';
 import { TestApp, startTestApp } from '../support/test-app';
 
+const MISSING_ID = '00000000-0000-4000-8000-000000000000';
+
 /** The contract's precedence for a malformed body: 401, then 403, then 400. */
 describe('request body handling', () => {
   let t: TestApp;
@@ -57,7 +59,64 @@ describe('request body handling', () => {
     expect(response.status).toBe(400);
     expect(response.headers['content-type']).toMatch(/application\/problem\+json/);
     expect(response.body.code).toBe('validation_failed');
-    expect(response.body.errors).toEqual([{ field: 'body', message: 'must be a JSON object' }]);
+    expect(response.body.errors).toEqual([{ field: 'body', message: 'must be valid JSON' }]);
+  });
+
+  it('names where invalid JSON stops parsing', async () => {
+    const tenant = await createTenant(t);
+
+    const response = await postRaw('/api/v1/payments', '{"amount": 2000,}', tenant.auth);
+
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('validation_failed');
+    expect(response.body.detail).toBe('The request body is not valid JSON (parsing stopped at character offset 16). Send the fields as one JSON object.');
+    expect(response.body.errors).toEqual([{ field: 'body', message: 'must be valid JSON' }]);
+  });
+
+  it('rejects a text/plain body by its Content-Type', async () => {
+    const tenant = await createTenant(t);
+
+    const response = await postRaw('/api/v1/payments', '{"amount":2000,"currency":"usd","paymentMethod":"pm_card_visa"}', {
+      ...tenant.auth,
+      'Content-Type': 'text/plain',
+    });
+
+    expect(response.status).toBe(400);
+    expect(response.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(response.body.code).toBe('validation_failed');
+    expect(response.body.detail).toBe(
+      'The request body was sent with Content-Type text/plain, so it was not read. Send the fields as a JSON object with Content-Type: application/json.',
+    );
+    expect(response.body.errors).toEqual([{ field: 'Content-Type', message: 'must be application/json' }]);
+  });
+
+  it('rejects a text/plain body where every field is optional', async () => {
+    const tenant = await createTenant(t);
+
+    // Read as no body, this request would refund all that is left, not the 500 in the body.
+    const response = await postRaw(`/api/v1/payments/${MISSING_ID}/refunds`, '{"amount":500}', { ...tenant.auth, 'Content-Type': 'text/plain' });
+
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([{ field: 'Content-Type', message: 'must be application/json' }]);
+  });
+
+  it('rejects a body without a Content-Type', async () => {
+    const tenant = await createTenant(t);
+
+    const response = await t.http().post('/api/v1/payments').set(tenant.auth).set('Content-Type', '').send(Buffer.from('{"amount":2000}'));
+
+    expect(response.status).toBe(400);
+    expect(response.body.detail).toContain('without a Content-Type');
+    expect(response.body.errors).toEqual([{ field: 'Content-Type', message: 'must be application/json' }]);
+  });
+
+  it('ignores a text/plain body on a route that takes none', async () => {
+    const tenant = await createTenant(t);
+
+    const response = await postRaw('/api/v1/settings/billing/stripe/verify', 'hello', { ...tenant.auth, 'Content-Type': 'text/plain' });
+
+    expect(response.status).toBe(409);
+    expect(response.body.code).toBe('stripe_not_connected');
   });
 
   it.each(['null', '"text"', '42'])('rejects the non-object body %s', async (body) => {

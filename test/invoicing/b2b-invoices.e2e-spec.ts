@@ -33,6 +33,8 @@ import {
   yearIn,
 } from './invoicing-helpers';
 
+const LINES_MESSAGE = 'must be an array of 1 to 250 invoice lines, each an object with description, quantity and unitAmount';
+
 describe('B2B invoices', () => {
   let t: TestApp;
   let operator: { Authorization: string };
@@ -99,7 +101,42 @@ describe('B2B invoices', () => {
       const response = await t.http().post(INVOICES).set(tenant.auth).send({ customerId: customer.id, currency: 'usd', lines: [] });
 
       expect(response.status).toBe(400);
-      expect(response.body.errors[0].field).toBe('lines');
+      expect(response.body.errors).toEqual([{ field: 'lines', message: LINES_MESSAGE }]);
+    });
+
+    it('rejects lines given as one object', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const customer = await createCustomer(t, tenant);
+
+      const response = await t.http().post(INVOICES).set(tenant.auth).send({ customerId: customer.id, currency: 'usd', lines: TWO_LINES[0] });
+
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('validation_failed');
+      expect(response.body.errors).toEqual([{ field: 'lines', message: LINES_MESSAGE }]);
+    });
+
+    it('rejects a line that is not an object', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const customer = await createCustomer(t, tenant);
+
+      const response = await t.http().post(INVOICES).set(tenant.auth).send({ customerId: customer.id, currency: 'usd', lines: [1] });
+
+      expect(response.status).toBe(400);
+      expect(response.body.errors).toEqual([{ field: 'lines.0', message: 'must be an invoice line: an object with description, quantity and unitAmount' }]);
+    });
+
+    it('says what each field of an empty line expects', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const customer = await createCustomer(t, tenant);
+
+      const response = await t.http().post(INVOICES).set(tenant.auth).send({ customerId: customer.id, currency: 'usd', lines: [{}] });
+
+      expect(response.status).toBe(400);
+      expect(response.body.errors).toEqual([
+        { field: 'lines.0.description', message: 'is required: a non-blank string of at most 500 characters' },
+        { field: 'lines.0.quantity', message: 'is required: an integer from 1 to 1000000' },
+        { field: 'lines.0.unitAmount', message: "is required: an integer from 0 to 99999999 in the currency's minor unit" },
+      ]);
     });
 
     it('rejects payment terms of 366 days', async () => {

@@ -242,6 +242,16 @@ describe('invoicing', () => {
 
       expect(response.status).toBe(400);
     });
+
+    it.each(['abc', '0', '-1'])('names the allowed range for limit=%s', async (limit) => {
+      const tenant = await createTenant(t);
+
+      const response = await t.http().get(INVOICES).query({ limit }).set(tenant.auth);
+
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('validation_failed');
+      expect(response.body.errors).toEqual([{ field: 'limit', message: 'must be an integer from 1 to 100' }]);
+    });
   });
 
   describe('tenant isolation', () => {

@@ -234,13 +234,23 @@ describe('payments', () => {
       expect(response.body.errors).toEqual([{ field: 'amount', message: expect.stringMatching(/at least 50/) }]);
     });
 
+    it('rejects a missing amount as required', async () => {
+      const tenant = await connectedTenant();
+
+      const response = await t.http().post(PAYMENTS).set(tenant.auth).send({ currency: 'usd', paymentMethod: 'pm_card_visa' });
+
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('validation_failed');
+      expect(response.body.errors).toEqual([{ field: 'amount', message: "is required: a positive integer in the currency's minor unit" }]);
+    });
+
     it('rejects a non-integer amount', async () => {
       const tenant = await connectedTenant();
 
       const response = await pay(tenant.auth, { amount: 20.5 });
 
       expect(response.status).toBe(400);
-      expect(response.body.errors[0].field).toBe('amount');
+      expect(response.body.errors).toEqual([{ field: 'amount', message: "must be a positive integer in the currency's minor unit" }]);
     });
 
     it('rejects an amount sent as a string', async () => {
@@ -249,7 +259,22 @@ describe('payments', () => {
       const response = await pay(tenant.auth, { amount: '2000' });
 
       expect(response.status).toBe(400);
-      expect(response.body.errors[0].field).toBe('amount');
+      expect(response.body.errors).toEqual([
+        { field: 'amount', message: "must be a positive integer in the currency's minor unit, sent as a JSON number rather than a string" },
+      ]);
+    });
+
+    it('says what each missing field expects', async () => {
+      const tenant = await connectedTenant();
+
+      const response = await t.http().post(PAYMENTS).set(tenant.auth).send({});
+
+      expect(response.status).toBe(400);
+      expect(response.body.errors).toEqual([
+        { field: 'amount', message: "is required: a positive integer in the currency's minor unit" },
+        { field: 'currency', message: 'is required: a lower-case three-letter ISO 4217 code' },
+        { field: 'paymentMethod', message: "is required: a PaymentMethod id of the tenant's Stripe account, such as pm_card_visa" },
+      ]);
     });
 
     it('rejects an unknown field', async () => {
@@ -497,20 +522,14 @@ describe('payments', () => {
       expect(response.status).toBe(400);
     });
 
-    it('rejects a limit of zero', async () => {
+    it.each(['abc', '0', '-1', '101', '2.5'])('names the allowed range for limit=%s', async (limit) => {
       const tenant = await createTenant(t);
 
-      const response = await t.http().get(PAYMENTS).query({ limit: 0 }).set(tenant.auth);
+      const response = await t.http().get(PAYMENTS).query({ limit }).set(tenant.auth);
 
       expect(response.status).toBe(400);
-    });
-
-    it('rejects a limit above 100', async () => {
-      const tenant = await createTenant(t);
-
-      const response = await t.http().get(PAYMENTS).query({ limit: 101 }).set(tenant.auth);
-
-      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('validation_failed');
+      expect(response.body.errors).toEqual([{ field: 'limit', message: 'must be an integer from 1 to 100' }]);
     });
 
     it('rejects a malformed cursor', async () => {

@@ -23,6 +23,7 @@ import {
 } from './stripe-connection-helpers';
 
 const SECRET_PREFIX_MESSAGE = 'must start with sk_test_, sk_live_, rk_test_ or rk_live_';
+const SECRET_TYPE_MESSAGE = 'must be a string that starts with sk_test_, sk_live_, rk_test_ or rk_live_';
 
 let t: TestApp;
 let api: RecordingClient;
@@ -555,6 +556,40 @@ describe('PUT settings/billing/stripe/keys', () => {
 
     expect(response.status).toBe(409);
     expect(response.body.code).toBe('stripe_account_mismatch');
+  });
+
+  it('names the key format for a secret key given as an object', async () => {
+    const { tenant, account } = await connectedTenant();
+    const second = await emulator.createKeys(account.id, { mode: 'test' });
+
+    const response = await api.put(KEYS_PATH, tenant.auth, { publishableKey: second.publishableKey, secretKey: { key: 'new' } });
+
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('validation_failed');
+    expect(response.body.errors).toEqual([{ field: 'secretKey', message: SECRET_TYPE_MESSAGE }]);
+  });
+
+  it('rejects a wrapped secret key without echoing it', async () => {
+    const { tenant, account } = await connectedTenant();
+    const second = await emulator.createKeys(account.id, { mode: 'test' });
+
+    const response = await api.put(KEYS_PATH, tenant.auth, { publishableKey: second.publishableKey, secretKey: { value: second.secretKey } });
+
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([{ field: 'secretKey', message: SECRET_TYPE_MESSAGE }]);
+    expect(response.text).not.toContain(second.secretKey.slice(8));
+  });
+
+  it('names both key formats when the keys are missing', async () => {
+    const { tenant } = await connectedTenant();
+
+    const response = await api.put(KEYS_PATH, tenant.auth, {});
+
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([
+      { field: 'publishableKey', message: 'is required: a string that starts with pk_test_ or pk_live_' },
+      { field: 'secretKey', message: 'is required: a string that starts with sk_test_, sk_live_, rk_test_ or rk_live_' },
+    ]);
   });
 
   it('rejects a tenant that is not connected', async () => {

@@ -32,6 +32,11 @@ export function describeKeyFormatProblem(value: unknown, field: StripeKeyField):
   return null;
 }
 
+/** Describe what a key field expects, as the message for a value that is missing or not a string. */
+export function describeKeyType(field: StripeKeyField): string {
+  return `must be a string that starts with ${listAlternatives(ALLOWED_PREFIXES[field])}`;
+}
+
 function listAlternatives(items: readonly string[]): string {
   if (items.length === 1) {
     return items[0];

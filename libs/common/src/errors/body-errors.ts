@@ -11,6 +11,8 @@ export interface BodyReadError {
   limit?: number;
   charset?: string;
   encoding?: string;
+  /** The decoded text of a body that failed to parse. */
+  body?: string;
   message: string;
 }
 
@@ -69,10 +71,7 @@ export function describeBodyReadError(error: BodyReadError): BodyErrorDescriptio
   }
 
   if (error.type === 'entity.parse.failed') {
-    return {
-      detail: 'The request body is not valid JSON.',
-      error: { field: 'body', message: 'must be valid JSON' },
-    };
+    return describeJsonParseFailure(error);
   }
 
   if (error.type === undefined) {
@@ -86,4 +85,37 @@ export function describeBodyReadError(error: BodyReadError): BodyErrorDescriptio
     detail: 'The request body could not be read. Send it again, complete and as JSON.',
     error: { field: 'body', message: 'could not be read' },
   };
+}
+
+/**
+ * Describe a body that body-parser could not parse as JSON. Its strict mode
+ * also fails valid JSON whose top level is not an object or array, such as
+ * `42` or `"text"`, and such a body gets the "must be a JSON object" error. The
+ * parser's own message is not passed on, because V8 quotes part of the body in it.
+ */
+function describeJsonParseFailure(error: BodyReadError): BodyErrorDescription {
+  if (error.body !== undefined && isJsonText(error.body)) {
+    return {
+      detail: 'The request body is not a JSON object.',
+      error: { field: 'body', message: 'must be a JSON object' },
+    };
+  }
+
+  const position = /at position (\d+)/.exec(error.message)?.[1];
+  const where = position === undefined ? '' : ` (parsing stopped at character offset ${position})`;
+
+  return {
+    detail: `The request body is not valid JSON${where}. Send the fields as one JSON object.`,
+    error: { field: 'body', message: 'must be valid JSON' },
+  };
+}
+
+function isJsonText(text: string): boolean {
+  try {
+    JSON.parse(text);
+
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,5 +1,5 @@
 import { ArgumentMetadata } from '@nestjs/common';
-import { IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsInt, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { DomainError } from '../errors/domain-error';
 import { createValidationPipe } from './validation.pipe';
 
@@ -14,7 +14,18 @@ class CredentialsDto {
   email!: string;
 }
 
+class SeatsDto {
+  @IsInt({ message: 'must be a whole number of seats' })
+  seats!: number;
+
+  @IsOptional()
+  @Matches(/^[A-Z]/, { message: 'must start with a capital letter' })
+  @MaxLength(5)
+  code?: string;
+}
+
 const BODY: ArgumentMetadata = { type: 'body', metatype: CredentialsDto };
+const SEATS_BODY: ArgumentMetadata = { type: 'body', metatype: SeatsDto };
 
 async function rejection(value: unknown, metadata: ArgumentMetadata = BODY): Promise<DomainError> {
   try {
@@ -50,6 +61,30 @@ describe('createValidationPipe', () => {
     const error = await rejection({ email: 'a'.repeat(300) });
 
     expect(error.errors).toEqual([{ field: 'email', message: 'must be shorter than or equal to 254 characters' }]);
+  });
+
+  it('reports a missing field as required', async () => {
+    const error = await rejection({}, SEATS_BODY);
+
+    expect(error.errors).toEqual([{ field: 'seats', message: 'is required: a whole number of seats' }]);
+  });
+
+  it('reports a missing string field as required', async () => {
+    const error = await rejection({});
+
+    expect(error.errors).toEqual([{ field: 'email', message: 'is required: a string' }]);
+  });
+
+  it('hints at a number sent as a string', async () => {
+    const error = await rejection({ seats: '3' }, SEATS_BODY);
+
+    expect(error.errors).toEqual([{ field: 'seats', message: 'must be a whole number of seats, sent as a JSON number rather than a string' }]);
+  });
+
+  it('joins one field\'s constraints into one message', async () => {
+    const error = await rejection({ seats: 3, code: 'abcdefg' }, SEATS_BODY);
+
+    expect(error.errors).toEqual([{ field: 'code', message: 'must be shorter than or equal to 5 characters and must start with a capital letter' }]);
   });
 
   it('leaves arrays alone outside the body', async () => {

@@ -7,6 +7,7 @@ import { FieldError, validationFailed } from '../errors/domain-error';
  * only add noise, so the type message is reported alone.
  */
 const TYPE_CONSTRAINTS = new Set(['isString', 'isNumber', 'isInt', 'isBoolean', 'isArray', 'isObject']);
+const NUMBER_CONSTRAINTS = new Set(['isNumber', 'isInt']);
 
 /**
  * The contract rejects unknown body fields and reports each invalid field by
@@ -19,6 +20,8 @@ export function createValidationPipe(): ValidationPipe {
     forbidUnknownValues: true,
     transform: true,
     validateCustomDecorators: false,
+    // fieldMessage reads the values to tell a missing field from a wrong one. No value is sent in the response.
+    validationError: { target: false, value: true },
     exceptionFactory: (errors: ValidationError[]) => validationFailed(flattenValidationErrors(errors)),
   });
 }
@@ -39,14 +42,20 @@ class BodyValidationPipe extends ValidationPipe {
   }
 }
 
+/**
+ * Turn class-validator's error tree into one error per field, named by its
+ * dotted path. A field whose type is wrong gets no errors for its children,
+ * which would only describe how the wrong value failed to be the right one.
+ */
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): FieldError[] {
   const result: FieldError[] = [];
   for (const error of errors) {
     const field = parent ? `${parent}.${error.property}` : error.property;
-    for (const message of constraintMessages(error)) {
-      result.push({ field, message: message.startsWith(`${error.property} `) ? message.slice(error.property.length + 1) : message });
+    const message = fieldMessage(error);
+    if (message !== null) {
+      result.push({ field, message });
     }
-    if (error.children && error.children.length > 0) {
+    if (!hasTypeFailure(error) && error.children && error.children.length > 0) {
       result.push(...flattenValidationErrors(error.children, field));
     }
   }
@@ -54,9 +63,48 @@ export function flattenValidationErrors(errors: ValidationError[], parent = ''):
   return result;
 }
 
-function constraintMessages(error: ValidationError): string[] {
+/**
+ * Join the field's failed constraints into one message. A missing field reads
+ * "is required: <what to send>", because a type error would mislead a client
+ * that sent no value at all.
+ */
+function fieldMessage(error: ValidationError): string | null {
   const constraints = Object.entries(error.constraints ?? {});
-  const typeFailures = constraints.filter(([name]) => TYPE_CONSTRAINTS.has(name));
+  if (constraints.length === 0) {
+    return null;
+  }
 
-  return (typeFailures.length > 0 ? typeFailures : constraints).map(([, message]) => message);
+  const typeFailures = constraints.filter(([name]) => TYPE_CONSTRAINTS.has(name));
+  const reported = typeFailures.length > 0 ? typeFailures : constraints;
+  const messages = [...new Set(reported.map(([, message]) => withoutPropertyName(message, error.property)))];
+  const message = messages.join(' and ');
+
+  if (isMissing(error)) {
+    return message.startsWith('must be ') ? `is required: ${message.slice('must be '.length)}` : `is required and ${message}`;
+  }
+
+  const numberExpected = typeFailures.some(([name]) => NUMBER_CONSTRAINTS.has(name));
+  if (numberExpected && typeof error.value === 'string') {
+    return `${message}, sent as a JSON number rather than a string`;
+  }
+
+  return message;
+}
+
+/**
+ * Tell whether the client sent no value for the field. Errors that Nest or
+ * class-validator build without a value (a stand-in for a non-object, an
+ * unknown value) are not about a missing field.
+ */
+function isMissing(error: ValidationError): boolean {
+  return Object.prototype.hasOwnProperty.call(error, 'value') && error.value === undefined && typeof error.property === 'string';
+}
+
+function hasTypeFailure(error: ValidationError): boolean {
+  return Object.keys(error.constraints ?? {}).some((name) => TYPE_CONSTRAINTS.has(name));
+}
+
+/** class-validator starts its default messages with the property name, which the `field` already gives. */
+function withoutPropertyName(message: string, property: string): string {
+  return message.startsWith(`${property} `) ? message.slice(property.length + 1) : message;
 }

@@ -20,23 +20,29 @@ import {
 export const MAX_INVOICE_LINES = 250;
 export const DEFAULT_DAYS_UNTIL_DUE = 30;
 
+const LINE_SHAPE = 'an object with description, quantity and unitAmount';
+const DESCRIPTION_MESSAGE = 'must be a non-blank string of at most 500 characters';
+const QUANTITY_MESSAGE = 'must be an integer from 1 to 1000000';
+const UNIT_AMOUNT_MESSAGE = `must be an integer from 0 to ${MAXIMUM_AMOUNT} in the currency's minor unit`;
+const LINES_MESSAGE = `must be an array of 1 to ${MAX_INVOICE_LINES} invoice lines, each ${LINE_SHAPE}`;
+
 export class InvoiceLineDto {
   @ApiProperty({ example: 'CPR/AED class, 12 seats', maxLength: 500 })
-  @IsString()
-  @Matches(/\S/, { message: 'must not be blank' })
-  @MaxLength(500)
+  @IsString({ message: DESCRIPTION_MESSAGE })
+  @Matches(/\S/, { message: DESCRIPTION_MESSAGE })
+  @MaxLength(500, { message: DESCRIPTION_MESSAGE })
   description!: string;
 
   @ApiProperty({ example: 12, minimum: 1, maximum: 1_000_000 })
-  @IsInt()
-  @Min(1)
-  @Max(1_000_000)
+  @IsInt({ message: QUANTITY_MESSAGE })
+  @Min(1, { message: QUANTITY_MESSAGE })
+  @Max(1_000_000, { message: QUANTITY_MESSAGE })
   quantity!: number;
 
   @ApiProperty({ example: 8900, minimum: 0, description: "Price of one unit in the currency's minor unit." })
-  @IsInt()
-  @Min(0)
-  @Max(MAXIMUM_AMOUNT)
+  @IsInt({ message: UNIT_AMOUNT_MESSAGE })
+  @Min(0, { message: UNIT_AMOUNT_MESSAGE })
+  @Max(MAXIMUM_AMOUNT, { message: UNIT_AMOUNT_MESSAGE })
   unitAmount!: number;
 }
 
@@ -59,10 +65,10 @@ export class CreateInvoiceDto {
   daysUntilDue?: number;
 
   @ApiProperty({ type: [InvoiceLineDto], minItems: 1, maxItems: MAX_INVOICE_LINES })
-  @IsArray()
-  @ArrayMinSize(1)
-  @ArrayMaxSize(MAX_INVOICE_LINES)
-  @ValidateNested({ each: true })
+  @IsArray({ message: LINES_MESSAGE })
+  @ArrayMinSize(1, { message: LINES_MESSAGE })
+  @ArrayMaxSize(MAX_INVOICE_LINES, { message: LINES_MESSAGE })
+  @ValidateNested({ each: true, message: `must be an invoice line: ${LINE_SHAPE}` })
   @Type(() => InvoiceLineDto)
   lines!: InvoiceLineDto[];
 

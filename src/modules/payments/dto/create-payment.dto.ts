@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsEmail, IsNotEmpty, IsNumber, IsObject, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
+import { IsEmail, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
 
 /**
  * Body of POST /api/v1/payments. The amount's range per currency and the
@@ -7,17 +7,17 @@ import { IsEmail, IsNotEmpty, IsNumber, IsObject, IsOptional, IsString, IsUUID, 
  */
 export class CreatePaymentDto {
   @ApiProperty({ example: 8900, description: "Positive integer in the currency's minor unit, within Stripe's minimum and maximum charge." })
-  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @IsInt({ message: "must be a positive integer in the currency's minor unit" })
   amount!: number;
 
   @ApiProperty({ example: 'usd', description: 'Lower-case ISO 4217 currency code.' })
-  @IsString()
+  @IsString({ message: 'must be a lower-case three-letter ISO 4217 code' })
   @Matches(/^[a-z]{3}$/, { message: 'must be a lower-case three-letter ISO 4217 code' })
   currency!: string;
 
   @ApiProperty({ example: 'pm_card_visa', description: 'A Stripe PaymentMethod id or test token of the tenant\'s account.' })
-  @IsString()
-  @IsNotEmpty()
+  @IsString({ message: "must be a PaymentMethod id of the tenant's Stripe account, such as pm_card_visa" })
+  @IsNotEmpty({ message: "must be a PaymentMethod id of the tenant's Stripe account, such as pm_card_visa" })
   @MaxLength(255)
   paymentMethod!: string;
 

@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsString, ValidateBy, ValidationOptions } from 'class-validator';
-import { describeKeyFormatProblem, StripeKeyField, trimKeyInput } from '../stripe-key-format';
+import { describeKeyFormatProblem, describeKeyType, StripeKeyField, trimKeyInput } from '../stripe-key-format';
 
 /** Check the trimmed value against its field's key format. The message never quotes the value. */
 function IsStripeKeyFor(field: StripeKeyField, options?: ValidationOptions): PropertyDecorator {
@@ -22,7 +22,7 @@ function IsStripeKeyFor(field: StripeKeyField, options?: ValidationOptions): Pro
 export class StripeKeysDto {
   @ApiProperty({ description: 'Publishable key: pk_test_… or pk_live_…', example: 'pk_test_51Nv0FGQ9RKHgCVdK8yR8' })
   @Transform(({ value }) => trimKeyInput(value))
-  @IsString()
+  @IsString({ message: describeKeyType('publishableKey') })
   @IsStripeKeyFor('publishableKey')
   publishableKey!: string;
 
@@ -31,7 +31,7 @@ export class StripeKeysDto {
     description: 'Secret key (sk_test_…, sk_live_…) or restricted key (rk_test_…, rk_live_…). Stored encrypted and never returned.',
   })
   @Transform(({ value }) => trimKeyInput(value))
-  @IsString()
+  @IsString({ message: describeKeyType('secretKey') })
   @IsStripeKeyFor('secretKey')
   secretKey!: string;
 }
