@@ -62,3 +62,8 @@ export class StripeDisconnectedEvent extends DomainEvent<{ accountId: string | n
 export class StripeConnectionFailedEvent extends DomainEvent<{ accountId: string | null; code: string }> {
   static override readonly eventName = 'stripe_connection.failed';
 }
+
+/** The change of a connection from `error` back to `connected`, made by verify when Stripe accepts the stored key again. */
+export class StripeConnectionRestoredEvent extends DomainEvent<{ accountId: string; mode: StripeMode }> {
+  static override readonly eventName = 'stripe_connection.restored';
+}
