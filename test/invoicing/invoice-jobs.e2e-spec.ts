@@ -25,6 +25,7 @@ import { TestApp, eventually, startTestApp } from '../support/test-app';
 import {
   B2bTenant,
   INVOICES,
+  InvoiceBody,
   PAYMENTS,
   connectedB2bTenant,
   dataSource,
@@ -223,6 +224,37 @@ describe('invoice jobs', () => {
       expect(failing.stripeError?.code).toBe('stripe_unavailable');
       expect(failing.stripeError?.message).toMatch(/ \(attempt 1 of 10, retrying\)$/);
       expect(issued.stripeError).toBeNull();
+    });
+
+    it('shows the current attempt while Stripe\'s search may lag', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const invoice = await finalizedWithoutJob(tenant);
+      const gateway = t.app.get(StripeInvoicesGateway);
+      const createDraft = gateway.createDraft.bind(gateway);
+      // A 500 leaves open whether Stripe created the invoice, so the next attempt waits for the search.
+      jest.spyOn(gateway, 'createDraft').mockImplementationOnce(async (...args) => {
+        await request(t.emulator.url).post('/_emulator/faults').send({ count: 2, kind: '500' }).expect(201);
+
+        return createDraft(...args);
+      });
+      jobSettings(t).searchSettleMs = 60_000;
+
+      let waiting: InvoiceBody;
+      try {
+        await t.app.get(InvoiceJobQueue).enqueue('issue', { tenantId: tenant.tenantId, invoiceId: invoice.id });
+        waiting = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.stripeError?.message.includes('(attempt 2 of 10') === true, 10_000);
+      } finally {
+        jobSettings(t).searchSettleMs = 1_500;
+      }
+      const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open' && candidate.stripeError === null, 30_000);
+
+      expect(waiting.status).toBe('issuing');
+      expect(waiting.stripeError?.job).toBe('issue');
+      expect(waiting.stripeError?.code).toBe('retry_later');
+      expect(waiting.stripeError?.message).toMatch(/^Stripe's search does not show the invoice yet/);
+      expect(waiting.stripeError?.message).toMatch(/ \(attempt 2 of 10, retrying\)$/);
+      expect(issued.number).toBe(invoice.number);
+      expect(await stripeInvoicesOf(tenant, invoice.id)).toHaveLength(1);
     });
   });
 
