@@ -19,10 +19,13 @@ import { InvoicesProcessor } from '../../src/modules/invoicing/invoices.processo
 import { ReconcileInvoicesJob } from '../../src/modules/invoicing/reconcile-invoices.job';
 import { StripeInvoicesGateway } from '../../src/modules/invoicing/stripe-invoices.gateway';
 import { SweepInvoiceJobsJob, SweepInvoiceJobsResult } from '../../src/modules/invoicing/sweep-invoice-jobs.job';
+import { storedKeysInvalid } from '../../src/modules/stripe-connection/stripe-connection.errors';
+import { StripeConnectionService } from '../../src/modules/stripe-connection/stripe-connection.service';
 import { TestApp, eventually, startTestApp } from '../support/test-app';
 import {
   B2bTenant,
   INVOICES,
+  InvoiceBody,
   PAYMENTS,
   connectedB2bTenant,
   dataSource,
@@ -223,6 +226,37 @@ describe('invoice jobs', () => {
       expect(failing.stripeError?.message).toMatch(/ \(attempt 1 of 10, retrying\)$/);
       expect(issued.stripeError).toBeNull();
     });
+
+    it('shows the current attempt while Stripe\'s search may lag', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const invoice = await finalizedWithoutJob(tenant);
+      const gateway = t.app.get(StripeInvoicesGateway);
+      const createDraft = gateway.createDraft.bind(gateway);
+      // A 500 leaves open whether Stripe created the invoice, so the next attempt waits for the search.
+      jest.spyOn(gateway, 'createDraft').mockImplementationOnce(async (...args) => {
+        await request(t.emulator.url).post('/_emulator/faults').send({ count: 2, kind: '500' }).expect(201);
+
+        return createDraft(...args);
+      });
+      jobSettings(t).searchSettleMs = 60_000;
+
+      let waiting: InvoiceBody;
+      try {
+        await t.app.get(InvoiceJobQueue).enqueue('issue', { tenantId: tenant.tenantId, invoiceId: invoice.id });
+        waiting = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.stripeError?.message.includes('(attempt 2 of 10') === true, 10_000);
+      } finally {
+        jobSettings(t).searchSettleMs = 1_500;
+      }
+      const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open' && candidate.stripeError === null, 30_000);
+
+      expect(waiting.status).toBe('issuing');
+      expect(waiting.stripeError?.job).toBe('issue');
+      expect(waiting.stripeError?.code).toBe('retry_later');
+      expect(waiting.stripeError?.message).toMatch(/^Stripe's search does not show the invoice yet/);
+      expect(waiting.stripeError?.message).toMatch(/ \(attempt 2 of 10, retrying\)$/);
+      expect(issued.number).toBe(invoice.number);
+      expect(await stripeInvoicesOf(tenant, invoice.id)).toHaveLength(1);
+    });
   });
 
   describe('permanent failures', () => {
@@ -355,6 +389,47 @@ describe('invoice jobs', () => {
       const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open', 15_000);
 
       expect(delayed).toBe('delayed');
+      expect(issued.number).toBe(invoice.number);
+    });
+
+    /** Turns the connection to `error` as a Stripe call whose key Stripe rejected would, without revoking the key. */
+    async function failConnection(tenant: B2bTenant): Promise<void> {
+      await keyChangesApplied(t, tenant);
+      await t.app.get(StripeConnectionService).recordConnectionFailure(tenant.tenantId, storedKeysInvalid(), 'stripe_call');
+    }
+
+    async function verify(tenant: B2bTenant): Promise<string> {
+      const response = await t.http().post('/api/v1/settings/billing/stripe/verify').set(tenant.auth).send().expect(200);
+
+      return response.body.stripe.status;
+    }
+
+    it('restarts a failed issue job when verify restores the connection', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const invoice = await finalizedWithoutJob(tenant);
+      await failConnection(tenant);
+      await t.app.get(InvoiceJobQueue).enqueue('issue', { tenantId: tenant.tenantId, invoiceId: invoice.id });
+      const failed = await failedJob(invoice.id);
+
+      const status = await verify(tenant);
+      const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open' && candidate.stripeError === null, 15_000);
+
+      expect(failed.failedReason).toMatch(/^stripe_keys_invalid:/);
+      expect(status).toBe('connected');
+      expect(issued.number).toBe(invoice.number);
+    });
+
+    it('runs a delayed issue job when verify restores the connection', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const invoice = await finalizedWithoutJob(tenant);
+      await failConnection(tenant);
+      // As a job waiting out a long backoff.
+      await queue.add(JOB_ISSUE_INVOICE, { tenantId: tenant.tenantId, invoiceId: invoice.id }, { jobId: jobIdFor(JOB_ISSUE_INVOICE, invoice.id), delay: 600_000 });
+
+      const status = await verify(tenant);
+      const issued = await invoiceWhen(t, tenant, invoice.id, (candidate) => candidate.status === 'open', 15_000);
+
+      expect(status).toBe('connected');
       expect(issued.number).toBe(invoice.number);
     });
 

@@ -223,7 +223,7 @@ export async function settleInvoiceWork(t: TestApp): Promise<void> {
 }
 
 const KEY_CHANGE_CONSUMER = 'invoicing.resume-jobs-when-keys-change';
-const KEY_CHANGE_EVENTS = ['stripe_connection.connected', 'stripe_connection.keys_rotated'];
+const KEY_CHANGE_EVENTS = ['stripe_connection.connected', 'stripe_connection.keys_rotated', 'stripe_connection.restored'];
 
 /**
  * Waits until invoicing has applied the tenant's Stripe connection events. Their handler runs every

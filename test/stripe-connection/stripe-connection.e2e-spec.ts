@@ -5,6 +5,8 @@ import { TENANCY_ADMIN, TenancyAdmin } from '@app/contracts/tenancy.contracts';
 import Stripe from 'stripe';
 import { DataSource } from 'typeorm';
 import { HANDLED_STRIPE_EVENT_TYPES } from '../../src/modules/stripe-connection/stripe-webhook-events';
+import { storedKeysInvalid } from '../../src/modules/stripe-connection/stripe-connection.errors';
+import { StripeConnectionService } from '../../src/modules/stripe-connection/stripe-connection.service';
 import { createOperatorAuth, createTenant, createToken, TenantFixture } from '../support/factories';
 import { StripeEmulator } from '@app/stripe-emulator';
 import request from 'supertest';
@@ -740,6 +742,28 @@ describe('POST settings/billing/stripe/verify', () => {
 
     expect(entries.map((entry) => entry.action)).toContain('stripe.verify_failed');
     expect(await outboxEventNames(tenant.tenantId)).toContain('stripe_connection.failed');
+  });
+
+  it('records StripeConnectionRestored when the stored key works again', async () => {
+    const { tenant } = await connectedTenant();
+    // As after a Stripe call whose key Stripe rejected, while the key itself stays valid.
+    await t.app.get(StripeConnectionService).recordConnectionFailure(tenant.tenantId, storedKeysInvalid(), 'stripe_call');
+
+    const response = await api.post(VERIFY_PATH, tenant.auth);
+    const events = await outboxEventNames(tenant.tenantId);
+
+    expect(response.body.stripe.status).toBe('connected');
+    expect(response.body.stripe.lastError).toBeNull();
+    expect(events.filter((name) => name === 'stripe_connection.restored')).toHaveLength(1);
+    expect(events.indexOf('stripe_connection.restored')).toBeGreaterThan(events.indexOf('stripe_connection.failed'));
+  });
+
+  it('records no event when verify finds the connection already connected', async () => {
+    const { tenant } = await connectedTenant();
+
+    await api.post(VERIFY_PATH, tenant.auth);
+
+    expect(await outboxEventNames(tenant.tenantId)).not.toContain('stripe_connection.restored');
   });
 
   it('answers 502 and leaves the status when Stripe fails', async () => {

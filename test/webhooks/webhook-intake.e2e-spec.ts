@@ -751,6 +751,106 @@ describe('Stripe webhook intake', () => {
     });
   });
 
+  describe('endpoint secret that cannot be decrypted', () => {
+    let broken: TestApp;
+    /** Every JSON log line the app of this block wrote. */
+    const logLines: string[] = [];
+    const storedKeyIds: { tenantId: string; keyId: string }[] = [];
+
+    beforeAll(async () => {
+      const logDestination = {
+        write(line: string): boolean {
+          logLines.push(line);
+
+          return true;
+        },
+      };
+      broken = await startTestApp(
+        { APP_ROLE: 'api', STRIPE_WEBHOOK_SECRET: PLATFORM_SECRET, RATE_LIMIT_WEBHOOK_FAILURES: '3/1m', LOG_LEVEL: 'warn' },
+        t.emulator,
+        { logDestination },
+      );
+    });
+
+    afterAll(async () => {
+      await broken.close();
+    });
+
+    // Later suites decrypt every stored secret, so each secret gets its key id back.
+    afterEach(async () => {
+      for (const { tenantId, keyId } of storedKeyIds.splice(0)) {
+        await dataSource.query(`UPDATE stripe_connections SET endpoint_secret_key_id = $2 WHERE tenant_id = $1`, [tenantId, keyId]);
+      }
+    });
+
+    /** Connects an endpoint and stores its secret under a key id missing from APP_ENCRYPTION_KEY, before any delivery resolves it. */
+    async function undecryptableEndpoint(): Promise<WebhookEndpoint> {
+      const endpoint = await connectedEndpoint();
+      const [row] = await dataSource.query(`SELECT endpoint_secret_key_id FROM stripe_connections WHERE tenant_id = $1`, [endpoint.tenantId]);
+      storedKeyIds.push({ tenantId: endpoint.tenantId, keyId: row.endpoint_secret_key_id });
+      await dataSource.query(`UPDATE stripe_connections SET endpoint_secret_key_id = 'gone' WHERE tenant_id = $1`, [endpoint.tenantId]);
+
+      return endpoint;
+    }
+
+    it('answers 503 when no platform secret verifies', async () => {
+      const endpoint = await undecryptableEndpoint();
+      const body = stripeEvent();
+
+      const response = await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds()), broken.url);
+
+      expect(response.status).toBe(503);
+      expect(response.headers['content-type']).toMatch(/application\/problem\+json/);
+      expect(response.body.code).toBe('service_unavailable');
+      expect(response.headers['retry-after']).toBe('60');
+      expect(await inboxRows(endpoint.tenantId, eventIdOf(body))).toHaveLength(0);
+    });
+
+    it('stores an event a platform secret verifies', async () => {
+      const endpoint = await undecryptableEndpoint();
+      const body = stripeEvent();
+
+      const response = await deliver(endpoint.path, body, signStripePayload(PLATFORM_SECRET, body, nowSeconds()), broken.url);
+      const rows = await inboxRows(endpoint.tenantId, eventIdOf(body));
+
+      expect(response.status).toBe(200);
+      expect(rows).toHaveLength(1);
+      expect(rows[0].verified_by).toBe('platform');
+    });
+
+    it('does not count toward the failed-signature limit', async () => {
+      const endpoint = await undecryptableEndpoint();
+      const statuses: number[] = [];
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const body = stripeEvent();
+        statuses.push((await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds()), broken.url)).status);
+      }
+
+      const unsigned = await deliver(endpoint.path, stripeEvent(), undefined, broken.url);
+
+      expect(statuses).toEqual([503, 503, 503, 503, 503]);
+      expect(unsigned.status).toBe(400);
+    });
+
+    it('logs one error line naming the endpoint and the key id', async () => {
+      const endpoint = await undecryptableEndpoint();
+      const body = stripeEvent();
+      const before = logLines.length;
+
+      await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds()), broken.url);
+      const written = logLines.slice(before);
+      const errors = written
+        .map((line) => JSON.parse(line) as { level: number; msg: string; tenantId?: string; endpointToken?: string; undecryptableSecrets?: unknown })
+        .filter((entry) => entry.tenantId === endpoint.tenantId && entry.level >= 50);
+
+      expect(errors).toHaveLength(1);
+      expect(errors[0].msg).toContain('cannot be decrypted');
+      expect(errors[0].endpointToken).toBe(endpoint.path.split('/').pop());
+      expect(errors[0].undecryptableSecrets).toEqual([{ slot: 'current', encryptionKeyId: 'gone', reason: 'missing_key' }]);
+      expect(written.join('\n')).not.toContain(endpoint.secret);
+    });
+  });
+
   describe('attribution and ignore rules', () => {
     function stripeClient(secretKey: string): Stripe {
       const base = new URL(t.emulator.url);

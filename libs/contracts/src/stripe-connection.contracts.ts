@@ -15,11 +15,23 @@ export interface ConnectionView {
   accountId: string | null;
 }
 
+/** A stored endpoint signing secret that this process cannot decrypt, which is a fault of the deployment. */
+export interface UndecryptableEndpointSecret {
+  /** `current` for the endpoint's own secret, `retired` for a disconnected endpoint's secret within its 14 days. */
+  slot: 'current' | 'retired';
+  /** The id of the APP_ENCRYPTION_KEY entry that the secret was encrypted under. */
+  encryptionKeyId: string;
+  /** `missing_key` when that id is not in APP_ENCRYPTION_KEY, `authentication_failed` when the ciphertext fails authentication. */
+  reason: 'missing_key' | 'authentication_failed';
+}
+
 /** Who a webhook URL belongs to and which secrets may have signed a delivery to it. */
 export interface WebhookEndpointResolution {
   tenantId: string;
   /** The tenant endpoint's own signing secrets, newest first (empty when unknown). */
   endpointSecrets: string[];
+  /** Stored signing secrets missing from `endpointSecrets` because they cannot be decrypted. */
+  undecryptableSecrets: UndecryptableEndpointSecret[];
   connection: ConnectionView;
 }
 
@@ -61,4 +73,9 @@ export class StripeDisconnectedEvent extends DomainEvent<{ accountId: string | n
 
 export class StripeConnectionFailedEvent extends DomainEvent<{ accountId: string | null; code: string }> {
   static override readonly eventName = 'stripe_connection.failed';
+}
+
+/** The change of a connection from `error` back to `connected`, made by verify when Stripe accepts the stored key again. */
+export class StripeConnectionRestoredEvent extends DomainEvent<{ accountId: string; mode: StripeMode }> {
+  static override readonly eventName = 'stripe_connection.restored';
 }

@@ -13,7 +13,6 @@ import {
   JOB_VOID_INVOICE,
   QUEUE_INVOICES,
 } from '@app/common/queues/queue-names';
-import { RetryLaterError } from '@app/common/queues/job-errors';
 import { WORKER_CONNECTION } from '@app/common/queues/redis-connection';
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
@@ -99,7 +98,9 @@ export class InvoicesProcessor extends WorkerHost implements BeforeApplicationSh
   /**
    * Runs a tenant's job inside the tenant, and turns its error into a retry or a permanent
    * failure. For a job of one invoice's Stripe work, every failed attempt is stored on the
-   * invoice (its `stripeError`) and a later success of the same work clears it.
+   * invoice (its `stripeError`) and a later success of the same work clears it. That includes
+   * an attempt that only waits for Stripe's search index, so the stored attempt number is
+   * always the job's latest.
    */
   private async inTenant<T extends { tenantId: string }>(job: Job<T>, work: (data: T) => Promise<unknown>, stripeWork?: StripeWork): Promise<unknown> {
     const { tenantId } = job.data;
@@ -124,9 +125,7 @@ export class InvoicesProcessor extends WorkerHost implements BeforeApplicationSh
       } else {
         this.logger.warn(log, 'Invoice job attempt failed; BullMQ retries it with backoff');
       }
-      // A wait for Stripe's search index is no failure the tenant can act on, until it uses up the attempts.
-      const recordOnInvoice = permanent || lastAttempt || !(classified instanceof RetryLaterError);
-      if (stripeWork !== undefined && invoiceId !== undefined && recordOnInvoice) {
+      if (stripeWork !== undefined && invoiceId !== undefined) {
         await this.storeStripeError(tenantId, invoiceId, stripeWork, classified, permanent ? null : attempt);
       }
       throw classified;

@@ -1,6 +1,7 @@
 import { RetryLaterError } from '@app/common/queues/job-errors';
 import { isStripeError } from '@app/common/stripe/stripe-error.mapper';
 import { Clock } from '@app/common/time/clock';
+import { secondsText } from '@app/common/time/seconds-text';
 import { Injectable, Logger } from '@nestjs/common';
 import type Stripe from 'stripe';
 import { InvoiceJobData, InvoiceJobQueue } from './invoice-job-queue';
@@ -113,8 +114,10 @@ export class IssueInvoiceJob {
 
       const sinceAttemptMs = this.clock.now().getTime() - invoice.stripeCreateAttemptedAt.getTime();
       if (sinceAttemptMs < this.settings.searchSettleMs) {
+        // The message is also the invoice's stripeError while the job waits, so it speaks to the tenant.
         throw new RetryLaterError(
-          `Invoice ${invoice.id}: an attempt ${sinceAttemptMs} ms ago may have created it in Stripe, and Stripe's search does not show it yet; retrying later instead of creating again`,
+          `Stripe's search does not show the invoice yet. The create attempt ${secondsText(Math.ceil(sinceAttemptMs / 1000))} ago may have created it, ` +
+            `so the job searches again instead of creating it, for up to ${secondsText(Math.ceil(this.settings.searchSettleMs / 1000))} after that attempt`,
         );
       }
       this.logger.log(

@@ -1,6 +1,6 @@
 import { OnDomainEvent } from '@app/common/events/on-domain-event.decorator';
 import { describeError } from '@app/common/logging/error-description';
-import { StripeConnectedEvent, StripeKeysRotatedEvent } from '@app/contracts/stripe-connection.contracts';
+import { StripeConnectedEvent, StripeConnectionRestoredEvent, StripeKeysRotatedEvent } from '@app/contracts/stripe-connection.contracts';
 import { Injectable, Logger } from '@nestjs/common';
 import { InvoiceJobQueue } from './invoice-job-queue';
 import { InvoicesRepository } from './invoices.repository';
@@ -9,9 +9,11 @@ const CONSUMER = 'invoicing.resume-jobs-when-keys-change';
 const BATCH_SIZE = 200;
 
 /**
- * Runs a tenant's unfinished invoice jobs at once when its Stripe keys change (connected again
- * or edited). Otherwise a job that failed on the old keys would wait for the daily
- * reconciliation, and a job retrying with backoff would wait out its growing delay.
+ * Runs a tenant's unfinished invoice jobs at once when its Stripe connection works again. That
+ * is when the tenant connected again or edited its keys, or when verify found the stored key
+ * accepted again after the connection was in error. Otherwise a job that failed while the key did
+ * not work would wait for the daily reconciliation, and a job retrying with backoff would wait
+ * out its growing delay.
  */
 @Injectable()
 export class ResumeInvoiceJobsWhenKeysChange {
@@ -32,6 +34,11 @@ export class ResumeInvoiceJobsWhenKeysChange {
     await this.resume(event.tenantId, 'connected');
   }
 
+  @OnDomainEvent(StripeConnectionRestoredEvent, CONSUMER)
+  async onConnectionRestored(event: StripeConnectionRestoredEvent): Promise<void> {
+    await this.resume(event.tenantId, 'connection restored');
+  }
+
   private async resume(tenantId: string, cause: string): Promise<void> {
     const counts = { promoted: 0, restarted: 0, unchanged: 0, failed: 0 };
     let afterId: string | null = null;
@@ -50,7 +57,7 @@ export class ResumeInvoiceJobsWhenKeysChange {
         } catch (error) {
           // A job that moved on between the state check and the promote is already running.
           counts.failed++;
-          this.logger.warn({ tenantId, invoiceId, work, err: describeError(error) }, 'Could not run an invoice job at once after a Stripe key change');
+          this.logger.warn({ tenantId, invoiceId, work, err: describeError(error) }, 'Could not run an invoice job at once after a Stripe connection change');
         }
       }
       if (batch.length < BATCH_SIZE) {
@@ -60,7 +67,7 @@ export class ResumeInvoiceJobsWhenKeysChange {
     }
 
     if (counts.promoted + counts.restarted + counts.failed > 0) {
-      this.logger.log({ tenantId, cause, ...counts }, 'Invoice jobs run at once after a Stripe key change');
+      this.logger.log({ tenantId, cause, ...counts }, 'Invoice jobs run at once after a Stripe connection change');
     }
   }
 }

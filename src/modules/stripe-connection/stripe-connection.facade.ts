@@ -94,6 +94,7 @@ export class StripeConnectionFacadeService implements StripeConnectionFacade {
     return {
       tenantId: resolved.connection.tenantId,
       endpointSecrets: resolved.secrets,
+      undecryptableSecrets: resolved.undecryptable,
       connection: toConnectionView(resolved.connection),
     };
   }

@@ -7,6 +7,7 @@ import { Clock } from '@app/common/time/clock';
 import {
   StripeConnectedEvent,
   StripeConnectionFailedEvent,
+  StripeConnectionRestoredEvent,
   StripeDisconnectedEvent,
   StripeKeysRotatedEvent,
 } from '@app/contracts/stripe-connection.contracts';
@@ -223,7 +224,13 @@ export class StripeConnectionService {
         return locked;
       }
 
-      return this.repository.update(manager, locked, { status: 'connected', lastVerifiedAt: this.clock.now(), ...NO_LAST_ERROR });
+      const now = this.clock.now();
+      const updated = await this.repository.update(manager, locked, { status: 'connected', lastVerifiedAt: now, ...NO_LAST_ERROR });
+      if (locked.status === 'error') {
+        await this.outbox.append(manager, buildRestoredEvent(updated, now));
+      }
+
+      return updated;
     });
     if (current.status === 'error' && verified.status === 'connected') {
       this.logger.log({ tenantId, connectionId: current.id }, 'Stripe keys work again, so the connection is restored');
@@ -422,6 +429,15 @@ export class StripeConnectionService {
 }
 
 const NO_LAST_ERROR = { lastErrorCode: null, lastErrorMessage: null, lastErrorAt: null } as const;
+
+function buildRestoredEvent(connection: StripeConnectionEntity, now: Date): StripeConnectionRestoredEvent {
+  // The table's check constraint keeps both set while a connection stores keys.
+  if (connection.accountId === null || connection.mode === null) {
+    throw new Error(`Stripe connection ${connection.id} is connected without a mode or an account id`);
+  }
+
+  return new StripeConnectionRestoredEvent(connection.tenantId, connection.id, { accountId: connection.accountId, mode: connection.mode }, now.toISOString());
+}
 
 function isConnectionFailure(error: DomainError): boolean {
   return error.code === 'stripe_keys_invalid' || error.code === 'stripe_permission_missing';

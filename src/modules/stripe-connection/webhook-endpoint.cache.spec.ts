@@ -2,7 +2,7 @@ import { StripeConnectionEntity } from './stripe-connection.entity';
 import { ResolvedEndpoint, WEBHOOK_ENDPOINT_CACHE_TTL_MS, WebhookEndpointCache } from './webhook-endpoint.cache';
 
 function resolved(tenantId: string, secret = 'whsec_one'): ResolvedEndpoint {
-  return { connection: { tenantId } as StripeConnectionEntity, secrets: [secret] };
+  return { connection: { tenantId } as StripeConnectionEntity, secrets: [secret], undecryptable: [] };
 }
 
 describe('WebhookEndpointCache', () => {

@@ -1,3 +1,4 @@
+import type { UndecryptableEndpointSecret } from '@app/contracts/stripe-connection.contracts';
 import { Injectable } from '@nestjs/common';
 import type { StripeConnectionEntity } from './stripe-connection.entity';
 
@@ -16,6 +17,8 @@ export interface ResolvedEndpoint {
   connection: StripeConnectionEntity;
   /** Newest first: the current endpoint's secret, then a disconnected endpoint's within its 14 days. */
   secrets: string[];
+  /** The stored secrets that did not decrypt, left out of `secrets`. */
+  undecryptable: UndecryptableEndpointSecret[];
 }
 
 interface Entry {

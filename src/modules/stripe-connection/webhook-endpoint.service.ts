@@ -1,7 +1,8 @@
 import { RequestContext } from '@app/common/context/request-context';
-import { SECRET_CIPHER, SecretCipher } from '@app/common/crypto/secret-cipher';
+import { SECRET_CIPHER, SecretCipher, SecretDecryptionError } from '@app/common/crypto/secret-cipher';
 import { notFound } from '@app/common/errors/domain-error';
 import { Clock } from '@app/common/time/clock';
+import type { UndecryptableEndpointSecret } from '@app/contracts/stripe-connection.contracts';
 import { TENANCY_FACADE, TenancyFacade } from '@app/contracts/tenancy.contracts';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import Stripe from 'stripe';
@@ -207,14 +208,14 @@ export class WebhookEndpointService {
       return null;
     }
 
-    const secrets: string[] = [];
-    this.pushDecrypted(secrets, connection, connection.endpointSecretKeyId, connection.endpointSecretCiphertext);
+    const resolved: ResolvedEndpoint = { connection, secrets: [], undecryptable: [] };
+    this.addDecrypted(resolved, 'current', connection.endpointSecretKeyId, connection.endpointSecretCiphertext);
     const keptUntil = connection.retiredEndpointSecretKeptUntil;
     if (keptUntil !== null && keptUntil > this.clock.now()) {
-      this.pushDecrypted(secrets, connection, connection.retiredEndpointSecretKeyId, connection.retiredEndpointSecretCiphertext);
+      this.addDecrypted(resolved, 'retired', connection.retiredEndpointSecretKeyId, connection.retiredEndpointSecretCiphertext);
     }
 
-    return { connection, secrets };
+    return resolved;
   }
 
   /** Build the column changes that move the current endpoint secret to the retired slot, kept 14 days. */
@@ -232,17 +233,25 @@ export class WebhookEndpointService {
     };
   }
 
-  private pushDecrypted(secrets: string[], connection: StripeConnectionEntity, keyId: string | null, ciphertext: string | null): void {
+  /**
+   * Decrypt a stored secret into `resolved.secrets`, or record it as undecryptable. Intake logs
+   * each delivery that it then rejects with 503 at error level, so this line is only a warning,
+   * written at most once per cache entry.
+   */
+  private addDecrypted(resolved: ResolvedEndpoint, slot: UndecryptableEndpointSecret['slot'], keyId: string | null, ciphertext: string | null): void {
     if (keyId === null || ciphertext === null) {
       return;
     }
 
+    const { connection } = resolved;
     try {
-      secrets.push(this.cipher.decrypt({ keyId, ciphertext }, endpointSecretAssociatedData(connection.tenantId)));
+      resolved.secrets.push(this.cipher.decrypt({ keyId, ciphertext }, endpointSecretAssociatedData(connection.tenantId)));
     } catch (error) {
-      // Deliveries still verify against the platform secrets; the operator must set the secret again.
-      this.logger.error(
-        { tenantId: connection.tenantId, connectionId: connection.id, encryptionKeyId: keyId, err: { name: (error as Error).name, message: (error as Error).message } },
+      // A truncated ciphertext makes node:crypto throw before the authentication check.
+      const reason = error instanceof SecretDecryptionError ? error.reason : 'authentication_failed';
+      resolved.undecryptable.push({ slot, encryptionKeyId: keyId, reason });
+      this.logger.warn(
+        { tenantId: connection.tenantId, connectionId: connection.id, slot, encryptionKeyId: keyId, reason, err: { name: (error as Error).name, message: (error as Error).message } },
         'Could not decrypt a stored webhook endpoint signing secret',
       );
     }

@@ -21,10 +21,20 @@ const BODY = Buffer.from(
   JSON.stringify({ id: 'evt_1', object: 'event', type: 'payment_intent.succeeded', created: NOW - 5, livemode: false, api_version: '2026-11-18.endive' }),
 );
 
+const CONNECTED = { status: 'connected' as const, mode: 'test' as const, accountId: 'acct_1' };
+
+/** An endpoint whose own secret is stored under an encryption key this process lacks. */
+const UNDECRYPTABLE: WebhookEndpointResolution = {
+  tenantId: TENANT_ID,
+  endpointSecrets: [],
+  undecryptableSecrets: [{ slot: 'current', encryptionKeyId: 'k2025', reason: 'missing_key' }],
+  connection: CONNECTED,
+};
+
 function setUp(options: { resolution?: WebhookEndpointResolution | null; inserted?: string | null; redisReady?: boolean; limited?: boolean } = {}) {
   const resolution =
     options.resolution === undefined
-      ? { tenantId: TENANT_ID, endpointSecrets: [ENDPOINT_SECRET], connection: { status: 'connected' as const, mode: 'test' as const, accountId: 'acct_1' } }
+      ? { tenantId: TENANT_ID, endpointSecrets: [ENDPOINT_SECRET], undecryptableSecrets: [], connection: CONNECTED }
       : options.resolution;
   const facade = { resolveWebhookEndpoint: jest.fn().mockResolvedValue(resolution) };
   const redisClient = { status: options.redisReady === false ? 'reconnecting' : 'ready' };
@@ -214,5 +224,51 @@ describe('WebhookIntakeService', () => {
     const error = await rejection(service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW)));
 
     expect(error.code).toBe('signature_invalid');
+  });
+
+  describe('with an endpoint secret that cannot be decrypted', () => {
+    it('answers service_unavailable when no secret verifies', async () => {
+      const { service, repository } = setUp({ resolution: UNDECRYPTABLE });
+
+      const error = await rejection(service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW)));
+
+      expect(error.code).toBe('service_unavailable');
+      expect(error.headers?.['Retry-After']).toBeDefined();
+      expect(repository.insertBatch).not.toHaveBeenCalled();
+    });
+
+    it('does not count toward the failed-signature limit', async () => {
+      const { service, limiter } = setUp({ resolution: UNDECRYPTABLE, limited: true });
+
+      const error = await rejection(service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW)));
+
+      expect(error.code).toBe('service_unavailable');
+      expect(limiter.recordFailure).not.toHaveBeenCalled();
+    });
+
+    it('stores an event a platform secret verifies', async () => {
+      const { service, repository } = setUp({ resolution: UNDECRYPTABLE });
+
+      await service.receive('wh_token', BODY, signStripePayload(PLATFORM_SECRET, BODY, NOW));
+
+      expect(repository.insertBatch).toHaveBeenCalledWith(TENANT_ID, [expect.objectContaining({ verifiedBy: 'platform' })]);
+    });
+
+    it('answers signature_invalid for a missing header', async () => {
+      const { service, limiter } = setUp({ resolution: UNDECRYPTABLE });
+
+      const error = await rejection(service.receive('wh_token', BODY, undefined));
+
+      expect(error.code).toBe('signature_invalid');
+      expect(limiter.recordFailure).toHaveBeenCalledWith('wh_token');
+    });
+
+    it('answers signature_invalid for a timestamp out of tolerance', async () => {
+      const { service } = setUp({ resolution: UNDECRYPTABLE });
+
+      const error = await rejection(service.receive('wh_token', BODY, signStripePayload(ENDPOINT_SECRET, BODY, NOW - 400)));
+
+      expect(error.code).toBe('signature_invalid');
+    });
   });
 });

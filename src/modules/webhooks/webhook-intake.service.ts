@@ -37,6 +37,13 @@ const ENQUEUE_TIMEOUT_MS = 500;
 const INSERT_BATCH = { maxSize: 100, maxConcurrent: 2 };
 const ENQUEUE_BATCH = { maxSize: 200, maxConcurrent: 2 };
 
+/**
+ * Retry-After of a 503 for an endpoint secret that cannot be decrypted. Mending
+ * it takes a deployment (the encryption key back) or an operator (the secret
+ * set again), not seconds.
+ */
+const UNDECRYPTABLE_SECRET_RETRY_AFTER_SECONDS = 60;
+
 interface EnqueueRequest {
   tenantId: string;
   webhookEventId: string;
@@ -146,7 +153,9 @@ export class WebhookIntakeService {
    * Try the endpoint's own secrets, then the platform secrets. A failure is
    * counted against the endpoint's failed-signature limit and rejected with 429
    * once the limit is passed, else 400 signature_invalid. A delivery that
-   * verifies is never limited.
+   * verifies is never limited. When no secret matches and a stored endpoint
+   * secret cannot be decrypted, the delivery may be valid, so it gets 503
+   * without being counted.
    */
   private async verify(
     endpointToken: string,
@@ -158,6 +167,18 @@ export class WebhookIntakeService {
     const check = verifyStripeSignature(rawBody, signatureHeader, secrets, this.clock.nowSeconds());
     if (check.ok) {
       return check.secretIndex < endpoint.endpointSecrets.length ? 'endpoint' : 'platform';
+    }
+    // A missing header or a stale timestamp fails with any secret, so only a signature that matched none may be the deployment's fault.
+    if (check.reason === 'no_matching_signature' && endpoint.undecryptableSecrets.length > 0) {
+      this.logger.error(
+        { tenantId: endpoint.tenantId, endpointToken, undecryptableSecrets: endpoint.undecryptableSecrets },
+        'Could not verify a webhook delivery because a stored endpoint signing secret cannot be decrypted; answering 503 so Stripe retries',
+      );
+      throw new DomainError(
+        'service_unavailable',
+        "This endpoint's signing secret cannot be decrypted on the server, so the signature cannot be checked. Stripe retries the delivery.",
+        { headers: { 'Retry-After': String(UNDECRYPTABLE_SECRET_RETRY_AFTER_SECONDS) } },
+      );
     }
 
     recordSignatureFailure(check.reason);

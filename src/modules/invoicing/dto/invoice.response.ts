@@ -105,7 +105,7 @@ export class InvoiceResponse {
     type: InvoiceStripeErrorResponse,
     nullable: true,
     description:
-      'The last failed attempt of a Stripe job of the invoice, such as an issue job Stripe rejected. A failure that is retried ends its message with the attempt number. Null once the job succeeds.',
+      "The last failed attempt of a Stripe job of the invoice, such as an issue job Stripe rejected. A failure that is retried ends its message with the attempt number. An attempt that waits for Stripe's search to show whether an earlier attempt created the invoice has the code retry_later. Null once the job succeeds.",
   })
   stripeError!: InvoiceStripeErrorResponse | null;
 }
