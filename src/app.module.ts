@@ -74,9 +74,11 @@ export class AppModule {
         PaymentsModule.forRoles(roles),
         QueueLifecycleModule,
         RateLimitStoreModule.register({ redisUrl: config.redisUrl, keyPrefix: rateLimitKeyPrefix(config) }),
-        RateLimitsModule,
         StripeConnectionModule.forRoles(roles),
         TenancyModule.forRoles(roles),
+        // After TenancyModule: Nest runs global guards in the order of their modules, and the API limit
+        // counts only requests that the authentication guard let through.
+        RateLimitsModule,
         scopedTypeOrmModule(config.serviceDatabaseUrl),
         WebhooksModule.forRoles(roles),
       ],

@@ -29,18 +29,27 @@ export async function checkDependencies(config: AppConfig): Promise<StartupCheck
   }
 
   for (const { variable, url } of databases) {
-    const error = await connectToPostgres(url);
-    if (error) {
-      return { variable, service: 'PostgreSQL', target: hostAndPort(url, 5432), error };
+    const failure = await checkPostgres(variable, url);
+    if (failure) {
+      return failure;
     }
   }
 
-  const error = await connectToRedis(config.redisUrl);
-  if (error) {
-    return { variable: 'REDIS_URL', service: 'Redis', target: hostAndPort(config.redisUrl, 6379), error };
-  }
+  return checkRedis(config.redisUrl);
+}
 
-  return null;
+/** Connects once to the PostgreSQL server of `url`, which the environment variable `variable` names. Returns the failure, or null. */
+export async function checkPostgres(variable: string, url: string): Promise<StartupCheckFailure | null> {
+  const error = await connectToPostgres(url);
+
+  return error ? { variable, service: 'PostgreSQL', target: hostAndPort(url, 5432), error } : null;
+}
+
+/** Connects once to the Redis server of REDIS_URL and sends PING. Returns the failure, or null. */
+export async function checkRedis(redisUrl: string): Promise<StartupCheckFailure | null> {
+  const error = await connectToRedis(redisUrl);
+
+  return error ? { variable: 'REDIS_URL', service: 'Redis', target: hostAndPort(redisUrl, 6379), error } : null;
 }
 
 /** Builds the start-up failure's log fields and message; neither contains the URL's credentials. */

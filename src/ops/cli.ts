@@ -1,5 +1,6 @@
 import { CommandFactory } from 'nest-commander';
 import { ConfigurationError, loadConfig } from '../config/app-config';
+import { checkPostgres, describeStartupFailure } from '../startup-check';
 import { CliModule } from './cli.module';
 import { formatCliError } from './ops-command';
 
@@ -20,6 +21,14 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     throw error;
+  }
+
+  // Every command, --help included, starts the module that connects to DATABASE_URL. Checked first, because
+  // Nest would print the driver's error with a stack trace and no variable name.
+  const failure = await checkPostgres('DATABASE_URL', config.databaseUrl);
+  if (failure) {
+    console.error(`Error: ${describeStartupFailure(failure).message}`);
+    process.exit(1);
   }
 
   await CommandFactory.run(CliModule.register(config), {

@@ -3,9 +3,11 @@ import { ALL_QUEUES } from '@app/common/queues/queue-names';
 import { WEBHOOKS_ADMIN, WebhooksAdmin } from '@app/contracts/webhooks.contracts';
 import { Inject } from '@nestjs/common';
 import { Command, Option } from 'nest-commander';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { parseChoiceOption } from './choice-option';
 import { cliActor } from './cli-actor';
 import { OpsCommand } from './ops-command';
+import { assertRedisReachable } from './redis-check';
 
 interface QueuesRetryFailedOptions {
   queue: string;
@@ -19,12 +21,14 @@ export class QueuesRetryFailedCommand extends OpsCommand<QueuesRetryFailedOption
   constructor(
     context: RequestContext,
     @Inject(WEBHOOKS_ADMIN) private readonly webhooks: WebhooksAdmin,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super(context);
   }
 
   protected async execute(options: QueuesRetryFailedOptions): Promise<void> {
     const queue = parseChoiceOption('queue', options.queue, ALL_QUEUES) ?? options.queue;
+    await assertRedisReachable(this.config);
     const { retried } = await this.webhooks.retryFailedJobs(queue, cliActor());
 
     console.log(`Moved ${retried} failed jobs of ${queue} back to waiting.`);

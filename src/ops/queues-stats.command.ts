@@ -2,8 +2,10 @@ import { RequestContext } from '@app/common/context/request-context';
 import { WEBHOOKS_ADMIN, WebhooksAdmin } from '@app/contracts/webhooks.contracts';
 import { Inject } from '@nestjs/common';
 import { Command, Option } from 'nest-commander';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { printTable } from './cli-output';
 import { OpsCommand } from './ops-command';
+import { assertRedisReachable } from './redis-check';
 
 interface QueuesStatsOptions {
   json?: boolean;
@@ -14,11 +16,13 @@ export class QueuesStatsCommand extends OpsCommand<QueuesStatsOptions> {
   constructor(
     context: RequestContext,
     @Inject(WEBHOOKS_ADMIN) private readonly webhooks: WebhooksAdmin,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super(context);
   }
 
   protected async execute(options: QueuesStatsOptions): Promise<void> {
+    await assertRedisReachable(this.config);
     const queues = await this.webhooks.queueCounts();
     if (options.json) {
       console.log(JSON.stringify({ data: queues }, null, 2));

@@ -18,9 +18,15 @@ export class TokensRevokeCommand extends OpsCommand<TokensRevokeOptions> {
   }
 
   protected async execute(options: TokensRevokeOptions): Promise<void> {
-    await this.admin.revokeToken(options.id.trim());
+    const id = options.id.trim();
+    const revocation = await this.admin.revokeToken(id);
+    if (revocation.alreadyRevoked) {
+      console.log(`Token ${id} was already revoked at ${revocation.revokedAt}; nothing changed.`);
 
-    console.log(`Revoked token ${options.id.trim()}.`);
+      return;
+    }
+
+    console.log(`Revoked token ${id}.`);
   }
 
   @Option({ flags: '--id <id>', description: 'the token id (not the token itself)', required: true })

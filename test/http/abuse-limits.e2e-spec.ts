@@ -1,4 +1,5 @@
 import { signStripePayload } from '@app/common/stripe/webhook-signature';
+import { durationText } from '@app/common/time/seconds-text';
 import { hash } from '@node-rs/argon2';
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
@@ -56,6 +57,59 @@ describe('abuse limits', () => {
       expect(response.body).toMatchObject({ status: 429, code: 'rate_limited' });
       expect(Number(response.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(Number(response.headers['retry-after'])).toBeLessThanOrEqual(60);
+      expect(response.body.detail).toMatch(/^More than 3 requests with this API token or session in 1 minute\. Retry in (\d+ seconds?|1 minute)\.$/);
+    });
+
+    it('answers 401 to a revoked token past the limit', async () => {
+      const tenant = await createTenant(t);
+      await t.http().get(ME_PATH).set(tenant.auth).expect(200);
+      await t.app.get(DataSource).query(`UPDATE api_tokens SET revoked_at = now() WHERE tenant_id = $1`, [tenant.tenantId]);
+
+      const statuses: number[] = [];
+      for (let call = 0; call < 5; call++) {
+        statuses.push((await t.http().get(ME_PATH).set(tenant.auth)).status);
+      }
+
+      expect(statuses).toEqual([401, 401, 401, 401, 401]);
+    });
+
+    it('answers 401 to an unknown token past the limit', async () => {
+      const auth = { Authorization: `Bearer bst_${randomBytes(32).toString('base64url')}` };
+
+      const responses: request.Response[] = [];
+      for (let call = 0; call < 5; call++) {
+        responses.push(await t.http().get(ME_PATH).set(auth));
+      }
+
+      expect(responses.map((response) => response.status)).toEqual([401, 401, 401, 401, 401]);
+      expect(responses[4].body.code).toBe('unauthenticated');
+    });
+
+    it('answers 401 to an ended session past the limit', async () => {
+      const tenant = await createTenant(t);
+      const user = await createUser(t, tenant.tenantId);
+      const cookie = await loginCookie(t, { tenant: tenant.slug, email: user.email, password: user.password });
+      await t.app.get(DataSource).query(`UPDATE sessions SET revoked_at = now() WHERE user_id = $1`, [user.id]);
+
+      const statuses: number[] = [];
+      for (let call = 0; call < 5; call++) {
+        statuses.push((await t.http().get(ME_PATH).set('Cookie', cookie)).status);
+      }
+
+      expect(statuses).toEqual([401, 401, 401, 401, 401]);
+    });
+
+    it('counts no rejected request toward the token', async () => {
+      const tenant = await createTenant(t);
+      await t.app.get(DataSource).query(`UPDATE api_tokens SET revoked_at = now() WHERE tenant_id = $1`, [tenant.tenantId]);
+      for (let call = 0; call < 3; call++) {
+        await t.http().get(ME_PATH).set(tenant.auth).expect(401);
+      }
+      await t.app.get(DataSource).query(`UPDATE api_tokens SET revoked_at = NULL WHERE tenant_id = $1`, [tenant.tenantId]);
+
+      const response = await t.http().get(ME_PATH).set(tenant.auth);
+
+      expect(response.status).toBe(200);
     });
 
     it('counts every route of a token together', async () => {
@@ -147,6 +201,7 @@ describe('abuse limits', () => {
       expect(locked.status).toBe(429);
       expect(Number(locked.headers['retry-after'])).toBeGreaterThan(800);
       expect(Number(locked.headers['retry-after'])).toBeLessThanOrEqual(900);
+      expect(locked.body.detail).toMatch(/Try again in 1[45] minutes\.$/);
     }, 30_000);
 
     it('limits failures per client address across accounts', async () => {
@@ -246,6 +301,26 @@ describe('abuse limits', () => {
       expect(await metricValue(t, 'billing_webhook_signature_failure_spikes_total')).toBe(before + 1);
       await badDelivery().expect(400);
       expect(await metricValue(t, 'billing_webhook_signature_failure_spikes_total')).toBe(before + 1);
+    });
+  });
+
+  describe('failed webhook signatures past the limit', () => {
+    it('states the window and the wait in words', async () => {
+      const endpoint = await connectedEndpoint(t, await createOperatorAuth(t));
+      const badDelivery = () => {
+        const body = stripeEvent();
+
+        return deliver(t.url, endpoint.path, body, signStripePayload(`whsec_${randomBytes(24).toString('hex')}`, body, nowSeconds()));
+      };
+      for (let attempt = 0; attempt < 4; attempt++) {
+        await badDelivery().expect(400);
+      }
+
+      const limited = await badDelivery();
+
+      expect(limited.status).toBe(429);
+      expect(limited.body.detail).toMatch(/^More than 4 failed signatures on this endpoint in 1 minute\. Retry in (\d+ seconds?|1 minute)\.$/);
+      expect(limited.body.detail).toContain(`Retry in ${durationText(Number(limited.headers['retry-after']))}.`);
     });
   });
 

@@ -9,7 +9,7 @@ import { createOperatorAuth, createTenant } from '../support/factories';
 import { EmulatorAccount, connectStripe } from '../support/stripe-account';
 import { serviceLoginDatabaseUrl } from '../support/service-login';
 import { TEST_QUEUE_PREFIX, TEST_REDIS_URL } from '../support/test-env';
-import { TestApp, eventually, startTestApp } from '../support/test-app';
+import { TestApp, eventually, freePort, startTestApp } from '../support/test-app';
 import { InboxRow, deliver, eventIdOf, finishedRow, nowSeconds, stripeEvent } from '../webhooks/webhook-helpers';
 
 const run = promisify(execFile);
@@ -29,7 +29,12 @@ interface CliResult {
 }
 
 /** Run the built CLI against the e2e database and queues, as an on-call engineer would. */
-async function cli(...args: string[]): Promise<CliResult> {
+function cli(...args: string[]): Promise<CliResult> {
+  return cliWithEnv({}, ...args);
+}
+
+/** Run the built CLI with `overrides` on top of the e2e environment. */
+async function cliWithEnv(overrides: Record<string, string>, ...args: string[]): Promise<CliResult> {
   try {
     const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
       env: {
@@ -40,6 +45,7 @@ async function cli(...args: string[]): Promise<CliResult> {
         QUEUE_PREFIX: TEST_QUEUE_PREFIX,
         OPS_OPERATOR: OPERATOR_NAME,
         LOG_LEVEL: 'error',
+        ...overrides,
       },
       timeout: 30_000,
     });
@@ -221,11 +227,58 @@ describe('ops CLI for webhooks and queues', () => {
       expect(row.attempts).toBe(2);
     });
 
+    describe.each([['queues:stats'], ['queues:retry-failed', '--queue', 'webhook-events']])('%s without Redis', (...args) => {
+      let result: CliResult;
+
+      beforeAll(async () => {
+        result = await cliWithEnv({ REDIS_URL: `redis://127.0.0.1:${await freePort()}` }, ...args);
+      });
+
+      it('exits with status 1', () => {
+        expect(result.code).toBe(1);
+      });
+
+      it('prints one line naming REDIS_URL', () => {
+        expect(result.stderr.trim().split('\n')).toHaveLength(1);
+        expect(result.stderr).toMatch(/^Error: Cannot connect to Redis at 127\.0\.0\.1:\d+ \(REDIS_URL\): .*ECONNREFUSED/);
+        expect(result.stderr).toContain('Check that Redis is running there and that REDIS_URL names the right host, port, database and credentials.');
+      });
+
+      it('prints no colours and no stdout', () => {
+        expect(result.stderr).not.toContain('\u001b[');
+        expect(result.stdout).toBe('');
+      });
+    });
+
     it('queues:retry-failed rejects an unknown queue', async () => {
       const result = await cli('queues:retry-failed', '--queue', 'emails');
 
       expect(result.code).toBe(1);
       expect(result.stderr).toContain('--queue: must be one of webhook-events, domain-events, invoices, payments or maintenance (got "emails")');
+    });
+  });
+
+  describe('without the database', () => {
+    let result: CliResult;
+    let port: number;
+
+    beforeAll(async () => {
+      port = await freePort();
+      result = await cliWithEnv({ DATABASE_URL: `postgres://postgres:secret-password@127.0.0.1:${port}/billing` }, 'tokens:list');
+    });
+
+    it('exits with status 1', () => {
+      expect(result.code).toBe(1);
+    });
+
+    it('prints one line naming DATABASE_URL', () => {
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(result.stderr).toMatch(new RegExp(`^Error: Cannot connect to PostgreSQL at 127\\.0\\.0\\.1:${port} \\(DATABASE_URL\\): .*ECONNREFUSED`));
+    });
+
+    it('prints neither colours nor the password', () => {
+      expect(result.stderr).not.toContain('\u001b[');
+      expect(result.stderr).not.toContain('secret-password');
     });
   });
 

@@ -1003,12 +1003,12 @@ describe('row-level security', () => {
       const tenantToken = await tenancy.createToken({ tenantId: tenantB.tenantId, role: 'staff', label: 'rls probe' });
       const operatorToken = await tenancy.createToken({ tenantId: null, role: 'operator', label: 'rls probe' });
       const tokens = t.app.get(ApiTokensRepository);
-      const findById = tokens.findById.bind(tokens);
+      const findByIdForUpdate = tokens.findByIdForUpdate.bind(tokens);
       const seen: UnfilteredView[] = [];
-      const spy = jest.spyOn(tokens, 'findById').mockImplementation(async (id, manager) => {
+      const spy = jest.spyOn(tokens, 'findByIdForUpdate').mockImplementation(async (id, manager) => {
         seen.push(await readUnfiltered(dataSource));
 
-        return findById(id, manager);
+        return findByIdForUpdate(id, manager);
       });
 
       const { scopes, spy: scopeSpy } = recordScopes(t.app.get(RequestContext));

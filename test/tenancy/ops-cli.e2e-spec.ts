@@ -173,6 +173,39 @@ describe('ops CLI', () => {
     expect(entries).toEqual([{ tenant_id: tenantId }]);
   });
 
+  it('reports an operator token already revoked with its time', async () => {
+    const created = await cli('tokens:create', '--role', 'operator', '--label', `revoke twice ${uniqueSlug('label')}`);
+    const id = /token id ([0-9a-f-]{36})/.exec(created.stdout)?.[1] ?? '';
+
+    const first = await cli('tokens:revoke', '--id', id);
+    const second = await cli('tokens:revoke', '--id', id);
+    const [row]: { revoked_at: Date }[] = await t.app.get(DataSource).query(`SELECT revoked_at FROM api_tokens WHERE id = $1`, [id]);
+
+    expect(first.code).toBe(0);
+    expect(first.stdout.trim()).toBe(`Revoked token ${id}.`);
+    expect(second.code).toBe(0);
+    expect(second.stdout.trim()).toBe(`Token ${id} was already revoked at ${row.revoked_at.toISOString()}; nothing changed.`);
+  });
+
+  it('reports a tenant token already revoked and audits it once', async () => {
+    const slug = uniqueSlug('cli-twice');
+    const tenantId = lastLine((await cli('tenants:create', '--slug', slug, '--name', 'Twice School')).stdout);
+    await cli('tokens:create', '--tenant', tenantId, '--role', 'staff', '--label', 'revoke twice');
+    const listed = await cli('tokens:list', '--tenant', slug);
+    const id = /^([0-9a-f-]{36})\s+staff/m.exec(listed.stdout)?.[1] ?? '';
+
+    const first = await cli('tokens:revoke', '--id', id);
+    const second = await cli('tokens:revoke', '--id', id);
+    const dataSource = t.app.get(DataSource);
+    const [row]: { revoked_at: Date }[] = await dataSource.query(`SELECT revoked_at FROM api_tokens WHERE id = $1`, [id]);
+    const entries: unknown[] = await dataSource.query(`SELECT id FROM audit_log WHERE action = 'token.revoked' AND details->>'tokenId' = $1`, [id]);
+
+    expect(first.stdout.trim()).toBe(`Revoked token ${id}.`);
+    expect(second.code).toBe(0);
+    expect(second.stdout.trim()).toBe(`Token ${id} was already revoked at ${row.revoked_at.toISOString()}; nothing changed.`);
+    expect(entries).toHaveLength(1);
+  });
+
   it('fails with exit status 1 to revoke an unknown token', async () => {
     const result = await cli('tokens:revoke', '--id', '00000000-0000-4000-8000-000000000000');
 

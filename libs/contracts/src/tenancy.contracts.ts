@@ -99,6 +99,14 @@ export interface TokenView {
   revokedAt: string | null;
 }
 
+/** The outcome of revoking a token. */
+export interface TokenRevocation {
+  /** True when the token was revoked before this call, which then changed nothing. */
+  alreadyRevoked: boolean;
+  /** When the token was revoked, as an ISO 8601 timestamp: now, or the earlier time. */
+  revokedAt: string;
+}
+
 /**
  * Operator actions on tenants, users and tokens, shared by the ops HTTP routes
  * and the ops CLI so both apply the same checks and audit entries.
@@ -113,7 +121,8 @@ export interface TenancyAdmin {
   setLiveModeAllowed(tenantId: string, allowed: boolean): Promise<TenantView>;
   createUser(input: CreateUserInput): Promise<{ id: string; email: string; role: string; tenantId: string | null; createdAt: string }>;
   createToken(input: CreateTokenInput): Promise<CreatedToken>;
-  revokeToken(tokenId: string): Promise<void>;
+  /** Revokes a token by id. A token revoked before stays as it was, and `alreadyRevoked` is then true. */
+  revokeToken(tokenId: string): Promise<TokenRevocation>;
   /** Ends every live session of a user (an operator when `operator` is true); their next request with the cookie gets 401. */
   revokeSessions(input: { email: string; operator: boolean }): Promise<{ revoked: number }>;
   /** Tokens newest first, of one tenant or of all; `limit` 1..100 (default 25). */

@@ -29,6 +29,16 @@ interface TokenRow {
   keyset_time: string;
 }
 
+/** The row app_revoke_operator_token returns. */
+export interface OperatorTokenRevocation {
+  id: string;
+  role: Role;
+  label: string;
+  /** True when this call revoked the token, false when it was revoked before. */
+  revoked: boolean;
+  revokedAt: Date;
+}
+
 @Injectable()
 export class ApiTokensRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -83,6 +93,15 @@ export class ApiTokensRepository {
     return this.repository(manager).findOneBy({ id });
   }
 
+  /** Finds the token and locks its row until the caller's transaction ends, so two revocations cannot both see it unrevoked. */
+  async findByIdForUpdate(id: string, manager: EntityManager): Promise<ApiTokenEntity | null> {
+    if (!isUuid(id)) {
+      return null;
+    }
+
+    return this.repository(manager).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+  }
+
   /**
    * Creates an operator token, which has no tenant, inside the caller's
    * transaction through the function app_create_operator_token.
@@ -99,15 +118,16 @@ export class ApiTokensRepository {
   /**
    * Revokes an operator token inside the caller's transaction through the
    * function app_revoke_operator_token. Returns null when no operator token
-   * has this id, and otherwise whether this call revoked it.
+   * has this id, and otherwise whether this call revoked it and when the
+   * token was revoked.
    */
-  async revokeOperatorToken(manager: EntityManager, id: string, at: Date): Promise<{ id: string; role: Role; label: string; revoked: boolean } | null> {
+  async revokeOperatorToken(manager: EntityManager, id: string, at: Date): Promise<OperatorTokenRevocation | null> {
     if (!isUuid(id)) {
       return null;
     }
 
-    const rows: { id: string; role: Role; label: string; revoked: boolean }[] = await manager.query(
-      'SELECT id, role, label, revoked FROM app_revoke_operator_token($1, $2)',
+    const rows: OperatorTokenRevocation[] = await manager.query(
+      'SELECT id, role, label, revoked, revoked_at AS "revokedAt" FROM app_revoke_operator_token($1, $2)',
       [id, at],
     );
 

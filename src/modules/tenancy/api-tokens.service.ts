@@ -1,7 +1,7 @@
 import { RequestContext } from '@app/common/context/request-context';
 import { FieldError } from '@app/common/errors/domain-error';
 import { Role, TENANT_ROLES } from '@app/common/roles/roles';
-import { CreateTokenInput, CreatedToken } from '@app/contracts/tenancy.contracts';
+import { CreateTokenInput, CreatedToken, TokenRevocation } from '@app/contracts/tenancy.contracts';
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -91,9 +91,10 @@ export class ApiTokensService {
   /**
    * Revoke a token, in its tenant or, for an operator token, through a
    * SECURITY DEFINER function. Revoking one that is already revoked changes
-   * nothing.
+   * nothing and writes no audit entry. The result then has `alreadyRevoked`
+   * set and the time of the first revocation.
    */
-  async revoke(tokenId: string): Promise<void> {
+  async revoke(tokenId: string): Promise<TokenRevocation> {
     const tenantId = await this.tokens.findTenantId(tokenId);
     if (tenantId === null) {
       return this.revokeOperatorToken(tokenId);
@@ -102,38 +103,43 @@ export class ApiTokensService {
     return this.context.runInTenant(tenantId, () => this.revokeTenantToken(tokenId));
   }
 
-  private async revokeTenantToken(tokenId: string): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
-      const token = await this.tokens.findById(tokenId, manager);
+  private revokeTenantToken(tokenId: string): Promise<TokenRevocation> {
+    return this.dataSource.transaction(async (manager) => {
+      const token = await this.tokens.findByIdForUpdate(tokenId, manager);
       if (!token) {
         throw tokenNotFound();
       }
       if (token.revokedAt) {
-        return;
+        return { alreadyRevoked: true, revokedAt: token.revokedAt.toISOString() };
       }
 
-      await this.tokens.revoke(manager, token.id, new Date());
+      const revokedAt = new Date();
+      await this.tokens.revoke(manager, token.id, revokedAt);
       await this.auditLog.record(
         { tenantId: token.tenantId, action: 'token.revoked', details: { tokenId: token.id, role: token.role, label: token.label } },
         manager,
       );
       this.logger.log({ tenantId: token.tenantId, tokenId: token.id }, 'API token revoked');
+
+      return { alreadyRevoked: false, revokedAt: revokedAt.toISOString() };
     });
   }
 
   /** Revokes an operator token; an id that names no operator token is a 404. */
-  private async revokeOperatorToken(tokenId: string): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
+  private revokeOperatorToken(tokenId: string): Promise<TokenRevocation> {
+    return this.dataSource.transaction(async (manager) => {
       const token = await this.tokens.revokeOperatorToken(manager, tokenId, new Date());
       if (!token) {
         throw tokenNotFound();
       }
       if (!token.revoked) {
-        return;
+        return { alreadyRevoked: true, revokedAt: token.revokedAt.toISOString() };
       }
 
       await this.auditLog.record({ tenantId: null, action: 'token.revoked', details: { tokenId: token.id, role: token.role, label: token.label } }, manager);
       this.logger.log({ tenantId: null, tokenId: token.id }, 'API token revoked');
+
+      return { alreadyRevoked: false, revokedAt: token.revokedAt.toISOString() };
     });
   }
 }

@@ -1,4 +1,4 @@
-import { secondsText } from '@app/common/time/seconds-text';
+import { durationText } from '@app/common/time/seconds-text';
 import { DomainError } from '@app/common/errors/domain-error';
 import { RateLimitName, recordRateLimitRejection } from '@app/common/metrics/metrics';
 import { RateLimitStore } from '@app/common/rate-limits/rate-limit-store';
@@ -104,7 +104,7 @@ export class LoginRateLimiter {
         recordRateLimitRejection(entry.name);
         this.logger.warn({ limit: entry.name, failures: window.failures, retryAfterSeconds }, 'Login rejected: too many failed logins');
 
-        throw new DomainError('rate_limited', `${entry.message} Try again in ${secondsText(retryAfterSeconds)}.`, {
+        throw new DomainError('rate_limited', `${entry.message} Try again in ${durationText(retryAfterSeconds)}.`, {
           headers: { 'Retry-After': String(retryAfterSeconds) },
         });
       }

@@ -35,7 +35,7 @@ export class OpsTokensController {
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse()
-  revoke(@Param('id') id: string): Promise<void> {
-    return this.tokens.revoke(id);
+  async revoke(@Param('id') id: string): Promise<void> {
+    await this.tokens.revoke(id);
   }
 }

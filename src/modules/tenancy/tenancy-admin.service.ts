@@ -6,6 +6,7 @@ import type {
   CreatedToken,
   TenancyAdmin,
   TenantView,
+  TokenRevocation,
   TokenView,
 } from '@app/contracts/tenancy.contracts';
 import { Injectable } from '@nestjs/common';
@@ -73,7 +74,7 @@ export class TenancyAdminService implements TenancyAdmin {
     return this.tokens.create(input);
   }
 
-  revokeToken(tokenId: string): Promise<void> {
+  revokeToken(tokenId: string): Promise<TokenRevocation> {
     return this.tokens.revoke(tokenId);
   }
 

@@ -9,6 +9,7 @@ import { QueueConnectionState, withTimeout } from '@app/common/queues/queue-conn
 import { JOB_PROCESS_WEBHOOK_EVENT, QUEUE_WEBHOOK_EVENTS } from '@app/common/queues/queue-names';
 import { SignatureFailure, verifyStripeSignature } from '@app/common/stripe/webhook-signature';
 import { Clock } from '@app/common/time/clock';
+import { durationText } from '@app/common/time/seconds-text';
 import { STRIPE_CONNECTION_FACADE, StripeConnectionFacade, WebhookEndpointResolution } from '@app/contracts/stripe-connection.contracts';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger } from '@nestjs/common';
@@ -203,7 +204,8 @@ export class WebhookIntakeService {
     }
     if (failures.limited) {
       const { limit, windowSeconds } = this.config.rateLimitWebhookFailures;
-      throw new DomainError('rate_limited', `More than ${limit} failed signatures on this endpoint in ${windowSeconds} seconds. Retry later.`, {
+      const detail = `More than ${limit} failed signatures on this endpoint in ${durationText(windowSeconds)}. Retry in ${durationText(failures.retryAfterSeconds)}.`;
+      throw new DomainError('rate_limited', detail, {
         headers: { 'Retry-After': String(failures.retryAfterSeconds) },
       });
     }
