@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import Redis from 'ioredis';
+import { dropDatabase } from './databases';
 import { TEST_DATABASE_URL, TEST_QUEUE_PREFIX_BASE, TEST_REDIS_URL } from './test-env';
 
 /**
@@ -16,17 +16,7 @@ export default async function globalSetup(): Promise<void> {
     throw new Error('dist/ is missing: run `npm run build` before the e2e suites (npm test does).');
   }
 
-  const url = new URL(TEST_DATABASE_URL);
-  const database = url.pathname.slice(1);
-  url.pathname = '/postgres';
-  const admin = new Client({ connectionString: url.toString() });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
-
+  await dropDatabase(TEST_DATABASE_URL);
   await clearQueues();
   execFileSync(process.execPath, [runner], {
     env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: TEST_DATABASE_URL },
