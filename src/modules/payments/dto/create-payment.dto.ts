@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsEmail, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
+import { IsEmail, IsNotEmpty, IsNumber, IsObject, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
 
 /**
  * Body of POST /api/v1/payments. The amount's range per currency and the
@@ -7,7 +7,8 @@ import { IsEmail, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, IsUUID, Mat
  */
 export class CreatePaymentDto {
   @ApiProperty({ example: 8900, description: "Positive integer in the currency's minor unit, within Stripe's minimum and maximum charge." })
-  @IsInt({ message: "must be a positive integer in the currency's minor unit" })
+  // Only the type is checked here: the range and integer checks run beside the currency's, so both fields are reported together.
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: "must be a positive integer in the currency's minor unit" })
   amount!: number;
 
   @ApiProperty({ example: 'usd', description: 'Lower-case ISO 4217 currency code.' })
