@@ -7,7 +7,7 @@ import { IsEmail, IsNotEmpty, IsNumber, IsObject, IsOptional, IsString, IsUUID, 
  */
 export class CreatePaymentDto {
   @ApiProperty({ example: 8900, description: "Positive integer in the currency's minor unit, within Stripe's minimum and maximum charge." })
-  // Only the type is checked here: the range and integer checks run beside the currency's, so both fields are reported together.
+  // Only the type is checked here. The integer and range checks run with the currency's, which names an unsupported currency first.
   @IsNumber({ allowNaN: false, allowInfinity: false }, { message: "must be a positive integer in the currency's minor unit" })
   amount!: number;
 
