@@ -162,6 +162,13 @@ describe('Webhook event replay', () => {
       expect(before.body.data.length).toBeGreaterThanOrEqual(1);
     });
 
+    it('rejects a time window that ends before it starts', async () => {
+      const response = await t.http().get(EVENTS).query({ since: '2026-12-05T10:00:00Z', until: '2026-12-05T09:00:00Z' }).set(operator);
+
+      expect(response.status).toBe(400);
+      expect(response.body.errors).toEqual([{ field: 'until', message: expect.stringMatching(/^must be later than since/) }]);
+    });
+
     it('pages newest first with a cursor', async () => {
       const all = await t.http().get(EVENTS).query({ tenantId: tenant.tenantId }).set(operator).expect(200);
       const first = await t.http().get(EVENTS).query({ tenantId: tenant.tenantId, limit: 1 }).set(operator).expect(200);
@@ -336,6 +343,17 @@ describe('Webhook event replay', () => {
   });
 
   describe('POST ops/webhook-events/replay', () => {
+    it('rejects a replay window that ends before it starts', async () => {
+      const response = await t
+        .http()
+        .post(`${EVENTS}/replay`)
+        .set(operator)
+        .send({ status: 'failed', since: '2026-12-05T10:00:00Z', until: '2026-12-05T10:00:00Z', dryRun: true });
+
+      expect(response.status).toBe(400);
+      expect(response.body.errors).toEqual([{ field: 'until', message: expect.stringMatching(/^must be later than since/) }]);
+    });
+
     it('counts the matching events in a dry run and changes nothing', async () => {
       const tenant = await paidTenant();
       const failed = await failedEvent(tenant);

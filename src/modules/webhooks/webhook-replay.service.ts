@@ -68,6 +68,7 @@ export class WebhookReplayService {
       throw validationFailed([{ field: 'status', message: `must be one of ${REPLAYABLE_STATUSES.join(', ')}: events still being processed cannot be replayed` }]);
     }
 
+    checkTimeRange(query);
     const filter = { tenantId: query.tenantId, status: query.status, type: query.type, since: query.since, until: query.until };
     if (query.dryRun) {
       return { wouldReplay: await this.count(filter) };
@@ -206,4 +207,11 @@ export class WebhookReplayService {
 
 function describeFilter(filter: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(filter).filter(([, value]) => value !== undefined));
+}
+
+/** Reject a time window that ends before it starts, which would match nothing and look like an empty result. */
+export function checkTimeRange(query: { since?: Date; until?: Date }): void {
+  if (query.since !== undefined && query.until !== undefined && query.until.getTime() <= query.since.getTime()) {
+    throw validationFailed([{ field: 'until', message: 'must be later than since: events received at or after since and before until are selected' }]);
+  }
 }

@@ -15,7 +15,7 @@ import { Injectable } from '@nestjs/common';
 import { isUUID } from 'class-validator';
 import { QueueOperationsService } from './queue-operations.service';
 import { WebhookEventRecord, WebhookEventsRepository } from './webhook-events.repository';
-import { WebhookReplayService } from './webhook-replay.service';
+import { WebhookReplayService, checkTimeRange } from './webhook-replay.service';
 
 /**
  * The operators' view of the webhook inbox and the queues, bound to
@@ -39,6 +39,7 @@ export class WebhooksAdminService implements WebhooksAdmin {
       throw validationFailed([{ field: 'tenantId', message: 'must be a UUID' }]);
     }
 
+    checkTimeRange(query);
     const limit = Math.min(Math.max(query.limit ?? DEFAULT_PAGE_LIMIT, 1), MAX_PAGE_LIMIT);
     const after = query.cursor ? decodeCursor(query.cursor) : undefined;
     const filter = { status: query.status, type: query.type, since: query.since, until: query.until };
