@@ -2,11 +2,13 @@ import { DomainError, validationFailed } from '@app/common/errors/domain-error';
 import { isStripeError } from '@app/common/stripe/stripe-error.mapper';
 import type { InvoiceStatus } from './invoice.entity';
 
+const ALTERNATIVES = new Intl.ListFormat('en', { type: 'disjunction' });
+
 /** 409 `invalid_state` for an action the invoice's status does not allow. */
 export function invoiceStateConflict(action: string, status: InvoiceStatus, allowed: readonly InvoiceStatus[]): DomainError {
   return new DomainError(
     'invalid_state',
-    `The invoice is ${status}; only ${allowed.join(', ')} invoices can be ${action}.`,
+    `The invoice is ${status}; only ${ALTERNATIVES.format(allowed)} invoices can be ${action}.`,
     { extensions: { status } },
   );
 }
