@@ -27,7 +27,11 @@ export function scopedTypeOrmModule(databaseUrl: string, overrides: Partial<Type
   return TypeOrmModule.forRootAsync({
     useFactory: () => ({ ...serviceDataSourceOptions(databaseUrl), autoLoadEntities: true, ...overrides }) as TypeOrmModuleOptions,
     dataSourceFactory: async (options) => {
-      const dataSource = await new DataSource(options as DataSourceOptions).initialize();
+      const dataSource = new DataSource(options as DataSourceOptions);
+      // Left unconnected on request (the CLI printing its help), so the module starts without a database.
+      if (!(options as TypeOrmModuleOptions | undefined)?.manualInitialization) {
+        await dataSource.initialize();
+      }
       const context = new RequestContext(ClsServiceManager.getClsService());
       scopeConnections(dataSource, () => context.databaseScope());
 

@@ -43,7 +43,8 @@ class CliConfigModule {
  */
 @Module({})
 export class CliModule {
-  static register(config: AppConfig): DynamicModule {
+  /** `connect: false` builds the module without connecting to the database, for printing help. */
+  static register(config: AppConfig, { connect = true }: { connect?: boolean } = {}): DynamicModule {
     return {
       module: CliModule,
       imports: [
@@ -54,7 +55,7 @@ export class CliModule {
         RateLimitStoreModule.register({ redisUrl: config.redisUrl, keyPrefix: rateLimitKeyPrefix(config) }),
         TenancyModule.forRoles({ api: false, worker: false }, { systemActorLabel: cliActor().label }),
         // A CLI run fails at once when the database is away instead of retrying for half a minute.
-        scopedTypeOrmModule(config.databaseUrl, { retryAttempts: 0 }),
+        scopedTypeOrmModule(config.databaseUrl, { retryAttempts: 0, manualInitialization: !connect }),
         // OutboxWriter writes this entity; in the application OutboxModule registers it.
         TypeOrmModule.forFeature([OutboxEventEntity]),
         BullModule.forRoot({ connection: producerRedisOptions(config.redisUrl), prefix: config.queuePrefix }),

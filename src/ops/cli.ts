@@ -23,15 +23,16 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  // Every command, --help included, starts the module that connects to DATABASE_URL. Checked first, because
+  // Help is printed without a database. Every command connects to DATABASE_URL, checked first, because
   // Nest would print the driver's error with a stack trace and no variable name.
-  const failure = await checkPostgres('DATABASE_URL', config.databaseUrl);
+  const connect = !printsHelpOnly(process.argv.slice(2));
+  const failure = connect ? await checkPostgres('DATABASE_URL', config.databaseUrl) : null;
   if (failure) {
     console.error(`Error: ${describeStartupFailure(failure).message}`);
     process.exit(1);
   }
 
-  await CommandFactory.run(CliModule.register(config), {
+  await CommandFactory.run(CliModule.register(config, { connect }), {
     // Only errors, which Nest's console logger writes to stderr, so stdout contains the command's output alone.
     logger: ['error'],
     serviceErrorHandler: (error: Error) => {
@@ -39,6 +40,11 @@ async function main(): Promise<void> {
       process.exitCode = 1;
     },
   });
+}
+
+/** Tell whether the arguments only ask for help: none at all, `help`, or `--help`/`-h` anywhere. */
+function printsHelpOnly(args: string[]): boolean {
+  return args.length === 0 || args[0] === 'help' || args.includes('--help') || args.includes('-h');
 }
 
 main().catch((error: unknown) => {

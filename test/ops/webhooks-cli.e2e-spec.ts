@@ -280,6 +280,14 @@ describe('ops CLI for webhooks and queues', () => {
       expect(result.stderr).not.toContain('\u001b[');
       expect(result.stderr).not.toContain('secret-password');
     });
+
+    it.each([['--help'], ['tokens:create', '--help']])('still prints the help of %s', async (...args) => {
+      const help = await cliWithEnv({ DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/billing`, REDIS_URL: `redis://127.0.0.1:${await freePort()}` }, ...args);
+
+      expect(help.code).toBe(0);
+      expect(help.stdout).toMatch(/^Usage: /);
+      expect(help.stderr).toBe('');
+    });
   });
 
   it('tokens:list shows tokens without the tokens themselves', async () => {
