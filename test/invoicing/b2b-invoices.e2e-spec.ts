@@ -6,6 +6,7 @@ import request from 'supertest';
 import { InvoiceCalendarService } from '../../src/modules/invoicing/invoice-calendar.service';
 import { InvoiceJobQueue } from '../../src/modules/invoicing/invoice-job-queue';
 import { createOperatorAuth, createTenant, createToken } from '../support/factories';
+import { EmulatorAccount, createEmulatorAccount } from '../support/stripe-account';
 import { TestApp, eventually, startTestApp } from '../support/test-app';
 import {
   B2bTenant,
@@ -62,6 +63,15 @@ describe('B2B invoices', () => {
        ON CONFLICT (tenant_id, mode, year) DO UPDATE SET last_value = EXCLUDED.last_value`,
       [tenantId, year, next - 1],
     );
+  }
+
+  /** Disconnects the tenant's Stripe account and connects the test keys of a new emulator account. */
+  async function reconnectToNewAccount(tenant: B2bTenant): Promise<EmulatorAccount> {
+    await t.http().delete('/api/v1/settings/billing/stripe').set(tenant.auth).expect(204);
+    const account = await createEmulatorAccount(t);
+    await t.http().post('/api/v1/settings/billing/stripe').set(tenant.auth).send(account.test).expect(201);
+
+    return account;
   }
 
   describe('POST /api/v1/invoices', () => {
@@ -183,6 +193,17 @@ describe('B2B invoices', () => {
 
       expect(foreign.status).toBe(400);
       expect(foreign.body).toEqual(missing.body);
+    });
+
+    it('creates a draft for a customer of a disconnected account', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const customer = await createCustomer(t, tenant);
+      await reconnectToNewAccount(tenant);
+
+      const response = await t.http().post(INVOICES).set(tenant.auth).send({ customerId: customer.id, currency: 'usd', lines: TWO_LINES });
+
+      expect(response.status).toBe(201);
+      expect(response.body.status).toBe('draft');
     });
 
     it('forbids staff', async () => {
@@ -312,6 +333,38 @@ describe('B2B invoices', () => {
       expect(refused.status).toBe(409);
       expect(refused.body.code).toBe('stripe_not_connected');
       expect(accepted.body.number).toBe(numberOf(year, 1));
+    });
+
+    it('rejects a customer of a disconnected account, taking no number', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const customer = await createCustomer(t, tenant);
+      const other = await reconnectToNewAccount(tenant);
+      const draft = await createDraft(t, tenant, customer.id);
+
+      const refused = await finalize(t, tenant, draft.id);
+      const sequences = await dataSource(t).query(`SELECT * FROM invoice_number_sequences WHERE tenant_id = $1`, [tenant.tenantId]);
+      const stored = await getInvoice(t, tenant, draft.id);
+
+      expect(refused.status).toBe(409);
+      expect(refused.body.code).toBe('invalid_state');
+      expect(refused.body.detail).toContain(`belongs to Stripe account ${tenant.account.id}, which is no longer connected`);
+      expect(refused.body.detail).toContain(`connected to ${other.id}`);
+      expect(refused.body.detail).toContain('Create the customer again under the connected account');
+      expect(stored.status).toBe('draft');
+      expect(stored.number).toBeNull();
+      expect(sequences).toEqual([]);
+    });
+
+    it('finalizes for a customer created under the new account', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const year = yearIn('America/Chicago');
+      await createCustomer(t, tenant);
+      await reconnectToNewAccount(tenant);
+
+      const response = await finalize(t, tenant, (await draftFor(t, tenant)).id);
+
+      expect(response.status).toBe(200);
+      expect(response.body.number).toBe(numberOf(year, 1));
     });
 
     it('rejects keys in error, taking no number', async () => {
@@ -547,6 +600,38 @@ describe('B2B invoices', () => {
       expect(issued.number).toBe(numberOf(year, 1));
       expect(await stripeInvoicesOf(tenant, draft.id)).toHaveLength(1);
       expect(next.body.number).toBe(numberOf(year, 2));
+    });
+
+    it('fails issuing for good when the customer is of another account', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const draft = await draftFor(t, tenant);
+      // The create call and stripe-node's retry of it fail, so an attempt that started before the update issues nothing.
+      await injectFaults(t, tenant, 2, '500');
+      await finalize(t, tenant, draft.id).expect(200);
+      await dataSource(t).query(`UPDATE customers SET stripe_account_id = 'acct_elsewhere' WHERE id = $1`, [draft.customerId]);
+
+      const failed = await invoiceWhen(t, tenant, draft.id, (invoice) => invoice.stripeError?.code === 'account_mismatch', 30_000);
+
+      expect(failed.status).toBe('issuing');
+      expect(failed.stripeError?.message).toContain(`lives in Stripe account acct_elsewhere, but the tenant is connected to ${tenant.account.id}`);
+      expect(failed.stripeInvoiceId).toBeNull();
+    });
+  });
+
+  describe('customer of a disconnected account', () => {
+    it('can still be named by a card payment', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const customer = await createCustomer(t, tenant);
+      await reconnectToNewAccount(tenant);
+
+      const payment = await t.http().post(PAYMENTS).set(tenant.auth).send({ amount: 8900, currency: 'usd', paymentMethod: 'pm_card_visa', customerId: customer.id });
+      const invoiceId = await eventually(async () => ((await t.http().get(`${PAYMENTS}/${payment.body.id}`).set(tenant.auth)).body.invoiceId as string | null) ?? undefined);
+      const invoice = await getInvoice(t, tenant, invoiceId);
+
+      expect(payment.status).toBe(201);
+      expect(payment.body.status).toBe('succeeded');
+      expect(invoice.status).toBe('paid');
+      expect(invoice.customerId).toBe(customer.id);
     });
   });
 

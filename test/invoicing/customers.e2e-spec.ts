@@ -1,8 +1,13 @@
 import type Stripe from 'stripe';
 import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { AddCustomerStripeAccount1764912000000 } from '../../migrations/1764912000000-add-customer-stripe-account';
+import { dataSourceOptions } from '../../src/database/data-source';
 import { createTenant, createToken } from '../support/factories';
+import { createEmulatorAccount } from '../support/stripe-account';
 import { TestApp, startTestApp } from '../support/test-app';
-import { CUSTOMERS, MISSING_ID, connectedB2bTenant, createCustomer } from './invoicing-helpers';
+import { TEST_DATABASE_URL } from '../support/test-env';
+import { CUSTOMERS, MISSING_ID, connectedB2bTenant, createCustomer, dataSource } from './invoicing-helpers';
 
 const CUSTOMER_FIELDS = ['address', 'createdAt', 'email', 'id', 'livemode', 'name', 'stripeCustomerId', 'taxId'];
 
@@ -196,6 +201,51 @@ describe('customers', () => {
       const response = await t.http().get(`${CUSTOMERS}/cus_123`).set(tenant.auth);
 
       expect(response.status).toBe(404);
+    });
+  });
+
+  describe('Stripe account of a customer', () => {
+    async function storedAccountOf(customerId: string): Promise<string | null> {
+      const rows: { stripe_account_id: string | null }[] = await dataSource(t).query(`SELECT stripe_account_id FROM customers WHERE id = $1`, [customerId]);
+
+      return rows[0].stripe_account_id;
+    }
+
+    it('stores the account the customer was created in', async () => {
+      const tenant = await connectedB2bTenant(t);
+
+      const customer = await createCustomer(t, tenant);
+
+      expect(await storedAccountOf(customer.id)).toBe(tenant.account.id);
+    });
+
+    it('is filled for existing customers by the migration', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const earlier = await createCustomer(t, tenant);
+      await t.http().delete('/api/v1/settings/billing/stripe').set(tenant.auth).expect(204);
+      const current = await createEmulatorAccount(t);
+      await t.http().post('/api/v1/settings/billing/stripe').set(tenant.auth).send(current.test).expect(201);
+      const later = await createCustomer(t, tenant);
+
+      // The migrating user owns the tables, which the service's roles do not, so it gets its own connection.
+      const owner = await new DataSource(dataSourceOptions(TEST_DATABASE_URL)).initialize();
+      const runner = owner.createQueryRunner();
+      const migration = new AddCustomerStripeAccount1764912000000();
+      let filled: { id: string; stripe_account_id: string | null }[];
+      try {
+        await runner.startTransaction();
+        await migration.down(runner);
+        await migration.up(runner);
+        filled = await runner.query(`SELECT id, stripe_account_id FROM customers WHERE tenant_id = $1`, [tenant.tenantId]);
+      } finally {
+        // The rollback restores the column as it was, so other tests never read the rerun's values.
+        await runner.rollbackTransaction();
+        await runner.release();
+        await owner.destroy();
+      }
+
+      expect(filled.find((row) => row.id === earlier.id)?.stripe_account_id).toBe(tenant.account.id);
+      expect(filled.find((row) => row.id === later.id)?.stripe_account_id).toBe(current.id);
     });
   });
 });

@@ -690,6 +690,18 @@ describe('PUT settings/billing/stripe/keys', () => {
     expect(response.body.stripe.lastError).toBeNull();
   });
 
+  it('keeps lastEventAt of the same account', async () => {
+    const { tenant, account } = await connectedTenant();
+    const at = new Date('2026-12-04T19:35:00.000Z');
+    await facade().recordWebhookEventReceived(tenant.tenantId, at);
+    const second = await emulator.createKeys(account.id, { mode: 'test' });
+
+    const response = await api.put(KEYS_PATH, tenant.auth, keysOf(second));
+
+    expect(response.status).toBe(200);
+    expect(response.body.webhook.lastEventAt).toBe(at.toISOString());
+  });
+
   it('writes the keys_rotated audit entry and event', async () => {
     const { tenant, account } = await connectedTenant();
     const second = await emulator.createKeys(account.id, { mode: 'test' });
@@ -943,6 +955,30 @@ describe('DELETE settings/billing/stripe', () => {
     expect((await emulator.stripe(account.test.secretKey).webhookEndpoints.list()).data).toHaveLength(1);
     expect(resolved?.endpointSecrets).toHaveLength(2);
     expect(resolved?.endpointSecrets[0]).not.toBe(resolved?.endpointSecrets[1]);
+  });
+
+  it('starts a connection to another account without a last event', async () => {
+    const { tenant } = await connectedTenant();
+    await facade().recordWebhookEventReceived(tenant.tenantId, new Date('2026-12-04T19:35:00.000Z'));
+    await api.delete(CONNECT_PATH, tenant.auth);
+    const other = await emulator.createAccount();
+
+    const response = await api.post(CONNECT_PATH, tenant.auth, keysOf(other.test));
+    const settings = await api.get(SETTINGS_PATH, tenant.auth);
+
+    expect(response.status).toBe(201);
+    expect(response.body.webhook.lastEventAt).toBeNull();
+    expect(settings.body.webhook.lastEventAt).toBeNull();
+  });
+
+  it('starts a reconnect of the same account without a last event', async () => {
+    const { tenant, account } = await connectedTenant();
+    await facade().recordWebhookEventReceived(tenant.tenantId, new Date('2026-12-04T19:35:00.000Z'));
+    await api.delete(CONNECT_PATH, tenant.auth);
+
+    await api.post(CONNECT_PATH, tenant.auth, keysOf(account.test));
+
+    expect((await api.get(SETTINGS_PATH, tenant.auth)).body.webhook.lastEventAt).toBeNull();
   });
 
   it('frees the account for another tenant', async () => {

@@ -46,6 +46,10 @@ export class CustomerEntity {
   @Column({ name: 'stripe_customer_id', type: 'text' })
   stripeCustomerId!: string;
 
+  /** The `acct_…` id of the Stripe account the customer was created in; null for older rows whose account is unknown. */
+  @Column({ name: 'stripe_account_id', type: 'text', nullable: true })
+  stripeAccountId!: string | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

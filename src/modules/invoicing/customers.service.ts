@@ -64,6 +64,7 @@ export class CustomersService {
       address,
       livemode: stripeCustomer.livemode,
       stripeCustomerId: stripeCustomer.id,
+      stripeAccountId: client.accountId,
     });
     this.logger.log({ tenantId, customerId: id, stripeCustomerId: stripeCustomer.id }, 'Customer created');
 

@@ -1,10 +1,9 @@
 import { RequestContext } from '@app/common/context/request-context';
 import { DomainError, notFound } from '@app/common/errors/domain-error';
 import { IdempotencyService } from '@app/common/idempotency/idempotency.service';
-import type { StripeMode } from '@app/common/keys/stripe-keys';
 import { OutboxWriter } from '@app/common/outbox/outbox.writer';
 import { InvoiceIssuedEvent, InvoiceVoidedEvent } from '@app/contracts/invoicing.contracts';
-import { STRIPE_CONNECTION_FACADE, StripeConnectionFacade } from '@app/contracts/stripe-connection.contracts';
+import { STRIPE_CONNECTION_FACADE, StripeConnectionFacade, TenantStripeClient } from '@app/contracts/stripe-connection.contracts';
 import { TENANCY_FACADE, TenancyFacade } from '@app/contracts/tenancy.contracts';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
@@ -45,8 +44,8 @@ export class InvoiceLifecycleService {
   /**
    * Assigns the next number in the transaction that moves the draft to `issuing`, then enqueues
    * the issuing job. Everything that can refuse the finalize (not a draft, not connected, a
-   * customer of the other mode) is checked before that transaction, or inside it before the
-   * number is taken, so a refused finalize takes no number.
+   * customer of another Stripe account or of the other mode) is checked before that transaction,
+   * or inside it before the number is taken, so a refused finalize takes no number.
    */
   async finalize(id: string): Promise<InvoiceResponse> {
     const tenantId = this.context.requireTenantId();
@@ -67,7 +66,7 @@ export class InvoiceLifecycleService {
         throw invoiceStateConflict('finalized', locked?.status ?? invoice.status, ['draft']);
       }
 
-      await this.requireCustomerInMode(manager, locked, client.mode);
+      await this.requireCustomerOfConnection(manager, locked, client);
       const timeZone = await this.calendar.timeZoneOf(tenantId, manager);
       const lines = await this.invoices.findLines(tenantId, id, manager);
 
@@ -116,16 +115,27 @@ export class InvoiceLifecycleService {
     return toInvoiceResponse(finalized);
   }
 
-  /** Rejects the finalize of a draft whose customer was created in the other Stripe mode. */
-  private async requireCustomerInMode(manager: EntityManager, invoice: InvoiceEntity, mode: StripeMode): Promise<void> {
+  /**
+   * Rejects the finalize of a draft whose customer the connected Stripe client cannot reach,
+   * because the customer lives in another Stripe account or in the other mode.
+   */
+  private async requireCustomerOfConnection(manager: EntityManager, invoice: InvoiceEntity, client: TenantStripeClient): Promise<void> {
     const customer = invoice.customerId ? await this.customers.findById(invoice.tenantId, invoice.customerId, manager) : null;
     if (!customer) {
       throw new Error(`Draft invoice ${invoice.id} has no stored customer`);
     }
-    if (customer.livemode !== (mode === 'live')) {
+
+    // NOTE: A customer stored before its account was recorded has a null account id, so only its mode is checked.
+    if (customer.stripeAccountId !== null && customer.stripeAccountId !== client.accountId) {
       throw new DomainError(
         'invalid_state',
-        `The customer was created in ${customer.livemode ? 'live' : 'test'} mode, but Stripe is connected in ${mode} mode. Create the customer again, then a new invoice.`,
+        `The customer belongs to Stripe account ${customer.stripeAccountId}, which is no longer connected (Stripe is connected to ${client.accountId}). Create the customer again under the connected account, then a new invoice.`,
+      );
+    }
+    if (customer.livemode !== (client.mode === 'live')) {
+      throw new DomainError(
+        'invalid_state',
+        `The customer was created in ${customer.livemode ? 'live' : 'test'} mode, but Stripe is connected in ${client.mode} mode. Create the customer again, then a new invoice.`,
       );
     }
   }

@@ -25,14 +25,21 @@ export class InvoiceStripeClient {
   }
 
   /**
-   * Returns the client and the customer of a B2B invoice. The customer must live in the mode the
-   * tenant is connected in now, since a Stripe customer exists in one mode only.
+   * Returns the client and the customer of a B2B invoice. The customer must live in the Stripe
+   * account and the mode the tenant is connected to now, because a Stripe customer exists in one
+   * account and one mode only.
    */
   async issuingContext(invoice: InvoiceEntity): Promise<IssuingContext> {
     const client = await this.clientFor(invoice.tenantId);
     const customer = invoice.customerId ? await this.customers.findById(invoice.tenantId, invoice.customerId) : null;
     if (!customer) {
       throw new PermanentJobError('customer_missing', `customer_missing: invoice ${invoice.id} names customer ${invoice.customerId}, which is not stored`);
+    }
+    if (customer.stripeAccountId !== null && customer.stripeAccountId !== client.accountId) {
+      throw new PermanentJobError(
+        'account_mismatch',
+        `account_mismatch: customer ${customer.id} lives in Stripe account ${customer.stripeAccountId}, but the tenant is connected to ${client.accountId}`,
+      );
     }
     if (customer.livemode !== (client.mode === 'live')) {
       throw new PermanentJobError(

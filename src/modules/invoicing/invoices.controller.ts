@@ -66,7 +66,7 @@ export class InvoicesController {
   @ApiResponse({ status: HttpStatus.NOT_FOUND, description: '`not_found`' })
   @ApiResponse({
     status: HttpStatus.CONFLICT,
-    description: '`invalid_state` (not a draft, or a customer of the other mode), `stripe_not_connected`, `idempotency_key_reused`, `idempotency_key_in_use`',
+    description: '`invalid_state` (not a draft, or a customer of another Stripe account or of the other mode), `stripe_not_connected`, `idempotency_key_reused`, `idempotency_key_in_use`',
   })
   @ApiResponse({ status: HttpStatus.UNPROCESSABLE_ENTITY, description: '`stripe_keys_invalid`' })
   async finalize(@Param('id') id: string): Promise<InvoiceResponse> {

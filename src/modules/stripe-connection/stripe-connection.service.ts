@@ -96,6 +96,9 @@ export class StripeConnectionService {
         disconnectedAt: null,
         stripeWebhookEndpointId: null,
         webhookRegistration: null,
+        // The previous connection may have been to another account, so its last event does not carry over.
+        // NOTE: An event received before this connect but processed after it still sets the time.
+        lastEventAt: null,
       });
       await this.tenancy.recordAudit(
         { tenantId, action: 'stripe.connected', details: { accountId: account.id, mode: pair.secret.mode, ...maskedKeys(keys) } },
