@@ -9,6 +9,7 @@ import { ClsModule } from 'nestjs-cls';
 import { APP_CONFIG, AppConfig, rateLimitKeyPrefix } from '../config/app-config';
 import { scopedTypeOrmModule } from '../database/scoped-data-source';
 import { cliActor } from './cli-actor';
+import { StripeConnectionModule } from '../modules/stripe-connection/stripe-connection.module';
 import { TenancyModule } from '../modules/tenancy/tenancy.module';
 import { WebhooksModule } from '../modules/webhooks/webhooks.module';
 import { QueuesRetryFailedCommand } from './queues-retry-failed.command';
@@ -36,10 +37,10 @@ class CliConfigModule {
 
 /**
  * The ops CLI's module, with only what its commands need: the database, the
- * request context, the Tenancy context without its controllers or workers, and
- * the Webhooks context's inbox and queue operations. It starts no HTTP server
- * and no worker; its Redis connections only produce and read jobs, and fail
- * fast when Redis is away.
+ * request context, the Tenancy context without its controllers or workers,
+ * the StripeConnection state read, and the Webhooks context's inbox and queue
+ * operations. It starts no HTTP server and no worker; its Redis connections
+ * only produce and read jobs, and fail fast when Redis is away.
  */
 @Module({})
 export class CliModule {
@@ -53,6 +54,8 @@ export class CliModule {
         CommonModule,
         // AuthService's login limits need it; no command uses it, and it connects lazily.
         RateLimitStoreModule.register({ redisUrl: config.redisUrl, keyPrefix: rateLimitKeyPrefix(config) }),
+        // tenants:live-mode reads the tenant's connection to refuse forbidding live mode while live keys are stored.
+        StripeConnectionModule.forCli(),
         TenancyModule.forRoles({ api: false, worker: false }, { systemActorLabel: cliActor().label }),
         // A CLI run fails at once when the database is away instead of retrying for half a minute.
         scopedTypeOrmModule(config.databaseUrl, { retryAttempts: 0, manualInitialization: !connect }),

@@ -27,7 +27,7 @@ export class TenantsLiveModeCommand extends OpsCommand<TenantsLiveModeOptions> {
     const tenant = await resolveTenant(options.tenant, this.admin);
     const updated = await this.admin.setLiveModeAllowed(tenant.id, options.allowed === 'true');
 
-    console.log(`Live mode for tenant ${updated.slug} is now ${updated.liveModeAllowed ? 'allowed' : 'not allowed'}.`);
+    console.log(`Live mode is now ${updated.liveModeAllowed ? 'allowed' : 'forbidden'} for tenant ${updated.slug}.`);
   }
 
   @Option({ flags: '--tenant <slug|id>', description: 'the tenant, by slug or id', required: true })

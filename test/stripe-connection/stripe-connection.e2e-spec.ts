@@ -1112,6 +1112,64 @@ describe('PUT ops/tenants/:tenantId/webhook-secret', () => {
     expect(resolved?.endpointSecrets).toEqual([secret]);
   });
 
+  it('keeps the replaced secret verifying for 24 hours', async () => {
+    const { tenant } = await connectedTenant();
+    const operator = await createOperatorAuth(t);
+    const token = ((await api.get(SETTINGS_PATH, tenant.auth)).body.webhook.url as string).split('/').pop() ?? '';
+    const registered = (await facade().resolveWebhookEndpoint(token))?.endpointSecrets ?? [];
+    const before = Date.now();
+
+    const response = await api.put(`/api/v1/ops/tenants/${tenant.tenantId}/webhook-secret`, operator, { secret });
+    const resolved = await facade().resolveWebhookEndpoint(token);
+    const [row] = await t.app
+      .get(DataSource)
+      .query(`SELECT retired_endpoint_secret_kept_until AS "keptUntil" FROM stripe_connections WHERE tenant_id = $1`, [tenant.tenantId]);
+
+    expect(response.status).toBe(204);
+    expect(registered).toHaveLength(1);
+    expect(resolved?.endpointSecrets).toEqual([secret, registered[0]]);
+    expect((row.keptUntil as Date).getTime()).toBeGreaterThanOrEqual(before + 24 * 60 * 60 * 1000);
+    expect((row.keptUntil as Date).getTime()).toBeLessThan(before + 25 * 60 * 60 * 1000);
+  });
+
+  it('keeps the replaced secret when the same secret is set twice', async () => {
+    const { tenant } = await connectedTenant();
+    const operator = await createOperatorAuth(t);
+    const token = ((await api.get(SETTINGS_PATH, tenant.auth)).body.webhook.url as string).split('/').pop() ?? '';
+    const registered = (await facade().resolveWebhookEndpoint(token))?.endpointSecrets ?? [];
+
+    await api.put(`/api/v1/ops/tenants/${tenant.tenantId}/webhook-secret`, operator, { secret });
+    await api.put(`/api/v1/ops/tenants/${tenant.tenantId}/webhook-secret`, operator, { secret });
+    const resolved = await facade().resolveWebhookEndpoint(token);
+
+    expect(resolved?.endpointSecrets).toEqual([secret, registered[0]]);
+  });
+
+  it('shows registration manual after replacing a registered secret', async () => {
+    const { tenant } = await connectedTenant();
+    const operator = await createOperatorAuth(t);
+    const registered = await api.get(SETTINGS_PATH, tenant.auth);
+
+    await api.put(`/api/v1/ops/tenants/${tenant.tenantId}/webhook-secret`, operator, { secret });
+    const settings = await api.get(SETTINGS_PATH, tenant.auth);
+
+    expect(registered.body.webhook.registration).toBe('automatic');
+    expect(settings.body.webhook.registration).toBe('manual');
+    expect(settings.body.webhook.signingSecret).toBe('endpoint');
+  });
+
+  it('still deletes the registered endpoint on disconnect after a hand-set secret', async () => {
+    const { tenant, account } = await connectedTenant();
+    const operator = await createOperatorAuth(t);
+    await api.put(`/api/v1/ops/tenants/${tenant.tenantId}/webhook-secret`, operator, { secret });
+
+    const response = await api.delete(CONNECT_PATH, tenant.auth);
+    const endpoints = await emulator.stripe(account.test.secretKey).webhookEndpoints.list();
+
+    expect(response.status).toBe(204);
+    expect(endpoints.data).toEqual([]);
+  });
+
   it('writes the webhook_secret_set audit entry', async () => {
     const tenant = await createTenant(t);
     const operator = await createOperatorAuth(t);

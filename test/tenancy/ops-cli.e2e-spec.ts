@@ -2,7 +2,8 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DataSource } from 'typeorm';
-import { uniqueSlug } from '../support/factories';
+import { createToken, uniqueSlug } from '../support/factories';
+import { createEmulatorAccount } from '../support/stripe-account';
 import { serviceLoginDatabaseUrl } from '../support/service-login';
 import { TestApp, startTestApp } from '../support/test-app';
 import { sessionCookieOf, strongPassword, uniqueEmail } from './tenancy-helpers';
@@ -93,6 +94,33 @@ describe('ops CLI', () => {
     const tenants: { live_mode_allowed: boolean }[] = await t.app.get(DataSource).query('SELECT live_mode_allowed FROM tenants WHERE id = $1', [tenantId]);
 
     expect(result.code).toBe(0);
+    expect(tenants[0].live_mode_allowed).toBe(true);
+  });
+
+  it('prints that live mode is forbidden', async () => {
+    const slug = uniqueSlug('cli-forbid');
+    const tenantId = lastLine((await cli('tenants:create', '--slug', slug, '--name', 'Forbidden')).stdout);
+    await cli('tenants:live-mode', '--tenant', tenantId, '--allowed', 'true');
+
+    const result = await cli('tenants:live-mode', '--tenant', slug, '--allowed', 'false');
+
+    expect(result.code).toBe(0);
+    expect(lastLine(result.stdout)).toBe(`Live mode is now forbidden for tenant ${slug}.`);
+  });
+
+  it('refuses to forbid live mode while live keys are connected', async () => {
+    const slug = uniqueSlug('cli-live-keys');
+    const tenantId = lastLine((await cli('tenants:create', '--slug', slug, '--name', 'Live keys')).stdout);
+    await cli('tenants:live-mode', '--tenant', tenantId, '--allowed', 'true');
+    const owner = await createToken(t, tenantId, 'owner');
+    const account = await createEmulatorAccount(t);
+    await t.http().post('/api/v1/settings/billing/stripe').set(owner).send(account.live).expect(201);
+
+    const result = await cli('tenants:live-mode', '--tenant', slug, '--allowed', 'false');
+    const tenants: { live_mode_allowed: boolean }[] = await t.app.get(DataSource).query('SELECT live_mode_allowed FROM tenants WHERE id = $1', [tenantId]);
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('switch to test keys');
     expect(tenants[0].live_mode_allowed).toBe(true);
   });
 

@@ -1,6 +1,7 @@
 import { TENANCY_ADMIN, TenancyAdmin } from '@app/contracts/tenancy.contracts';
 import { DataSource } from 'typeorm';
 import { createOperatorAuth, createTenant, uniqueSlug } from '../support/factories';
+import { createEmulatorAccount } from '../support/stripe-account';
 import { TestApp, startTestApp } from '../support/test-app';
 import { MISSING_ID, strongPassword, uniqueEmail } from './tenancy-helpers';
 
@@ -237,6 +238,35 @@ describe('POST /api/v1/ops/tenants/:tenantId/live-mode', () => {
     const events = await outboxEvents(tenant.tenantId);
     expect(events.map((event) => event.event_name)).toEqual(['tenancy.tenant_created', 'tenancy.live_mode_changed']);
     expect(events[1].payload).toEqual({ allowed: true });
+  });
+
+  it('rejects forbidding live mode while live keys are connected', async () => {
+    const tenant = await createTenant(t);
+    await t.http().post(`${TENANTS_PATH}/${tenant.tenantId}/live-mode`).set(operator).send({ allowed: true }).expect(200);
+    const account = await createEmulatorAccount(t);
+    await t.http().post('/api/v1/settings/billing/stripe').set(tenant.auth).send(account.live).expect(201);
+
+    const response = await t.http().post(`${TENANTS_PATH}/${tenant.tenantId}/live-mode`).set(operator).send({ allowed: false });
+    const settings = await t.http().get('/api/v1/settings/billing').set(tenant.auth).expect(200);
+
+    expect(response.status).toBe(409);
+    expect(response.body.code).toBe('invalid_state');
+    expect(response.body.detail).toContain('switch to test keys');
+    expect(settings.body.stripe.mode).toBe('live');
+    expect(settings.body.liveModeAllowed).toBe(true);
+  });
+
+  it('forbids live mode once the tenant is back on test keys', async () => {
+    const tenant = await createTenant(t);
+    await t.http().post(`${TENANTS_PATH}/${tenant.tenantId}/live-mode`).set(operator).send({ allowed: true }).expect(200);
+    const account = await createEmulatorAccount(t);
+    await t.http().post('/api/v1/settings/billing/stripe').set(tenant.auth).send(account.live).expect(201);
+    await t.http().put('/api/v1/settings/billing/stripe/keys').set(tenant.auth).send(account.test).expect(200);
+
+    const response = await t.http().post(`${TENANTS_PATH}/${tenant.tenantId}/live-mode`).set(operator).send({ allowed: false });
+
+    expect(response.status).toBe(200);
+    expect(response.body.liveModeAllowed).toBe(false);
   });
 
   it('answers 400 when allowed is not a boolean', async () => {

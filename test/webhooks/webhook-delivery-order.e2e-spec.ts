@@ -153,9 +153,23 @@ describe('Stripe deliveries out of order, twice and during a secret roll', () =>
       expect(row.verified_by).toBe('endpoint');
     });
 
+    it('verifies by the registered secret after a mistyped one', async () => {
+      const tenant = await connectedTenant();
+      await t.http().put(`/api/v1/ops/tenants/${tenant.tenantId}/webhook-secret`).set(operator).send({ secret: randomSecret() }).expect(204);
+
+      const stripeEventId = await emit(tenant.account.id);
+      const row = await finishedRow(dataSource, tenant.tenantId, stripeEventId);
+
+      expect(row.verified_by).toBe('endpoint');
+    });
+
     it('rejects deliveries once neither secret is the stored one', async () => {
       const tenant = await connectedTenant();
       await t.http().put(`/api/v1/ops/tenants/${tenant.tenantId}/webhook-secret`).set(operator).send({ secret: randomSecret() }).expect(204);
+      // As 24 hours later, when the registered secret that the PUT replaced stops verifying.
+      await dataSource.query(`UPDATE stripe_connections SET retired_endpoint_secret_kept_until = now() - interval '1 second' WHERE tenant_id = $1`, [
+        tenant.tenantId,
+      ]);
       await emulator().post(`/_emulator/webhook_endpoints/${await endpointIdOf(tenant.stripe)}/roll_secret`).send({}).expect(201);
 
       const stripeEventId = await emit(tenant.account.id);

@@ -17,7 +17,7 @@ export interface ConnectionView {
 
 /** A stored endpoint signing secret that this process cannot decrypt, which is a fault of the deployment. */
 export interface UndecryptableEndpointSecret {
-  /** `current` for the endpoint's own secret, `retired` for a disconnected endpoint's secret within its 14 days. */
+  /** `current` for the endpoint's own secret, `retired` for a replaced secret still kept (after a disconnect or an operator's change). */
   slot: 'current' | 'retired';
   /** The id of the APP_ENCRYPTION_KEY entry that the secret was encrypted under. */
   encryptionKeyId: string;
@@ -58,6 +58,14 @@ export interface StripeConnectionFacade {
 }
 
 export const STRIPE_CONNECTION_FACADE = Symbol('STRIPE_CONNECTION_FACADE');
+
+/**
+ * The read of a tenant's connection state alone. It needs no encryption key,
+ * so the ops CLI can offer it where the whole facade cannot be built.
+ */
+export type StripeConnectionState = Pick<StripeConnectionFacade, 'getConnection'>;
+
+export const STRIPE_CONNECTION_STATE = Symbol('STRIPE_CONNECTION_STATE');
 
 export class StripeConnectedEvent extends DomainEvent<{ accountId: string; mode: StripeMode }> {
   static override readonly eventName = 'stripe_connection.connected';

@@ -76,7 +76,7 @@ export class StripeConnectionEntity {
   @Column({ name: 'endpoint_secret_key_id', type: 'text', nullable: true })
   endpointSecretKeyId!: string | null;
 
-  /** Signing secret of the endpoint of an earlier connection, kept for late deliveries after a disconnect. */
+  /** A replaced signing secret, kept 14 days after a disconnect and 24 hours after an operator set a new one. */
   @Column({ name: 'retired_endpoint_secret_ciphertext', type: 'text', nullable: true })
   retiredEndpointSecretCiphertext!: string | null;
 

@@ -11,6 +11,7 @@ import { StripeClientFactory } from './stripe-client.factory';
 import { StripeConnectionEntity } from './stripe-connection.entity';
 import { storedKeysInvalid, stripeNotConnected } from './stripe-connection.errors';
 import { StripeConnectionRepository } from './stripe-connection.repository';
+import { toConnectionView } from './stripe-connection-state.reader';
 import { StripeConnectionService } from './stripe-connection.service';
 import { describeStripeError } from './webhook-endpoint.registrar';
 import { WebhookEndpointService } from './webhook-endpoint.service';
@@ -114,12 +115,4 @@ export class StripeConnectionFacadeService implements StripeConnectionFacade {
       return false;
     }
   }
-}
-
-function toConnectionView(connection: StripeConnectionEntity | null): ConnectionView {
-  if (!connection || connection.status === 'not_connected') {
-    return { status: 'not_connected', mode: null, accountId: null };
-  }
-
-  return { status: connection.status, mode: connection.mode, accountId: connection.accountId };
 }

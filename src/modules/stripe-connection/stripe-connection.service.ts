@@ -33,7 +33,7 @@ import {
 import { isAccountInUseViolation, StripeConnectionChanges, StripeConnectionRepository } from './stripe-connection.repository';
 import { ParsedKeyPair, parseKeyPair } from './stripe-key-format';
 import { describeStripeError } from './webhook-endpoint.registrar';
-import { WebhookEndpointService } from './webhook-endpoint.service';
+import { RETIRED_ENDPOINT_SECRET_DAYS, WebhookEndpointService } from './webhook-endpoint.service';
 
 /** The cause of a connection failure: the verify route, or a Stripe call another context made. */
 export type ConnectionFailureSource = 'verify' | 'stripe_call';
@@ -259,7 +259,7 @@ export class StripeConnectionService {
 
       const now = this.clock.now();
       const updated = await this.repository.update(manager, locked, {
-        ...this.endpoints.retireCurrentSecret(locked, now),
+        ...this.endpoints.retireCurrentSecret(locked, now, RETIRED_ENDPOINT_SECRET_DAYS * 24 * 60 * 60 * 1000),
         status: 'not_connected',
         mode: null,
         accountId: null,
@@ -343,12 +343,13 @@ export class StripeConnectionService {
 
   /**
    * The endpoint the service registered with the stored key, and a client to
-   * delete it. Null when there is none, or when the stored key cannot be
-   * decrypted: then the endpoint stays in Stripe, so that editing keys and
-   * disconnecting still work as the way out.
+   * delete it. Registration may read `manual` since an operator set the secret,
+   * but the endpoint is still the service's. Null when there is none, or when
+   * the stored key cannot be decrypted: then the endpoint stays in Stripe, so
+   * that editing keys and disconnecting still work as the way out.
    */
   private registeredEndpointOf(connection: StripeConnectionEntity): { id: string; stripe: Stripe } | null {
-    if (connection.stripeWebhookEndpointId === null || connection.webhookRegistration !== 'automatic') {
+    if (connection.stripeWebhookEndpointId === null) {
       return null;
     }
 

@@ -15,7 +15,7 @@ const MAX_ENTRIES = 10_000;
 /** A token resolved to its connection and decrypted endpoint secrets. */
 export interface ResolvedEndpoint {
   connection: StripeConnectionEntity;
-  /** Newest first: the current endpoint's secret, then a disconnected endpoint's within its 14 days. */
+  /** Newest first: the current endpoint's secret, then the retired one until its kept-until time. */
   secrets: string[];
   /** The stored secrets that did not decrypt, left out of `secrets`. */
   undecryptable: UndecryptableEndpointSecret[];

@@ -20,6 +20,12 @@ import { isWellFormedWebhookEndpointToken } from './webhook-endpoint-token';
 
 /** How long the signing secret of a disconnected endpoint keeps verifying late deliveries. */
 export const RETIRED_ENDPOINT_SECRET_DAYS = 14;
+/**
+ * How long a secret that an operator replaced keeps verifying: the 24 hours for
+ * which Stripe signs with both secrets when an endpoint's secret is rolled. A
+ * mistyped secret therefore leaves a working endpoint working for that long.
+ */
+export const REPLACED_ENDPOINT_SECRET_HOURS = 24;
 
 export type { ResolvedEndpoint } from './webhook-endpoint.cache';
 
@@ -149,7 +155,12 @@ export class WebhookEndpointService {
     }
   }
 
-  /** Store the signing secret of an endpoint the tenant pasted by hand; an operator action. */
+  /**
+   * Store the signing secret of an endpoint the tenant pasted by hand or rolled
+   * in the Dashboard; an operator action. The secret it replaces keeps
+   * verifying for 24 hours, and registration turns `manual`, because the
+   * service no longer holds the secret its own registration returned.
+   */
   async setSecretByOperator(tenantId: string, secret: string): Promise<void> {
     const tenant = await this.tenancy.getTenant(tenantId);
     if (!tenant) {
@@ -157,20 +168,30 @@ export class WebhookEndpointService {
     }
 
     await this.repository.ensureForTenant(tenantId);
-    await this.dataSource.transaction(async (manager) => {
+    const retiredUntil = await this.dataSource.transaction(async (manager) => {
       const locked = await this.repository.lockByTenant(manager, tenantId);
       if (!locked) {
         throw notFound('tenant');
       }
 
+      // Setting the current secret again (a retried request) must not push the
+      // replaced secret out of the retired slot.
+      const retired = this.isCurrentSecret(locked, secret) ? {} : this.retireCurrentSecret(locked, this.clock.now(), REPLACED_ENDPOINT_SECRET_HOURS * 60 * 60 * 1000);
       const encrypted = this.cipher.encrypt(secret, endpointSecretAssociatedData(tenantId));
-      await this.repository.update(manager, locked, { endpointSecretCiphertext: encrypted.ciphertext, endpointSecretKeyId: encrypted.keyId });
+      await this.repository.update(manager, locked, {
+        ...retired,
+        endpointSecretCiphertext: encrypted.ciphertext,
+        endpointSecretKeyId: encrypted.keyId,
+        ...(locked.webhookRegistration === 'automatic' ? { webhookRegistration: 'manual' as const } : {}),
+      });
       await this.tenancy.recordAudit(
         { tenantId, action: 'tenant.webhook_secret_set', details: { replacedEarlierSecret: locked.endpointSecretCiphertext !== null } },
         manager,
       );
+
+      return retired.retiredEndpointSecretKeptUntil ?? null;
     });
-    this.logger.log({ tenantId }, 'Operator set the tenant endpoint signing secret');
+    this.logger.log({ tenantId, replacedSecretKeptUntil: retiredUntil?.toISOString() ?? null }, 'Operator set the tenant endpoint signing secret');
   }
 
   /**
@@ -218,8 +239,12 @@ export class WebhookEndpointService {
     return resolved;
   }
 
-  /** Build the column changes that move the current endpoint secret to the retired slot, kept 14 days. */
-  retireCurrentSecret(connection: StripeConnectionEntity, now: Date): Partial<StripeConnectionEntity> {
+  /**
+   * Build the column changes that move the current endpoint secret to the
+   * retired slot for `keptForMs`. There is one retired slot, so a secret
+   * already retired there stops verifying at once.
+   */
+  retireCurrentSecret(connection: StripeConnectionEntity, now: Date, keptForMs: number): Partial<StripeConnectionEntity> {
     if (connection.endpointSecretCiphertext === null) {
       return {};
     }
@@ -229,8 +254,26 @@ export class WebhookEndpointService {
       endpointSecretKeyId: null,
       retiredEndpointSecretCiphertext: connection.endpointSecretCiphertext,
       retiredEndpointSecretKeyId: connection.endpointSecretKeyId,
-      retiredEndpointSecretKeptUntil: new Date(now.getTime() + RETIRED_ENDPOINT_SECRET_DAYS * 24 * 60 * 60 * 1000),
+      retiredEndpointSecretKeptUntil: new Date(now.getTime() + keptForMs),
     };
+  }
+
+  /** Check whether `secret` is the stored current secret; a secret that cannot be decrypted counts as different. */
+  private isCurrentSecret(connection: StripeConnectionEntity, secret: string): boolean {
+    if (connection.endpointSecretCiphertext === null || connection.endpointSecretKeyId === null) {
+      return false;
+    }
+
+    try {
+      const current = this.cipher.decrypt(
+        { keyId: connection.endpointSecretKeyId, ciphertext: connection.endpointSecretCiphertext },
+        endpointSecretAssociatedData(connection.tenantId),
+      );
+
+      return current === secret;
+    } catch {
+      return false;
+    }
   }
 
   /**

@@ -11,6 +11,13 @@ export function tokenNotFound(): DomainError {
   return notFound('token');
 }
 
+export function liveConnectionBlocksForbiddingLiveMode(): DomainError {
+  return new DomainError(
+    'invalid_state',
+    'The tenant is connected to Stripe with live keys. Have the tenant switch to test keys in Settings → Billing (or disconnect Stripe), then forbid live mode.',
+  );
+}
+
 export function alreadyExists(field: string, message: string, detail: string): DomainError {
   return new DomainError('already_exists', detail, { errors: [{ field, message }] });
 }

@@ -1,8 +1,9 @@
 import { RequestContext } from '@app/common/context/request-context';
 import { OutboxWriter } from '@app/common/outbox/outbox.writer';
 import { FieldError } from '@app/common/errors/domain-error';
+import { STRIPE_CONNECTION_STATE, StripeConnectionState } from '@app/contracts/stripe-connection.contracts';
 import { CreateTenantInput, LiveModeAllowedEvent, TenantCreatedEvent } from '@app/contracts/tenancy.contracts';
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
@@ -11,7 +12,7 @@ import { Page, PageRequest } from './keyset-page';
 import { TenantEntity } from './tenant.entity';
 import { DEFAULT_TIME_ZONE, checkName, checkSlug, checkTimeZone, normalizeTimeZone } from './tenant-validation';
 import { TenantsRepository } from './tenants.repository';
-import { alreadyExists, assertValid, isUniqueViolation, tenantNotFound } from './tenancy.errors';
+import { alreadyExists, assertValid, isUniqueViolation, liveConnectionBlocksForbiddingLiveMode, tenantNotFound } from './tenancy.errors';
 import { TenantBody, toTenantBody } from './tenancy.mappers';
 
 export interface UpdateTenantInput {
@@ -30,6 +31,7 @@ export class TenantsService {
     private readonly auditLog: AuditLogService,
     private readonly outbox: OutboxWriter,
     private readonly context: RequestContext,
+    @Inject(STRIPE_CONNECTION_STATE) private readonly stripeConnection: StripeConnectionState,
   ) {}
 
   /**
@@ -123,7 +125,12 @@ export class TenantsService {
     return toTenantBody(tenant);
   }
 
-  /** Set whether the tenant may connect live Stripe keys. Setting the current value again changes nothing and records nothing. */
+  /**
+   * Set whether the tenant may connect live Stripe keys. Setting the current
+   * value again changes nothing and records nothing. Forbidding live mode while
+   * the tenant holds live keys is `invalid_state`: the flag is checked only when
+   * keys are submitted, so it would not stop the stored keys from taking live payments.
+   */
   async setLiveModeAllowed(tenantId: string, allowed: boolean): Promise<TenantBody> {
     const tenant = await this.dataSource.transaction(async (manager) => {
       const current = await this.tenants.lockById(manager, tenantId);
@@ -132,6 +139,10 @@ export class TenantsService {
       }
       if (current.liveModeAllowed === allowed) {
         return current;
+      }
+      // NOTE: a connect with live keys that read the flag before this lock can still store them after this check.
+      if (!allowed && (await this.holdsLiveKeys(tenantId))) {
+        throw liveConnectionBlocksForbiddingLiveMode();
       }
 
       current.liveModeAllowed = allowed;
@@ -145,5 +156,12 @@ export class TenantsService {
     this.logger.log({ tenantId, liveModeAllowed: allowed }, 'Tenant live mode set');
 
     return toTenantBody(tenant);
+  }
+
+  /** Check whether the tenant's connection stores live keys, working (`connected`) or not (`error`, which verify can restore). */
+  private async holdsLiveKeys(tenantId: string): Promise<boolean> {
+    const connection = await this.stripeConnection.getConnection(tenantId);
+
+    return connection.status !== 'not_connected' && connection.mode === 'live';
   }
 }
