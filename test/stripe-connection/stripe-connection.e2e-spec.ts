@@ -1145,7 +1145,7 @@ describe('PUT ops/tenants/:tenantId/webhook-secret', () => {
     expect(resolved?.endpointSecrets).toEqual([secret, registered[0]]);
   });
 
-  it('shows registration manual after replacing a registered secret', async () => {
+  it('keeps registration automatic after replacing a registered secret', async () => {
     const { tenant } = await connectedTenant();
     const operator = await createOperatorAuth(t);
     const registered = await api.get(SETTINGS_PATH, tenant.auth);
@@ -1154,7 +1154,7 @@ describe('PUT ops/tenants/:tenantId/webhook-secret', () => {
     const settings = await api.get(SETTINGS_PATH, tenant.auth);
 
     expect(registered.body.webhook.registration).toBe('automatic');
-    expect(settings.body.webhook.registration).toBe('manual');
+    expect(settings.body.webhook.registration).toBe('automatic');
     expect(settings.body.webhook.signingSecret).toBe('endpoint');
   });
 

@@ -343,10 +343,9 @@ export class StripeConnectionService {
 
   /**
    * The endpoint the service registered with the stored key, and a client to
-   * delete it. Registration may read `manual` since an operator set the secret,
-   * but the endpoint is still the service's. Null when there is none, or when
-   * the stored key cannot be decrypted: then the endpoint stays in Stripe, so
-   * that editing keys and disconnecting still work as the way out.
+   * delete it. Null when there is none, or when the stored key cannot be
+   * decrypted: then the endpoint stays in Stripe, so that editing keys and
+   * disconnecting still work as the way out.
    */
   private registeredEndpointOf(connection: StripeConnectionEntity): { id: string; stripe: Stripe } | null {
     if (connection.stripeWebhookEndpointId === null) {

@@ -158,8 +158,8 @@ export class WebhookEndpointService {
   /**
    * Store the signing secret of an endpoint the tenant pasted by hand or rolled
    * in the Dashboard; an operator action. The secret it replaces keeps
-   * verifying for 24 hours, and registration turns `manual`, because the
-   * service no longer holds the secret its own registration returned.
+   * verifying for 24 hours. A registered endpoint stays `automatic`: it is
+   * still in the tenant's Stripe account, and the tenant has nothing to paste.
    */
   async setSecretByOperator(tenantId: string, secret: string): Promise<void> {
     const tenant = await this.tenancy.getTenant(tenantId);
@@ -182,7 +182,6 @@ export class WebhookEndpointService {
         ...retired,
         endpointSecretCiphertext: encrypted.ciphertext,
         endpointSecretKeyId: encrypted.keyId,
-        ...(locked.webhookRegistration === 'automatic' ? { webhookRegistration: 'manual' as const } : {}),
       });
       await this.tenancy.recordAudit(
         { tenantId, action: 'tenant.webhook_secret_set', details: { replacedEarlierSecret: locked.endpointSecretCiphertext !== null } },
