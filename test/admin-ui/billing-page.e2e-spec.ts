@@ -45,6 +45,10 @@ afterAll(async () => {
   await t?.close();
 });
 
+
+/** A Stripe error as long as the ones Stripe sends, so the invoice table must wrap it. */
+const LONG_STRIPE_ERROR =
+  "stripe_keys_invalid: Stripe rejected the stored secret key. Verify the connection or enter new keys in Settings → Billing (attempt 3 of 10, retrying).";
 describe('admin UI routes', () => {
   it('redirects /admin to Settings → Billing', async () => {
     const response = await t.http().get('/admin');
@@ -462,12 +466,14 @@ describeInBrowser('billing page in Chromium', () => {
           .get(DataSource)
           .query(
             `UPDATE invoices SET stripe_error_job = 'send', stripe_error_code = 'stripe_keys_invalid', stripe_error_message = $2, stripe_error_at = now() WHERE id = $1`,
-            [invoice.id, 'stripe_keys_invalid: Stripe rejected the secret key.'],
+            [invoice.id, LONG_STRIPE_ERROR],
           );
         await page.reload();
         await page.locator('#page-status', { hasText: 'Showing' }).waitFor();
         expect(await invoiceRow.textContent()).toContain('Stripe error');
-        expect(await invoiceRow.textContent()).toContain('stripe_keys_invalid: Stripe rejected the secret key.');
+        expect(await invoiceRow.textContent()).toContain(LONG_STRIPE_ERROR);
+        // A long message wraps inside its cell, so the table fits the card at desktop width.
+        expect(await page.evaluate<number>(`document.querySelector('.table-wrap').scrollWidth - document.querySelector('.table-wrap').clientWidth`)).toBeLessThanOrEqual(0);
         expect(problems).toEqual([]);
       } finally {
         await context.close();

@@ -28,7 +28,8 @@ function renderInvoice(invoice) {
     'tr',
     { 'data-invoice-id': invoice.id },
     cell(invoice.number ? h('span', { className: 'mono', text: invoice.number }) : none('Draft (no number yet)')),
-    cell(status),
+    // A Stripe error message can be long, so this cell wraps instead of widening the table.
+    cell(status, 'wrap'),
     cell(formatMoney(invoice.total, invoice.currency), 'numeric'),
     cell(formatMoney(invoice.amountPaid, invoice.currency), 'numeric'),
     cell(invoice.dueDate ? formatCalendarDate(invoice.dueDate) : none()),
