@@ -119,6 +119,13 @@ describe('ops CLI for webhooks and queues', () => {
     });
   });
 
+  it('webhooks:list rejects a time without its UTC offset', async () => {
+    const result = await cli('webhooks:list', '--since', '2026-12-04T03:00:00');
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('--since: must be an ISO 8601 time with its UTC offset, such as 2026-12-04T03:00:00Z (got "2026-12-04T03:00:00")');
+  });
+
   it('webhooks:show prints one event with its payload', async () => {
     const tenant = await tenantWithFailedEvent();
 

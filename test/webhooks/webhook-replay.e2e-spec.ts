@@ -162,6 +162,13 @@ describe('Webhook event replay', () => {
       expect(before.body.data.length).toBeGreaterThanOrEqual(1);
     });
 
+    it('rejects a time without its UTC offset', async () => {
+      const response = await t.http().get(EVENTS).query({ since: '2026-12-05T10:00:00' }).set(operator);
+
+      expect(response.status).toBe(400);
+      expect(response.body.errors).toEqual([{ field: 'since', message: 'must be an ISO 8601 time with its UTC offset, such as 2026-12-04T03:00:00Z' }]);
+    });
+
     it('rejects a time window that ends before it starts', async () => {
       const response = await t.http().get(EVENTS).query({ since: '2026-12-05T10:00:00Z', until: '2026-12-05T09:00:00Z' }).set(operator);
 

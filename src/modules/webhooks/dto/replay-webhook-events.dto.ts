@@ -1,5 +1,6 @@
+import { INSTANT_MESSAGE, INSTANT_WITH_OFFSET } from '@app/common/time/instant';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsISO8601, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { IsBoolean, IsIn, IsISO8601, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
 
 /** The finished statuses a bulk replay may select. */
 export const BULK_REPLAY_STATUSES = ['failed', 'ignored', 'processed'] as const;
@@ -22,12 +23,14 @@ export class ReplayWebhookEventsDto {
 
   @ApiPropertyOptional({ format: 'date-time', description: 'Received at or after this time' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsISO8601({ strict: true }, { message: INSTANT_MESSAGE })
+  @Matches(INSTANT_WITH_OFFSET, { message: INSTANT_MESSAGE })
   since?: string;
 
   @ApiPropertyOptional({ format: 'date-time', description: 'Received before this time' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsISO8601({ strict: true }, { message: INSTANT_MESSAGE })
+  @Matches(INSTANT_WITH_OFFSET, { message: INSTANT_MESSAGE })
   until?: string;
 
   @ApiPropertyOptional({ description: 'Count the events a replay would run, and replay none' })
