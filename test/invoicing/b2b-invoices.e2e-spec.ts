@@ -135,6 +135,16 @@ describe('B2B invoices', () => {
       expect(response.body.errors).toEqual([{ field: 'lines.0', message: 'must be an invoice line: an object with description, quantity and unitAmount' }]);
     });
 
+    it('rejects a line given as an array', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const customer = await createCustomer(t, tenant);
+
+      const response = await t.http().post(INVOICES).set(tenant.auth).send({ customerId: customer.id, currency: 'usd', lines: [[TWO_LINES[0]], TWO_LINES[1]] });
+
+      expect(response.status).toBe(400);
+      expect(response.body.errors).toEqual([{ field: 'lines.0', message: 'must be an invoice line: an object with description, quantity and unitAmount' }]);
+    });
+
     it('says what each field of an empty line expects', async () => {
       const tenant = await connectedB2bTenant(t);
       const customer = await createCustomer(t, tenant);

@@ -1,6 +1,6 @@
 import { MAXIMUM_AMOUNT } from '@app/common/money/currencies';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayMinSize,
@@ -70,6 +70,9 @@ export class CreateInvoiceDto {
   @ArrayMaxSize(MAX_INVOICE_LINES, { message: LINES_MESSAGE })
   @ValidateNested({ each: true, message: `must be an invoice line: ${LINE_SHAPE}` })
   @Type(() => InvoiceLineDto)
+  // Nested validation would look inside a line given as an array and report its items as
+  // lines.0.0…, so such a line is replaced by null, which fails as one line that is not an object.
+  @Transform(({ value }: { value: unknown }) => (Array.isArray(value) ? value.map((line: unknown) => (Array.isArray(line) ? null : line)) : value))
   lines!: InvoiceLineDto[];
 
   @ApiPropertyOptional({ example: 'PO 4711', maxLength: 1000, description: "Shown on the invoice as Stripe's description." })
