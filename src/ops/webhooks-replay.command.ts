@@ -4,9 +4,11 @@ import { TENANCY_ADMIN, TenancyAdmin } from '@app/contracts/tenancy.contracts';
 import { REPLAYABLE_WEBHOOK_EVENT_STATUSES, WEBHOOKS_ADMIN, WebhooksAdmin } from '@app/contracts/webhooks.contracts';
 import { Inject } from '@nestjs/common';
 import { Command, Option } from 'nest-commander';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { parseChoiceOption } from './choice-option';
 import { cliActor } from './cli-actor';
 import { OpsCommand, resolveTenant } from './ops-command';
+import { assertRedisReachable } from './redis-check';
 import { parseTimeOption } from './time-option';
 
 interface WebhooksReplayOptions {
@@ -29,6 +31,7 @@ export class WebhooksReplayCommand extends OpsCommand<WebhooksReplayOptions> {
     context: RequestContext,
     @Inject(TENANCY_ADMIN) private readonly tenancyAdmin: TenancyAdmin,
     @Inject(WEBHOOKS_ADMIN) private readonly webhooks: WebhooksAdmin,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super(context);
   }
@@ -40,6 +43,7 @@ export class WebhooksReplayCommand extends OpsCommand<WebhooksReplayOptions> {
         throw validationFailed([{ field: 'id', message: 'replays one event: leave out --status, --tenant, --type, --since, --until and --dry-run' }]);
       }
 
+      await assertRedisReachable(this.config);
       await this.webhooks.replayEvent(options.id.trim(), cliActor());
       console.log(`Replayed webhook event ${options.id.trim()}. Follow it with: npm run ops -- webhooks:show --id ${options.id.trim()}`);
 
@@ -52,6 +56,10 @@ export class WebhooksReplayCommand extends OpsCommand<WebhooksReplayOptions> {
     }
 
     const tenant = options.tenant === undefined ? undefined : await resolveTenant(options.tenant, this.tenancyAdmin);
+    // A dry run only counts rows, so it works without Redis.
+    if (options.dryRun !== true) {
+      await assertRedisReachable(this.config);
+    }
     const result = await this.webhooks.replayEvents(
       {
         tenantId: tenant?.id,

@@ -234,7 +234,7 @@ describe('ops CLI for webhooks and queues', () => {
       expect(row.attempts).toBe(2);
     });
 
-    describe.each([['queues:stats'], ['queues:retry-failed', '--queue', 'webhook-events']])('%s without Redis', (...args) => {
+    describe.each([['queues:stats'], ['queues:retry-failed', '--queue', 'webhook-events'], ['webhooks:replay', '--status', 'failed']])('%s without Redis', (...args) => {
       let result: CliResult;
 
       beforeAll(async () => {
