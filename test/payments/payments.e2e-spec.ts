@@ -531,7 +531,7 @@ describe('payments', () => {
       expect(response.status).toBe(400);
     });
 
-    it.each(['abc', '0', '-1', '101', '2.5'])('names the allowed range for limit=%s', async (limit) => {
+    it.each(['abc', '0', '-1', '101', '2.5', '0x10', '1e1', ' 5', '00000001'])('names the allowed range for limit=%s', async (limit) => {
       const tenant = await createTenant(t);
 
       const response = await t.http().get(PAYMENTS).query({ limit }).set(tenant.auth);
