@@ -24,6 +24,10 @@ describe('checkChargeAmount', () => {
     expect(checkChargeAmount(49, 'usd')).toMatch(/at least 50/);
   });
 
+  it('names the maximum for an integer beyond 2^53', () => {
+    expect(checkChargeAmount(1e20, 'usd')).toBe(`must be at most ${MAXIMUM_AMOUNT} (Stripe's maximum charge)`);
+  });
+
   it('rejects an amount above the maximum', () => {
     expect(checkChargeAmount(MAXIMUM_AMOUNT + 1, 'usd')).toMatch(/at most/);
   });

@@ -82,7 +82,7 @@ export function checkAmount(amount: number, currency: string): string | null {
   if (!info) {
     return `currency "${currency}" is not supported`;
   }
-  if (!Number.isSafeInteger(amount) || amount <= 0) {
+  if (!Number.isInteger(amount) || amount <= 0) {
     return 'must be a positive integer in the currency\'s minor unit';
   }
   if (amount > MAXIMUM_AMOUNT) {
