@@ -351,15 +351,15 @@ describe('B2B invoices', () => {
       const other = await reconnectToNewAccount(tenant);
       const draft = await createDraft(t, tenant, customer.id);
 
-      const refused = await finalize(t, tenant, draft.id);
+      const rejected = await finalize(t, tenant, draft.id);
       const sequences = await dataSource(t).query(`SELECT * FROM invoice_number_sequences WHERE tenant_id = $1`, [tenant.tenantId]);
       const stored = await getInvoice(t, tenant, draft.id);
 
-      expect(refused.status).toBe(409);
-      expect(refused.body.code).toBe('invalid_state');
-      expect(refused.body.detail).toContain(`belongs to Stripe account ${tenant.account.id}, which is no longer connected`);
-      expect(refused.body.detail).toContain(`connected to ${other.id}`);
-      expect(refused.body.detail).toContain('Create the customer again under the connected account');
+      expect(rejected.status).toBe(409);
+      expect(rejected.body.code).toBe('invalid_state');
+      expect(rejected.body.detail).toContain(`belongs to Stripe account ${tenant.account.id}, which is no longer connected`);
+      expect(rejected.body.detail).toContain(`connected to ${other.id}`);
+      expect(rejected.body.detail).toContain('Create the customer again under the connected account');
       expect(stored.status).toBe('draft');
       expect(stored.number).toBeNull();
       expect(sequences).toEqual([]);

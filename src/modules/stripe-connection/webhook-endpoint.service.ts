@@ -277,8 +277,8 @@ export class WebhookEndpointService {
 
   /**
    * Decrypt a stored secret into `resolved.secrets`, or record it as undecryptable. Intake logs
-   * each delivery that it then rejects with 503 at error level, so this line is only a warning,
-   * written at most once per cache entry.
+   * each delivery it then rejects with 503 as an error, so this is only a warning. It runs when a
+   * token is resolved, which WebhookEndpointCache keeps for 5 seconds.
    */
   private addDecrypted(resolved: ResolvedEndpoint, slot: UndecryptableEndpointSecret['slot'], keyId: string | null, ciphertext: string | null): void {
     if (keyId === null || ciphertext === null) {

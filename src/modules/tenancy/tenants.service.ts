@@ -128,8 +128,8 @@ export class TenantsService {
   /**
    * Set whether the tenant may connect live Stripe keys. Setting the current
    * value again changes nothing and records nothing. Forbidding live mode while
-   * the tenant holds live keys is `invalid_state`: the flag is checked only when
-   * keys are submitted, so it would not stop the stored keys from taking live payments.
+   * the tenant has live keys stored raises `invalid_state`. The flag is checked
+   * only when keys are submitted, so it would not stop stored keys from taking live payments.
    */
   async setLiveModeAllowed(tenantId: string, allowed: boolean): Promise<TenantBody> {
     const tenant = await this.dataSource.transaction(async (manager) => {
@@ -141,7 +141,7 @@ export class TenantsService {
         return current;
       }
       // NOTE: a connect with live keys that read the flag before this lock can still store them after this check.
-      if (!allowed && (await this.holdsLiveKeys(tenantId))) {
+      if (!allowed && (await this.hasLiveKeys(tenantId))) {
         throw liveConnectionBlocksForbiddingLiveMode();
       }
 
@@ -159,7 +159,7 @@ export class TenantsService {
   }
 
   /** Check whether the tenant's connection stores live keys, working (`connected`) or not (`error`, which verify can restore). */
-  private async holdsLiveKeys(tenantId: string): Promise<boolean> {
+  private async hasLiveKeys(tenantId: string): Promise<boolean> {
     const connection = await this.stripeConnection.getConnection(tenantId);
 
     return connection.status !== 'not_connected' && connection.mode === 'live';

@@ -190,9 +190,9 @@ export class WebhookEventsRepository {
 
   private async insertAll(tenantId: string, events: Omit<NewWebhookEvent, 'tenantId'>[]): Promise<(string | null)[]> {
     // Rows are inserted in key order. Each api process batches the deliveries
-    // it gets, so two processes can hold the same redeliveries in opposite
-    // orders, and without a common order each insert could wait on a key the
-    // other holds: a deadlock that PostgreSQL breaks by failing one of them.
+    // it gets, so two processes can have the same redeliveries in opposite
+    // orders. Without a common order each insert could wait on a key the other
+    // inserted, and PostgreSQL breaks that deadlock by failing one of them.
     const sorted = [...events].sort(compareKeys);
 
     // The bodies travel as one binary parameter with each body's offset and

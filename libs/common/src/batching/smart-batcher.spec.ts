@@ -1,6 +1,6 @@
 import { SmartBatcher } from './smart-batcher';
 
-/** A batch runner whose batches finish only when the test calls finish or fail. */
+/** Build a batch runner whose batches finish only when the test calls finish or fail. */
 function heldRunner() {
   const calls: { key: string; requests: number[]; finish(): void; fail(error: unknown): void }[] = [];
   const run = (key: string, requests: number[]) =>
