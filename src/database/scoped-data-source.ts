@@ -33,7 +33,11 @@ export function scopedTypeOrmModule(databaseUrl: string, overrides: Partial<Type
         await dataSource.initialize();
       }
       const context = new RequestContext(ClsServiceManager.getClsService());
-      scopeConnections(dataSource, () => context.databaseScope());
+      scopeConnections(
+        dataSource,
+        () => context.databaseScope(),
+        () => context.sharedConnection(),
+      );
 
       return dataSource;
     },

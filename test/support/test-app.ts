@@ -104,7 +104,11 @@ export async function startTestApp(env: Record<string, string> = {}, emulator?: 
 export function scopeTestCodeAcrossTenants(app: INestApplicationContext): void {
   const context = app.get(RequestContext);
   const cls = ClsServiceManager.getClsService();
-  scopeConnections(app.get(DataSource), () => (cls.isActive() ? context.databaseScope() : { role: CROSS_TENANT_ROLE, tenantId: '' }));
+  scopeConnections(
+    app.get(DataSource),
+    () => (cls.isActive() ? context.databaseScope() : { role: CROSS_TENANT_ROLE, tenantId: '' }),
+    () => context.sharedConnection(),
+  );
 }
 
 /** Poll until `check` returns a value other than undefined, or fail after `timeoutMs`. */

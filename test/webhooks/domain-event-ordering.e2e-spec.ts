@@ -1,6 +1,7 @@
 import { rolesFor } from '@app/common/app-roles';
 import { DomainEvent } from '@app/common/events/domain-event';
 import { OnDomainEvent } from '@app/common/events/on-domain-event.decorator';
+import { ConsumerPositions, positionKey } from '@app/common/outbox/consumer-positions';
 import { claimMessage } from '@app/common/outbox/processed-message.entity';
 import { OutboxWriter } from '@app/common/outbox/outbox.writer';
 import { JOB_DELIVER_DOMAIN_EVENT, QUEUE_DOMAIN_EVENTS } from '@app/common/queues/queue-names';
@@ -269,6 +270,53 @@ describe('Domain events in aggregate order', () => {
 
       expect(consumers.appliedBy('test.first', aggregateId)).toEqual([1]);
       expect(consumers.callsOf('test.first', aggregateId)).toBe(1);
+    });
+  });
+
+  describe('consumer positions', () => {
+    async function storedPosition(consumer: string, aggregateId: string): Promise<number | undefined> {
+      const rows: { last_sequence: string }[] = await dataSource.query(
+        `SELECT last_sequence FROM consumer_aggregate_positions WHERE consumer = $1 AND tenant_id = $2 AND aggregate_id = $3`,
+        [consumer, tenantId, aggregateId],
+      );
+
+      return rows.length === 0 ? undefined : Number(rows[0].last_sequence);
+    }
+
+    it('advance several aggregates in one statement, keeping the highest of a key named twice', async () => {
+      const positions = worker.get(ConsumerPositions);
+      const first = randomUUID();
+      const second = randomUUID();
+
+      await positions.advanceAll(tenantId, [
+        { consumer: 'test.first', aggregateId: first, sequence: 2 },
+        { consumer: 'test.first', aggregateId: first, sequence: 5 },
+        { consumer: 'test.first', aggregateId: first, sequence: 3 },
+        { consumer: 'test.first', aggregateId: second, sequence: 1 },
+      ]);
+      await positions.advanceAll(tenantId, [{ consumer: 'test.first', aggregateId: first, sequence: 4 }]);
+
+      expect(await storedPosition('test.first', first)).toBe(5);
+      expect(await storedPosition('test.first', second)).toBe(1);
+      const read = await positions.positionsOf(tenantId, [
+        { consumer: 'test.first', aggregateId: first },
+        { consumer: 'test.first', aggregateId: second },
+        { consumer: 'test.other', aggregateId: first },
+      ]);
+      expect(read).toEqual(new Map([
+        [positionKey('test.first', first), 5],
+        [positionKey('test.first', second), 1],
+      ]));
+    });
+
+    it('are stored after events of one aggregate written together are applied in order', async () => {
+      const aggregateId = randomUUID();
+
+      await write(worker, thing(aggregateId, 1), thing(aggregateId, 2), thing(aggregateId, 3));
+      const position = await eventually(async () => ((await storedPosition('test.first', aggregateId)) === 3 ? 3 : undefined));
+
+      expect(position).toBe(3);
+      expect(consumers.appliedBy('test.first', aggregateId)).toEqual([1, 2, 3]);
     });
   });
 

@@ -5,6 +5,7 @@ import { StripeEventHandlerMetadata } from '@app/common/stripe/on-stripe-event.d
 import { ConnectionView, StripeConnectionFacade } from '@app/contracts/stripe-connection.contracts';
 import { Logger } from '@nestjs/common';
 import { Job } from 'bullmq';
+import { DataSource } from 'typeorm';
 import { DomainError } from '@app/common/errors/domain-error';
 import { StripeObjectConfirmation } from './stripe-object-confirmation';
 import { ClaimedWebhookEvent, WebhookEventsRepository } from './webhook-events.repository';
@@ -68,10 +69,14 @@ function setUp(
         ? jest.fn().mockRejectedValue(options.inTenantAccount)
         : jest.fn().mockResolvedValue(options.inTenantAccount ?? true),
   };
-  const context = { runAsTenant: (_tenantId: string, work: () => Promise<unknown>) => work() };
+  const context = {
+    runAsTenant: (_tenantId: string, work: () => Promise<unknown>) => work(),
+    runOnOneConnection: jest.fn((_dataSource: DataSource, work: () => Promise<unknown>) => work()),
+  };
   const discovery = { findMethods: () => [handler] };
   const processor = new WebhookEventsProcessor(
     facade as unknown as StripeConnectionFacade,
+    {} as DataSource,
     context as unknown as RequestContext,
     discovery as unknown as MethodDiscovery,
     repository as unknown as WebhookEventsRepository,
@@ -80,7 +85,7 @@ function setUp(
   );
   processor.onModuleInit();
 
-  return { processor, repository, facade, confirmation };
+  return { processor, repository, facade, confirmation, context };
 }
 
 describe('WebhookEventsProcessor', () => {
@@ -307,12 +312,13 @@ describe('WebhookEventsProcessor', () => {
     expect(thrown.stack).not.toContain('sk_test_abcdefghijklmnop');
   });
 
-  it('shares statements between concurrent jobs of a tenant', async () => {
+  it('shares statements and one connection between concurrent jobs of a tenant', async () => {
     const otherRowId = '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
-    const { processor, repository, facade } = setUp(jest.fn().mockResolvedValue({ result: 'processed' }));
+    const { processor, repository, facade, context } = setUp(jest.fn().mockResolvedValue({ result: 'processed' }));
 
     await Promise.all([processor.process(job()), processor.process(job(0, 8, undefined, otherRowId))]);
 
+    expect(context.runOnOneConnection).toHaveBeenCalledTimes(1);
     expect(repository.claimBatch).toHaveBeenCalledTimes(1);
     expect(repository.claimBatch).toHaveBeenCalledWith(TENANT_ID, [
       { id: ROW_ID, generation: 0 },
@@ -359,5 +365,25 @@ describe('WebhookEventsProcessor', () => {
     expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected']);
     expect(handle).not.toHaveBeenCalled();
     expect(repository.recordOutcomes).not.toHaveBeenCalled();
+  });
+
+  it('retries only the dispatched jobs when the outcome statement fails', async () => {
+    const otherRowId = '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
+    const handle = jest.fn(async (_payload: unknown, context: { inboxEventId: string }) => {
+      if (context.inboxEventId === otherRowId) {
+        throw new PermanentJobError('stripe_keys_invalid', 'The key was revoked');
+      }
+
+      return { result: 'processed' };
+    });
+    const { processor, repository } = setUp(handle);
+    repository.recordOutcomes.mockRejectedValueOnce(new Error('connection terminated'));
+
+    const [dispatched, failed] = await Promise.allSettled([processor.process(job()), processor.process(job(0, 8, undefined, otherRowId))]);
+
+    expect((dispatched as PromiseRejectedResult).reason.message).toBe('connection terminated');
+    // The permanent failure was stored before the outcome statement, and its job must not retry.
+    expect((failed as PromiseRejectedResult).reason).toBeInstanceOf(PermanentJobError);
+    expect(repository.recordFailure).toHaveBeenCalledWith(expect.objectContaining({ id: otherRowId }), expect.any(String), expect.any(String));
   });
 });

@@ -1,3 +1,5 @@
+import { ConcurrencyLimit } from '@app/common/batching/concurrency-limit';
+import { SmartBatcher } from '@app/common/batching/smart-batcher';
 import { RequestContext } from '@app/common/context/request-context';
 import { DiscoveredMethod, MethodDiscovery } from '@app/common/discovery/method-discovery';
 import { redactSecrets } from '@app/common/keys/stripe-keys';
@@ -12,14 +14,15 @@ import {
   StripeEventHandlerMetadata,
   StripeEventOutcome,
 } from '@app/common/stripe/on-stripe-event.decorator';
-import { STRIPE_CONNECTION_FACADE, StripeConnectionFacade } from '@app/contracts/stripe-connection.contracts';
+import { ConnectionView, STRIPE_CONNECTION_FACADE, StripeConnectionFacade } from '@app/contracts/stripe-connection.contracts';
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
 import { Job, UnrecoverableError } from 'bullmq';
 import type Stripe from 'stripe';
+import { DataSource } from 'typeorm';
 import { ProcessWebhookEventJobData } from './process-webhook-event.job';
 import { StripeObjectConfirmation } from './stripe-object-confirmation';
-import { WebhookEventBatches } from './webhook-event-batches';
 import { combineOutcomes, handlerConnectionOf, reasonToIgnoreBeforeDispatch } from './webhook-event-rules';
 import { ClaimedWebhookEvent, WebhookEventsRepository } from './webhook-events.repository';
 import { SweepResult, WebhookEventsSweeper } from './webhook-events.sweeper';
@@ -30,14 +33,30 @@ import { recordCompletedJob, recordFailedJob } from '@app/common/metrics/job-met
 const RETRIES_EXHAUSTED = 'retries_exhausted';
 
 /**
- * Jobs of the webhook-events queue one worker process runs at once. A job
- * spends most of its time waiting for PostgreSQL, and the process's
- * connection pool (20 connections) bounds how many handler transactions run
- * at once anyway.
+ * Jobs of the webhook-events queue one worker process runs at once. Most of
+ * them wait in a tenant's batch (TENANT_BATCH_LIMITS), so a high number makes
+ * batches larger rather than adding database load.
  */
-const WEBHOOK_WORKER_CONCURRENCY = 50;
+const WEBHOOK_WORKER_CONCURRENCY = 200;
+
+/**
+ * A tenant's jobs run in batches of at most 50 events, at most two batches
+ * of one tenant at a time. A batch forms while the tenant's batches before
+ * it run, so an idle worker adds no wait and a busy one makes larger batches.
+ */
+const TENANT_BATCH_LIMITS = { maxSize: 50, maxConcurrent: 2 };
+
+/**
+ * Batches of all tenants running at once. Each keeps one of the process's 20
+ * pooled connections checked out, so the limit leaves connections to the
+ * domain-event consumers, the outbox relay and the handlers' nested checkouts.
+ */
+const BATCHES_AT_ONCE = 8;
 
 export type ProcessWebhookEventResult = StripeEventOutcome | { result: 'skipped' };
+
+/** A job's result from its batch: its outcome, or the error the job fails with. */
+type BatchedJobResult = { outcome: ProcessWebhookEventResult } | { error: Error };
 
 /**
  * Runs the webhook-events queue: each stored Stripe event goes to the handlers
@@ -48,19 +67,24 @@ export type ProcessWebhookEventResult = StripeEventOutcome | { result: 'skipped'
  * carries the sweeper's recurring job.
  *
  * Each event keeps its own job, so retries, backoff, failed jobs and replays
- * stay per event, but the jobs of one tenant running at the same time share
- * their claim, outcome, delivery-time and connection statements
- * (WebhookEventBatches). The concurrency is high so that batches fill.
+ * stay per event. The jobs of one tenant that wait at the same time run as one
+ * batch on one database connection. The batch runs one claim statement, one
+ * `last_event_at` update and one read of the Stripe connection. Then it runs
+ * each event's handlers in turn, each in its own transaction, and ends with one
+ * outcome statement. On a pool shared by many tenants, single jobs switched a
+ * connection's tenant scope before most statements, and a batch does it once.
  */
 @Processor(QUEUE_WEBHOOK_EVENTS, { concurrency: WEBHOOK_WORKER_CONCURRENCY, connection: WORKER_CONNECTION })
 export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
   private readonly logger = new Logger(WebhookEventsProcessor.name);
   private readonly workerErrors = new RepeatedErrorLog(this.logger, 'webhook-events worker connection error');
   private handlersByType = new Map<string, DiscoveredMethod<StripeEventHandlerMetadata>[]>();
-  private readonly batches: WebhookEventBatches;
+  private readonly batches: SmartBatcher<Job<ProcessWebhookEventJobData>, BatchedJobResult>;
+  private readonly batchSlots = new ConcurrencyLimit(BATCHES_AT_ONCE);
 
   constructor(
-    @Inject(STRIPE_CONNECTION_FACADE) stripeConnection: StripeConnectionFacade,
+    @Inject(STRIPE_CONNECTION_FACADE) private readonly stripeConnection: StripeConnectionFacade,
+    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly context: RequestContext,
     private readonly discovery: MethodDiscovery,
     private readonly events: WebhookEventsRepository,
@@ -68,7 +92,7 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
     private readonly confirmation: StripeObjectConfirmation,
   ) {
     super();
-    this.batches = new WebhookEventBatches(events, stripeConnection, context);
+    this.batches = new SmartBatcher((tenantId, jobs) => this.runBatch(tenantId, jobs), TENANT_BATCH_LIMITS);
   }
 
   onModuleInit(): void {
@@ -92,9 +116,12 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
     }
 
     const eventJob = job as Job<ProcessWebhookEventJobData>;
+    const result = await this.batches.submit(eventJob.data.tenantId, eventJob);
+    if ('error' in result) {
+      throw result.error;
+    }
 
-    // Claiming and recording the outcome touch the tenant's inbox row, so they run in the tenant too.
-    return this.context.runAsTenant(eventJob.data.tenantId, () => this.processEvent(eventJob), String(job.id));
+    return result.outcome;
   }
 
   @OnWorkerEvent('error')
@@ -112,34 +139,82 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
     recordFailedJob(QUEUE_WEBHOOK_EVENTS, job, error);
   }
 
-  private async processEvent(job: Job<ProcessWebhookEventJobData>): Promise<ProcessWebhookEventResult> {
-    const { webhookEventId, tenantId } = job.data;
-    const generation = job.data.generation ?? 0;
-    const event = await this.batches.claim(tenantId, { id: webhookEventId, generation });
-    if (!event) {
-      this.logger.debug({ tenantId, webhookEventId, generation, jobId: job.id }, 'Webhook event already finished, gone or moved to another job; nothing to do');
-
-      return { result: 'skipped' };
-    }
-
-    if (event.attempts === 1) {
-      await this.recordDeliveryTime(event);
-    }
-
-    let outcome: StripeEventOutcome;
-    try {
-      outcome = await this.dispatch(event);
-    } catch (error) {
-      throw await this.recordError(job, event, error);
-    }
-
-    await this.batches.recordOutcome(event, outcome.result, outcome.result === 'ignored' ? outcome.reason : null);
-    this.logger.log(
-      { tenantId, webhookEventId: event.id, stripeEventId: event.stripeEventId, type: event.type, jobId: job.id, attempt: event.attempts, ...outcome },
-      'Webhook event processed',
+  /**
+   * Run one tenant's batch on one connection, inside the tenant, so row-level
+   * security scopes every statement to its rows. A failed claim fails every
+   * job of the batch, and BullMQ retries each on its own.
+   */
+  private runBatch(tenantId: string, jobs: Job<ProcessWebhookEventJobData>[]): Promise<BatchedJobResult[]> {
+    return this.batchSlots.run(() =>
+      this.context.runAsTenant(tenantId, () => this.context.runOnOneConnection(this.dataSource, () => this.processBatch(tenantId, jobs))),
     );
+  }
 
-    return outcome;
+  private async processBatch(tenantId: string, jobs: Job<ProcessWebhookEventJobData>[]): Promise<BatchedJobResult[]> {
+    const claimed = await this.events.claimBatch(
+      tenantId,
+      jobs.map((job) => ({ id: job.data.webhookEventId, generation: job.data.generation ?? 0 })),
+    );
+    const events = claimed.filter((event): event is ClaimedWebhookEvent => event !== null);
+    await this.recordDeliveryTime(tenantId, events);
+    // Read after the claim, so every event is checked against the connection as it was when its processing started.
+    const connection = events.some((event) => this.handlersByType.has(event.type)) ? await this.stripeConnection.getConnection(tenantId) : null;
+
+    const results: BatchedJobResult[] = [];
+    const outcomes: { event: ClaimedWebhookEvent; outcome: StripeEventOutcome; job: Job<ProcessWebhookEventJobData> }[] = [];
+    for (const [index, job] of jobs.entries()) {
+      const event = claimed[index];
+      if (!event) {
+        this.logger.debug(
+          { tenantId, webhookEventId: job.data.webhookEventId, generation: job.data.generation ?? 0, jobId: job.id },
+          'Webhook event already finished, gone or moved to another job; nothing to do',
+        );
+        results.push({ outcome: { result: 'skipped' } });
+        continue;
+      }
+
+      try {
+        const outcome = await this.context.runAsTenant(tenantId, () => this.dispatch(event, connection), String(job.id));
+        outcomes.push({ event, outcome, job });
+        results.push({ outcome });
+      } catch (error) {
+        results.push({ error: await this.recordError(job, event, error) });
+      }
+    }
+
+    if (outcomes.length > 0) {
+      try {
+        await this.events.recordOutcomes(
+          tenantId,
+          outcomes.map(({ event, outcome }) => ({
+            id: event.id,
+            generation: event.generation,
+            status: outcome.result,
+            reason: outcome.result === 'ignored' ? outcome.reason : null,
+          })),
+        );
+      } catch (error) {
+        // Only the dispatched jobs retry. A job whose error was recorded keeps it, so a permanent failure stays failed.
+        this.logger.warn(
+          { tenantId, webhookEventIds: outcomes.map(({ event }) => event.id), err: describeError(error) },
+          'Could not record the outcomes of a batch of webhook events; their jobs retry',
+        );
+        const failure = error instanceof Error ? error : new Error(String(error));
+        for (const { job } of outcomes) {
+          results[jobs.indexOf(job)] = { error: failure };
+        }
+
+        return results;
+      }
+    }
+    for (const { event, outcome, job } of outcomes) {
+      this.logger.log(
+        { tenantId, webhookEventId: event.id, stripeEventId: event.stripeEventId, type: event.type, jobId: job.id, attempt: event.attempts, ...outcome },
+        'Webhook event processed',
+      );
+    }
+
+    return results;
   }
 
   /**
@@ -148,13 +223,13 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
    * a platform-verified event's object in the tenant's account, then run the
    * handlers.
    */
-  private async dispatch(event: ClaimedWebhookEvent): Promise<StripeEventOutcome> {
+  private async dispatch(event: ClaimedWebhookEvent, tenantConnection: ConnectionView | null): Promise<StripeEventOutcome> {
     const handlers = this.handlersByType.get(event.type) ?? [];
-    if (handlers.length === 0) {
+    if (handlers.length === 0 || tenantConnection === null) {
       return { result: 'ignored', reason: 'unhandled_type' };
     }
 
-    const connection = handlerConnectionOf(await this.batches.connectionOf(event.tenantId));
+    const connection = handlerConnectionOf(tenantConnection);
     const reason = reasonToIgnoreBeforeDispatch({ livemode: event.livemode, verifiedBy: event.verifiedBy, connection });
     if (reason !== null) {
       return { result: 'ignored', reason };
@@ -179,17 +254,23 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
   }
 
   /**
-   * Move the Billing page's `webhook.lastEventAt` to the row's arrival time.
-   * Done here rather than at intake to keep intake at one query, and once per
-   * batch of the tenant's events. A failure is logged and does not stop the
-   * event, since the time is only informative.
+   * Move the Billing page's `webhook.lastEventAt` to the latest arrival among
+   * the batch's first attempts. Done here rather than at intake to keep intake
+   * at one query. A failure is logged and does not stop the events, since the
+   * time is only informative.
    */
-  private async recordDeliveryTime(event: ClaimedWebhookEvent): Promise<void> {
+  private async recordDeliveryTime(tenantId: string, events: ClaimedWebhookEvent[]): Promise<void> {
+    const firstAttempts = events.filter((event) => event.attempts === 1);
+    if (firstAttempts.length === 0) {
+      return;
+    }
+
+    const latest = new Date(Math.max(...firstAttempts.map((event) => event.receivedAt.getTime())));
     try {
-      await this.batches.recordDeliveryTime(event.tenantId, event.receivedAt);
+      await this.stripeConnection.recordWebhookEventReceived(tenantId, latest);
     } catch (error) {
       this.logger.warn(
-        { tenantId: event.tenantId, webhookEventId: event.id, err: describeError(error) },
+        { tenantId, webhookEventIds: firstAttempts.map((event) => event.id), err: describeError(error) },
         'Could not record the time of the last webhook delivery',
       );
     }

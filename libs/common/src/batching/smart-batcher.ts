@@ -1,4 +1,4 @@
-import { BatchRunner, PendingRequest, runBatch } from './micro-batcher';
+import { BatchRunner, PendingRequest, runBatch } from './batch-runner';
 
 /** Limits of a SmartBatcher: requests per batch, and batches of one key running at once. */
 export interface SmartBatcherOptions {
@@ -20,7 +20,7 @@ interface KeyState<Request, Result> {
  * no delay, a busy one sends one statement for many requests, and the batch
  * size follows the load.
  *
- * As with MicroBatcher, `run` returns one result per request in order, and a
+ * `run` returns one result per request in order, and a
  * thrown error rejects every request of its batch.
  */
 export class SmartBatcher<Request, Result> {

@@ -1,12 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { ClsService } from 'nestjs-cls';
 import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
 import { APP_ROLE, DatabaseScope } from '../database/database-roles';
+import { SharedConnection, checkOutSharedConnection } from '../database/scoped-connections';
 import { Principal } from '../roles/roles';
 
 const TENANT_ID = 'tenantId';
 const PRINCIPAL = 'principal';
 const CORRELATION_ID = 'correlationId';
+const SHARED_CONNECTION = 'sharedConnection';
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -68,6 +71,31 @@ export class RequestContext {
    */
   databaseScope(): DatabaseScope {
     return { role: APP_ROLE, tenantId: this.tenantId ?? '' };
+  }
+
+  /** The connection the current unit of work shares between its checkouts (runOnOneConnection), if any. */
+  sharedConnection(): SharedConnection | undefined {
+    return this.cls.isActive() ? this.cls.get<SharedConnection | undefined>(SHARED_CONNECTION) : undefined;
+  }
+
+  /**
+   * Run `work` with one connection of `dataSource`, checked out in the
+   * current scope, that its statements and transactions take in turn (see
+   * SharedConnection). For jobs that run many short statements of one tenant:
+   * the scope is applied once and the pool is waited on once. The connection
+   * is held until `work` ends, so `work` should not wait on anything slow.
+   */
+  async runOnOneConnection<T>(dataSource: DataSource, work: () => Promise<T>): Promise<T> {
+    const shared = await checkOutSharedConnection(dataSource);
+    try {
+      return await this.cls.run({ ifNested: 'inherit' }, () => {
+        this.cls.set(SHARED_CONNECTION, shared);
+
+        return work();
+      });
+    } finally {
+      shared.release();
+    }
   }
 
   /** Run `work` as the given tenant, in a context of its own: how jobs re-enter their tenant. */

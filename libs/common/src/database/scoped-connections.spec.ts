@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { APP_ROLE, CROSS_TENANT_ROLE, DatabaseScope } from './database-roles';
-import { PoolInternals, preferIdleClientInScope, scopeConnections } from './scoped-connections';
+import { PoolInternals, SharedConnection, preferIdleClientInScope, scopeConnections } from './scoped-connections';
 
 const TENANT_A = '0b8f5c3e-6a55-4c2e-9d4e-6f0a1b2c3d4e';
 const TENANT_B = '7d1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6';
@@ -327,5 +327,57 @@ describe('scopeConnections', () => {
       expect(() => preferIdleClientInScope(undefined, 'scope')).not.toThrow();
       expect(() => preferIdleClientInScope({} as PoolInternals, 'scope')).not.toThrow();
     });
+  });
+});
+
+describe('SharedConnection', () => {
+  const KEY = `${APP_ROLE}/${TENANT_A}`;
+
+  it('lends the connection to one holder at a time, in its own scope only', () => {
+    const client = {};
+    const shared = new SharedConnection(KEY, client, jest.fn());
+
+    const taken = shared.take(KEY);
+    expect(taken?.[0]).toBe(client);
+    expect(shared.take(KEY)).toBeNull();
+
+    taken?.[1]();
+    expect(shared.take(`${APP_ROLE}/${TENANT_B}`)).toBeNull();
+    expect(shared.take(KEY)?.[0]).toBe(client);
+  });
+
+  it('stops lending a connection released with an error and hands the error to the pool', () => {
+    const release = jest.fn();
+    const shared = new SharedConnection(KEY, {}, release);
+    const failure = new Error('connection terminated');
+
+    shared.take(KEY)?.[1](failure);
+    expect(shared.take(KEY)).toBeNull();
+
+    shared.release();
+    expect(release).toHaveBeenCalledWith(failure);
+  });
+
+  it('makes the pool discard a connection still held when the work ends', () => {
+    const release = jest.fn();
+    const shared = new SharedConnection(KEY, {}, release);
+    shared.take(KEY);
+
+    shared.release();
+    shared.release();
+
+    expect(release).toHaveBeenCalledTimes(1);
+    expect(release.mock.calls[0][0]).toBeInstanceOf(Error);
+    expect(shared.take(KEY)).toBeNull();
+  });
+
+  it('returns a healthy connection to the pool without an error', () => {
+    const release = jest.fn();
+    const shared = new SharedConnection(KEY, {}, release);
+    shared.take(KEY)?.[1]();
+
+    shared.release();
+
+    expect(release).toHaveBeenCalledWith(undefined);
   });
 });

@@ -13,6 +13,8 @@ const UNCOMMITTED_SCOPE = Symbol('uncommittedDatabaseScope');
 const UNSCOPED_QUERY = Symbol('unscopedQuery');
 /** The scope function of a driver whose checkout is wrapped already. */
 const SCOPE_OF = Symbol('databaseScopeOf');
+/** The function that returns the shared connection of the current unit of work, if any. */
+const SHARED_OF = Symbol('sharedConnectionOf');
 
 const SET_SCOPE_SQL = `SELECT set_config('role', $1, false), set_config('${TENANT_SETTING}', $2, false)`;
 /** The statement TypeORM begins a transaction with (PostgresQueryRunner.startTransaction). */
@@ -53,13 +55,19 @@ export interface PoolInternals {
  * the request or job. A client already in that scope is handed out as is.
  * Otherwise the scope is applied before the checkout's first statement: in
  * the same round trip when that statement is START TRANSACTION, else by one
- * set_config statement first. Calling it again on the same DataSource
- * replaces `scopeOf`.
+ * set_config statement first. Inside a unit of work, a checkout in the
+ * work's scope takes the connection `sharedOf` returns, when it is free.
+ * Calling it again on the same DataSource replaces `scopeOf` and `sharedOf`.
  */
-export function scopeConnections(dataSource: DataSource, scopeOf: () => DatabaseScope): void {
-  const driver = dataSource.driver as PostgresDriver & { [SCOPE_OF]?: () => DatabaseScope };
+export function scopeConnections(
+  dataSource: DataSource,
+  scopeOf: () => DatabaseScope,
+  sharedOf: () => SharedConnection | undefined = () => undefined,
+): void {
+  const driver = dataSource.driver as ScopedDriver;
   const wrapped = driver[SCOPE_OF] !== undefined;
   driver[SCOPE_OF] = scopeOf;
+  driver[SHARED_OF] = sharedOf;
   if (wrapped) {
     return;
   }
@@ -67,7 +75,12 @@ export function scopeConnections(dataSource: DataSource, scopeOf: () => Database
   const obtainMasterConnection = driver.obtainMasterConnection.bind(driver);
   driver.obtainMasterConnection = async (): Promise<[unknown, (error?: unknown) => void]> => {
     const scope = (driver[SCOPE_OF] ?? scopeOf)();
-    const key = `${scope.role}/${scope.tenantId}`;
+    const key = scopeKey(scope);
+    const shared = driver[SHARED_OF]?.()?.take(key);
+    if (shared) {
+      return shared;
+    }
+
     preferIdleClientInScope(driver.master as PoolInternals | undefined, key);
     const [client, release] = (await obtainMasterConnection()) as [ScopedClient, (error?: unknown) => void];
     if (client[APPLIED_SCOPE] === key) {
@@ -80,6 +93,80 @@ export function scopeConnections(dataSource: DataSource, scopeOf: () => Database
 
     return [client, (error?: unknown) => releaseScoped(client, release, error)];
   };
+}
+
+type ScopedDriver = PostgresDriver & { [SCOPE_OF]?: () => DatabaseScope; [SHARED_OF]?: () => SharedConnection | undefined };
+
+function scopeKey(scope: DatabaseScope): string {
+  return `${scope.role}/${scope.tenantId}`;
+}
+
+/**
+ * One pooled connection that the checkouts of a unit of work take in turn, so
+ * a job that runs many short statements and transactions for one tenant
+ * applies the tenant's scope once and waits on the pool once. One query runner
+ * at a time uses it. A checkout while it is in use, in another scope, or after
+ * a connection error goes to the pool as usual, so nested and concurrent
+ * transactions keep their own connections.
+ */
+export class SharedConnection {
+  private inUse = false;
+  private released = false;
+  private failure: unknown = undefined;
+
+  constructor(
+    private readonly key: string,
+    private readonly client: unknown,
+    private readonly releaseClient: (error?: unknown) => void,
+  ) {}
+
+  /** The connection and its release for a checkout in scope `key`, or null when the checkout must use the pool. */
+  take(key: string): [unknown, (error?: unknown) => void] | null {
+    if (this.inUse || this.released || this.failure !== undefined || key !== this.key) {
+      return null;
+    }
+
+    this.inUse = true;
+
+    return [
+      this.client,
+      (error?: unknown) => {
+        this.inUse = false;
+        if (error) {
+          this.failure = error;
+        }
+      },
+    ];
+  }
+
+  /**
+   * Return the connection to the pool. One still in use by a query runner, or
+   * released after an error, is handed back with an error so the pool
+   * discards it rather than reuse a connection in an unknown state.
+   */
+  release(): void {
+    if (this.released) {
+      return;
+    }
+
+    this.released = true;
+    const failure = this.failure ?? (this.inUse ? new Error('A shared database connection was released while a query runner was still using it') : undefined);
+    this.releaseClient(failure);
+  }
+}
+
+/** Check out one connection in the current scope, for the checkouts of a unit of work to share (SharedConnection). */
+export async function checkOutSharedConnection(dataSource: DataSource): Promise<SharedConnection> {
+  const driver = dataSource.driver as ScopedDriver;
+  const scopeOf = driver[SCOPE_OF];
+  if (scopeOf === undefined) {
+    throw new Error('checkOutSharedConnection needs a DataSource whose connections are scoped (scopeConnections)');
+  }
+
+  const key = scopeKey(scopeOf());
+  const [client, release] = (await driver.obtainMasterConnection()) as [unknown, (error?: unknown) => void];
+
+  return new SharedConnection(key, client, release);
 }
 
 /** Wraps the client's query method once, so each statement first applies the scope its checkout left pending. */
