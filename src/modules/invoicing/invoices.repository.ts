@@ -51,8 +51,29 @@ export class InvoicesRepository {
     return this.dataSource.transaction(work);
   }
 
-  async findByPaymentId(manager: EntityManager, tenantId: string, paymentId: string): Promise<InvoiceEntity | null> {
-    return manager.getRepository(InvoiceEntity).findOne({ where: { tenantId, paymentId } });
+  /**
+   * Claim a domain event for `consumer` (processed_messages) and read the id
+   * of the payment's invoice, if it has one, in one statement. `claimed` is
+   * false when the consumer already processed the message. The claim rolls
+   * back with the caller's transaction.
+   */
+  async claimMessageAndFindPaymentInvoice(
+    manager: EntityManager,
+    claim: { consumer: string; messageId: string },
+    tenantId: string,
+    paymentId: string,
+  ): Promise<{ claimed: boolean; invoiceId: string | null }> {
+    const rows: { claimed: number; invoice_id: string | null }[] = await manager.query(
+      `WITH claim AS (
+         INSERT INTO processed_messages (consumer, message_id, tenant_id) VALUES ($3, $4, $1)
+         ON CONFLICT DO NOTHING RETURNING message_id
+       )
+       SELECT (SELECT count(*) FROM claim)::int AS claimed,
+              (SELECT id FROM invoices WHERE tenant_id = $1 AND payment_id = $2 LIMIT 1) AS invoice_id`,
+      [tenantId, paymentId, claim.consumer, claim.messageId],
+    );
+
+    return { claimed: rows[0].claimed === 1, invoiceId: rows[0].invoice_id };
   }
 
   /** Locks the invoice of a payment (SELECT … FOR UPDATE) until the caller's transaction ends. */

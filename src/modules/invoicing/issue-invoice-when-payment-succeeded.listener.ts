@@ -1,6 +1,5 @@
 import { OnDomainEvent } from '@app/common/events/on-domain-event.decorator';
 import { OutboxWriter } from '@app/common/outbox/outbox.writer';
-import { claimMessage } from '@app/common/outbox/processed-message.entity';
 import { InvoiceIssuedEvent } from '@app/contracts/invoicing.contracts';
 import { PaymentSucceededEvent } from '@app/contracts/payments.contracts';
 import { Injectable, Logger } from '@nestjs/common';
@@ -35,13 +34,13 @@ export class IssueInvoiceWhenPaymentSucceeded {
     const timeZone = await this.calendar.timeZoneOf(tenantId);
 
     await this.invoices.transaction(async (manager) => {
-      if (!(await claimMessage(manager, CONSUMER, messageId, tenantId))) {
+      const { claimed, invoiceId } = await this.invoices.claimMessageAndFindPaymentInvoice(manager, { consumer: CONSUMER, messageId }, tenantId, payment.paymentId);
+      if (!claimed) {
         return;
       }
 
-      const existing = await this.invoices.findByPaymentId(manager, tenantId, payment.paymentId);
-      if (existing) {
-        this.logger.log({ tenantId, paymentId: payment.paymentId, invoiceId: existing.id }, 'Payment already has an invoice');
+      if (invoiceId !== null) {
+        this.logger.log({ tenantId, paymentId: payment.paymentId, invoiceId }, 'Payment already has an invoice');
 
         return;
       }

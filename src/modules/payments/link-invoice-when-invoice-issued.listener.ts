@@ -1,5 +1,4 @@
 import { OnDomainEvent } from '@app/common/events/on-domain-event.decorator';
-import { claimMessage } from '@app/common/outbox/processed-message.entity';
 import { InvoiceIssuedEvent } from '@app/contracts/invoicing.contracts';
 import { Injectable, Logger } from '@nestjs/common';
 import { PaymentsRepository } from './payments.repository';
@@ -20,15 +19,9 @@ export class LinkInvoiceWhenInvoiceIssued {
       return;
     }
 
-    await this.payments.transaction(async (manager) => {
-      if (!(await claimMessage(manager, CONSUMER, messageId, event.tenantId))) {
-        return;
-      }
-
-      const linked = await this.payments.linkInvoice(manager, event.tenantId, paymentId, invoiceId);
-      if (!linked) {
-        this.logger.warn({ tenantId: event.tenantId, paymentId, invoiceId, messageId }, 'Invoice issued for a payment that is not stored');
-      }
-    });
+    const { claimed, linked } = await this.payments.claimAndLinkInvoice({ consumer: CONSUMER, messageId }, event.tenantId, paymentId, invoiceId);
+    if (claimed && !linked) {
+      this.logger.warn({ tenantId: event.tenantId, paymentId, invoiceId, messageId }, 'Invoice issued for a payment that is not stored');
+    }
   }
 }

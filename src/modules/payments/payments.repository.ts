@@ -141,17 +141,33 @@ export class PaymentsRepository {
     return (result.affected ?? 0) > 0;
   }
 
-  /** Sets the invoice of a payment unless it already has one; returns whether the payment exists. */
-  async linkInvoice(manager: EntityManager, tenantId: string, paymentId: string, invoiceId: string): Promise<boolean> {
-    // For UPDATE … RETURNING, TypeORM's postgres driver returns [rows, affectedCount].
-    const [rows]: [{ id: string }[], number] = await manager.query(
-      `UPDATE payments SET invoice_id = COALESCE(invoice_id, $3), updated_at = now()
-        WHERE tenant_id = $1 AND id = $2
-        RETURNING id`,
-      [tenantId, paymentId, invoiceId],
+  /**
+   * Claim a domain event for `consumer` (processed_messages) and set the
+   * payment's invoice unless it already has one, in one statement, so the
+   * claim and the link commit together without a transaction of their own.
+   * `claimed` is false when the consumer already processed the message, and
+   * `linked` is false when the payment does not exist.
+   */
+  async claimAndLinkInvoice(
+    claim: { consumer: string; messageId: string },
+    tenantId: string,
+    paymentId: string,
+    invoiceId: string,
+  ): Promise<{ claimed: boolean; linked: boolean }> {
+    const rows: { claimed: number; linked: number }[] = await this.dataSource.query(
+      `WITH claim AS (
+         INSERT INTO processed_messages (consumer, message_id, tenant_id) VALUES ($4, $5, $1)
+         ON CONFLICT DO NOTHING RETURNING message_id
+       ), linked AS (
+         UPDATE payments SET invoice_id = COALESCE(invoice_id, $3), updated_at = now()
+          WHERE tenant_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM claim)
+          RETURNING id
+       )
+       SELECT (SELECT count(*) FROM claim)::int AS claimed, (SELECT count(*) FROM linked)::int AS linked`,
+      [tenantId, paymentId, invoiceId, claim.consumer, claim.messageId],
     );
 
-    return rows.length === 1;
+    return { claimed: rows[0].claimed === 1, linked: rows[0].linked === 1 };
   }
 
   /** Reads a page of payments, newest first, by the keyset (created_at, id). */
