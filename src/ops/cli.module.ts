@@ -5,6 +5,7 @@ import { producerRedisOptions } from '@app/common/queues/redis-connection';
 import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { CommandMeta } from 'nest-commander/src/constants';
 import { ClsModule } from 'nestjs-cls';
 import { APP_CONFIG, AppConfig, rateLimitKeyPrefix } from '../config/app-config';
 import { scopedTypeOrmModule } from '../database/scoped-data-source';
@@ -25,6 +26,32 @@ import { UsersCreateCommand } from './users-create.command';
 import { WebhooksListCommand } from './webhooks-list.command';
 import { WebhooksReplayCommand } from './webhooks-replay.command';
 import { WebhooksShowCommand } from './webhooks-show.command';
+
+/** The operator commands, each a nest-commander `@Command`. */
+export const CLI_COMMANDS = [
+  QueuesRetryFailedCommand,
+  QueuesStatsCommand,
+  SecretsReencryptCommand,
+  SessionsRevokeCommand,
+  TenantsCreateCommand,
+  TenantsLiveModeCommand,
+  TokensCreateCommand,
+  TokensListCommand,
+  TokensRevokeCommand,
+  UsersCreateCommand,
+  WebhooksListCommand,
+  WebhooksReplayCommand,
+  WebhooksShowCommand,
+];
+
+/**
+ * Returns the names of the operator commands, read from their `@Command`
+ * metadata. nest-commander exports its metadata key only from its
+ * `src/constants` module, so a spec checks that every command has a name.
+ */
+export function cliCommandNames(): string[] {
+  return CLI_COMMANDS.map((command) => (Reflect.getMetadata(CommandMeta, command) as { name: string } | undefined)?.name ?? '').filter(Boolean);
+}
 
 /** The validated configuration as APP_CONFIG, as the application provides it. */
 @Global()
@@ -64,21 +91,7 @@ export class CliModule {
         BullModule.forRoot({ connection: producerRedisOptions(config.redisUrl), prefix: config.queuePrefix }),
         WebhooksModule.forCli(),
       ],
-      providers: [
-        QueuesRetryFailedCommand,
-        QueuesStatsCommand,
-        SecretsReencryptCommand,
-        SessionsRevokeCommand,
-        TenantsCreateCommand,
-        TenantsLiveModeCommand,
-        TokensCreateCommand,
-        TokensListCommand,
-        TokensRevokeCommand,
-        UsersCreateCommand,
-        WebhooksListCommand,
-        WebhooksReplayCommand,
-        WebhooksShowCommand,
-      ],
+      providers: [...CLI_COMMANDS],
     };
   }
 }

@@ -1,7 +1,7 @@
 import { CommandFactory } from 'nest-commander';
 import { ConfigurationError, loadConfig } from '../config/app-config';
 import { checkPostgres, describeStartupFailure } from '../startup-check';
-import { CliModule } from './cli.module';
+import { CliModule, cliCommandNames } from './cli.module';
 import { formatCliError } from './ops-command';
 
 /**
@@ -23,9 +23,10 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  // Help is printed without a database. Every command connects to DATABASE_URL, checked first, because
-  // Nest would print the driver's error with a stack trace and no variable name.
-  const connect = !printsHelpOnly(process.argv.slice(2));
+  // Help and an unknown command's error are printed without a database. Every command connects to
+  // DATABASE_URL, checked first, because Nest would print the driver's error with a stack trace and no variable name.
+  const args = process.argv.slice(2);
+  const connect = !printsHelpOnly(args) && cliCommandNames().includes(args[0]);
   const failure = connect ? await checkPostgres('DATABASE_URL', config.databaseUrl) : null;
   if (failure) {
     console.error(`Error: ${describeStartupFailure(failure).message}`);

@@ -295,6 +295,15 @@ describe('ops CLI for webhooks and queues', () => {
       expect(help.stdout).toMatch(/^Usage: /);
       expect(help.stderr).toBe('');
     });
+
+    it('names a mistyped command instead of the database', async () => {
+      const mistyped = await cliWithEnv({ DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/billing` }, 'tokens:lst');
+
+      expect(mistyped.code).toBe(1);
+      expect(mistyped.stderr).toContain("unknown command 'tokens:lst'");
+      expect(mistyped.stderr).toContain('tokens:list');
+      expect(mistyped.stderr).not.toContain('DATABASE_URL');
+    });
   });
 
   it('tokens:list shows tokens without the tokens themselves', async () => {
