@@ -238,7 +238,7 @@ describe('ops CLI', () => {
     const result = await cli('tokens:revoke', '--id', '00000000-0000-4000-8000-000000000000');
 
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('No such');
+    expect(result.stderr.trim()).toBe('Error: No token with id 00000000-0000-4000-8000-000000000000. tokens:list shows the ids of the tokens.');
   });
 
   it('lists the tokens of every tenant', async () => {
