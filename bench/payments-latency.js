@@ -8,19 +8,21 @@
 // emulator answers at once, so the difference of the medians is the service's
 // own work: HTTP, authentication, validation, the idempotency record, the
 // payment row, the status update and the outbox event.
-// usage: node bench/payments-latency.js [--payments 500] [--rounds 2] [--no-record]
+// usage: node bench/payments-latency.js [--payments 500] [--rounds 2] [--database NAME] [--no-record]
 'use strict';
 
 const crypto = require('node:crypto');
 const { parseArgs } = require('node:util');
 const Stripe = require('stripe');
 const h = require('./lib/harness');
-const { mean, percentile, seedTenants, startStack, stopStack } = require('./lib/stack');
+const { cpuSeconds, mean, percentile, seedTenants, startStack, stopStack } = require('./lib/stack');
 
 const { values } = parseArgs({
   options: {
     payments: { type: 'string', default: '500' },
     rounds: { type: 'string', default: '2' },
+    // The database is dropped and recreated, so runs beside each other on one server need their own names.
+    database: { type: 'string', default: 'billing_bench_suite_payments' },
     'no-record': { type: 'boolean', default: false },
   },
 });
@@ -106,7 +108,7 @@ async function commitCount(stack) {
 
 async function main() {
   // The api role alone: the worker's reaction to each payment (invoice, webhooks) is not part of the request.
-  const stack = await startStack({ database: 'billing_bench_suite_payments', roles: ['api'], name: 'bench-payments' });
+  const stack = await startStack({ database: values.database, roles: ['api'], name: 'bench-payments' });
   const [tenant] = await seedTenants(stack, { count: 1, prefix: 'bench-payments', ownSecret: false });
   const stripe = directClient(tenant.stripeTestSecretKey, stack.emulatorUrl);
 
@@ -118,11 +120,14 @@ async function main() {
   for (let round = 1; round <= ROUNDS; round++) {
     const direct = summarize(await timeDirect(stripe, PAYMENTS));
     const before = await commitCount(stack);
+    const cpuBefore = cpuSeconds(stack.processes.api.pid);
     const service = summarize(await timeService(stack, tenant, PAYMENTS));
     service.commitsPerPayment = Number(((await commitCount(stack)) - before) / PAYMENTS).toFixed(1);
+    // Includes the emulator's webhook deliveries that arrive during the round. It is null where /proc is missing.
+    service.apiCpuMsPerPayment = cpuBefore === null ? null : Number((((cpuSeconds(stack.processes.api.pid) - cpuBefore) * 1000) / PAYMENTS).toFixed(2));
     const added = { p50: Number((service.p50 - direct.p50).toFixed(2)), p90: Number((service.p90 - direct.p90).toFixed(2)), p99: Number((service.p99 - direct.p99).toFixed(2)) };
     rounds.push({ round, emulatorDirect: direct, service, added });
-    console.log(`round ${round}: emulator direct p50 ${direct.p50} ms, service p50 ${service.p50} ms, added p50 ${added.p50} ms (p90 ${added.p90}, p99 ${added.p99}), ${service.commitsPerPayment} commits per payment`);
+    console.log(`round ${round}: emulator direct p50 ${direct.p50} ms, service p50 ${service.p50} ms, added p50 ${added.p50} ms (p90 ${added.p90}, p99 ${added.p99}), ${service.commitsPerPayment} commits and ${service.apiCpuMsPerPayment} ms of api CPU per payment`);
   }
 
   const meanOf = (select) => mean(rounds.map(select)).toFixed(2);

@@ -128,6 +128,30 @@ describe('Stripe faults', () => {
       expect(intents.map((intent) => intent.id)).toEqual([retried.body.stripePaymentIntentId]);
     });
 
+    it('applies a response to a payment written meanwhile', async () => {
+      const tenant = await quietTenant();
+      const idempotencyKey = key();
+      await h.injectFaults('lost_response', 1, tenant);
+
+      const pending = h.pay(tenant.auth, {}, idempotencyKey);
+      // While Stripe's first response is held, another write to the row, as a webhook's would, gives the row a new version.
+      const processing = await eventually(async () => {
+        const rows: { id: string }[] = await h.database().query(`SELECT id FROM payments WHERE tenant_id = $1`, [tenant.tenantId]);
+
+        return rows[0];
+      });
+      await h.database().query(`UPDATE payments SET metadata = metadata WHERE id = $1`, [processing.id]);
+      const paid = await pending;
+      const replayed = await h.pay(tenant.auth, {}, idempotencyKey);
+      const [stored]: { updated_at: Date }[] = await h.database().query(`SELECT updated_at FROM payments WHERE id = $1`, [processing.id]);
+
+      expect(paid.status).toBe(201);
+      expect(paid.body).toMatchObject({ id: processing.id, status: 'succeeded' });
+      expect(paid.body.updatedAt).toBe(stored.updated_at.toISOString());
+      expect(replayed.body).toEqual(paid.body);
+      expect(await h.outboxEvents('payments.payment_succeeded', processing.id)).toHaveLength(1);
+    });
+
     it('settles a payment whose answer was lost from its webhooks', async () => {
       const tenant = await quietTenant();
       await h.injectFaults('lost_response', 2, tenant);

@@ -1,8 +1,12 @@
+import { SqlParameters } from '@app/common/database/sql-parameters';
+import type { ClaimedRow, NewKeyClaim } from '@app/common/idempotency/idempotency.service';
 import { KeysetPosition, cursorTimestampSql, encodeCursor } from '@app/common/pagination/keyset-cursor';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { PaymentEntity } from './payment.entity';
+import type { PaymentChanges } from './payment-observation';
+import { PaymentRow, changesSetSql, paymentFromRow } from './payment-row';
 import type { PaymentStatus } from './payment-status';
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -22,6 +26,17 @@ export interface NewPayment {
   metadata: Record<string, string>;
   idempotencyKeyId: string | null;
 }
+
+/** A processing payment written in one statement, with the new Idempotency-Key claimed with it when there was one. */
+export interface InsertedPayment {
+  payment: PaymentEntity;
+  /** The row's xmin: it changes with every update of the row, so `updateUnlessChangedSql` can tell whether anything wrote since. */
+  rowVersion: string;
+  claimed: ClaimedRow | null;
+}
+
+/** The name of the expression that returns the updated row in a statement of `updateUnlessChangedSql`. */
+export const UPDATED_PAYMENT = 'updated_payment';
 
 export interface PaymentListFilter {
   status?: PaymentStatus;
@@ -68,6 +83,79 @@ export class PaymentsRepository {
     });
 
     return repository.save(entity);
+  }
+
+  /**
+   * Inserts a processing payment in one statement, which commits on its own,
+   * together with `claim` of a new Idempotency-Key when given. Returns null,
+   * with nothing written, when the claim found the key's row already there.
+   */
+  async insertProcessingWithNewKey(payment: Omit<NewPayment, 'idempotencyKeyId'>, parameters: SqlParameters, claim?: NewKeyClaim): Promise<InsertedPayment | null> {
+    const columns = `tenant_id, status, amount, currency, description, receipt_email, livemode, customer_id, metadata, idempotency_key_id`;
+    const values = [
+      parameters.add(payment.tenantId, 'uuid'),
+      `'processing'`,
+      parameters.add(payment.amount, 'bigint'),
+      parameters.add(payment.currency, 'text'),
+      parameters.add(payment.description, 'text'),
+      parameters.add(payment.receiptEmail, 'text'),
+      parameters.add(payment.livemode, 'boolean'),
+      parameters.add(payment.customerId, 'uuid'),
+      parameters.add(JSON.stringify(payment.metadata), 'jsonb'),
+    ].join(', ');
+
+    if (!claim) {
+      const rows: (PaymentRow & { row_version: string })[] = await this.manager.query(
+        `INSERT INTO payments (${columns}) VALUES (${values}, NULL) RETURNING *, xmin::text AS row_version`,
+        parameters.values,
+      );
+
+      return { payment: paymentFromRow(rows[0]), rowVersion: rows[0].row_version, claimed: null };
+    }
+
+    const rows: (PaymentRow & { row_version: string; claimed_key_attempt: number })[] = await this.manager.query(
+      `WITH claimed_key AS (${claim.sql}),
+            inserted_payment AS (
+              INSERT INTO payments (${columns}) SELECT ${values}, claimed_key.id FROM claimed_key RETURNING *, xmin::text AS row_version
+            )
+       SELECT inserted_payment.*, claimed_key.attempt AS claimed_key_attempt FROM inserted_payment, claimed_key`,
+      parameters.values,
+    );
+    const [row] = rows;
+    if (!row) {
+      return null;
+    }
+
+    return {
+      payment: paymentFromRow(row),
+      rowVersion: row.row_version,
+      claimed: { id: row.idempotency_key_id as string, attempt: row.claimed_key_attempt },
+    };
+  }
+
+  /**
+   * Writes the expression `updated_payment` (UPDATED_PAYMENT) of a statement
+   * that applies `changes` to `expected` without a lock. It updates the row
+   * only while its xmin is still `rowVersion`, that is while nothing updated
+   * the row since `expected` was read. It returns the updated row with
+   * `updated_at_iso`, its updated_at as Date.toISOString() writes it. A row
+   * changed since is left as it is, and the expression returns nothing.
+   */
+  updateUnlessChangedSql(parameters: SqlParameters, expected: PaymentEntity, rowVersion: string, changes: PaymentChanges): string {
+    const set = changesSetSql(parameters, changes);
+    const tenantId = parameters.add(expected.tenantId, 'uuid');
+    const id = parameters.add(expected.id, 'uuid');
+
+    return `${UPDATED_PAYMENT} AS (
+         UPDATE payments SET ${set}
+          WHERE tenant_id = ${tenantId} AND id = ${id} AND xmin = ${parameters.add(rowVersion, 'xid')}
+         RETURNING *, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at_iso
+       )`;
+  }
+
+  /** Runs a statement composed with `updateUnlessChangedSql`; returns its rows. */
+  async queryUpdate<T>(sql: string, parameters: SqlParameters): Promise<(PaymentRow & { updated_at_iso: string } & T)[]> {
+    return this.manager.query(sql, parameters.values);
   }
 
   /** Null for another tenant's id, a missing one and a malformed one alike. */

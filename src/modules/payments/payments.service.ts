@@ -1,6 +1,7 @@
 import { RequestContext } from '@app/common/context/request-context';
 import { DomainError, notFound, validationFailed } from '@app/common/errors/domain-error';
-import { IdempotencyService } from '@app/common/idempotency/idempotency.service';
+import { SqlParameters } from '@app/common/database/sql-parameters';
+import { IdempotencyService, ResponseStore } from '@app/common/idempotency/idempotency.service';
 import { DEFAULT_PAGE_LIMIT, decodeCursor } from '@app/common/pagination/keyset-cursor';
 import { isStripeError } from '@app/common/stripe/stripe-error.mapper';
 import { STRIPE_CONNECTION_FACADE, StripeConnectionFacade, TenantStripeClient } from '@app/contracts/stripe-connection.contracts';
@@ -16,7 +17,7 @@ import { toPaymentResponse } from './payment.mapper';
 import { CardErrorLike, PaymentObservation, observeCardError, observeIntent } from './payment-observation';
 import { PaymentSettlementService } from './payment-settlement.service';
 import { cardDeclined } from './payments.errors';
-import { PaymentsRepository } from './payments.repository';
+import { NewPayment, PaymentsRepository, UPDATED_PAYMENT } from './payments.repository';
 
 /** The fields of stripe-node's StripeError that tell whether Stripe created anything. */
 interface StripeErrorFields {
@@ -27,6 +28,9 @@ interface StripeErrorFields {
   message?: string;
   payment_intent?: Stripe.PaymentIntent;
 }
+
+/** A payment to send to Stripe: new, with the version of the row this request wrote, or one an earlier attempt created. */
+type StartedPayment = { payment: PaymentEntity; rowVersion?: string; earlier?: undefined } | { earlier: PaymentEntity };
 
 /** Stripe removes idempotency keys once they are 24 hours old, so a create is sent again only within 23 hours. */
 const STRIPE_IDEMPOTENCY_WINDOW_MS = 23 * 60 * 60 * 1000;
@@ -68,42 +72,26 @@ export class PaymentsService {
     }
 
     const client = await this.stripeConnection.getClient(tenantId);
-    // The Idempotency-Key is claimed in the transaction that writes the processing payment, so
-    // one commit makes both durable before Stripe is called.
-    const started = await this.payments.transaction(async (manager) => {
-      const activeKey = await this.idempotency.claimWithin(manager);
-      const earlier = activeKey?.recovered ? await this.payments.findByIdempotencyKeyId(tenantId, activeKey.id, manager) : null;
-      if (earlier) {
-        return { earlier };
-      }
-
-      const metadata = { ...(dto.metadata ?? {}) };
-      const payment = await this.payments.insertProcessing(
-        {
-          tenantId,
-          amount: dto.amount,
-          currency: dto.currency,
-          description: dto.description ?? null,
-          receiptEmail: dto.receiptEmail ?? null,
-          livemode: client.mode === 'live',
-          // The foreign key on (tenant_id, customer_id) rejects another tenant's customer or none.
-          // NOTE: The PaymentIntent is not tied to the Stripe customer.
-          customerId: dto.customerId ?? null,
-          metadata,
-          idempotencyKeyId: activeKey?.id ?? null,
-        },
-        manager,
-      );
-
-      return { payment };
-    }).catch((error: unknown) => {
+    const newPayment = {
+      tenantId,
+      amount: dto.amount,
+      currency: dto.currency,
+      description: dto.description ?? null,
+      receiptEmail: dto.receiptEmail ?? null,
+      livemode: client.mode === 'live',
+      // The foreign key on (tenant_id, customer_id) rejects another tenant's customer or none.
+      // NOTE: The PaymentIntent is not tied to the Stripe customer.
+      customerId: dto.customerId ?? null,
+      metadata: { ...(dto.metadata ?? {}) },
+    };
+    const started = await this.start(newPayment).catch((error: unknown) => {
       throw isForeignCustomer(error) ? validationFailed([{ field: 'customerId', message: 'is not a customer of this tenant' }]) : error;
     });
     if (started.earlier) {
       return this.resume(client, started.earlier, dto.paymentMethod);
     }
 
-    return this.confirm(client, started.payment, dto.paymentMethod);
+    return this.confirm(client, started.payment, dto.paymentMethod, started.rowVersion);
   }
 
   async get(id: string): Promise<PaymentResponse> {
@@ -126,8 +114,46 @@ export class PaymentsService {
     return { data: page.data.map(toPaymentResponse), nextCursor: page.nextCursor };
   }
 
-  /** Sends the create-and-confirm request and applies Stripe's response. A card error becomes a 402 naming the failed payment. */
-  private async confirm(client: TenantStripeClient, payment: PaymentEntity, paymentMethod: string): Promise<PaymentResponse> {
+  /**
+   * Writes the processing payment and, when the request sent a new
+   * Idempotency-Key, claims the key with it, so one commit makes both
+   * durable before Stripe is called. The common case, a new key or none,
+   * takes one statement. A key that has a row goes through `claimWithin` in a
+   * transaction, which takes over a released or abandoned key and finds the
+   * payment an earlier attempt with it created.
+   */
+  private async start(newPayment: Omit<NewPayment, 'idempotencyKeyId'>): Promise<StartedPayment> {
+    if (!this.idempotency.activeKey()) {
+      const parameters = new SqlParameters();
+      const claim = this.idempotency.newKeyClaim(parameters);
+      const inserted = await this.payments.insertProcessingWithNewKey(newPayment, parameters, claim);
+      if (inserted) {
+        if (claim && inserted.claimed) {
+          claim.activate(inserted.claimed);
+        }
+
+        return { payment: inserted.payment, rowVersion: inserted.rowVersion };
+      }
+    }
+
+    return this.payments.transaction(async (manager) => {
+      const activeKey = await this.idempotency.claimWithin(manager);
+      const earlier = activeKey?.recovered ? await this.payments.findByIdempotencyKeyId(newPayment.tenantId, activeKey.id, manager) : null;
+      if (earlier) {
+        return { earlier };
+      }
+
+      const payment = await this.payments.insertProcessing({ ...newPayment, idempotencyKeyId: activeKey?.id ?? null }, manager);
+
+      return { payment };
+    });
+  }
+
+  /**
+   * Sends the create-and-confirm request and applies Stripe's response. A card error becomes a 402 naming the failed payment.
+   * `rowVersion` is known when this request wrote the payment, and lets the response be applied without a lock.
+   */
+  private async confirm(client: TenantStripeClient, payment: PaymentEntity, paymentMethod: string, rowVersion?: string): Promise<PaymentResponse> {
     let intent: Stripe.PaymentIntent;
     try {
       intent = await this.createPaymentIntent(client, payment, paymentMethod);
@@ -135,7 +161,7 @@ export class PaymentsService {
       throw await this.handleStripeError(payment, error);
     }
 
-    return this.applyAndRespond(payment.id, observeIntent(intent, null));
+    return this.applyAndRespond(payment, rowVersion, observeIntent(intent, null));
   }
 
   /**
@@ -247,18 +273,45 @@ export class PaymentsService {
 
   /**
    * Applies Stripe's response to a create and stores the response under the request's
-   * Idempotency-Key in the same transaction, so one commit records both.
+   * Idempotency-Key in the same transaction, so one commit records both. When
+   * the row is still as this request wrote it (`rowVersion`), one statement
+   * does both. Otherwise the row is locked and the response applied to it as
+   * it is now.
    */
-  private async applyAndRespond(paymentId: string, observation: PaymentObservation): Promise<PaymentResponse> {
+  private async applyAndRespond(payment: PaymentEntity, rowVersion: string | undefined, observation: PaymentObservation): Promise<PaymentResponse> {
+    const unlocked = rowVersion === undefined ? null : await this.applyUnlockedAndStore(payment, rowVersion, observation);
+    if (unlocked) {
+      return unlocked;
+    }
+
     const tenantId = this.context.requireTenantId();
 
     return this.payments.transaction(async (manager) => {
-      const settled = await this.settleLocked(manager, tenantId, paymentId, observation);
+      const settled = await this.settleLocked(manager, tenantId, payment.id, observation);
       const response = toPaymentResponse(settled);
       await this.idempotency.storeResponseWithin(manager, response);
 
       return response;
     });
+  }
+
+  /** Applies the response and stores it under the key in one statement. Returns null, having written nothing, when the row changed. */
+  private async applyUnlockedAndStore(payment: PaymentEntity, rowVersion: string, observation: PaymentObservation): Promise<PaymentResponse | null> {
+    let store: ResponseStore | undefined;
+    const unlocked = await this.settlement.applyUnlocked(payment, rowVersion, observation, (parameters, planned, updatedAtIsoSql) => {
+      const writeBody = () => `jsonb_set(${parameters.add(JSON.stringify(toPaymentResponse(planned)), 'jsonb')}, '{updatedAt}', to_jsonb(${updatedAtIsoSql}))`;
+      store = this.idempotency.responseStore(parameters, writeBody, UPDATED_PAYMENT);
+
+      return store?.sql;
+    });
+    if (!unlocked) {
+      return null;
+    }
+
+    const response = toPaymentResponse(unlocked.payment);
+    store?.finish(response, unlocked.writtenWith);
+
+    return response;
   }
 
   private async applyObservation(paymentId: string, observation: PaymentObservation): Promise<PaymentEntity> {

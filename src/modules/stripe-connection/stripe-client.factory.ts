@@ -17,6 +17,9 @@ export const STRIPE_MAX_NETWORK_RETRIES = 1;
 /** Maximum number of tenants whose clients are cached. The oldest entry is dropped first. */
 const MAX_CACHED_CLIENTS = 1_000;
 
+/** The columns of a stored connection that building its client reads. */
+export type ConnectionKeyFields = Pick<StripeConnectionEntity, 'id' | 'tenantId' | 'version' | 'secretKeyCiphertext' | 'secretKeyKeyId'>;
+
 interface CachedClient {
   version: number;
   stripe: Stripe;
@@ -44,7 +47,7 @@ export class StripeClientFactory {
   }
 
   /** Return the client of a stored connection with a key (connected or in error), from the cache when current. */
-  forConnection(connection: StripeConnectionEntity): Stripe {
+  forConnection(connection: ConnectionKeyFields): Stripe {
     const cached = this.cache.get(connection.tenantId);
     if (cached && cached.version === connection.version) {
       return cached.stripe;
@@ -67,7 +70,7 @@ export class StripeClientFactory {
    * key and a key missing from this process's APP_ENCRYPTION_KEY is a deployment
    * fault that other processes, or a restart with the key restored, do not have.
    */
-  private decryptSecretKey(connection: StripeConnectionEntity, keyId: string, ciphertext: string): string {
+  private decryptSecretKey(connection: ConnectionKeyFields, keyId: string, ciphertext: string): string {
     try {
       return this.cipher.decrypt({ keyId, ciphertext }, secretKeyAssociatedData(connection.tenantId));
     } catch (error) {

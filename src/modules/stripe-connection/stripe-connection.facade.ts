@@ -29,7 +29,7 @@ export class StripeConnectionFacadeService implements StripeConnectionFacade {
   ) {}
 
   async getClient(tenantId: string): Promise<TenantStripeClient> {
-    const connection = await this.repository.findByTenant(tenantId);
+    const connection = await this.repository.findClientFieldsByTenant(tenantId);
     if (!connection || connection.status === 'not_connected') {
       throw stripeNotConnected();
     }

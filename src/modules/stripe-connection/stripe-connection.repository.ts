@@ -10,6 +10,12 @@ import { generateWebhookEndpointToken } from './webhook-endpoint-token';
 /** The partial unique index that keeps one Stripe account (per mode) to one tenant. */
 export const ACCOUNT_MODE_UNIQUE_INDEX = 'stripe_connections_account_mode_uniq';
 
+/** The columns of a connection that a Stripe call on the tenant's behalf needs. */
+export type ConnectionClientFields = Pick<
+  StripeConnectionEntity,
+  'id' | 'tenantId' | 'status' | 'mode' | 'accountId' | 'version' | 'secretKeyCiphertext' | 'secretKeyKeyId'
+>;
+
 export type StripeConnectionChanges = Partial<
   Omit<StripeConnectionEntity, 'id' | 'tenantId' | 'webhookEndpointToken' | 'version' | 'createdAt' | 'updatedAt'>
 >;
@@ -26,6 +32,43 @@ export class StripeConnectionRepository {
     private readonly connections: Repository<StripeConnectionEntity>,
     private readonly endpointCache: WebhookEndpointCache,
   ) {}
+
+  /**
+   * Reads the columns a Stripe client needs. The facade's getClient calls it
+   * on every payment request and before most other Stripe calls, so it is
+   * plain SQL, which skips TypeORM's query building.
+   */
+  async findClientFieldsByTenant(tenantId: string): Promise<ConnectionClientFields | null> {
+    const rows: {
+      id: string;
+      status: ConnectionClientFields['status'];
+      mode: ConnectionClientFields['mode'];
+      account_id: string | null;
+      version: number;
+      secret_key_ciphertext: string | null;
+      secret_key_key_id: string | null;
+    }[] = await this.connections.manager.query(
+      `SELECT id, status, mode, account_id, version, secret_key_ciphertext, secret_key_key_id
+         FROM stripe_connections
+        WHERE tenant_id = $1`,
+      [tenantId],
+    );
+    const [row] = rows;
+    if (!row) {
+      return null;
+    }
+
+    return {
+      id: row.id,
+      tenantId,
+      status: row.status,
+      mode: row.mode,
+      accountId: row.account_id,
+      version: row.version,
+      secretKeyCiphertext: row.secret_key_ciphertext,
+      secretKeyKeyId: row.secret_key_key_id,
+    };
+  }
 
   findByTenant(tenantId: string, manager?: EntityManager): Promise<StripeConnectionEntity | null> {
     const repository = manager ? manager.getRepository(StripeConnectionEntity) : this.connections;

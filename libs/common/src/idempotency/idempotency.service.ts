@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { ClsService } from 'nestjs-cls';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
+import { SqlParameters } from '../database/sql-parameters';
 import { callCrossTenantFunction } from '../database/tenant-lookup';
 import { isStoredOutcome } from './stored-outcome';
 
@@ -86,9 +87,30 @@ export class IdempotencyClaimLostError extends Error {
   }
 }
 
-interface ClaimedRow {
+export interface ClaimedRow {
   id: string;
   attempt: number;
+}
+
+/**
+ * The claim of the current request's deferred key as part of the caller's own
+ * statement. It claims only a key that has no row yet, so the first attempt
+ * of a request costs no statement of its own. A key with a row is left to
+ * `claimWithin`, which decides whether it can be taken over.
+ */
+export interface NewKeyClaim {
+  /** The body of a common table expression: an INSERT … ON CONFLICT DO NOTHING that returns the row's `id` and `attempt`. */
+  sql: string;
+  /** Makes the claim the current request's, after the caller's statement returned `row` and committed. */
+  activate(row: ClaimedRow): ActiveIdempotencyKey;
+}
+
+/** The store of the current request's response as part of the caller's own statement. */
+export interface ResponseStore {
+  /** The body of a common table expression, an UPDATE that returns the key's `id` when it stored the response. */
+  sql: string;
+  /** Records the outcome once the caller's statement committed. `stored` is true when the expression returned a row. */
+  finish(body: unknown, stored: boolean): void;
 }
 
 interface ExistingRow {
@@ -183,6 +205,78 @@ export class IdempotencyService {
     this.activateClaim({ kind: 'claimed', key, leaseToken }, deferred.status);
 
     return key;
+  }
+
+  /**
+   * Writes the claim of the current request's deferred key into the caller's
+   * statement, for a handler that makes its first write in one statement.
+   * Returns undefined when the request sent no key or has claimed it already.
+   * When the expression returns no row the key has a row, the statement
+   * should write nothing, and the handler goes on with `claimWithin`.
+   */
+  newKeyClaim(parameters: SqlParameters): NewKeyClaim | undefined {
+    const deferred = this.cls.isActive() ? this.cls.get<DeferredClaim | undefined>(DEFERRED_CLAIM) : undefined;
+    if (!deferred || this.activeKey()) {
+      return undefined;
+    }
+
+    const leaseToken = randomUUID();
+    const { scope } = deferred;
+    const sql = `INSERT INTO idempotency_keys
+              (tenant_id, method, path, key, request_hash, status, lease_token, locked_until, expires_at)
+       VALUES (${parameters.add(scope.tenantId, 'uuid')}, ${parameters.add(scope.method, 'text')}, ${parameters.add(scope.path, 'text')},
+               ${parameters.add(scope.key, 'text')}, ${parameters.add(deferred.requestHash, 'text')}, 'running', ${parameters.add(leaseToken, 'uuid')},
+               now() + make_interval(secs => ${parameters.add(deferred.leaseSeconds, 'int')}),
+               now() + make_interval(hours => ${parameters.add(IDEMPOTENCY_RETENTION_HOURS, 'int')}))
+       ON CONFLICT (tenant_id, method, path, key) DO NOTHING
+       RETURNING id, attempt`;
+
+    return {
+      sql,
+      activate: (row) => {
+        const key = { id: row.id, attempt: row.attempt, recovered: row.attempt > 1 };
+        this.activateClaim({ kind: 'claimed', key, leaseToken }, deferred.status);
+
+        return key;
+      },
+    };
+  }
+
+  /**
+   * Writes the store of the current request's response into the caller's
+   * statement, so it commits with the work it reports, as `storeResponseWithin`
+   * does. `writeBody` writes the SQL expression of the body as jsonb, and the
+   * store joins `onlyIfRowsIn`, an earlier expression of the statement, so it
+   * happens only when that returns a row. Returns undefined, and writes
+   * nothing, without a claimed key or when the route's success status is not
+   * stored.
+   */
+  responseStore(parameters: SqlParameters, writeBody: () => string, onlyIfRowsIn: string): ResponseStore | undefined {
+    const active = this.cls.isActive() ? this.cls.get<ActiveClaim | undefined>(ACTIVE_CLAIM) : undefined;
+    if (!active || !isStoredOutcome(active.status, undefined)) {
+      return undefined;
+    }
+
+    const sql = `UPDATE idempotency_keys
+          SET status = 'done', response_status = ${parameters.add(active.status, 'int')}, response_body = ${writeBody()}, completed_at = now(),
+              expires_at = now() + make_interval(hours => ${parameters.add(IDEMPOTENCY_RETENTION_HOURS, 'int')}), lease_token = NULL, locked_until = NULL
+         FROM (SELECT 1 FROM ${onlyIfRowsIn} LIMIT 1) AS store_condition
+        WHERE idempotency_keys.id = ${parameters.add(active.claim.key.id, 'uuid')}
+          AND idempotency_keys.lease_token = ${parameters.add(active.claim.leaseToken, 'uuid')}
+          AND idempotency_keys.status = 'running'
+       RETURNING idempotency_keys.id`;
+
+    return {
+      sql,
+      finish: (body, stored) => {
+        if (!stored) {
+          this.logger.warn({ idempotencyKeyId: active.claim.key.id, status: active.status }, 'Idempotency key was taken over before its response was stored');
+
+          return;
+        }
+        this.cls.set(STORED_RESPONSE_JSON, body === undefined ? null : JSON.stringify(body));
+      },
+    };
   }
 
   /**

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
+import { SqlParameters } from '../database/sql-parameters';
 import { DomainEvent } from '../events/domain-event';
 
 /**
@@ -28,32 +29,51 @@ export class OutboxWriter {
   }
 
   /**
-   * Reserve the next numbers of one aggregate and insert its events with
-   * them, in one statement: the events get last_sequence - count + 1 up to
-   * last_sequence, in the order given.
+   * Writes the common table expressions that append `events`, all of one
+   * aggregate, as part of the caller's statement: `outbox_reserved` reserves
+   * the numbers and `outbox_appended` inserts the events. With `onlyIfRowsIn`,
+   * the name of an earlier expression of that statement, nothing is written
+   * when that expression returns no row. The counter row stays locked until
+   * the statement's transaction ends, as with `append`.
    */
-  private async appendToAggregate(manager: EntityManager, events: DomainEvent[]): Promise<void> {
+  appendExpressions(parameters: SqlParameters, events: DomainEvent[], onlyIfRowsIn?: string): string {
+    if (events.length === 0) {
+      throw new Error('appendExpressions needs at least one event');
+    }
     const { tenantId, aggregateId } = events[0];
-    await manager.query(
-      `WITH reserved AS (
+    if (events.some((event) => event.tenantId !== tenantId || event.aggregateId !== aggregateId)) {
+      throw new Error('appendExpressions takes the events of one aggregate; call append for events of several');
+    }
+
+    const tenant = parameters.add(tenantId, 'uuid');
+    const aggregate = parameters.add(aggregateId, 'text');
+    const count = parameters.add(events.length, 'bigint');
+    const names = parameters.add(events.map((event) => event.name), 'text[]');
+    const payloads = parameters.add(events.map((event) => JSON.stringify({ ...event.payload })), 'jsonb[]');
+    const occurredAt = parameters.add(events.map((event) => new Date(event.occurredAt).toISOString()), 'timestamptz[]');
+    const condition = onlyIfRowsIn === undefined ? '' : `WHERE EXISTS (SELECT 1 FROM ${onlyIfRowsIn})`;
+
+    // The events get last_sequence - count + 1 up to last_sequence, in the order given.
+    return `outbox_reserved AS (
          INSERT INTO outbox_aggregate_sequences (tenant_id, aggregate_id, last_sequence)
-         VALUES ($1, $2, $3)
+         SELECT ${tenant}, ${aggregate}, ${count} ${condition}
          ON CONFLICT (tenant_id, aggregate_id)
          DO UPDATE SET last_sequence = outbox_aggregate_sequences.last_sequence + EXCLUDED.last_sequence
          RETURNING last_sequence
-       )
-       INSERT INTO outbox_events (tenant_id, event_name, aggregate_id, aggregate_sequence, payload, occurred_at, published_at)
-       SELECT $1, e.event_name, $2, reserved.last_sequence - $3 + e.position, e.payload, e.occurred_at, NULL
-         FROM reserved, unnest($4::text[], $5::jsonb[], $6::timestamptz[]) WITH ORDINALITY AS e(event_name, payload, occurred_at, position)`,
-      [
-        tenantId,
-        aggregateId,
-        events.length,
-        events.map((event) => event.name),
-        events.map((event) => JSON.stringify({ ...event.payload })),
-        events.map((event) => new Date(event.occurredAt).toISOString()),
-      ],
-    );
+       ),
+       outbox_appended AS (
+         INSERT INTO outbox_events (tenant_id, event_name, aggregate_id, aggregate_sequence, payload, occurred_at, published_at)
+         SELECT ${tenant}, e.event_name, ${aggregate}, outbox_reserved.last_sequence - ${count} + e.position, e.payload, e.occurred_at, NULL
+           FROM outbox_reserved, unnest(${names}, ${payloads}, ${occurredAt}) WITH ORDINALITY AS e(event_name, payload, occurred_at, position)
+         RETURNING id
+       )`;
+  }
+
+  /** Reserves the next numbers of one aggregate and inserts its events with them, in one statement. */
+  private async appendToAggregate(manager: EntityManager, events: DomainEvent[]): Promise<void> {
+    const parameters = new SqlParameters();
+    const expressions = this.appendExpressions(parameters, events);
+    await manager.query(`WITH ${expressions} SELECT count(*) FROM outbox_appended`, parameters.values);
   }
 }
 
