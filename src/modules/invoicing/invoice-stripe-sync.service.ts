@@ -45,6 +45,21 @@ export class InvoiceStripeSyncService {
     });
   }
 
+  /**
+   * Applies the Stripe invoice as `apply` does, unless it would change nothing in `seen`, a read
+   * of the invoice made without its lock, and then skips the transaction. A newer row would not
+   * change either: statuses only move forward, the Stripe id, the amount paid and the void
+   * confirmation are only ever set or raised, and the links are Stripe's own for this invoice.
+   */
+  async applyUnlessUnchanged(seen: InvoiceEntity, stripeInvoice: Stripe.Invoice, source: SyncSource): Promise<InvoiceSyncOutcome | null> {
+    const matches = seen.stripeInvoiceId === stripeInvoice.id && (stripeInvoice.number === null || stripeInvoice.number === seen.number);
+    if (matches && Object.keys(this.changesFor(seen, stripeInvoice)).length === 0) {
+      return { matched: true, changed: false, from: seen.status, to: seen.status };
+    }
+
+    return this.apply(seen.tenantId, seen.id, stripeInvoice, source);
+  }
+
   /** Applies the Stripe invoice to an invoice the caller has locked, inside the caller's transaction. */
   async applyLocked(
     manager: EntityManager,
