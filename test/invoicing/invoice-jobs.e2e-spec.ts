@@ -212,6 +212,46 @@ describe('invoice jobs', () => {
     });
   });
 
+  describe('applying Stripe\'s answer', () => {
+    it('opens an issued invoice without the row lock', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const invoice = await finalizedWithoutJob(tenant);
+      // Stripe's invoice.finalized event could open the invoice first, which takes the locked path.
+      for (const endpoint of (await tenant.stripe.webhookEndpoints.list()).data) {
+        await tenant.stripe.webhookEndpoints.del(endpoint.id);
+      }
+      const apply = jest.spyOn(t.app.get(InvoiceStripeSyncService), 'apply');
+
+      const result = await t.app.get(IssueInvoiceJob).run({ tenantId: tenant.tenantId, invoiceId: invoice.id });
+      const issued = await getInvoice(t, tenant, invoice.id);
+
+      expect(result).toMatchObject({ result: 'done', status: 'open' });
+      expect(apply).not.toHaveBeenCalled();
+      expect(issued.status).toBe('open');
+      expect(issued.hostedInvoiceUrl).not.toBeNull();
+    });
+
+    it('takes the row lock after a change since the read', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const open = await openInvoice(t, tenant);
+      const sync = t.app.get(InvoiceStripeSyncService);
+      const stale = await t.app.get(InvoicesRepository).findEntity(tenant.tenantId, open.id);
+      if (!stale) {
+        throw new Error(`Invoice ${open.id} was not found`);
+      }
+      // As read before the issuing job opened the invoice.
+      Object.assign(stale, { status: 'issuing', hostedInvoiceUrl: null, pdfUrl: null });
+      const stripeInvoice = await tenant.stripe.invoices.retrieve(open.stripeInvoiceId ?? '');
+      const apply = jest.spyOn(sync, 'apply');
+
+      const outcome = await sync.applyOptimistically(stale, stripeInvoice, 'issue job');
+
+      expect(apply).toHaveBeenCalledTimes(1);
+      expect(outcome).toEqual({ matched: true, changed: false, from: 'open', to: 'open' });
+      expect((await getInvoice(t, tenant, open.id)).status).toBe('open');
+    });
+  });
+
   describe('voiding in Stripe', () => {
     it('deletes the Stripe draft of an invoice voided mid-issue', async () => {
       const tenant = await connectedB2bTenant(t);

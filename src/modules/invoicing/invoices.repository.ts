@@ -2,7 +2,7 @@ import { callCrossTenantFunction } from '@app/common/database/tenant-lookup';
 import { KeysetPosition, cursorTimestampSql, encodeCursor } from '@app/common/pagination/keyset-cursor';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, In } from 'typeorm';
+import { DataSource, EntityManager, In, IsNull, Not } from 'typeorm';
 import { CustomerEntity } from './customer.entity';
 import { InvoiceLineEntity } from './invoice-line.entity';
 import { InvoiceEntity, InvoiceStatus } from './invoice.entity';
@@ -171,6 +171,29 @@ export class InvoicesRepository {
   /** Writes the given columns of one invoice; updated_at is set by TypeORM. */
   async update(manager: EntityManager, tenantId: string, id: string, changes: InvoiceChanges): Promise<void> {
     await manager.getRepository(InvoiceEntity).update({ tenantId, id }, changes as never);
+  }
+
+  /**
+   * Writes the changes unless a column that decides which changes Stripe's invoice makes
+   * (status, Stripe id, amount paid, links, void confirmation) differs from what `seen` read.
+   * Returns whether it wrote. updated_at is set by TypeORM.
+   */
+  async updateIfUnchanged(seen: InvoiceEntity, changes: InvoiceChanges): Promise<boolean> {
+    const result = await this.dataSource.getRepository(InvoiceEntity).update(
+      {
+        tenantId: seen.tenantId,
+        id: seen.id,
+        status: seen.status,
+        stripeInvoiceId: seen.stripeInvoiceId ?? IsNull(),
+        amountPaid: seen.amountPaid,
+        hostedInvoiceUrl: seen.hostedInvoiceUrl ?? IsNull(),
+        pdfUrl: seen.pdfUrl ?? IsNull(),
+        stripeVoidConfirmedAt: seen.stripeVoidConfirmedAt === null ? IsNull() : Not(IsNull()),
+      },
+      changes as never,
+    );
+
+    return result.affected === 1;
   }
 
   /** Deletes a draft with its lines; returns false when the invoice is no longer a draft. */

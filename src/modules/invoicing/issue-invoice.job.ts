@@ -83,16 +83,19 @@ export class IssueInvoiceJob {
     }
 
     let { stripeInvoice } = draft;
+    let current: InvoiceEntity | null = null;
     if (stripeInvoice.status === 'draft') {
       await this.attachMissingLines(invoice, lines, context, stripeInvoice.id, draft.createdFirst);
-      const current = await this.invoices.findEntity(invoice.tenantId, invoice.id);
+      current = await this.invoices.findEntity(invoice.tenantId, invoice.id);
       if (current?.status !== 'issuing') {
         return { result: 'skipped', reason: `invoice_${current?.status ?? 'missing'}` };
       }
       stripeInvoice = await this.gateway.finalize(context.client, invoice.id, stripeInvoice.id);
     }
 
-    const outcome = await this.sync.apply(invoice.tenantId, invoice.id, stripeInvoice, 'issue job');
+    const outcome = current
+      ? await this.sync.applyOptimistically(current, stripeInvoice, 'issue job')
+      : await this.sync.apply(invoice.tenantId, invoice.id, stripeInvoice, 'issue job');
     const status = outcome?.to ?? invoice.status;
     if (status === 'open' || status === 'paid' || status === 'uncollectible') {
       await this.jobs.enqueue('send', { tenantId: invoice.tenantId, invoiceId: invoice.id });

@@ -50,7 +50,7 @@ export class SendInvoiceJob {
 
     const sent = await this.gateway.send(client, invoice.id, invoice.stripeInvoiceId);
     await this.invoices.markSent(invoice.tenantId, invoice.id, this.clock.now());
-    await this.sync.applyUnlessUnchanged(invoice, sent, 'send job');
+    await this.sync.applyOptimistically(invoice, sent, 'send job');
     this.logger.log(
       { tenantId: invoice.tenantId, invoiceId: invoice.id, number: invoice.number, stripeInvoiceId: sent.id },
       'Invoice sent to the customer by Stripe',
