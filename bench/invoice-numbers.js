@@ -6,12 +6,16 @@
 // server's intake rate measured in the same run, alternating A B A B, and the
 // numbers of each tenant are checked in the database for gaps and duplicates.
 // usage: node bench/invoice-numbers.js [--invoices 2000] [--concurrency 50]
-//        [--tenants 10] [--rounds 2] [--ceiling-seconds 10] [--no-record]
+//        [--tenants 10] [--rounds 2] [--ceiling-seconds 10]
+//        [--database billing_bench_suite_invoices] [--no-record]
+// --database names the service's database; the ceiling's is that name plus
+// `_ceiling`. Both are dropped and created again, so give concurrent runs on
+// one PostgreSQL server different names.
 'use strict';
 
 const { parseArgs } = require('node:util');
 const h = require('./lib/harness');
-const { mean, retryClosedSocket, seedTenants, startCeiling, startStack, stopStack } = require('./lib/stack');
+const { cpuSeconds, mean, retryClosedSocket, seedTenants, startCeiling, startStack, stopStack } = require('./lib/stack');
 
 const { values } = parseArgs({
   options: {
@@ -20,6 +24,7 @@ const { values } = parseArgs({
     tenants: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '2' },
     'ceiling-seconds': { type: 'string', default: '10' },
+    database: { type: 'string', default: 'billing_bench_suite_invoices' },
     'no-record': { type: 'boolean', default: false },
   },
 });
@@ -29,6 +34,7 @@ const TENANTS = Number(values.tenants);
 const ROUNDS = Number(values.rounds);
 const CEILING_SECONDS = Number(values['ceiling-seconds']);
 const TARGET_RATIO = 0.1;
+const DATABASE = values.database;
 
 /** Run `work(item)` over `items` with at most `limit` in flight; returns each call's result or error in order. */
 async function inPool(items, limit, work) {
@@ -71,7 +77,13 @@ async function createDrafts(stack, tenants, customers, count) {
   return created.map((result, index) => ({ id: result.value.id, tenant: plan[index] }));
 }
 
+/** CPU seconds (user plus system) each service process has used so far, by role. */
+function serviceCpuSeconds(stack) {
+  return Object.fromEntries(Object.entries(stack.processes).map(([role, child]) => [role, cpuSeconds(child.pid)]));
+}
+
 async function finalizeAll(stack, drafts) {
+  const cpuBefore = serviceCpuSeconds(stack);
   const started = performance.now();
   const results = await inPool(drafts, CONCURRENCY, async (draft) => {
     const response = await fetch(`${stack.serviceUrl}/api/v1/invoices/${draft.id}/finalize`, {
@@ -83,13 +95,18 @@ async function finalizeAll(stack, drafts) {
     return { status: response.status, number: body.number ?? null };
   });
   const seconds = (performance.now() - started) / 1000;
+  // Over the same window as the rate, so the worker's share is what it took from the cores meanwhile.
+  const cpuAfter = serviceCpuSeconds(stack);
+  const cpuMsPerFinalize = Object.fromEntries(
+    Object.entries(cpuBefore).map(([role, before]) => [role, before === null ? null : Number((((cpuAfter[role] - before) * 1000) / drafts.length).toFixed(3))]),
+  );
   const statuses = {};
   for (const result of results) {
     const key = result.error ? 'error' : String(result.value.status);
     statuses[key] = (statuses[key] ?? 0) + 1;
   }
 
-  return { seconds, numbersPerSecond: (statuses['200'] ?? 0) / seconds, statuses, firstError: results.find((r) => r.error)?.error ?? null };
+  return { seconds, numbersPerSecond: (statuses['200'] ?? 0) / seconds, cpuMsPerFinalize, statuses, firstError: results.find((r) => r.error)?.error ?? null };
 }
 
 /** Per tenant and mode: numbers must run 1..n within each year with none repeated. */
@@ -123,8 +140,8 @@ async function checkNumbers(stack) {
 }
 
 async function main() {
-  const stack = await startStack({ database: 'billing_bench_suite_invoices', roles: ['api', 'worker'], name: 'bench-invoices' });
-  const ceiling = await startCeiling({ database: 'billing_bench_suite_invoices_ceiling', redisUrl: stack.redisUrl });
+  const stack = await startStack({ database: DATABASE, roles: ['api', 'worker'], name: 'bench-invoices' });
+  const ceiling = await startCeiling({ database: `${DATABASE}_ceiling`, redisUrl: stack.redisUrl });
   const tenants = await seedTenants(stack, { count: TENANTS, prefix: 'bench-invoices', ownSecret: false });
   const customers = new Map();
   for (const tenant of tenants) {
@@ -146,7 +163,8 @@ async function main() {
     rounds.push({ round, ceiling: ceilingResult, service: { invoices: drafts.length, ...finalize }, ratio: finalize.numbersPerSecond / ceilingResult.rps });
     console.log(
       `round ${round}: ceiling ${ceilingResult.rps.toFixed(0)} req/s; ${drafts.length} finalizations in ${finalize.seconds.toFixed(1)} s = ` +
-        `${finalize.numbersPerSecond.toFixed(0)} numbers/s (${(finalize.numbersPerSecond / ceilingResult.rps).toFixed(2)}×), statuses ${JSON.stringify(finalize.statuses)}`,
+        `${finalize.numbersPerSecond.toFixed(0)} numbers/s (${(finalize.numbersPerSecond / ceilingResult.rps).toFixed(2)}×), statuses ${JSON.stringify(finalize.statuses)}; ` +
+        `CPU per finalize: api ${finalize.cpuMsPerFinalize.api} ms, worker ${finalize.cpuMsPerFinalize.worker} ms, ceiling ${ceilingResult.cpuMsPerRequest} ms per request`,
     );
   }
   const numbers = await checkNumbers(stack);
@@ -158,6 +176,7 @@ async function main() {
     [
       ['ceiling intake (req/s, mean)', mean(rounds.map((r) => r.ceiling.rps)).toFixed(0), '', ''],
       ['numbers per second (mean)', mean(rounds.map((r) => r.service.numbersPerSecond)).toFixed(0), '', ''],
+      ['CPU per finalization, api + worker processes (ms, mean)', mean(rounds.map((r) => r.service.cpuMsPerFinalize.api + r.service.cpuMsPerFinalize.worker)).toFixed(2), '', ''],
       ['numbers per second / ceiling intake', ratio.toFixed(2), `≥ ${TARGET_RATIO.toFixed(2)}`, ratio >= TARGET_RATIO ? 'yes' : 'no'],
       ['finalizations not answered 200', String(failures), '0', failures === 0 ? 'yes' : 'no'],
       ['gaps in a tenant sequence', String(numbers.gaps), '0', numbers.gaps === 0 ? 'yes' : 'no'],

@@ -345,6 +345,20 @@ describe('B2B invoices', () => {
       expect(accepted.body.number).toBe(numberOf(year, 1));
     });
 
+    it('answers 404 and 409 invalid_state before stripe_not_connected', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const open = await openInvoice(t, tenant);
+      await t.http().delete('/api/v1/settings/billing/stripe').set(tenant.auth).expect(204);
+
+      const missing = await finalize(t, tenant, '00000000-0000-4000-8000-000000000000');
+      const finalized = await finalize(t, tenant, open.id);
+
+      expect(missing.status).toBe(404);
+      expect(missing.body.code).toBe('not_found');
+      expect(finalized.status).toBe(409);
+      expect(finalized.body.code).toBe('invalid_state');
+    });
+
     it('rejects a customer of a disconnected account, taking no number', async () => {
       const tenant = await connectedB2bTenant(t);
       const customer = await createCustomer(t, tenant);

@@ -3,6 +3,7 @@ import {
   JOB_MARK_OVERDUE_INVOICES,
   JOB_RECONCILE_INVOICES,
   JOB_RECONCILE_TENANT_INVOICES,
+  JOB_SEND_INVOICE,
   JOB_SWEEP_INVOICE_JOBS,
   QUEUE_INVOICES,
   jobIdFor,
@@ -12,11 +13,13 @@ import { Job, Queue } from 'bullmq';
 import request from 'supertest';
 import { InvoiceCalendarService } from '../../src/modules/invoicing/invoice-calendar.service';
 import { InvoiceJobQueue } from '../../src/modules/invoicing/invoice-job-queue';
+import { InvoiceStripeSyncService } from '../../src/modules/invoicing/invoice-stripe-sync.service';
 import { InvoicesRepository } from '../../src/modules/invoicing/invoices.repository';
 import { IssueInvoiceJob } from '../../src/modules/invoicing/issue-invoice.job';
 import { MarkOverdueInvoicesJob } from '../../src/modules/invoicing/mark-overdue-invoices.job';
 import { InvoicesProcessor } from '../../src/modules/invoicing/invoices.processor';
 import { ReconcileInvoicesJob } from '../../src/modules/invoicing/reconcile-invoices.job';
+import { SendInvoiceJob } from '../../src/modules/invoicing/send-invoice.job';
 import { StripeInvoicesGateway } from '../../src/modules/invoicing/stripe-invoices.gateway';
 import { SweepInvoiceJobsJob, SweepInvoiceJobsResult } from '../../src/modules/invoicing/sweep-invoice-jobs.job';
 import { storedKeysInvalid } from '../../src/modules/stripe-connection/stripe-connection.errors';
@@ -112,6 +115,31 @@ describe('invoice jobs', () => {
       expect(lines.data).toHaveLength(2);
     });
 
+    it('lists Stripe\'s items only when retrying', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const first = await finalizedWithoutJob(tenant);
+      const retried = await finalizedWithoutJob(tenant);
+      const job = t.app.get(IssueInvoiceJob);
+      const gateway = t.app.get(StripeInvoicesGateway);
+      const addLineInStripe = gateway.addLine.bind(gateway);
+      const attachedLinePositions = jest.spyOn(gateway, 'attachedLinePositions');
+
+      await job.run({ tenantId: tenant.tenantId, invoiceId: first.id });
+      const listedForFirst = attachedLinePositions.mock.calls.length;
+      // The first attempt stops after attaching the first of the two lines.
+      jest.spyOn(gateway, 'addLine').mockImplementationOnce(addLineInStripe).mockRejectedValueOnce(new Error('worker stopped'));
+      await job.run({ tenantId: tenant.tenantId, invoiceId: retried.id }).catch(() => undefined);
+      await job.run({ tenantId: tenant.tenantId, invoiceId: retried.id });
+      const [firstInStripe] = await stripeInvoicesOf(tenant, first.id);
+      const [retriedInStripe] = await stripeInvoicesOf(tenant, retried.id);
+
+      expect(listedForFirst).toBe(0);
+      expect(attachedLinePositions).toHaveBeenCalledTimes(1);
+      expect((await tenant.stripe.invoices.listLineItems(firstInStripe.id)).data).toHaveLength(2);
+      expect((await tenant.stripe.invoices.listLineItems(retriedInStripe.id)).data).toHaveLength(2);
+      expect((await getInvoice(t, tenant, retried.id)).status).toBe('open');
+    });
+
     it('finds an unstored Stripe invoice by search', async () => {
       const tenant = await connectedB2bTenant(t);
       const invoice = await finalizedWithoutJob(tenant);
@@ -165,12 +193,71 @@ describe('invoice jobs', () => {
     });
   });
 
+  describe('sending', () => {
+    it('skips the row lock when Stripe changes nothing', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const invoice = await finalizedWithoutJob(tenant);
+      // The send job is run below by hand, so the issuing job must not enqueue it.
+      jest.spyOn(t.app.get(InvoiceJobQueue), 'enqueue').mockResolvedValueOnce();
+      await t.app.get(IssueInvoiceJob).run({ tenantId: tenant.tenantId, invoiceId: invoice.id });
+      const apply = jest.spyOn(t.app.get(InvoiceStripeSyncService), 'apply');
+
+      const result = await t.app.get(SendInvoiceJob).run({ tenantId: tenant.tenantId, invoiceId: invoice.id });
+      const sent = await getInvoice(t, tenant, invoice.id);
+
+      expect(result).toMatchObject({ result: 'done' });
+      expect(apply).not.toHaveBeenCalled();
+      expect(sent.status).toBe('open');
+      expect(sent.sentAt).not.toBeNull();
+    });
+  });
+
+  describe('applying Stripe\'s answer', () => {
+    it('opens an issued invoice without the row lock', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const invoice = await finalizedWithoutJob(tenant);
+      // Stripe's invoice.finalized event could open the invoice first, which takes the locked path.
+      for (const endpoint of (await tenant.stripe.webhookEndpoints.list()).data) {
+        await tenant.stripe.webhookEndpoints.del(endpoint.id);
+      }
+      const apply = jest.spyOn(t.app.get(InvoiceStripeSyncService), 'apply');
+
+      const result = await t.app.get(IssueInvoiceJob).run({ tenantId: tenant.tenantId, invoiceId: invoice.id });
+      const issued = await getInvoice(t, tenant, invoice.id);
+
+      expect(result).toMatchObject({ result: 'done', status: 'open' });
+      expect(apply).not.toHaveBeenCalled();
+      expect(issued.status).toBe('open');
+      expect(issued.hostedInvoiceUrl).not.toBeNull();
+    });
+
+    it('takes the row lock after a change since the read', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const open = await openInvoice(t, tenant);
+      const sync = t.app.get(InvoiceStripeSyncService);
+      const stale = await t.app.get(InvoicesRepository).findEntity(tenant.tenantId, open.id);
+      if (!stale) {
+        throw new Error(`Invoice ${open.id} was not found`);
+      }
+      // As read before the issuing job opened the invoice.
+      Object.assign(stale, { status: 'issuing', hostedInvoiceUrl: null, pdfUrl: null });
+      const stripeInvoice = await tenant.stripe.invoices.retrieve(open.stripeInvoiceId ?? '');
+      const apply = jest.spyOn(sync, 'apply');
+
+      const outcome = await sync.applyOptimistically(stale, stripeInvoice, 'issue job');
+
+      expect(apply).toHaveBeenCalledTimes(1);
+      expect(outcome).toEqual({ matched: true, changed: false, from: 'open', to: 'open' });
+      expect((await getInvoice(t, tenant, open.id)).status).toBe('open');
+    });
+  });
+
   describe('voiding in Stripe', () => {
     it('deletes the Stripe draft of an invoice voided mid-issue', async () => {
       const tenant = await connectedB2bTenant(t);
       const invoice = await finalizedWithoutJob(tenant);
       // The issuing job stops after creating the Stripe draft, before attaching its items.
-      jest.spyOn(t.app.get(StripeInvoicesGateway), 'attachedLinePositions').mockRejectedValueOnce(new Error('worker stopped'));
+      jest.spyOn(t.app.get(StripeInvoicesGateway), 'addLine').mockRejectedValueOnce(new Error('worker stopped'));
       await t.app.get(IssueInvoiceJob).run({ tenantId: tenant.tenantId, invoiceId: invoice.id }).catch(() => undefined);
       const draftId = (await stripeInvoicesOf(tenant, invoice.id))[0].id;
 
@@ -225,6 +312,19 @@ describe('invoice jobs', () => {
       expect(failing.stripeError?.code).toBe('stripe_unavailable');
       expect(failing.stripeError?.message).toMatch(/ \(attempt 1 of 10, retrying\)$/);
       expect(issued.stripeError).toBeNull();
+    });
+
+    it('clears no error after attempts that found none', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const clearStripeError = jest.spyOn(t.app.get(InvoicesRepository), 'clearStripeError');
+
+      const open = await openInvoice(t, tenant);
+      for (const name of [JOB_ISSUE_INVOICE, JOB_SEND_INVOICE]) {
+        await eventually(async () => ((await queue.getJobState(jobIdFor(name, open.id))) === 'completed' ? true : undefined));
+      }
+
+      expect(clearStripeError.mock.calls.filter(([, invoiceId]) => invoiceId === open.id)).toEqual([]);
+      expect((await getInvoice(t, tenant, open.id)).stripeError).toBeNull();
     });
 
     it('shows the current attempt while Stripe\'s search may lag', async () => {

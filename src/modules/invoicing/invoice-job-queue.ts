@@ -11,6 +11,14 @@ export interface InvoiceJobData {
   invoiceId: string;
 }
 
+/**
+ * An invoice job's report of the invoice as the job found it at its start. A job that reads the
+ * invoice sets `stripeErrorJob`, so undefined means that the job reported nothing.
+ */
+export interface InvoiceJobObservation {
+  stripeErrorJob?: StripeWork | null;
+}
+
 const JOB_NAMES: Record<StripeWork, string> = {
   issue: JOB_ISSUE_INVOICE,
   send: JOB_SEND_INVOICE,

@@ -6,8 +6,7 @@ import { InvoiceIssuedEvent, InvoiceVoidedEvent } from '@app/contracts/invoicing
 import { STRIPE_CONNECTION_FACADE, StripeConnectionFacade, TenantStripeClient } from '@app/contracts/stripe-connection.contracts';
 import { TENANCY_FACADE, TenancyFacade } from '@app/contracts/tenancy.contracts';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
-import { CustomersRepository } from './customers.repository';
+import type { CustomerEntity } from './customer.entity';
 import { InvoiceResponse } from './dto/invoice.response';
 import { InvoiceCalendarService } from './invoice-calendar.service';
 import { InvoiceJobQueue } from './invoice-job-queue';
@@ -31,7 +30,6 @@ export class InvoiceLifecycleService {
   constructor(
     private readonly context: RequestContext,
     private readonly invoices: InvoicesRepository,
-    private readonly customers: CustomersRepository,
     private readonly numbering: InvoiceNumberingService,
     private readonly calendar: InvoiceCalendarService,
     private readonly outbox: OutboxWriter,
@@ -43,32 +41,41 @@ export class InvoiceLifecycleService {
 
   /**
    * Assigns the next number in the transaction that moves the draft to `issuing`, then enqueues
-   * the issuing job. Everything that can refuse the finalize (not a draft, not connected, a
-   * customer of another Stripe account or of the other mode) is checked before that transaction,
-   * or inside it before the number is taken, so a refused finalize takes no number.
+   * the issuing job. The finalize is rejected when the invoice is not found, is not a draft, has
+   * no Stripe connection, or has a customer of another Stripe account or of the other mode. These
+   * are checked in that order, inside that transaction and before the number is taken, so a
+   * rejected finalize takes no number.
    */
   async finalize(id: string): Promise<InvoiceResponse> {
     const tenantId = this.context.requireTenantId();
-    const invoice = await this.requireInvoice(tenantId, id);
-    if (invoice.status !== 'draft') {
-      return this.replayOrReject(tenantId, invoice);
-    }
-
-    const client = await this.stripeConnection.getClient(tenantId);
+    // The connection is read before the transaction, because reading it inside would hold a
+    // second pooled connection at once. Its error waits until the invoice is known to be a
+    // draft, so a missing or finalized invoice still gets 404 or 409 first.
+    const connection = await this.stripeConnection.getClient(tenantId).then(
+      (client) => ({ client, error: null }),
+      (error: unknown) => ({ client: null, error }),
+    );
     const idempotencyKeyId = this.idempotency.activeKey()?.id ?? null;
 
-    // The reads share the transaction's connection: each separate pool checkout would cost
+    // All reads share the transaction's connection: each separate pool checkout would cost
     // another round trip to set its tenant scope whenever the pooled client was last used by
     // another tenant. The sequence row is locked only from the last statement on.
-    const finalized = await this.invoices.transaction(async (manager) => {
-      const locked = await this.invoices.lockById(manager, tenantId, id);
-      if (!locked || locked.status !== 'draft') {
-        throw invoiceStateConflict('finalized', locked?.status ?? invoice.status, ['draft']);
+    const outcome = await this.invoices.transaction(async (manager) => {
+      const found = await this.invoices.lockWithCustomerAndLines(manager, tenantId, id);
+      if (!found) {
+        throw notFound('invoice');
+      }
+      if (found.invoice.status !== 'draft') {
+        return { finalized: null, invoice: found.invoice };
+      }
+      if (connection.client === null) {
+        throw connection.error;
       }
 
-      await this.requireCustomerOfConnection(manager, locked, client);
+      const { client } = connection;
+      const locked = found.invoice;
+      requireCustomerOfConnection(locked, found.customer, client);
       const timeZone = await this.calendar.timeZoneOf(tenantId, manager);
-      const lines = await this.invoices.findLines(tenantId, id, manager);
 
       // Everything else is written first, with `number: null` where the number goes, so the
       // sequence row is locked only by the last statement before COMMIT.
@@ -107,37 +114,16 @@ export class InvoiceLifecycleService {
         updatedAt: assigned.updatedAt,
       } satisfies Partial<InvoiceEntity>);
 
-      return { invoice: locked, lines };
+      return { finalized: { invoice: locked, lines: found.lines }, invoice: locked };
     });
-    this.logger.log({ tenantId, invoiceId: id, number: finalized.invoice.number }, 'Invoice finalized; issuing it in Stripe');
+    if (outcome.finalized === null) {
+      return this.replayOrReject(tenantId, outcome.invoice);
+    }
+
+    this.logger.log({ tenantId, invoiceId: id, number: outcome.invoice.number }, 'Invoice finalized; issuing it in Stripe');
     await this.jobs.enqueueAfterCommit('issue', { tenantId, invoiceId: id });
 
-    return toInvoiceResponse(finalized);
-  }
-
-  /**
-   * Rejects the finalize of a draft whose customer the connected Stripe client cannot reach,
-   * because the customer lives in another Stripe account or in the other mode.
-   */
-  private async requireCustomerOfConnection(manager: EntityManager, invoice: InvoiceEntity, client: TenantStripeClient): Promise<void> {
-    const customer = invoice.customerId ? await this.customers.findById(invoice.tenantId, invoice.customerId, manager) : null;
-    if (!customer) {
-      throw new Error(`Draft invoice ${invoice.id} has no stored customer`);
-    }
-
-    // NOTE: A customer stored before its account was recorded has a null account id, so only its mode is checked.
-    if (customer.stripeAccountId !== null && customer.stripeAccountId !== client.accountId) {
-      throw new DomainError(
-        'invalid_state',
-        `The customer belongs to Stripe account ${customer.stripeAccountId}, which is no longer connected (Stripe is connected to ${client.accountId}). Create the customer again under the connected account, then a new invoice.`,
-      );
-    }
-    if (customer.livemode !== (client.mode === 'live')) {
-      throw new DomainError(
-        'invalid_state',
-        `The customer was created in ${customer.livemode ? 'live' : 'test'} mode, but Stripe is connected in ${client.mode} mode. Create the customer again, then a new invoice.`,
-      );
-    }
+    return toInvoiceResponse(outcome.finalized);
   }
 
   /**
@@ -198,5 +184,29 @@ export class InvoiceLifecycleService {
     }
 
     return toInvoiceResponse(found);
+  }
+}
+
+/**
+ * Rejects the finalize of a draft whose customer the connected Stripe client cannot reach,
+ * because the customer lives in another Stripe account or in the other mode.
+ */
+function requireCustomerOfConnection(invoice: InvoiceEntity, customer: CustomerEntity | null, client: TenantStripeClient): void {
+  if (!customer) {
+    throw new Error(`Draft invoice ${invoice.id} has no stored customer`);
+  }
+
+  // NOTE: A customer stored before its account was recorded has a null account id, so only its mode is checked.
+  if (customer.stripeAccountId !== null && customer.stripeAccountId !== client.accountId) {
+    throw new DomainError(
+      'invalid_state',
+      `The customer belongs to Stripe account ${customer.stripeAccountId}, which is no longer connected (Stripe is connected to ${client.accountId}). Create the customer again under the connected account, then a new invoice.`,
+    );
+  }
+  if (customer.livemode !== (client.mode === 'live')) {
+    throw new DomainError(
+      'invalid_state',
+      `The customer was created in ${customer.livemode ? 'live' : 'test'} mode, but Stripe is connected in ${client.mode} mode. Create the customer again, then a new invoice.`,
+    );
   }
 }

@@ -32,6 +32,16 @@ export class InvoiceStripeClient {
   async issuingContext(invoice: InvoiceEntity): Promise<IssuingContext> {
     const client = await this.clientFor(invoice.tenantId);
     const customer = invoice.customerId ? await this.customers.findById(invoice.tenantId, invoice.customerId) : null;
+
+    return this.checkedContext(invoice, customer, client);
+  }
+
+  /** Returns what `issuingContext` returns, for the invoice's customer as the caller read it (null when none is stored). */
+  async issuingContextWith(invoice: InvoiceEntity, customer: CustomerEntity | null): Promise<IssuingContext> {
+    return this.checkedContext(invoice, customer, await this.clientFor(invoice.tenantId));
+  }
+
+  private checkedContext(invoice: InvoiceEntity, customer: CustomerEntity | null, client: TenantStripeClient): IssuingContext {
     if (!customer) {
       throw new PermanentJobError('customer_missing', `customer_missing: invoice ${invoice.id} names customer ${invoice.customerId}, which is not stored`);
     }

@@ -45,6 +45,42 @@ export class InvoiceStripeSyncService {
     });
   }
 
+  /**
+   * Applies the Stripe invoice as `apply` does, but from `seen`, a read of the invoice made
+   * without its lock, and without a transaction where that is safe. Nothing is written when
+   * `seen` would not change, because a newer row would not change either. Statuses only move
+   * forward, the Stripe id, the amount paid and the void confirmation are only ever set or
+   * raised, and the links are Stripe's own for this invoice. Other changes are written by one
+   * UPDATE that matches only while the columns they depend on still hold what `seen` read.
+   * A change that announces an event, or a row that changed meanwhile, takes the locked path.
+   */
+  async applyOptimistically(seen: InvoiceEntity, stripeInvoice: Stripe.Invoice, source: SyncSource): Promise<InvoiceSyncOutcome | null> {
+    const matches = seen.stripeInvoiceId === stripeInvoice.id && (stripeInvoice.number === null || stripeInvoice.number === seen.number);
+    if (!matches) {
+      return this.apply(seen.tenantId, seen.id, stripeInvoice, source);
+    }
+
+    const changes = this.changesFor(seen, stripeInvoice);
+    if (Object.keys(changes).length === 0) {
+      return { matched: true, changed: false, from: seen.status, to: seen.status };
+    }
+
+    const announces = changes.status === 'paid' || changes.status === 'void';
+    if (announces || !(await this.invoices.updateIfUnchanged(seen, changes))) {
+      return this.apply(seen.tenantId, seen.id, stripeInvoice, source);
+    }
+
+    const to = changes.status ?? seen.status;
+    if (to !== seen.status) {
+      this.logger.log(
+        { tenantId: seen.tenantId, invoiceId: seen.id, number: seen.number, stripeInvoiceId: stripeInvoice.id, source, from: seen.status, to },
+        `Invoice ${seen.status} → ${to} as Stripe reports`,
+      );
+    }
+
+    return { matched: true, changed: true, from: seen.status, to };
+  }
+
   /** Applies the Stripe invoice to an invoice the caller has locked, inside the caller's transaction. */
   async applyLocked(
     manager: EntityManager,

@@ -18,7 +18,7 @@ import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
 import { InvoiceJobErrors } from './invoice-job-errors';
-import { InvoiceJobData } from './invoice-job-queue';
+import { InvoiceJobData, InvoiceJobObservation } from './invoice-job-queue';
 import { InvoicesRepository, StripeWork } from './invoices.repository';
 import { IssueInvoiceJob } from './issue-invoice.job';
 import { MarkOverdueInvoicesJob } from './mark-overdue-invoices.job';
@@ -26,6 +26,9 @@ import { ReconcileInvoicesJob, ReconcileTenantInvoicesJobData } from './reconcil
 import { SendInvoiceJob } from './send-invoice.job';
 import { SweepInvoiceJobsJob } from './sweep-invoice-jobs.job';
 import { VoidInvoiceJob } from './void-invoice.job';
+
+/** A job's work; jobs of one invoice's Stripe work report what they saw of it in `observation`. */
+type JobWork<T> = (data: T, observation: InvoiceJobObservation) => Promise<unknown>;
 
 /** Invoice jobs one worker process runs at once; most of their time is spent waiting on Stripe. */
 const CONCURRENCY = 10;
@@ -62,9 +65,9 @@ export class InvoicesProcessor extends WorkerHost implements BeforeApplicationSh
   async process(job: Job): Promise<unknown> {
     switch (job.name) {
       case JOB_ISSUE_INVOICE:
-        return this.inTenant(job as Job<InvoiceJobData>, (data) => this.issue.run(data), 'issue');
+        return this.inTenant(job as Job<InvoiceJobData>, (data, observation) => this.issue.run(data, observation), 'issue');
       case JOB_SEND_INVOICE:
-        return this.inTenant(job as Job<InvoiceJobData>, (data) => this.send.run(data), 'send');
+        return this.inTenant(job as Job<InvoiceJobData>, (data, observation) => this.send.run(data, observation), 'send');
       case JOB_VOID_INVOICE:
         return this.inTenant(job as Job<InvoiceJobData>, (data) => this.voiding.run(data), 'void');
       case JOB_RECONCILE_TENANT_INVOICES:
@@ -102,18 +105,19 @@ export class InvoicesProcessor extends WorkerHost implements BeforeApplicationSh
    * an attempt that only waits for Stripe's search index, so the stored attempt number is
    * always the job's latest.
    */
-  private async inTenant<T extends { tenantId: string }>(job: Job<T>, work: (data: T) => Promise<unknown>, stripeWork?: StripeWork): Promise<unknown> {
+  private async inTenant<T extends { tenantId: string }>(job: Job<T>, work: JobWork<T>, stripeWork?: StripeWork): Promise<unknown> {
     const { tenantId } = job.data;
     // The error is classified inside the tenant too, because classifying may read the tenant's rows.
     return this.context.runAsTenant(tenantId, () => this.runClassified(job, work, stripeWork), String(job.id));
   }
 
-  private async runClassified<T extends { tenantId: string }>(job: Job<T>, work: (data: T) => Promise<unknown>, stripeWork?: StripeWork): Promise<unknown> {
+  private async runClassified<T extends { tenantId: string }>(job: Job<T>, work: JobWork<T>, stripeWork?: StripeWork): Promise<unknown> {
     const { tenantId } = job.data;
     const invoiceId = (job.data as Partial<InvoiceJobData>).invoiceId;
+    const observation: InvoiceJobObservation = {};
     let result: unknown;
     try {
-      result = await work(job.data);
+      result = await work(job.data, observation);
     } catch (error) {
       const classified = await this.errors.classify(tenantId, error);
       const permanent = classified instanceof UnrecoverableError;
@@ -131,7 +135,12 @@ export class InvoicesProcessor extends WorkerHost implements BeforeApplicationSh
       throw classified;
     }
 
-    if (stripeWork !== undefined && invoiceId !== undefined) {
+    // Only this job's failed attempts store an error of its work, and BullMQ runs one attempt of a job
+    // at a time, so an invoice that had none of this work's errors when the attempt began has none now.
+    // NOTE: a stalled attempt that BullMQ restarts while the first still runs breaks that premise, and
+    // an error the first attempt stores then stays until this work succeeds again.
+    const nothingToClear = observation.stripeErrorJob !== undefined && observation.stripeErrorJob !== stripeWork;
+    if (stripeWork !== undefined && invoiceId !== undefined && !nothingToClear) {
       await this.invoices.clearStripeError(tenantId, invoiceId, stripeWork);
     }
 

@@ -2,7 +2,8 @@ import { callCrossTenantFunction } from '@app/common/database/tenant-lookup';
 import { KeysetPosition, cursorTimestampSql, encodeCursor } from '@app/common/pagination/keyset-cursor';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, In } from 'typeorm';
+import { DataSource, EntityManager, In, IsNull, Not } from 'typeorm';
+import { CustomerEntity } from './customer.entity';
 import { InvoiceLineEntity } from './invoice-line.entity';
 import { InvoiceEntity, InvoiceStatus } from './invoice.entity';
 import { isUuid } from './uuid';
@@ -10,6 +11,16 @@ import { isUuid } from './uuid';
 export interface InvoiceWithLines {
   invoice: InvoiceEntity;
   lines: InvoiceLineEntity[];
+}
+
+/** An invoice with its customer (null when none is stored) and its lines in position order. */
+export interface InvoiceWithCustomer extends InvoiceWithLines {
+  customer: CustomerEntity | null;
+}
+
+interface InvoiceWithCustomerRow extends Record<string, unknown> {
+  customer_json: Record<string, unknown> | null;
+  lines_json: Record<string, unknown>[];
 }
 
 /** A new invoice has no Stripe error yet; only the invoice jobs set one (recordStripeError). */
@@ -125,6 +136,53 @@ export class InvoicesRepository {
     return manager.getRepository(InvoiceEntity).findOne({ where: { tenantId, id }, lock: { mode: 'pessimistic_write' } });
   }
 
+  /**
+   * Locks the invoice row (SELECT … FOR UPDATE) and reads its customer and lines in the same
+   * round trip. The customer and the lines come from the statement's snapshot even when the
+   * lock waited for another transaction, which is safe because neither is ever updated.
+   */
+  async lockWithCustomerAndLines(manager: EntityManager, tenantId: string, id: string): Promise<InvoiceWithCustomer | null> {
+    return this.selectWithCustomerAndLines(manager, tenantId, id, 'FOR UPDATE OF invoice');
+  }
+
+  /** Reads the invoice with its customer and lines in one round trip, without a lock. */
+  async findWithCustomerAndLines(tenantId: string, id: string): Promise<InvoiceWithCustomer | null> {
+    return this.selectWithCustomerAndLines(this.dataSource.manager, tenantId, id, '');
+  }
+
+  private async selectWithCustomerAndLines(
+    manager: EntityManager,
+    tenantId: string,
+    id: string,
+    lock: 'FOR UPDATE OF invoice' | '',
+  ): Promise<InvoiceWithCustomer | null> {
+    if (!isUuid(id)) {
+      return null;
+    }
+
+    const rows: InvoiceWithCustomerRow[] = await manager.query(
+      `SELECT invoice.*,
+              (SELECT row_to_json(customer) FROM customers customer
+                WHERE customer.tenant_id = invoice.tenant_id AND customer.id = invoice.customer_id) AS customer_json,
+              (SELECT coalesce(json_agg(line ORDER BY line.position), '[]'::json) FROM invoice_lines line
+                WHERE line.tenant_id = invoice.tenant_id AND line.invoice_id = invoice.id) AS lines_json
+         FROM invoices invoice
+        WHERE invoice.tenant_id = $1 AND invoice.id = $2
+        ${lock}`,
+      [tenantId, id],
+    );
+    const row = rows[0];
+    if (!row) {
+      return null;
+    }
+
+    return {
+      invoice: hydrate(manager, InvoiceEntity, row),
+      customer: row.customer_json === null ? null : hydrate(manager, CustomerEntity, row.customer_json),
+      lines: row.lines_json.map((line) => hydrate(manager, InvoiceLineEntity, line)),
+    };
+  }
+
   async lockByStripeInvoiceId(manager: EntityManager, tenantId: string, stripeInvoiceId: string): Promise<InvoiceEntity | null> {
     return manager
       .getRepository(InvoiceEntity)
@@ -134,6 +192,29 @@ export class InvoicesRepository {
   /** Writes the given columns of one invoice; updated_at is set by TypeORM. */
   async update(manager: EntityManager, tenantId: string, id: string, changes: InvoiceChanges): Promise<void> {
     await manager.getRepository(InvoiceEntity).update({ tenantId, id }, changes as never);
+  }
+
+  /**
+   * Writes the changes unless a column that decides which changes Stripe's invoice makes
+   * (status, Stripe id, amount paid, links, void confirmation) differs from what `seen` read.
+   * Returns whether it wrote. updated_at is set by TypeORM.
+   */
+  async updateIfUnchanged(seen: InvoiceEntity, changes: InvoiceChanges): Promise<boolean> {
+    const result = await this.dataSource.getRepository(InvoiceEntity).update(
+      {
+        tenantId: seen.tenantId,
+        id: seen.id,
+        status: seen.status,
+        stripeInvoiceId: seen.stripeInvoiceId ?? IsNull(),
+        amountPaid: seen.amountPaid,
+        hostedInvoiceUrl: seen.hostedInvoiceUrl ?? IsNull(),
+        pdfUrl: seen.pdfUrl ?? IsNull(),
+        stripeVoidConfirmedAt: seen.stripeVoidConfirmedAt === null ? IsNull() : Not(IsNull()),
+      },
+      changes as never,
+    );
+
+    return result.affected === 1;
   }
 
   /** Deletes a draft with its lines; returns false when the invoice is no longer a draft. */
@@ -367,6 +448,21 @@ export class InvoicesRepository {
 
     return invoices.map((invoice) => ({ invoice, lines: lines.filter((line) => line.invoiceId === invoice.id) }));
   }
+}
+
+/**
+ * Builds an entity from a row selected by hand, keyed by column name, with the conversions
+ * TypeORM applies to its own reads (bigint transformers, dates, jsonb). A row of `row_to_json`
+ * works too, whose timestamps are ISO strings.
+ */
+function hydrate<T extends object>(manager: EntityManager, target: new () => T, row: Record<string, unknown>): T {
+  const metadata = manager.connection.getMetadata(target);
+  const entity = metadata.create() as Record<string, unknown>;
+  for (const column of metadata.columns) {
+    entity[column.propertyName] = manager.connection.driver.prepareHydratedValue(row[column.databaseName], column);
+  }
+
+  return entity as T;
 }
 
 function workFor(status: InvoiceStatus): StripeWork {

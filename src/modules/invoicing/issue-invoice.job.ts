@@ -4,15 +4,22 @@ import { Clock } from '@app/common/time/clock';
 import { secondsText } from '@app/common/time/seconds-text';
 import { Injectable, Logger } from '@nestjs/common';
 import type Stripe from 'stripe';
-import { InvoiceJobData, InvoiceJobQueue } from './invoice-job-queue';
+import { InvoiceJobData, InvoiceJobObservation, InvoiceJobQueue } from './invoice-job-queue';
 import { InvoiceJobSettings } from './invoice-job-settings';
 import { InvoiceStripeClient, IssuingContext } from './invoice-stripe-client';
 import { InvoiceStripeSyncService } from './invoice-stripe-sync.service';
+import { InvoiceLineEntity } from './invoice-line.entity';
 import { InvoiceEntity } from './invoice.entity';
 import { InvoicesRepository } from './invoices.repository';
 import { StripeInvoicesGateway } from './stripe-invoices.gateway';
 
 export type IssueInvoiceJobData = InvoiceJobData;
+
+/** The Stripe invoice of an invoice, and whether this attempt created it as the first create of the invoice. */
+interface StripeDraft {
+  stripeInvoice: Stripe.Invoice;
+  createdFirst: boolean;
+}
 
 export type InvoiceJobResult =
   | { result: 'done'; status: string; stripeInvoiceId: string | null }
@@ -42,17 +49,20 @@ export class IssueInvoiceJob {
     private readonly clock: Clock,
   ) {}
 
-  async run(data: IssueInvoiceJobData): Promise<InvoiceJobResult> {
-    const invoice = await this.invoices.findEntity(data.tenantId, data.invoiceId);
-    if (!invoice) {
+  async run(data: IssueInvoiceJobData, observation: InvoiceJobObservation = {}): Promise<InvoiceJobResult> {
+    // The customer and the lines are never updated, so reading them with the invoice up front is as current as later.
+    const found = await this.invoices.findWithCustomerAndLines(data.tenantId, data.invoiceId);
+    if (!found) {
       return { result: 'skipped', reason: 'invoice_missing' };
     }
+    const { invoice, lines } = found;
+    observation.stripeErrorJob = invoice.stripeErrorJob;
     if (invoice.status !== 'issuing') {
       return { result: 'skipped', reason: `invoice_${invoice.status}` };
     }
 
     try {
-      return await this.issue(invoice, await this.stripeClient.issuingContext(invoice));
+      return await this.issue(invoice, lines, await this.stripeClient.issuingContextWith(invoice, found.customer));
     } catch (error) {
       // A void that arrived meanwhile makes whatever failed moot; the void job finishes the Stripe side.
       const current = await this.invoices.findEntity(data.tenantId, data.invoiceId);
@@ -65,23 +75,27 @@ export class IssueInvoiceJob {
     }
   }
 
-  private async issue(invoice: InvoiceEntity, context: IssuingContext): Promise<InvoiceJobResult> {
+  private async issue(invoice: InvoiceEntity, lines: InvoiceLineEntity[], context: IssuingContext): Promise<InvoiceJobResult> {
     const log = { tenantId: invoice.tenantId, invoiceId: invoice.id, number: invoice.number };
-    let stripeInvoice = await this.findOrCreateDraft(invoice, context);
-    if (!stripeInvoice) {
+    const draft = await this.findOrCreateDraft(invoice, context);
+    if (!draft) {
       return { result: 'skipped', reason: 'invoice_void' };
     }
 
+    let { stripeInvoice } = draft;
+    let current: InvoiceEntity | null = null;
     if (stripeInvoice.status === 'draft') {
-      await this.attachMissingLines(invoice, context, stripeInvoice.id);
-      const current = await this.invoices.findEntity(invoice.tenantId, invoice.id);
+      await this.attachMissingLines(invoice, lines, context, stripeInvoice.id, draft.createdFirst);
+      current = await this.invoices.findEntity(invoice.tenantId, invoice.id);
       if (current?.status !== 'issuing') {
         return { result: 'skipped', reason: `invoice_${current?.status ?? 'missing'}` };
       }
       stripeInvoice = await this.gateway.finalize(context.client, invoice.id, stripeInvoice.id);
     }
 
-    const outcome = await this.sync.apply(invoice.tenantId, invoice.id, stripeInvoice, 'issue job');
+    const outcome = current
+      ? await this.sync.applyOptimistically(current, stripeInvoice, 'issue job')
+      : await this.sync.apply(invoice.tenantId, invoice.id, stripeInvoice, 'issue job');
     const status = outcome?.to ?? invoice.status;
     if (status === 'open' || status === 'paid' || status === 'uncollectible') {
       await this.jobs.enqueue('send', { tenantId: invoice.tenantId, invoiceId: invoice.id });
@@ -95,10 +109,10 @@ export class IssueInvoiceJob {
    * Returns the Stripe invoice of this invoice, creating the draft when Stripe has none. Returns
    * null when the invoice was voided before anything was created.
    */
-  private async findOrCreateDraft(invoice: InvoiceEntity, context: IssuingContext): Promise<Stripe.Invoice | null> {
+  private async findOrCreateDraft(invoice: InvoiceEntity, context: IssuingContext): Promise<StripeDraft | null> {
     const { client } = context;
     if (invoice.stripeInvoiceId !== null) {
-      return this.gateway.retrieve(client, invoice.stripeInvoiceId);
+      return { stripeInvoice: await this.gateway.retrieve(client, invoice.stripeInvoiceId), createdFirst: false };
     }
 
     if (invoice.stripeCreateAttemptedAt !== null) {
@@ -109,7 +123,7 @@ export class IssueInvoiceJob {
           'Found the Stripe invoice an earlier attempt created, by search',
         );
 
-        return this.adopt(invoice, context, found);
+        return { stripeInvoice: await this.adopt(invoice, context, found), createdFirst: false };
       }
 
       const sinceAttemptMs = this.clock.now().getTime() - invoice.stripeCreateAttemptedAt.getTime();
@@ -130,7 +144,7 @@ export class IssueInvoiceJob {
     if (!(await this.invoices.markCreateAttempt(invoice.tenantId, invoice.id, attemptedAt))) {
       const current = await this.invoices.findEntity(invoice.tenantId, invoice.id);
       if (current?.status === 'issuing' && current.stripeInvoiceId !== null) {
-        return this.gateway.retrieve(client, current.stripeInvoiceId);
+        return { stripeInvoice: await this.gateway.retrieve(client, current.stripeInvoiceId), createdFirst: false };
       }
 
       return null;
@@ -146,7 +160,14 @@ export class IssueInvoiceJob {
       throw error;
     }
 
-    return this.adopt(invoice, context, created);
+    const adopted = await this.adopt(invoice, context, created);
+    // Without an earlier create attempt, the create key cannot have returned an older draft, so
+    // the draft is new and has no items, unless another draft was stored first and won. An
+    // item a concurrent attempt attached meanwhile is no duplicate, because adding a line again
+    // with its idempotency key returns the same item.
+    const createdFirst = invoice.stripeCreateAttemptedAt === null && adopted.id === created.id;
+
+    return { stripeInvoice: adopted, createdFirst };
   }
 
   /** Stores the Stripe id unless another is stored already, which then wins and the new draft goes. */
@@ -167,10 +188,18 @@ export class IssueInvoiceJob {
     return this.gateway.retrieve(context.client, stored);
   }
 
-  /** Adds the lines whose items are not on the Stripe draft yet, in position order. */
-  private async attachMissingLines(invoice: InvoiceEntity, context: IssuingContext, stripeInvoiceId: string): Promise<void> {
-    const attached = await this.gateway.attachedLinePositions(context.client, stripeInvoiceId);
-    const lines = await this.invoices.findLines(invoice.tenantId, invoice.id);
+  /**
+   * Adds the lines whose items are not on the Stripe draft yet, in position order. A draft this
+   * attempt created first has none, so Stripe is not asked for its items then.
+   */
+  private async attachMissingLines(
+    invoice: InvoiceEntity,
+    lines: InvoiceLineEntity[],
+    context: IssuingContext,
+    stripeInvoiceId: string,
+    createdFirst: boolean,
+  ): Promise<void> {
+    const attached = createdFirst ? new Set<number>() : await this.gateway.attachedLinePositions(context.client, stripeInvoiceId);
     for (const line of lines) {
       if (!attached.has(line.position)) {
         await this.gateway.addLine(context.client, invoice, context.customer, stripeInvoiceId, line);

@@ -1,6 +1,6 @@
 import { Clock } from '@app/common/time/clock';
 import { Injectable, Logger } from '@nestjs/common';
-import { InvoiceJobData } from './invoice-job-queue';
+import { InvoiceJobData, InvoiceJobObservation } from './invoice-job-queue';
 import { InvoiceStripeClient } from './invoice-stripe-client';
 import { InvoiceStripeSyncService } from './invoice-stripe-sync.service';
 import { InvoicesRepository } from './invoices.repository';
@@ -27,11 +27,12 @@ export class SendInvoiceJob {
     private readonly clock: Clock,
   ) {}
 
-  async run(data: SendInvoiceJobData): Promise<InvoiceJobResult> {
+  async run(data: SendInvoiceJobData, observation: InvoiceJobObservation = {}): Promise<InvoiceJobResult> {
     const invoice = await this.invoices.findEntity(data.tenantId, data.invoiceId);
     if (!invoice) {
       return { result: 'skipped', reason: 'invoice_missing' };
     }
+    observation.stripeErrorJob = invoice.stripeErrorJob;
     if (invoice.sentAt !== null) {
       return { result: 'skipped', reason: 'already_sent' };
     }
@@ -49,7 +50,7 @@ export class SendInvoiceJob {
 
     const sent = await this.gateway.send(client, invoice.id, invoice.stripeInvoiceId);
     await this.invoices.markSent(invoice.tenantId, invoice.id, this.clock.now());
-    await this.sync.apply(invoice.tenantId, invoice.id, sent, 'send job');
+    await this.sync.applyOptimistically(invoice, sent, 'send job');
     this.logger.log(
       { tenantId: invoice.tenantId, invoiceId: invoice.id, number: invoice.number, stripeInvoiceId: sent.id },
       'Invoice sent to the customer by Stripe',
