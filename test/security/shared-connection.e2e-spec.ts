@@ -67,7 +67,7 @@ describe('One connection for a unit of work', () => {
     expect(seen.last).toEqual(seen.first);
   });
 
-  it('gives a statement during an open transaction its own connection, so it stays outside that transaction', async () => {
+  it('keeps other statements out of a transaction', async () => {
     const seen = await context.runAsTenant(tenantId, () =>
       context.runOnOneConnection(dataSource, () =>
         dataSource.transaction(async (manager) => {
@@ -98,7 +98,7 @@ describe('One connection for a unit of work', () => {
     expect(seen.other.pid).not.toBe(seen.own.pid);
   });
 
-  it('rolls back a failed transaction on the shared connection and goes on with the next', async () => {
+  it('goes on after a rolled-back transaction', async () => {
     const before: { count: string }[] = await context.runAsTenant(tenantId, () => dataSource.query(`SELECT count(*) FROM customers`));
 
     const result = await context.runAsTenant(tenantId, () =>

@@ -283,7 +283,7 @@ describe('Domain events in aggregate order', () => {
       return rows.length === 0 ? undefined : Number(rows[0].last_sequence);
     }
 
-    it('advance several aggregates in one statement, keeping the highest of a key named twice', async () => {
+    it('advance to the highest sequence given', async () => {
       const positions = worker.get(ConsumerPositions);
       const first = randomUUID();
       const second = randomUUID();

@@ -8,7 +8,7 @@ function deferred(): { promise: Promise<void>; resolve(): void } {
 }
 
 describe('ConcurrencyLimit', () => {
-  it('runs at most the limit at once and starts waiting tasks in arrival order', async () => {
+  it('runs up to the limit in order', async () => {
     const limit = new ConcurrencyLimit(2);
     const gates = [deferred(), deferred(), deferred(), deferred()];
     const started: number[] = [];

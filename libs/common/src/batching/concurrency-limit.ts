@@ -1,7 +1,8 @@
 /**
- * Runs at most `limit` tasks at once; the others wait in arrival order. Used
- * where each running task holds a pooled database connection, so that tasks
- * of this kind leave connections free for the rest of the process.
+ * A limit on tasks running at once: at most `limit` run, and the others wait
+ * in arrival order. Where each running task keeps a pooled database
+ * connection checked out, it leaves connections free for the rest of the
+ * process.
  */
 export class ConcurrencyLimit {
   private running = 0;

@@ -73,7 +73,7 @@ export class RequestContext {
     return { role: APP_ROLE, tenantId: this.tenantId ?? '' };
   }
 
-  /** The connection the current unit of work shares between its checkouts (runOnOneConnection), if any. */
+  /** Return the connection the current unit of work shares between its checkouts (runOnOneConnection), if any. */
   sharedConnection(): SharedConnection | undefined {
     return this.cls.isActive() ? this.cls.get<SharedConnection | undefined>(SHARED_CONNECTION) : undefined;
   }

@@ -333,20 +333,20 @@ describe('scopeConnections', () => {
 describe('SharedConnection', () => {
   const KEY = `${APP_ROLE}/${TENANT_A}`;
 
-  it('lends the connection to one holder at a time, in its own scope only', () => {
+  it('lends to one user in its scope', () => {
     const client = {};
     const shared = new SharedConnection(KEY, client, jest.fn());
 
-    const taken = shared.take(KEY);
-    expect(taken?.[0]).toBe(client);
+    const lent = shared.take(KEY);
+    expect(lent?.[0]).toBe(client);
     expect(shared.take(KEY)).toBeNull();
 
-    taken?.[1]();
+    lent?.[1]();
     expect(shared.take(`${APP_ROLE}/${TENANT_B}`)).toBeNull();
     expect(shared.take(KEY)?.[0]).toBe(client);
   });
 
-  it('stops lending a connection released with an error and hands the error to the pool', () => {
+  it('passes a release error to the pool', () => {
     const release = jest.fn();
     const shared = new SharedConnection(KEY, {}, release);
     const failure = new Error('connection terminated');

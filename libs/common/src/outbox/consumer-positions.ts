@@ -20,9 +20,9 @@ export class ConsumerPositions {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /**
-   * The last sequence each consumer applied for each aggregate of `keys`, in
-   * one statement, for one tenant; a key missing from the result has applied
-   * none.
+   * Read the last sequence each consumer applied for each aggregate of `keys`,
+   * in one statement, for one tenant. A key missing from the result has
+   * applied none.
    */
   async positionsOf(tenantId: string, keys: readonly PositionKey[]): Promise<Map<string, number>> {
     const positions = new Map<string, number>();
