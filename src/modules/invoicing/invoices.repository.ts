@@ -1,3 +1,5 @@
+import { SqlParameters } from '@app/common/database/sql-parameters';
+import { claimMessageExpression } from '@app/common/outbox/processed-message.entity';
 import { callCrossTenantFunction } from '@app/common/database/tenant-lookup';
 import { KeysetPosition, cursorTimestampSql, encodeCursor } from '@app/common/pagination/keyset-cursor';
 import { Injectable } from '@nestjs/common';
@@ -74,14 +76,13 @@ export class InvoicesRepository {
     tenantId: string,
     paymentId: string,
   ): Promise<{ claimed: boolean; invoiceId: string | null }> {
+    const parameters = new SqlParameters();
+    const claimExpression = claimMessageExpression(parameters, claim.consumer, claim.messageId, tenantId);
     const rows: { claimed: number; invoice_id: string | null }[] = await manager.query(
-      `WITH claim AS (
-         INSERT INTO processed_messages (consumer, message_id, tenant_id) VALUES ($3, $4, $1)
-         ON CONFLICT DO NOTHING RETURNING message_id
-       )
-       SELECT (SELECT count(*) FROM claim)::int AS claimed,
-              (SELECT id FROM invoices WHERE tenant_id = $1 AND payment_id = $2 LIMIT 1) AS invoice_id`,
-      [tenantId, paymentId, claim.consumer, claim.messageId],
+      `WITH ${claimExpression}
+       SELECT (SELECT count(*) FROM message_claim)::int AS claimed,
+              (SELECT id FROM invoices WHERE tenant_id = ${parameters.add(tenantId, 'uuid')} AND payment_id = ${parameters.add(paymentId, 'uuid')} LIMIT 1) AS invoice_id`,
+      parameters.values,
     );
 
     return { claimed: rows[0].claimed === 1, invoiceId: rows[0].invoice_id };

@@ -1,3 +1,4 @@
+import { claimMessageExpression } from '@app/common/outbox/processed-message.entity';
 import { SqlParameters } from '@app/common/database/sql-parameters';
 import type { ClaimedRow, NewKeyClaim } from '@app/common/idempotency/idempotency.service';
 import { KeysetPosition, cursorTimestampSql, encodeCursor } from '@app/common/pagination/keyset-cursor';
@@ -242,17 +243,16 @@ export class PaymentsRepository {
     paymentId: string,
     invoiceId: string,
   ): Promise<{ claimed: boolean; linked: boolean }> {
+    const parameters = new SqlParameters();
+    const claimExpression = claimMessageExpression(parameters, claim.consumer, claim.messageId, tenantId);
     const rows: { claimed: number; linked: number }[] = await this.dataSource.query(
-      `WITH claim AS (
-         INSERT INTO processed_messages (consumer, message_id, tenant_id) VALUES ($4, $5, $1)
-         ON CONFLICT DO NOTHING RETURNING message_id
-       ), linked AS (
-         UPDATE payments SET invoice_id = COALESCE(invoice_id, $3), updated_at = now()
-          WHERE tenant_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM claim)
+      `WITH ${claimExpression}, linked AS (
+         UPDATE payments SET invoice_id = COALESCE(invoice_id, ${parameters.add(invoiceId, 'uuid')}), updated_at = now()
+          WHERE tenant_id = ${parameters.add(tenantId, 'uuid')} AND id = ${parameters.add(paymentId, 'uuid')} AND EXISTS (SELECT 1 FROM message_claim)
           RETURNING id
        )
-       SELECT (SELECT count(*) FROM claim)::int AS claimed, (SELECT count(*) FROM linked)::int AS linked`,
-      [tenantId, paymentId, invoiceId, claim.consumer, claim.messageId],
+       SELECT (SELECT count(*) FROM message_claim)::int AS claimed, (SELECT count(*) FROM linked)::int AS linked`,
+      parameters.values,
     );
 
     return { claimed: rows[0].claimed === 1, linked: rows[0].linked === 1 };

@@ -1,4 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+import { SqlParameters } from '../database/sql-parameters';
 
 /** One row per (consumer, outbox message) handled, so a redelivered event has no second effect. */
 @Entity({ name: 'processed_messages' })
@@ -27,11 +28,25 @@ export async function claimMessage(
   messageId: string,
   tenantId: string,
 ): Promise<boolean> {
+  const parameters = new SqlParameters();
   const rows: unknown[] = await manager.query(
-    `INSERT INTO processed_messages (consumer, message_id, tenant_id) VALUES ($1, $2, $3)
-     ON CONFLICT DO NOTHING RETURNING message_id`,
-    [consumer, messageId, tenantId],
+    `WITH ${claimMessageExpression(parameters, consumer, messageId, tenantId)} SELECT message_id FROM message_claim`,
+    parameters.values,
   );
 
   return rows.length === 1;
+}
+
+/**
+ * Writes the common table expression `message_claim`, which claims a message
+ * for a consumer as part of the caller's statement and returns one row when
+ * the claim is new, none when the consumer already processed the message. A
+ * consumer whose own write fits in the same statement commits both at once.
+ */
+export function claimMessageExpression(parameters: SqlParameters, consumer: string, messageId: string, tenantId: string): string {
+  return `message_claim AS (
+         INSERT INTO processed_messages (consumer, message_id, tenant_id)
+         VALUES (${parameters.add(consumer, 'text')}, ${parameters.add(messageId, 'uuid')}, ${parameters.add(tenantId, 'uuid')})
+         ON CONFLICT DO NOTHING RETURNING message_id
+       )`;
 }
