@@ -5,6 +5,8 @@ import { Queue } from 'bullmq';
 import request from 'supertest';
 import { InvoiceCalendarService } from '../../src/modules/invoicing/invoice-calendar.service';
 import { InvoiceJobQueue } from '../../src/modules/invoicing/invoice-job-queue';
+import { InvoiceNumberingService } from '../../src/modules/invoicing/invoice-numbering.service';
+import { InvoicesRepository } from '../../src/modules/invoicing/invoices.repository';
 import { createOperatorAuth, createTenant, createToken } from '../support/factories';
 import { EmulatorAccount, createEmulatorAccount } from '../support/stripe-account';
 import { TestApp, eventually, startTestApp } from '../support/test-app';
@@ -494,6 +496,65 @@ describe('B2B invoices', () => {
 
       expect(finalized.status).toBe(200);
       expect(finalized.body.number).toBe(`INV-${year}-100000`);
+    });
+
+    /** Runs `between` once, after the next finalize has read the draft and before it writes. */
+    function betweenReadAndWrite(between: (draftId: string) => Promise<void>): void {
+      const invoices = t.app.get(InvoicesRepository);
+      const read = invoices.findToFinalize.bind(invoices);
+      jest.spyOn(invoices, 'findToFinalize').mockImplementationOnce(async (tenantId, id) => {
+        const found = await read(tenantId, id);
+        await between(id);
+
+        return found;
+      });
+    }
+
+    it('locks a draft changed after its read', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const draft = await draftFor(t, tenant);
+      betweenReadAndWrite(async (id) => {
+        await dataSource(t).query(`UPDATE invoices SET memo = 'changed meanwhile' WHERE id = $1`, [id]);
+      });
+      const locked = jest.spyOn(t.app.get(InvoiceNumberingService), 'finalizeDraft');
+
+      const finalized = await finalize(t, tenant, draft.id);
+
+      expect(locked).toHaveBeenCalledTimes(1);
+      expect(finalized.status).toBe(200);
+      expect(finalized.body.number).toBe(`INV-${yearIn('America/Chicago')}-00001`);
+      expect(finalized.body.memo).toBe('changed meanwhile');
+      const events: { payload: { number: string } }[] = await dataSource(t).query(
+        `SELECT payload FROM outbox_events WHERE tenant_id = $1 AND aggregate_id = $2 AND event_name = $3`,
+        [tenant.tenantId, draft.id, InvoiceIssuedEvent.eventName],
+      );
+      expect(events.map((event) => event.payload.number)).toEqual([finalized.body.number]);
+      const audit: { details: { number: string } }[] = await dataSource(t).query(
+        `SELECT details FROM audit_log WHERE tenant_id = $1 AND action = 'invoice.finalized'`,
+        [tenant.tenantId],
+      );
+      expect(audit.map((entry) => entry.details.number)).toEqual([finalized.body.number]);
+    });
+
+    it('takes no number after a concurrent finalize', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const draft = await draftFor(t, tenant);
+      let winner: { status: number; body: { number: string } } | undefined;
+      betweenReadAndWrite(async (id) => {
+        winner = await finalize(t, tenant, id);
+      });
+
+      const loser = await finalize(t, tenant, draft.id);
+
+      expect(winner?.status).toBe(200);
+      expect(loser.status).toBe(409);
+      expect(loser.body.code).toBe('invalid_state');
+      const [sequence]: { last_value: string }[] = await dataSource(t).query(
+        `SELECT last_value FROM invoice_number_sequences WHERE tenant_id = $1`,
+        [tenant.tenantId],
+      );
+      expect(Number(sequence.last_value)).toBe(1);
+      expect(winner?.body.number).toBe(`INV-${yearIn('America/Chicago')}-00001`);
     });
   });
 

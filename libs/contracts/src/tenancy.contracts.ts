@@ -1,3 +1,4 @@
+import type { SqlParameters } from '@app/common/database/sql-parameters';
 import { DomainEvent } from '@app/common/events/domain-event';
 import type { EntityManager } from 'typeorm';
 
@@ -39,6 +40,13 @@ export interface TenancyFacade {
   getTenant(tenantId: string, manager?: EntityManager): Promise<TenantView | null>;
   /** Write an audit entry, inside the caller's transaction when a manager is given. */
   recordAudit(entry: AuditEntryInput, manager?: EntityManager): Promise<void>;
+  /**
+   * Write the common table expression `audit_appended`, which records a tenant's entry as part
+   * of the caller's statement, only when `options.onlyIfRowsIn`, an earlier expression of that
+   * statement with one row, returns it. `options.detailsPatch` is a jsonb expression over that
+   * row, merged into the details, for a value the statement itself computes.
+   */
+  auditExpression(parameters: SqlParameters, entry: AuditEntryInput, options: { onlyIfRowsIn: string; detailsPatch?: string }): string;
   /**
    * Check the session cookie among a request's parsed cookies, for plain
    * Express routes such as the Bull Board dashboard, which the global auth

@@ -10,11 +10,12 @@ import type { CustomerEntity } from './customer.entity';
 import { InvoiceResponse } from './dto/invoice.response';
 import { InvoiceCalendarService } from './invoice-calendar.service';
 import { InvoiceJobQueue } from './invoice-job-queue';
-import { InvoiceNumberingService } from './invoice-numbering.service';
+import { resolveTimeZone } from './invoice-number';
+import { FINALIZED_INVOICE, InvoiceNumberingService } from './invoice-numbering.service';
 import { InvoiceEntity, InvoiceStatus } from './invoice.entity';
 import { toInvoiceResponse } from './invoice.mapper';
 import { invoiceStateConflict } from './invoicing.errors';
-import { InvoicesRepository } from './invoices.repository';
+import { InvoiceWithLines, InvoicesRepository } from './invoices.repository';
 
 const VOIDABLE: readonly InvoiceStatus[] = ['issuing', 'open', 'uncollectible'];
 const FINALIZED_AUDIT_ACTION = 'invoice.finalized';
@@ -40,23 +41,77 @@ export class InvoiceLifecycleService {
   ) {}
 
   /**
-   * Assigns the next number in the transaction that moves the draft to `issuing`, then enqueues
-   * the issuing job. The finalize is rejected when the invoice is not found, is not a draft, has
-   * no Stripe connection, or has a customer of another Stripe account or of the other mode. These
-   * are checked in that order, inside that transaction and before the number is taken, so a
-   * rejected finalize takes no number.
+   * Assigns the next number as the draft moves to `issuing`, then enqueues the issuing job. The
+   * finalize is rejected when the invoice is not found, is not a draft, has no Stripe
+   * connection, or has a customer of another Stripe account or of the other mode. These are
+   * checked in that order, before the number is taken, so a rejected finalize takes no number.
+   *
+   * The draft is read without a lock and written in one statement that takes the number only
+   * while the row is still the version read. When anything wrote the row in between, the
+   * finalize runs again under the row lock.
    */
   async finalize(id: string): Promise<InvoiceResponse> {
     const tenantId = this.context.requireTenantId();
-    // The connection is read before the transaction, because reading it inside would hold a
-    // second pooled connection at once. Its error waits until the invoice is known to be a
-    // draft, so a missing or finalized invoice still gets 404 or 409 first.
+    // The connection is read before the invoice, because reading it inside the locked path's
+    // transaction would hold a second pooled connection at once. Its error waits until the
+    // invoice is known to be a draft, so a missing or finalized invoice still gets 404 or 409 first.
     const connection = await this.stripeConnection.getClient(tenantId).then(
       (client) => ({ client, error: null }),
       (error: unknown) => ({ client: null, error }),
     );
     const idempotencyKeyId = this.idempotency.activeKey()?.id ?? null;
 
+    const found = await this.invoices.findToFinalize(tenantId, id);
+    if (!found) {
+      throw notFound('invoice');
+    }
+    if (found.invoice.status !== 'draft') {
+      return this.replayOrReject(tenantId, found.invoice);
+    }
+    const client = requireConnected(connection);
+    requireCustomerOfConnection(found.invoice, found.customer, client);
+
+    const draft = found.invoice;
+    const timeZone = resolveTimeZone(found.storedTimeZone);
+    const issuedAt = this.calendar.now();
+    const dueDate = this.calendar.dueDate(issuedAt, timeZone, draft.daysUntilDue ?? 0);
+    const issued = this.issuedEvent(tenantId, draft);
+    const assigned = await this.numbering.finalizeUnchangedDraft(this.invoices.manager, {
+      tenantId,
+      invoiceId: id,
+      rowVersion: found.rowVersion,
+      mode: client.mode,
+      issuedAt,
+      timeZone,
+      dueDate,
+      finalizeIdempotencyKeyId: idempotencyKeyId,
+      writeWith: (parameters) => {
+        const patch = `jsonb_build_object('number', ${FINALIZED_INVOICE}.number)`;
+
+        return [
+          this.outbox.appendExpressions(parameters, [issued], { onlyIfRowsIn: FINALIZED_INVOICE, payloadPatch: patch }),
+          this.tenancy.auditExpression(
+            parameters,
+            { tenantId, action: FINALIZED_AUDIT_ACTION, details: { invoiceId: id } },
+            { onlyIfRowsIn: FINALIZED_INVOICE, detailsPatch: patch },
+          ),
+        ];
+      },
+    });
+    if (assigned === null) {
+      return this.finalizeLocked(tenantId, id, connection, idempotencyKeyId);
+    }
+
+    applyFinalized(draft, { ...assigned, issuedAt, dueDate, livemode: client.mode === 'live', finalizeIdempotencyKeyId: idempotencyKeyId });
+
+    return this.afterFinalize(tenantId, { invoice: draft, lines: found.lines });
+  }
+
+  /**
+   * The finalize of a draft whose row changed between its read and its write: the same checks
+   * and writes in one transaction, under the invoice's row lock.
+   */
+  private async finalizeLocked(tenantId: string, id: string, connection: ConnectionRead, idempotencyKeyId: string | null): Promise<InvoiceResponse> {
     // All reads share the transaction's connection: each separate pool checkout would cost
     // another round trip to set its tenant scope whenever the pooled client was last used by
     // another tenant. The sequence row is locked only from the last statement on.
@@ -68,11 +123,7 @@ export class InvoiceLifecycleService {
       if (found.invoice.status !== 'draft') {
         return { finalized: null, invoice: found.invoice };
       }
-      if (connection.client === null) {
-        throw connection.error;
-      }
-
-      const { client } = connection;
+      const client = requireConnected(connection);
       const locked = found.invoice;
       requireCustomerOfConnection(locked, found.customer, client);
       const timeZone = await this.calendar.timeZoneOf(tenantId, manager);
@@ -80,13 +131,7 @@ export class InvoiceLifecycleService {
       // Everything else is written first, with `number: null` where the number goes, so the
       // sequence row is locked only by the last statement before COMMIT.
       const issuedAt = this.calendar.now();
-      const issued = new InvoiceIssuedEvent(tenantId, id, {
-        invoiceId: id,
-        number: null as unknown as string,
-        paymentId: null,
-        total: locked.total,
-        currency: locked.currency,
-      });
+      const issued = this.issuedEvent(tenantId, locked);
       await this.outbox.append(manager, issued);
       await this.tenancy.recordAudit({ tenantId, action: FINALIZED_AUDIT_ACTION, details: { invoiceId: id, number: null } }, manager);
 
@@ -103,16 +148,7 @@ export class InvoiceLifecycleService {
         auditAction: FINALIZED_AUDIT_ACTION,
       });
 
-      // The columns finalizeDraft wrote, applied to the locked row, make the stored row without reading it again.
-      Object.assign(locked, {
-        status: 'issuing',
-        number: assigned.number,
-        issuedAt,
-        dueDate,
-        livemode: client.mode === 'live',
-        finalizeIdempotencyKeyId: idempotencyKeyId,
-        updatedAt: assigned.updatedAt,
-      } satisfies Partial<InvoiceEntity>);
+      applyFinalized(locked, { ...assigned, issuedAt, dueDate, livemode: client.mode === 'live', finalizeIdempotencyKeyId: idempotencyKeyId });
 
       return { finalized: { invoice: locked, lines: found.lines }, invoice: locked };
     });
@@ -120,10 +156,26 @@ export class InvoiceLifecycleService {
       return this.replayOrReject(tenantId, outcome.invoice);
     }
 
-    this.logger.log({ tenantId, invoiceId: id, number: outcome.invoice.number }, 'Invoice finalized; issuing it in Stripe');
-    await this.jobs.enqueueAfterCommit('issue', { tenantId, invoiceId: id });
+    return this.afterFinalize(tenantId, outcome.finalized);
+  }
 
-    return toInvoiceResponse(outcome.finalized);
+  private async afterFinalize(tenantId: string, finalized: InvoiceWithLines): Promise<InvoiceResponse> {
+    const { invoice } = finalized;
+    this.logger.log({ tenantId, invoiceId: invoice.id, number: invoice.number }, 'Invoice finalized; issuing it in Stripe');
+    await this.jobs.enqueueAfterCommit('issue', { tenantId, invoiceId: invoice.id });
+
+    return toInvoiceResponse(finalized);
+  }
+
+  /** The event of a finalized invoice, with `number: null`: the statement that takes the number writes it in. */
+  private issuedEvent(tenantId: string, invoice: InvoiceEntity): InvoiceIssuedEvent {
+    return new InvoiceIssuedEvent(tenantId, invoice.id, {
+      invoiceId: invoice.id,
+      number: null as unknown as string,
+      paymentId: null,
+      total: invoice.total,
+      currency: invoice.currency,
+    });
   }
 
   /**
@@ -185,6 +237,25 @@ export class InvoiceLifecycleService {
 
     return toInvoiceResponse(found);
   }
+}
+
+/** Applies the columns a finalize wrote to the row it read, which makes the stored row without reading it again. */
+function applyFinalized(
+  invoice: InvoiceEntity,
+  written: Pick<InvoiceEntity, 'issuedAt' | 'dueDate' | 'livemode' | 'finalizeIdempotencyKeyId' | 'updatedAt'> & { number: string },
+): void {
+  Object.assign(invoice, { status: 'issuing', ...written } satisfies Partial<InvoiceEntity>);
+}
+
+/** The tenant's Stripe client as read before the finalize, or the error reading it gave. */
+type ConnectionRead = { client: TenantStripeClient; error: null } | { client: null; error: unknown };
+
+function requireConnected(connection: ConnectionRead): TenantStripeClient {
+  if (connection.client === null) {
+    throw connection.error;
+  }
+
+  return connection.client;
 }
 
 /**

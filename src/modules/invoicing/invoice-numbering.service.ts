@@ -1,3 +1,4 @@
+import { SqlParameters } from '@app/common/database/sql-parameters';
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { InvoiceNumberMode, calendarYearInZone, formatInvoiceNumber } from './invoice-number';
@@ -20,6 +21,22 @@ export interface FinalizeRequest extends NumberRequest {
   /** The action of the audit entry, written earlier in the transaction with `number: null`. */
   auditAction: string;
 }
+
+/** A draft that moves to `issuing` in one statement, while its row is still the version read. */
+export interface UnchangedDraftFinalize extends NumberRequest {
+  invoiceId: string;
+  rowVersion: string;
+  dueDate: string;
+  finalizeIdempotencyKeyId: string | null;
+  /**
+   * Writes the statement's other expressions (the outbox event, the audit entry), each only
+   * when `FINALIZED_INVOICE` returns its one row, whose `number` column holds the number.
+   */
+  writeWith: (parameters: SqlParameters) => string[];
+}
+
+/** The name of the expression that returns the finalized invoice's id, number and updated_at. */
+export const FINALIZED_INVOICE = 'finalized_invoice';
 
 /** The number a finalized draft took and the invoice's new `updated_at`. */
 export interface FinalizedDraft {
@@ -60,6 +77,64 @@ export class InvoiceNumberingService {
     );
 
     return formatInvoiceNumber(year, Number(rows[0].last_value));
+  }
+
+  /**
+   * Moves a draft to `issuing` with the next number, and writes what
+   * `writeWith` adds, in one statement that commits on its own. It locks the
+   * invoice row first and takes a number only while the row is still the
+   * draft of version `rowVersion`, so the checks the caller made on what it
+   * read hold, and a changed row takes no number. The sequence row is locked
+   * from this statement's upsert to its commit.
+   *
+   * Returns null, having written nothing, when the row changed since it was
+   * read; the caller then finalizes under the row lock (finalizeDraft).
+   */
+  async finalizeUnchangedDraft(manager: EntityManager, request: UnchangedDraftFinalize): Promise<FinalizedDraft | null> {
+    const year = calendarYearInZone(request.issuedAt, request.timeZone);
+    const parameters = new SqlParameters();
+    const tenantId = parameters.add(request.tenantId, 'uuid');
+    const invoiceId = parameters.add(request.invoiceId, 'uuid');
+    const yearValue = parameters.add(year, 'int');
+    // The row lock comes before the sequence's, in the order finalizeDraft's transaction takes them.
+    const expressions = [
+      `unchanged_draft AS (
+         SELECT invoices.id FROM invoices
+          WHERE invoices.tenant_id = ${tenantId} AND invoices.id = ${invoiceId} AND invoices.status = 'draft'
+            AND invoices.xmin = ${parameters.add(request.rowVersion, 'xid')}
+            FOR UPDATE
+       )`,
+      `next AS (
+         INSERT INTO invoice_number_sequences (tenant_id, mode, year, last_value)
+         SELECT ${tenantId}, ${parameters.add(request.mode, 'text')}, ${yearValue}, 1 FROM unchanged_draft
+         ON CONFLICT (tenant_id, mode, year)
+         DO UPDATE SET last_value = invoice_number_sequences.last_value + 1
+         RETURNING last_value
+       )`,
+      `numbered AS (
+         SELECT last_value, 'INV-' || ${yearValue} || '-' || lpad(last_value::text, greatest(5, length(last_value::text)), '0') AS number
+           FROM next
+       )`,
+      `${FINALIZED_INVOICE} AS (
+         UPDATE invoices
+            SET status = 'issuing', number = numbered.number, issued_at = ${parameters.add(request.issuedAt, 'timestamptz')},
+                due_date = ${parameters.add(request.dueDate, 'date')}, livemode = ${parameters.add(request.mode === 'live', 'boolean')},
+                finalize_idempotency_key_id = ${parameters.add(request.finalizeIdempotencyKeyId, 'uuid')}, updated_at = now()
+           FROM numbered, unchanged_draft
+          WHERE invoices.tenant_id = ${tenantId} AND invoices.id = unchanged_draft.id
+         RETURNING invoices.id, invoices.number, invoices.updated_at
+       )`,
+      ...request.writeWith(parameters),
+    ];
+    // The statement has committed when it returns, so nothing here may reject what it wrote.
+    const rows: { number: string; updated_at: Date }[] = await manager.query(
+      `WITH ${expressions.join(',\n')}
+       SELECT number, updated_at FROM ${FINALIZED_INVOICE}`,
+      parameters.values,
+    );
+    const row = rows[0];
+
+    return row ? { number: row.number, updatedAt: row.updated_at } : null;
   }
 
   /**

@@ -20,9 +20,19 @@ export interface InvoiceWithCustomer extends InvoiceWithLines {
   customer: CustomerEntity | null;
 }
 
+/** A draft as a finalize reads it before writing, with what the write needs and the row version it checks. */
+export interface InvoiceToFinalize extends InvoiceWithCustomer {
+  /** The tenant's time zone as stored, which may be null or unknown to this runtime. */
+  storedTimeZone: string | null;
+  /** The invoice row's xmin: it changes with every update of the row. */
+  rowVersion: string;
+}
+
 interface InvoiceWithCustomerRow extends Record<string, unknown> {
   customer_json: Record<string, unknown> | null;
   lines_json: Record<string, unknown>[];
+  tenant_time_zone?: string | null;
+  row_version?: string;
 }
 
 /** A new invoice has no Stripe error yet; only the invoice jobs set one (recordStripeError). */
@@ -59,6 +69,11 @@ export interface UnfinishedStripeWork {
 @Injectable()
 export class InvoicesRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** The manager for statements that commit on their own, outside any transaction. */
+  get manager(): EntityManager {
+    return this.dataSource.manager;
+  }
 
   transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     return this.dataSource.transaction(work);
@@ -151,18 +166,48 @@ export class InvoicesRepository {
     return this.selectWithCustomerAndLines(this.dataSource.manager, tenantId, id, '');
   }
 
+  /**
+   * Reads the invoice with its customer, its lines, the tenant's time zone and the row's
+   * version in one round trip, without a lock, for a finalize that writes in one statement
+   * after it (InvoiceNumberingService.finalizeUnchangedDraft).
+   */
+  async findToFinalize(tenantId: string, id: string): Promise<InvoiceToFinalize | null> {
+    const { manager } = this;
+    const row = await this.selectRowWithCustomerAndLines(manager, tenantId, id, '', [
+      'xmin::text AS row_version',
+      '(SELECT tenant.time_zone FROM tenants tenant WHERE tenant.id = invoice.tenant_id) AS tenant_time_zone',
+    ]);
+    if (!row) {
+      return null;
+    }
+
+    return { ...fromRowWithCustomerAndLines(manager, row), storedTimeZone: row.tenant_time_zone ?? null, rowVersion: row.row_version as string };
+  }
+
   private async selectWithCustomerAndLines(
     manager: EntityManager,
     tenantId: string,
     id: string,
     lock: 'FOR UPDATE OF invoice' | '',
   ): Promise<InvoiceWithCustomer | null> {
+    const row = await this.selectRowWithCustomerAndLines(manager, tenantId, id, lock, []);
+
+    return row ? fromRowWithCustomerAndLines(manager, row) : null;
+  }
+
+  private async selectRowWithCustomerAndLines(
+    manager: EntityManager,
+    tenantId: string,
+    id: string,
+    lock: 'FOR UPDATE OF invoice' | '',
+    extraColumns: string[],
+  ): Promise<InvoiceWithCustomerRow | null> {
     if (!isUuid(id)) {
       return null;
     }
 
     const rows: InvoiceWithCustomerRow[] = await manager.query(
-      `SELECT invoice.*,
+      `SELECT invoice.*,${extraColumns.map((column) => ` ${column},`).join('')}
               (SELECT row_to_json(customer) FROM customers customer
                 WHERE customer.tenant_id = invoice.tenant_id AND customer.id = invoice.customer_id) AS customer_json,
               (SELECT coalesce(json_agg(line ORDER BY line.position), '[]'::json) FROM invoice_lines line
@@ -172,16 +217,8 @@ export class InvoicesRepository {
         ${lock}`,
       [tenantId, id],
     );
-    const row = rows[0];
-    if (!row) {
-      return null;
-    }
 
-    return {
-      invoice: hydrate(manager, InvoiceEntity, row),
-      customer: row.customer_json === null ? null : hydrate(manager, CustomerEntity, row.customer_json),
-      lines: row.lines_json.map((line) => hydrate(manager, InvoiceLineEntity, line)),
-    };
+    return rows[0] ?? null;
   }
 
   async lockByStripeInvoiceId(manager: EntityManager, tenantId: string, stripeInvoiceId: string): Promise<InvoiceEntity | null> {
@@ -456,6 +493,14 @@ export class InvoicesRepository {
  * TypeORM applies to its own reads (bigint transformers, dates, jsonb). A row of `row_to_json`
  * works too, whose timestamps are ISO strings.
  */
+function fromRowWithCustomerAndLines(manager: EntityManager, row: InvoiceWithCustomerRow): InvoiceWithCustomer {
+  return {
+    invoice: hydrate(manager, InvoiceEntity, row),
+    customer: row.customer_json === null ? null : hydrate(manager, CustomerEntity, row.customer_json),
+    lines: row.lines_json.map((line) => hydrate(manager, InvoiceLineEntity, line)),
+  };
+}
+
 function hydrate<T extends object>(manager: EntityManager, target: new () => T, row: Record<string, unknown>): T {
   const metadata = manager.connection.getMetadata(target);
   const entity = metadata.create() as Record<string, unknown>;

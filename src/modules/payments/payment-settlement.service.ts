@@ -106,7 +106,7 @@ export class PaymentSettlementService {
     const expressions = [this.payments.updateUnlessChangedSql(parameters, expected, rowVersion, plan.changes)];
     const announcement = this.announcement(plan, planned, observation);
     if (announcement) {
-      expressions.push(this.outbox.appendExpressions(parameters, [announcement], UPDATED_PAYMENT));
+      expressions.push(this.outbox.appendExpressions(parameters, [announcement], { onlyIfRowsIn: UPDATED_PAYMENT }));
     }
     const writtenWithSql = writeWith?.(parameters, planned, `(SELECT updated_at_iso FROM ${UPDATED_PAYMENT})`);
     if (writtenWithSql !== undefined) {

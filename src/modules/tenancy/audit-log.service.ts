@@ -1,4 +1,5 @@
 import { RequestContext } from '@app/common/context/request-context';
+import type { SqlParameters } from '@app/common/database/sql-parameters';
 import type { AuditActor, AuditEntryInput } from '@app/contracts/tenancy.contracts';
 import { Inject, Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
@@ -30,6 +31,28 @@ export class AuditLogService {
       },
       manager,
     );
+  }
+
+  /**
+   * The expression `audit_appended` of a caller's statement: it records a tenant's entry only
+   * when the one row of `onlyIfRowsIn` exists, with `detailsPatch` (jsonb over that row) merged
+   * into the details. Platform-wide entries go through their database function instead.
+   */
+  appendExpression(parameters: SqlParameters, entry: AuditEntryInput, options: { onlyIfRowsIn: string; detailsPatch?: string }): string {
+    if (entry.tenantId === null) {
+      throw new Error('appendExpression records tenant entries only; record platform-wide ones with record()');
+    }
+    const actor = entry.actor ?? this.currentActor();
+    const details = parameters.add(JSON.stringify(entry.details ?? {}), 'jsonb');
+    const patched = options.detailsPatch === undefined ? details : `${details} || ${options.detailsPatch}`;
+
+    return `audit_appended AS (
+         INSERT INTO audit_log (tenant_id, actor_kind, actor_id, actor_label, action, details)
+         SELECT ${parameters.add(entry.tenantId, 'uuid')}, ${parameters.add(actor.kind, 'text')}, ${parameters.add(actor.id, 'text')},
+                ${parameters.add(actor.label, 'text')}, ${parameters.add(entry.action, 'text')}, ${patched}
+           FROM ${options.onlyIfRowsIn}
+         RETURNING id
+       )`;
   }
 
   /** Returns the principal of the current request as an actor, or the system actor when there is none (jobs, the CLI). */

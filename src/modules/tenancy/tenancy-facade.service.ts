@@ -1,4 +1,5 @@
 import type { AuditEntryInput, SessionCookieCheck, TenancyFacade, TenantView } from '@app/contracts/tenancy.contracts';
+import type { SqlParameters } from '@app/common/database/sql-parameters';
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { AuditLogService } from './audit-log.service';
@@ -24,6 +25,10 @@ export class TenancyFacadeService implements TenancyFacade {
 
   recordAudit(entry: AuditEntryInput, manager?: EntityManager): Promise<void> {
     return this.auditLog.record(entry, manager);
+  }
+
+  auditExpression(parameters: SqlParameters, entry: AuditEntryInput, options: { onlyIfRowsIn: string; detailsPatch?: string }): string {
+    return this.auditLog.appendExpression(parameters, entry, options);
   }
 
   async checkOperatorSession(cookies: Record<string, unknown> | undefined): Promise<SessionCookieCheck> {

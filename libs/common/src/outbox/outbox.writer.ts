@@ -3,6 +3,17 @@ import { EntityManager } from 'typeorm';
 import { SqlParameters } from '../database/sql-parameters';
 import { DomainEvent } from '../events/domain-event';
 
+/** How `appendExpressions` ties the events to the rest of the caller's statement. */
+export interface AppendOptions {
+  /** The name of an earlier expression of the statement: nothing is written when it returns no row. */
+  onlyIfRowsIn?: string;
+  /**
+   * A jsonb expression over the one row of `onlyIfRowsIn`, merged into every payload, for a
+   * value the statement itself computes, such as a number it takes.
+   */
+  payloadPatch?: string;
+}
+
 /**
  * Appends domain events to the outbox. It takes the caller's transaction
  * manager on purpose: an event is only real if the state change it announces
@@ -31,18 +42,20 @@ export class OutboxWriter {
   /**
    * Writes the common table expressions that append `events`, all of one
    * aggregate, as part of the caller's statement: `outbox_reserved` reserves
-   * the numbers and `outbox_appended` inserts the events. With `onlyIfRowsIn`,
-   * the name of an earlier expression of that statement, nothing is written
-   * when that expression returns no row. The counter row stays locked until
-   * the statement's transaction ends, as with `append`.
+   * the numbers and `outbox_appended` inserts the events. The counter row
+   * stays locked until the statement's transaction ends, as with `append`.
    */
-  appendExpressions(parameters: SqlParameters, events: DomainEvent[], onlyIfRowsIn?: string): string {
+  appendExpressions(parameters: SqlParameters, events: DomainEvent[], options: AppendOptions = {}): string {
     if (events.length === 0) {
       throw new Error('appendExpressions needs at least one event');
     }
     const { tenantId, aggregateId } = events[0];
     if (events.some((event) => event.tenantId !== tenantId || event.aggregateId !== aggregateId)) {
       throw new Error('appendExpressions takes the events of one aggregate; call append for events of several');
+    }
+    const { onlyIfRowsIn, payloadPatch } = options;
+    if (payloadPatch !== undefined && onlyIfRowsIn === undefined) {
+      throw new Error('appendExpressions takes a payloadPatch only with onlyIfRowsIn, whose row the patch reads');
     }
 
     const tenant = parameters.add(tenantId, 'uuid');
@@ -52,6 +65,8 @@ export class OutboxWriter {
     const payloads = parameters.add(events.map((event) => JSON.stringify({ ...event.payload })), 'jsonb[]');
     const occurredAt = parameters.add(events.map((event) => new Date(event.occurredAt).toISOString()), 'timestamptz[]');
     const condition = onlyIfRowsIn === undefined ? '' : `WHERE EXISTS (SELECT 1 FROM ${onlyIfRowsIn})`;
+    const payload = payloadPatch === undefined ? 'e.payload' : `e.payload || ${payloadPatch}`;
+    const patchSource = payloadPatch === undefined ? '' : `${onlyIfRowsIn}, `;
 
     // The events get last_sequence - count + 1 up to last_sequence, in the order given.
     return `outbox_reserved AS (
@@ -63,8 +78,8 @@ export class OutboxWriter {
        ),
        outbox_appended AS (
          INSERT INTO outbox_events (tenant_id, event_name, aggregate_id, aggregate_sequence, payload, occurred_at, published_at)
-         SELECT ${tenant}, e.event_name, ${aggregate}, outbox_reserved.last_sequence - ${count} + e.position, e.payload, e.occurred_at, NULL
-           FROM outbox_reserved, unnest(${names}, ${payloads}, ${occurredAt}) WITH ORDINALITY AS e(event_name, payload, occurred_at, position)
+         SELECT ${tenant}, e.event_name, ${aggregate}, outbox_reserved.last_sequence - ${count} + e.position, ${payload}, e.occurred_at, NULL
+           FROM outbox_reserved, ${patchSource}unnest(${names}, ${payloads}, ${occurredAt}) WITH ORDINALITY AS e(event_name, payload, occurred_at, position)
          RETURNING id
        )`;
   }
