@@ -347,6 +347,25 @@ describe('B2B invoices', () => {
       expect(accepted.body.number).toBe(numberOf(year, 1));
     });
 
+    it('refuses a key it cannot decrypt, taking no number', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const draft = await draftFor(t, tenant);
+      // A key id missing from APP_ENCRYPTION_KEY. The version goes up so no cached client is used.
+      await dataSource(t).query(`UPDATE stripe_connections SET secret_key_key_id = 'retired', version = version + 1 WHERE tenant_id = $1`, [
+        tenant.tenantId,
+      ]);
+
+      const refused = await finalize(t, tenant, draft.id);
+      // Disconnecting destroys the broken key, so later suites that decrypt every stored secret still can.
+      await t.http().delete('/api/v1/settings/billing/stripe').set(tenant.auth).expect(204);
+
+      expect(refused.status).toBe(422);
+      expect(refused.body.code).toBe('stripe_keys_invalid');
+      expect((await getInvoice(t, tenant, draft.id)).status).toBe('draft');
+      const sequences = await dataSource(t).query(`SELECT 1 FROM invoice_number_sequences WHERE tenant_id = $1`, [tenant.tenantId]);
+      expect(sequences).toEqual([]);
+    });
+
     it('answers 404 and 409 invalid_state before stripe_not_connected', async () => {
       const tenant = await connectedB2bTenant(t);
       const open = await openInvoice(t, tenant);
@@ -502,8 +521,8 @@ describe('B2B invoices', () => {
     function betweenReadAndWrite(between: (draftId: string) => Promise<void>): void {
       const invoices = t.app.get(InvoicesRepository);
       const read = invoices.findToFinalize.bind(invoices);
-      jest.spyOn(invoices, 'findToFinalize').mockImplementationOnce(async (tenantId, id) => {
-        const found = await read(tenantId, id);
+      jest.spyOn(invoices, 'findToFinalize').mockImplementationOnce(async (tenantId, id, connectionSql) => {
+        const found = await read(tenantId, id, connectionSql);
         await between(id);
 
         return found;

@@ -42,6 +42,14 @@ export interface StripeConnectionFacade {
    * connection and `stripe_keys_invalid` when it is in error, without calling Stripe.
    */
   getClient(tenantId: string): Promise<TenantStripeClient>;
+  /**
+   * A subquery for another module's statement that reads what getClient reads, as one json
+   * value, for the tenant `tenantIdSql` (an expression of that statement). Pass the value to
+   * clientFromFields, which checks it as getClient does.
+   */
+  clientFieldsSql(tenantIdSql: string): string;
+  /** The tenant's Stripe client from the value of clientFieldsSql, with getClient's errors. */
+  clientFromFields(tenantId: string, fields: unknown): TenantStripeClient;
   getConnection(tenantId: string): Promise<ConnectionView>;
   /**
    * Map an error a Stripe call raised to the contract's error, and turn the

@@ -6,6 +6,8 @@ import { InvoiceIssuedEvent, InvoiceVoidedEvent } from '@app/contracts/invoicing
 import { STRIPE_CONNECTION_FACADE, StripeConnectionFacade, TenantStripeClient } from '@app/contracts/stripe-connection.contracts';
 import { TENANCY_FACADE, TenancyFacade } from '@app/contracts/tenancy.contracts';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import type { CustomerEntity } from './customer.entity';
 import { InvoiceResponse } from './dto/invoice.response';
 import { InvoiceCalendarService } from './invoice-calendar.service';
@@ -38,6 +40,7 @@ export class InvoiceLifecycleService {
     private readonly idempotency: IdempotencyService,
     @Inject(STRIPE_CONNECTION_FACADE) private readonly stripeConnection: StripeConnectionFacade,
     @Inject(TENANCY_FACADE) private readonly tenancy: TenancyFacade,
+    @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
   /**
@@ -52,21 +55,31 @@ export class InvoiceLifecycleService {
    */
   async finalize(id: string): Promise<InvoiceResponse> {
     const tenantId = this.context.requireTenantId();
-    // The connection is read before the invoice, because reading it inside the locked path's
-    // transaction would hold a second pooled connection at once. Its error waits until the
-    // invoice is known to be a draft, so a missing or finalized invoice still gets 404 or 409 first.
-    const connection = await this.stripeConnection.getClient(tenantId).then(
-      (client) => ({ client, error: null }),
-      (error: unknown) => ({ client: null, error }),
-    );
-    const idempotencyKeyId = this.idempotency.activeKey()?.id ?? null;
+    // The statements share one connection, so the tenant scope is set at most once, where each
+    // pool checkout would often find a connection last used by another tenant and set it anew.
+    const outcome = await this.context.runOnOneConnection(this.dataSource, () => this.finalizeDraft(tenantId, id));
+    if ('response' in outcome) {
+      return outcome.response;
+    }
 
-    const found = await this.invoices.findToFinalize(tenantId, id);
+    const { invoice } = outcome.finalized;
+    this.logger.log({ tenantId, invoiceId: id, number: invoice.number }, 'Invoice finalized; issuing it in Stripe');
+    await this.jobs.enqueueAfterCommit('issue', { tenantId, invoiceId: id });
+
+    return toInvoiceResponse(outcome.finalized);
+  }
+
+  private async finalizeDraft(tenantId: string, id: string): Promise<FinalizeOutcome> {
+    const idempotencyKeyId = this.idempotency.activeKey()?.id ?? null;
+    const found = await this.invoices.findToFinalize(tenantId, id, (tenantIdSql) => this.stripeConnection.clientFieldsSql(tenantIdSql));
     if (!found) {
       throw notFound('invoice');
     }
+    // The connection's error waits until the invoice is known to be a draft, so a missing or
+    // finalized invoice still gets 404 or 409 first.
+    const connection = this.connectionFrom(tenantId, found.connection);
     if (found.invoice.status !== 'draft') {
-      return this.replayOrReject(tenantId, found.invoice);
+      return { response: await this.replayOrReject(tenantId, found.invoice) };
     }
     const client = requireConnected(connection);
     requireCustomerOfConnection(found.invoice, found.customer, client);
@@ -104,14 +117,14 @@ export class InvoiceLifecycleService {
 
     applyFinalized(draft, { ...assigned, issuedAt, dueDate, livemode: client.mode === 'live', finalizeIdempotencyKeyId: idempotencyKeyId });
 
-    return this.afterFinalize(tenantId, { invoice: draft, lines: found.lines });
+    return { finalized: { invoice: draft, lines: found.lines } };
   }
 
   /**
    * The finalize of a draft whose row changed between its read and its write: the same checks
    * and writes in one transaction, under the invoice's row lock.
    */
-  private async finalizeLocked(tenantId: string, id: string, connection: ConnectionRead, idempotencyKeyId: string | null): Promise<InvoiceResponse> {
+  private async finalizeLocked(tenantId: string, id: string, connection: ConnectionRead, idempotencyKeyId: string | null): Promise<FinalizeOutcome> {
     // All reads share the transaction's connection: each separate pool checkout would cost
     // another round trip to set its tenant scope whenever the pooled client was last used by
     // another tenant. The sequence row is locked only from the last statement on.
@@ -153,18 +166,18 @@ export class InvoiceLifecycleService {
       return { finalized: { invoice: locked, lines: found.lines }, invoice: locked };
     });
     if (outcome.finalized === null) {
-      return this.replayOrReject(tenantId, outcome.invoice);
+      return { response: await this.replayOrReject(tenantId, outcome.invoice) };
     }
 
-    return this.afterFinalize(tenantId, outcome.finalized);
+    return { finalized: outcome.finalized };
   }
 
-  private async afterFinalize(tenantId: string, finalized: InvoiceWithLines): Promise<InvoiceResponse> {
-    const { invoice } = finalized;
-    this.logger.log({ tenantId, invoiceId: invoice.id, number: invoice.number }, 'Invoice finalized; issuing it in Stripe');
-    await this.jobs.enqueueAfterCommit('issue', { tenantId, invoiceId: invoice.id });
-
-    return toInvoiceResponse(finalized);
+  private connectionFrom(tenantId: string, fields: unknown): ConnectionRead {
+    try {
+      return { client: this.stripeConnection.clientFromFields(tenantId, fields), error: null };
+    } catch (error) {
+      return { client: null, error };
+    }
   }
 
   /** The event of a finalized invoice, with `number: null`: the statement that takes the number writes it in. */
@@ -246,6 +259,9 @@ function applyFinalized(
 ): void {
   Object.assign(invoice, { status: 'issuing', ...written } satisfies Partial<InvoiceEntity>);
 }
+
+/** A finalized draft, or the response of a finalize that found no draft to finalize (a replay). */
+type FinalizeOutcome = { finalized: InvoiceWithLines } | { response: InvoiceResponse };
 
 /** The tenant's Stripe client as read before the finalize, or the error reading it gave. */
 type ConnectionRead = { client: TenantStripeClient; error: null } | { client: null; error: unknown };

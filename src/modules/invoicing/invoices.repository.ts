@@ -26,6 +26,8 @@ export interface InvoiceToFinalize extends InvoiceWithCustomer {
   storedTimeZone: string | null;
   /** The invoice row's xmin: it changes with every update of the row. */
   rowVersion: string;
+  /** The tenant's Stripe connection as the `connectionSql` given to findToFinalize reads it. */
+  connection: unknown;
 }
 
 interface InvoiceWithCustomerRow extends Record<string, unknown> {
@@ -33,6 +35,7 @@ interface InvoiceWithCustomerRow extends Record<string, unknown> {
   lines_json: Record<string, unknown>[];
   tenant_time_zone?: string | null;
   row_version?: string;
+  connection_json?: unknown;
 }
 
 /** A new invoice has no Stripe error yet; only the invoice jobs set one (recordStripeError). */
@@ -167,21 +170,28 @@ export class InvoicesRepository {
   }
 
   /**
-   * Reads the invoice with its customer, its lines, the tenant's time zone and the row's
-   * version in one round trip, without a lock, for a finalize that writes in one statement
-   * after it (InvoiceNumberingService.finalizeUnchangedDraft).
+   * Reads the invoice with its customer, its lines, the tenant's time zone, the row's version
+   * and the tenant's Stripe connection (`connectionSql`, the connection module's subquery) in
+   * one round trip, without a lock, for a finalize that writes in one statement after it
+   * (InvoiceNumberingService.finalizeUnchangedDraft).
    */
-  async findToFinalize(tenantId: string, id: string): Promise<InvoiceToFinalize | null> {
+  async findToFinalize(tenantId: string, id: string, connectionSql: (tenantIdSql: string) => string): Promise<InvoiceToFinalize | null> {
     const { manager } = this;
     const row = await this.selectRowWithCustomerAndLines(manager, tenantId, id, '', [
       'xmin::text AS row_version',
       '(SELECT tenant.time_zone FROM tenants tenant WHERE tenant.id = invoice.tenant_id) AS tenant_time_zone',
+      `${connectionSql('invoice.tenant_id')} AS connection_json`,
     ]);
     if (!row) {
       return null;
     }
 
-    return { ...fromRowWithCustomerAndLines(manager, row), storedTimeZone: row.tenant_time_zone ?? null, rowVersion: row.row_version as string };
+    return {
+      ...fromRowWithCustomerAndLines(manager, row),
+      storedTimeZone: row.tenant_time_zone ?? null,
+      rowVersion: row.row_version as string,
+      connection: row.connection_json ?? null,
+    };
   }
 
   private async selectWithCustomerAndLines(

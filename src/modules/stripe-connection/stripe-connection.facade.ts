@@ -10,7 +10,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { StripeClientFactory } from './stripe-client.factory';
 import { StripeConnectionEntity } from './stripe-connection.entity';
 import { storedKeysInvalid, stripeNotConnected } from './stripe-connection.errors';
-import { StripeConnectionRepository } from './stripe-connection.repository';
+import { ClientFieldsRow, ConnectionClientFields, StripeConnectionRepository, clientFieldsFromRow, clientFieldsJsonSql } from './stripe-connection.repository';
 import { toConnectionView } from './stripe-connection-state.reader';
 import { StripeConnectionService } from './stripe-connection.service';
 import { describeStripeError } from './webhook-endpoint.registrar';
@@ -29,7 +29,18 @@ export class StripeConnectionFacadeService implements StripeConnectionFacade {
   ) {}
 
   async getClient(tenantId: string): Promise<TenantStripeClient> {
-    const connection = await this.repository.findClientFieldsByTenant(tenantId);
+    return this.clientFrom(await this.repository.findClientFieldsByTenant(tenantId));
+  }
+
+  clientFieldsSql(tenantIdSql: string): string {
+    return clientFieldsJsonSql(tenantIdSql);
+  }
+
+  clientFromFields(tenantId: string, fields: unknown): TenantStripeClient {
+    return this.clientFrom(clientFieldsFromRow(tenantId, fields as ClientFieldsRow | null));
+  }
+
+  private clientFrom(connection: ConnectionClientFields | null): TenantStripeClient {
     if (!connection || connection.status === 'not_connected') {
       throw stripeNotConnected();
     }

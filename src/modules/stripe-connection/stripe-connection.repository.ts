@@ -16,6 +16,48 @@ export type ConnectionClientFields = Pick<
   'id' | 'tenantId' | 'status' | 'mode' | 'accountId' | 'version' | 'secretKeyCiphertext' | 'secretKeyKeyId'
 >;
 
+/** The columns ConnectionClientFields are read from. */
+const CLIENT_COLUMNS = ['id', 'status', 'mode', 'account_id', 'version', 'secret_key_ciphertext', 'secret_key_key_id'];
+
+/** The client columns as read, in a row or in the json of clientFieldsJsonSql. */
+export interface ClientFieldsRow {
+  id: string;
+  status: ConnectionClientFields['status'];
+  mode: ConnectionClientFields['mode'];
+  account_id: string | null;
+  version: number;
+  secret_key_ciphertext: string | null;
+  secret_key_key_id: string | null;
+}
+
+/**
+ * Returns a subquery of the client columns of tenant `tenantIdSql`'s connection as one json
+ * object, null without a connection. Another module's statement reads them with its own rows.
+ */
+export function clientFieldsJsonSql(tenantIdSql: string): string {
+  const pairs = CLIENT_COLUMNS.map((column) => `'${column}', connection.${column}`).join(', ');
+
+  return `(SELECT json_build_object(${pairs}) FROM stripe_connections connection WHERE connection.tenant_id = ${tenantIdSql})`;
+}
+
+/** Turns a row of the client columns, or the json of clientFieldsJsonSql, into ConnectionClientFields. */
+export function clientFieldsFromRow(tenantId: string, row: ClientFieldsRow | null): ConnectionClientFields | null {
+  if (!row) {
+    return null;
+  }
+
+  return {
+    id: row.id,
+    tenantId,
+    status: row.status,
+    mode: row.mode,
+    accountId: row.account_id,
+    version: row.version,
+    secretKeyCiphertext: row.secret_key_ciphertext,
+    secretKeyKeyId: row.secret_key_key_id,
+  };
+}
+
 export type StripeConnectionChanges = Partial<
   Omit<StripeConnectionEntity, 'id' | 'tenantId' | 'webhookEndpointToken' | 'version' | 'createdAt' | 'updatedAt'>
 >;
@@ -39,36 +81,14 @@ export class StripeConnectionRepository {
    * plain SQL, which skips TypeORM's query building.
    */
   async findClientFieldsByTenant(tenantId: string): Promise<ConnectionClientFields | null> {
-    const rows: {
-      id: string;
-      status: ConnectionClientFields['status'];
-      mode: ConnectionClientFields['mode'];
-      account_id: string | null;
-      version: number;
-      secret_key_ciphertext: string | null;
-      secret_key_key_id: string | null;
-    }[] = await this.connections.manager.query(
-      `SELECT id, status, mode, account_id, version, secret_key_ciphertext, secret_key_key_id
-         FROM stripe_connections
-        WHERE tenant_id = $1`,
+    const rows: ClientFieldsRow[] = await this.connections.manager.query(
+      `SELECT ${CLIENT_COLUMNS.join(', ')} FROM stripe_connections WHERE tenant_id = $1`,
       [tenantId],
     );
-    const [row] = rows;
-    if (!row) {
-      return null;
-    }
 
-    return {
-      id: row.id,
-      tenantId,
-      status: row.status,
-      mode: row.mode,
-      accountId: row.account_id,
-      version: row.version,
-      secretKeyCiphertext: row.secret_key_ciphertext,
-      secretKeyKeyId: row.secret_key_key_id,
-    };
+    return clientFieldsFromRow(tenantId, rows[0] ?? null);
   }
+
 
   findByTenant(tenantId: string, manager?: EntityManager): Promise<StripeConnectionEntity | null> {
     const repository = manager ? manager.getRepository(StripeConnectionEntity) : this.connections;
