@@ -119,7 +119,7 @@ async function finalizeAll(stack, drafts) {
  * about them processed, and any job those started done. Without the wait, the ceiling's next
  * turn shares the cores with the backlog of the round before. Idle means less than 5 % of a
  * core over one second, on an otherwise idle machine. Returns the seconds waited; gives up
- * after `timeoutMs` and says so.
+ * after `timeoutMs` with a warning.
  */
 async function waitForIdleWorker(stack, timeoutMs = 180_000) {
   const started = performance.now();
