@@ -28,6 +28,12 @@ export interface NewPayment {
   idempotencyKeyId: string | null;
 }
 
+/** A payment read without a lock, and the row's xmin when it was read. */
+export interface VersionedPayment {
+  payment: PaymentEntity;
+  rowVersion: string;
+}
+
 /** A processing payment written in one statement, with the new Idempotency-Key claimed with it when there was one. */
 export interface InsertedPayment {
   payment: PaymentEntity;
@@ -185,13 +191,40 @@ export class PaymentsRepository {
     return manager.getRepository(PaymentEntity).findOne({ where: { tenantId, stripeChargeId: chargeId }, lock: { mode: 'pessimistic_write' } });
   }
 
+  /** Reads the payment of a PaymentIntent without a lock, with its row version for `updateUnlessChangedSql`. */
+  async findVersionedByPaymentIntentId(tenantId: string, paymentIntentId: string): Promise<VersionedPayment | null> {
+    return this.findVersioned('stripe_payment_intent_id = $2', tenantId, paymentIntentId);
+  }
+
+  /** Reads a payment without a lock, with its row version for `updateUnlessChangedSql`. */
+  async findVersionedById(tenantId: string, id: string): Promise<VersionedPayment | null> {
+    return isUuid(id) ? this.findVersioned('id = $2', tenantId, id) : null;
+  }
+
+  private async findVersioned(condition: string, tenantId: string, value: string): Promise<VersionedPayment | null> {
+    const rows: (PaymentRow & { row_version: string })[] = await this.manager.query(
+      `SELECT *, xmin::text AS row_version FROM payments WHERE tenant_id = $1 AND ${condition}`,
+      [tenantId, value],
+    );
+    const [row] = rows;
+
+    return row ? { payment: paymentFromRow(row), rowVersion: row.row_version } : null;
+  }
+
+  /** Applies `changes` in one statement unless the row changed since `rowVersion` was read; returns whether it wrote. */
+  async updateUnlessChanged(expected: PaymentEntity, rowVersion: string, changes: PaymentChanges): Promise<boolean> {
+    const parameters = new SqlParameters();
+    const rows = await this.queryUpdate(`WITH ${this.updateUnlessChangedSql(parameters, expected, rowVersion, changes)} SELECT * FROM ${UPDATED_PAYMENT}`, parameters);
+
+    return rows.length > 0;
+  }
+
   async lockByPaymentIntentId(manager: EntityManager, tenantId: string, paymentIntentId: string): Promise<PaymentEntity | null> {
     return manager
       .getRepository(PaymentEntity)
       .findOne({ where: { tenantId, stripePaymentIntentId: paymentIntentId }, lock: { mode: 'pessimistic_write' } });
   }
 
-  /** Writes the given columns of one payment; updated_at is set by TypeORM. */
   /**
    * Writes `changes` to the payment's row and sets `payment.updatedAt` to the
    * row's new value, read back with RETURNING. A caller that also applies the

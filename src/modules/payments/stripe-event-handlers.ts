@@ -5,9 +5,9 @@ import type Stripe from 'stripe';
 import { EntityManager } from 'typeorm';
 import { PaymentEntity } from './payment.entity';
 import { PAYMENT_ID_METADATA_KEY, TENANT_ID_METADATA_KEY } from './payment-input';
-import { PaymentObservation, PaymentUpdatePlan, observeIntent } from './payment-observation';
+import { PaymentChanges, PaymentObservation, PaymentUpdatePlan, observeIntent, planPaymentUpdate } from './payment-observation';
 import { PaymentSettlementService } from './payment-settlement.service';
-import { PaymentsRepository } from './payments.repository';
+import { PaymentsRepository, VersionedPayment } from './payments.repository';
 import { RefundSyncService } from './refund-sync.service';
 import { StripeObjectReader } from './stripe-object.reader';
 
@@ -21,7 +21,31 @@ interface PaymentReference {
   metadata: Stripe.Metadata | null;
 }
 
-type LockedPayment = { payment: PaymentEntity } | { outcome: StripeEventOutcome };
+/** The payment an event is about as a finder read it, or the event's outcome when there is none to apply it to. */
+type Located<T> = { found: T } | { outcome: StripeEventOutcome };
+
+/** Reads a payment by its intent id or its own id, with a row lock or without one. */
+interface PaymentFinder<T> {
+  byIntent(tenantId: string, paymentIntentId: string): Promise<T | null>;
+  byId(tenantId: string, id: string): Promise<T | null>;
+  paymentOf(found: T): PaymentEntity;
+}
+
+/** Returns the columns a `charge.succeeded` event sets that the payment does not have yet. */
+function chargeChanges(payment: PaymentEntity, charge: Stripe.Charge, paymentIntentId: string): PaymentChanges {
+  const changes: PaymentChanges = {};
+  if (!payment.stripePaymentIntentId) {
+    changes.stripePaymentIntentId = paymentIntentId;
+  }
+  if (payment.stripeChargeId !== charge.id) {
+    changes.stripeChargeId = charge.id;
+  }
+  if (charge.receipt_url && payment.receiptUrl !== charge.receipt_url) {
+    changes.receiptUrl = charge.receipt_url;
+  }
+
+  return changes;
+}
 
 /**
  * Applies PaymentIntent, charge and refund events to payments and refunds.
@@ -67,25 +91,30 @@ export class PaymentsStripeEventHandlers {
       return UNKNOWN_OBJECT;
     }
 
+    const reference = { paymentIntentId, metadata: charge.metadata };
+
+    // Read without a lock first, because another writer of the same payment at that moment is rare.
+    const read = await this.locatePayment(this.unlockedFinder, event, context, reference);
+    if ('outcome' in read) {
+      return read.outcome;
+    }
+    const changes = chargeChanges(read.found.payment, charge, paymentIntentId);
+    if (Object.keys(changes).length === 0) {
+      return PROCESSED;
+    }
+    if (await this.payments.updateUnlessChanged(read.found.payment, read.found.rowVersion, changes)) {
+      return PROCESSED;
+    }
+
     return this.payments.transaction(async (manager) => {
-      const located = await this.lockPayment(manager, event, context, { paymentIntentId, metadata: charge.metadata });
+      const located = await this.locatePayment(this.lockingFinder(manager), event, context, reference);
       if ('outcome' in located) {
         return located.outcome;
       }
 
-      const { payment } = located;
-      const changes: Partial<PaymentEntity> = {};
-      if (!payment.stripePaymentIntentId) {
-        changes.stripePaymentIntentId = paymentIntentId;
-      }
-      if (payment.stripeChargeId !== charge.id) {
-        changes.stripeChargeId = charge.id;
-      }
-      if (charge.receipt_url && payment.receiptUrl !== charge.receipt_url) {
-        changes.receiptUrl = charge.receipt_url;
-      }
-      if (Object.keys(changes).length > 0) {
-        await this.payments.update(manager, payment, changes);
+      const lockedChanges = chargeChanges(located.found, charge, paymentIntentId);
+      if (Object.keys(lockedChanges).length > 0) {
+        await this.payments.update(manager, located.found, lockedChanges);
       }
 
       return PROCESSED;
@@ -139,27 +168,52 @@ export class PaymentsStripeEventHandlers {
     reference: PaymentReference,
     observation: PaymentObservation,
   ): Promise<{ plan: PaymentUpdatePlan } | { outcome: StripeEventOutcome }> {
+    // One statement applies the plan made from an unlocked read, unless the row changed since.
+    // A plan that changes nothing, or a changed row, is made again under the row lock.
+    const read = await this.locatePayment(this.unlockedFinder, event, context, reference);
+    if ('outcome' in read) {
+      return read;
+    }
+    const plan = planPaymentUpdate(read.found.payment, observation);
+    if (Object.keys(plan.changes).length > 0 && (await this.settlement.applyUnlocked(read.found.payment, read.found.rowVersion, observation))) {
+      return { plan };
+    }
+
     return this.payments.transaction(async (manager) => {
-      const located = await this.lockPayment(manager, event, context, reference);
+      const located = await this.locatePayment(this.lockingFinder(manager), event, context, reference);
       if ('outcome' in located) {
         return located;
       }
 
-      return { plan: await this.settlement.apply(manager, located.payment, observation) };
+      return { plan: await this.settlement.apply(manager, located.found, observation) };
     });
   }
 
+  private readonly unlockedFinder: PaymentFinder<VersionedPayment> = {
+    byIntent: (tenantId, paymentIntentId) => this.payments.findVersionedByPaymentIntentId(tenantId, paymentIntentId),
+    byId: (tenantId, id) => this.payments.findVersionedById(tenantId, id),
+    paymentOf: (found) => found.payment,
+  };
+
+  private lockingFinder(manager: EntityManager): PaymentFinder<PaymentEntity> {
+    return {
+      byIntent: (tenantId, paymentIntentId) => this.payments.lockByPaymentIntentId(manager, tenantId, paymentIntentId),
+      byId: (tenantId, id) => this.payments.lockById(manager, tenantId, id),
+      paymentOf: (found) => found,
+    };
+  }
+
   /**
-   * Finds and locks the payment an event is about: by the stored intent id,
-   * else by the payment id in the metadata when the webhook beat Stripe's API
-   * response. Throws RetryLaterError when the metadata names a payment of this
-   * tenant that is not stored yet.
+   * Finds the payment an event is about, with `finder`'s reads (locking or not):
+   * by the stored intent id, else by the payment id in the metadata when the
+   * webhook beat Stripe's API response. Throws RetryLaterError when the
+   * metadata names a payment of this tenant that is not stored yet.
    */
-  private async lockPayment(manager: EntityManager, event: Stripe.Event, context: StripeEventContext, reference: PaymentReference): Promise<LockedPayment> {
+  private async locatePayment<T>(finder: PaymentFinder<T>, event: Stripe.Event, context: StripeEventContext, reference: PaymentReference): Promise<Located<T>> {
     const { tenantId } = context;
-    const byIntent = await this.payments.lockByPaymentIntentId(manager, tenantId, reference.paymentIntentId);
+    const byIntent = await finder.byIntent(tenantId, reference.paymentIntentId);
     if (byIntent) {
-      return { payment: byIntent };
+      return { found: byIntent };
     }
 
     const paymentId = reference.metadata?.[PAYMENT_ID_METADATA_KEY];
@@ -171,7 +225,7 @@ export class PaymentsStripeEventHandlers {
       return { outcome: context.connection === null ? TENANT_DISCONNECTED : UNKNOWN_OBJECT };
     }
 
-    const byMetadata = await this.payments.lockById(manager, tenantId, paymentId);
+    const byMetadata = await finder.byId(tenantId, paymentId);
     if (!byMetadata) {
       if (context.connection === null) {
         return { outcome: TENANT_DISCONNECTED };
@@ -180,15 +234,16 @@ export class PaymentsStripeEventHandlers {
         `Payment ${paymentId} named by PaymentIntent ${reference.paymentIntentId} is not stored yet; retrying ${event.type} later`,
       );
     }
-    if (byMetadata.stripePaymentIntentId && byMetadata.stripePaymentIntentId !== reference.paymentIntentId) {
+    const stored = finder.paymentOf(byMetadata);
+    if (stored.stripePaymentIntentId && stored.stripePaymentIntentId !== reference.paymentIntentId) {
       this.logger.warn(
-        { ...logContext, storedPaymentIntentId: byMetadata.stripePaymentIntentId },
+        { ...logContext, storedPaymentIntentId: stored.stripePaymentIntentId },
         'Stripe event names a payment that belongs to another PaymentIntent; ignored',
       );
 
       return { outcome: UNKNOWN_OBJECT };
     }
 
-    return { payment: byMetadata };
+    return { found: byMetadata };
   }
 }
