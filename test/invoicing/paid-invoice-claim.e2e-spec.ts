@@ -1,18 +1,19 @@
+import { RequestContext } from '@app/common/context/request-context';
+import { InvoiceIssuedEvent } from '@app/contracts/invoicing.contracts';
+import { PaymentSucceededEvent } from '@app/contracts/payments.contracts';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { InvoicesRepository } from '../../src/modules/invoicing/invoices.repository';
-import { createTenant } from '../support/factories';
-import { connectStripe } from '../support/stripe-account';
-import { TestApp, eventually, startTestApp } from '../support/test-app';
-
-const CONSUMER = 'invoicing.issue-paid-invoice';
+import { IssueInvoiceWhenPaymentSucceeded } from '../../src/modules/invoicing/issue-invoice-when-payment-succeeded.listener';
+import { TenantFixture, createTenant } from '../support/factories';
+import { TestApp, startTestApp } from '../support/test-app';
+import { yearIn } from './invoicing-helpers';
 
 /**
- * The paid-invoice consumer claims its message and looks for the payment's
- * invoice in one statement, so a second PaymentSucceeded message for a paid
- * payment issues no second invoice.
+ * The paid-invoice consumer claims its message, takes the number, and writes
+ * the invoice, its line and the InvoiceIssued event in one statement, so a
+ * redelivered message or a second one for a paid payment issues nothing more.
  */
-describe('InvoicesRepository.claimMessageAndFindPaymentInvoice', () => {
+describe('paid invoice of a card payment', () => {
   let t: TestApp;
 
   beforeAll(async () => {
@@ -23,52 +24,97 @@ describe('InvoicesRepository.claimMessageAndFindPaymentInvoice', () => {
     await t.close();
   });
 
-  function claim(messageId: string, tenantId: string, paymentId: string): Promise<{ claimed: boolean; invoiceId: string | null }> {
-    return t.app
-      .get(DataSource)
-      .transaction((manager) => t.app.get(InvoicesRepository).claimMessageAndFindPaymentInvoice(manager, { consumer: CONSUMER, messageId }, tenantId, paymentId));
+  const database = (): DataSource => t.app.get(DataSource);
+
+  /** Stores a succeeded payment and returns the event that announces it. */
+  async function succeededPayment(tenant: TenantFixture, customerId: string | null = null): Promise<PaymentSucceededEvent> {
+    const paymentId = randomUUID();
+    await database().query(
+      `INSERT INTO payments (id, tenant_id, status, amount, currency, livemode, stripe_payment_intent_id, metadata) VALUES ($1, $2, 'succeeded', 4200, 'usd', false, $3, '{}')`,
+      [paymentId, tenant.tenantId, `pi_paid_${paymentId.slice(0, 8)}`],
+    );
+
+    return new PaymentSucceededEvent(tenant.tenantId, paymentId, {
+      paymentId,
+      amount: 4200,
+      currency: 'usd',
+      livemode: false,
+      description: 'First aid course',
+      receiptEmail: null,
+      customerId,
+      stripePaymentIntentId: `pi_paid_${paymentId.slice(0, 8)}`,
+      succeededAt: new Date().toISOString(),
+    });
   }
 
-  it('finds the invoice of a paid payment', async () => {
+  function deliver(event: PaymentSucceededEvent, messageId: string): Promise<void> {
+    return t.app.get(RequestContext).runAsTenant(event.tenantId, () => t.app.get(IssueInvoiceWhenPaymentSucceeded).handle(event, messageId));
+  }
+
+  async function invoicesOf(paymentId: string): Promise<{ id: string; number: string; status: string; total: string; lines: number }[]> {
+    return database().query(
+      `SELECT invoice.id, invoice.number, invoice.status, invoice.total,
+              (SELECT count(*)::int FROM invoice_lines line WHERE line.invoice_id = invoice.id) AS lines
+         FROM invoices invoice WHERE invoice.payment_id = $1`,
+      [paymentId],
+    );
+  }
+
+  async function lastNumberOf(tenantId: string): Promise<number | null> {
+    const rows: { last_value: string }[] = await database().query(`SELECT last_value FROM invoice_number_sequences WHERE tenant_id = $1`, [tenantId]);
+
+    return rows.length === 0 ? null : Number(rows[0].last_value);
+  }
+
+  it('issues a numbered paid invoice with its line and event', async () => {
     const tenant = await createTenant(t);
-    await connectStripe(t, tenant.auth);
-    const payment = await t.http().post('/api/v1/payments').set(tenant.auth).send({ amount: 2000, currency: 'usd', paymentMethod: 'pm_card_visa' });
-    expect(payment.status).toBe(201);
-    const paid = await eventually(async () => {
-      const found = await t.http().get(`/api/v1/payments/${payment.body.id}`).set(tenant.auth);
+    const event = await succeededPayment(tenant);
 
-      return found.body.invoiceId ? found.body : undefined;
-    });
+    await deliver(event, randomUUID());
 
-    const result = await claim(randomUUID(), tenant.tenantId, payment.body.id);
-
-    expect(result).toEqual({ claimed: true, invoiceId: paid.invoiceId });
+    const [invoice] = await invoicesOf(event.payload.paymentId);
+    expect(invoice).toMatchObject({ number: `INV-${yearIn('America/Chicago')}-00001`, status: 'paid', total: '4200', lines: 1 });
+    const events: { payload: { number: string; invoiceId: string } }[] = await database().query(
+      `SELECT payload FROM outbox_events WHERE tenant_id = $1 AND aggregate_id = $2 AND event_name = $3`,
+      [tenant.tenantId, invoice.id, InvoiceIssuedEvent.eventName],
+    );
+    expect(events.map((row) => row.payload)).toEqual([expect.objectContaining({ number: invoice.number, invoiceId: invoice.id })]);
   });
 
-  it('claims a message once', async () => {
+  it('issues nothing for a redelivered message', async () => {
     const tenant = await createTenant(t);
+    const event = await succeededPayment(tenant);
     const messageId = randomUUID();
-    const paymentId = randomUUID();
 
-    const first = await claim(messageId, tenant.tenantId, paymentId);
-    const second = await claim(messageId, tenant.tenantId, paymentId);
+    await deliver(event, messageId);
+    await deliver(event, messageId);
 
-    expect(first).toEqual({ claimed: true, invoiceId: null });
-    expect(second).toEqual({ claimed: false, invoiceId: null });
+    expect(await invoicesOf(event.payload.paymentId)).toHaveLength(1);
+    expect(await lastNumberOf(tenant.tenantId)).toBe(1);
   });
 
-  it('gives the claim back when the transaction rolls back', async () => {
+  it('issues no second invoice for a paid payment', async () => {
     const tenant = await createTenant(t);
+    const event = await succeededPayment(tenant);
+
+    await deliver(event, randomUUID());
+    await deliver(event, randomUUID());
+
+    expect(await invoicesOf(event.payload.paymentId)).toHaveLength(1);
+    expect(await lastNumberOf(tenant.tenantId)).toBe(1);
+  });
+
+  it('keeps no claim or number when the statement fails', async () => {
+    const tenant = await createTenant(t);
+    // No such customer, so the invoice's foreign key rejects the statement.
+    const event = await succeededPayment(tenant, randomUUID());
     const messageId = randomUUID();
-    const paymentId = randomUUID();
 
-    await expect(
-      t.app.get(DataSource).transaction(async (manager) => {
-        await t.app.get(InvoicesRepository).claimMessageAndFindPaymentInvoice(manager, { consumer: CONSUMER, messageId }, tenant.tenantId, paymentId);
-        throw new Error('numbering failed');
-      }),
-    ).rejects.toThrow('numbering failed');
+    await expect(deliver(event, messageId)).rejects.toThrow(/foreign key/);
 
-    expect(await claim(messageId, tenant.tenantId, paymentId)).toEqual({ claimed: true, invoiceId: null });
+    const claims = await database().query(`SELECT 1 FROM processed_messages WHERE message_id = $1`, [messageId]);
+    expect(claims).toEqual([]);
+    expect(await lastNumberOf(tenant.tenantId)).toBeNull();
+    expect(await invoicesOf(event.payload.paymentId)).toEqual([]);
   });
 });

@@ -30,13 +30,39 @@ export interface UnchangedDraftFinalize extends NumberRequest {
   finalizeIdempotencyKeyId: string | null;
   /**
    * Writes the statement's other expressions (the outbox event, the audit entry), each only
-   * when `FINALIZED_INVOICE` returns its one row, whose `number` column holds the number.
+   * when `FINALIZED_INVOICE` returns its one row, whose `number` column contains the number.
    */
   writeWith: (parameters: SqlParameters) => string[];
 }
 
 /** The name of the expression that returns the finalized invoice's id, number and updated_at. */
 export const FINALIZED_INVOICE = 'finalized_invoice';
+
+/**
+ * Writes the expressions `next` and `numbered` of a caller's statement: `next` takes the next
+ * value of the sequence of (tenant, mode, year) when `onlyIfRowsIn`, an earlier expression,
+ * returns a row, and `numbered` returns it with its formatted `number` (INV-YYYY-NNNNN). The
+ * sequence row stays locked until the statement's transaction ends.
+ */
+export function nextNumberExpressions(
+  parameters: SqlParameters,
+  sequence: { tenantIdSql: string; mode: InvoiceNumberMode; yearSql: string; onlyIfRowsIn: string },
+): string[] {
+  return [
+    `next AS (
+         INSERT INTO invoice_number_sequences (tenant_id, mode, year, last_value)
+         SELECT ${sequence.tenantIdSql}, ${parameters.add(sequence.mode, 'text')}, ${sequence.yearSql}, 1 FROM ${sequence.onlyIfRowsIn}
+         ON CONFLICT (tenant_id, mode, year)
+         DO UPDATE SET last_value = invoice_number_sequences.last_value + 1
+         RETURNING last_value
+       )`,
+    // The same format as formatInvoiceNumber: five digits at least, more past 99999.
+    `numbered AS (
+         SELECT last_value, 'INV-' || ${sequence.yearSql} || '-' || lpad(last_value::text, greatest(5, length(last_value::text)), '0') AS number
+           FROM next
+       )`,
+  ];
+}
 
 /** The number a finalized draft took and the invoice's new `updated_at`. */
 export interface FinalizedDraft {
@@ -59,26 +85,6 @@ interface FinalizedRow {
  */
 @Injectable()
 export class InvoiceNumberingService {
-  /**
-   * Takes the next number inside the caller's transaction, which must also
-   * store the invoice. The upsert locks the sequence row until that
-   * transaction ends, so concurrent issues wait in turn and get consecutive
-   * numbers. A rollback returns the number, so none is skipped.
-   */
-  async allocate(manager: EntityManager, request: NumberRequest): Promise<string> {
-    const year = calendarYearInZone(request.issuedAt, request.timeZone);
-    const rows: { last_value: number }[] = await manager.query(
-      `INSERT INTO invoice_number_sequences (tenant_id, mode, year, last_value)
-       VALUES ($1, $2, $3, 1)
-       ON CONFLICT (tenant_id, mode, year)
-       DO UPDATE SET last_value = invoice_number_sequences.last_value + 1
-       RETURNING last_value`,
-      [request.tenantId, request.mode, year],
-    );
-
-    return formatInvoiceNumber(year, Number(rows[0].last_value));
-  }
-
   /**
    * Moves a draft to `issuing` with the next number, and writes what
    * `writeWith` adds, in one statement that commits on its own. It locks the
@@ -104,17 +110,7 @@ export class InvoiceNumberingService {
             AND invoices.xmin = ${parameters.add(request.rowVersion, 'xid')}
             FOR UPDATE
        )`,
-      `next AS (
-         INSERT INTO invoice_number_sequences (tenant_id, mode, year, last_value)
-         SELECT ${tenantId}, ${parameters.add(request.mode, 'text')}, ${yearValue}, 1 FROM unchanged_draft
-         ON CONFLICT (tenant_id, mode, year)
-         DO UPDATE SET last_value = invoice_number_sequences.last_value + 1
-         RETURNING last_value
-       )`,
-      `numbered AS (
-         SELECT last_value, 'INV-' || ${yearValue} || '-' || lpad(last_value::text, greatest(5, length(last_value::text)), '0') AS number
-           FROM next
-       )`,
+      ...nextNumberExpressions(parameters, { tenantIdSql: tenantId, mode: request.mode, yearSql: yearValue, onlyIfRowsIn: 'unchanged_draft' }),
       `${FINALIZED_INVOICE} AS (
          UPDATE invoices
             SET status = 'issuing', number = numbered.number, issued_at = ${parameters.add(request.issuedAt, 'timestamptz')},

@@ -38,6 +38,36 @@ interface InvoiceWithCustomerRow extends Record<string, unknown> {
   connection_json?: unknown;
 }
 
+/** The name of the expression that returns the id and number of the invoice claimAndIssuePaidInvoice issued. */
+export const ISSUED_PAID_INVOICE = 'issued_paid_invoice';
+
+/** A paid invoice for a succeeded card payment, issued with the claim of the message that announced it. */
+export interface PaidInvoiceRequest {
+  claim: { consumer: string; messageId: string };
+  invoice: {
+    id: string;
+    tenantId: string;
+    paymentId: string;
+    customerId: string | null;
+    currency: string;
+    total: number;
+    livemode: boolean;
+    issuedAt: Date;
+    paidAt: Date;
+  };
+  line: { description: string };
+  /** Writes the expressions `next` and `numbered` (nextNumberExpressions) for the tenant `tenantIdSql`, taken only when `onlyIfRowsIn` returns a row. */
+  numberExpressions: (parameters: SqlParameters, tenantIdSql: string, onlyIfRowsIn: string) => string[];
+  writeWith: (parameters: SqlParameters) => string[];
+}
+
+/** The outcome of claimAndIssuePaidInvoice: whether it claimed the message, the invoice the payment had before, and the new number. */
+export interface PaidInvoiceOutcome {
+  claimed: boolean;
+  existingInvoiceId: string | null;
+  number: string | null;
+}
+
 /** A new invoice has no Stripe error yet; only the invoice jobs set one (recordStripeError). */
 export type NewInvoice = Omit<InvoiceEntity, 'id' | 'createdAt' | 'updatedAt' | 'stripeErrorJob' | 'stripeErrorCode' | 'stripeErrorMessage' | 'stripeErrorAt'>;
 export type NewInvoiceLine = Pick<InvoiceLineEntity, 'description' | 'quantity' | 'unitAmount' | 'amount'>;
@@ -83,27 +113,54 @@ export class InvoicesRepository {
   }
 
   /**
-   * Claim a domain event for `consumer` (processed_messages) and read the id
-   * of the payment's invoice, if it has one, in one statement. `claimed` is
-   * false when the consumer already processed the message. The claim rolls
-   * back with the caller's transaction.
+   * Claims a PaymentSucceeded message for `claim.consumer` and, unless the payment already has
+   * an invoice, issues its paid invoice with one line and the number `numberExpressions` takes,
+   * in one statement that commits on its own. `writeWith` adds the statement's other
+   * expressions (the InvoiceIssued event), each only when ISSUED_PAID_INVOICE returns its row.
+   * Nothing is written when the message was claimed before, and only the claim when the payment
+   * has an invoice already.
    */
-  async claimMessageAndFindPaymentInvoice(
-    manager: EntityManager,
-    claim: { consumer: string; messageId: string },
-    tenantId: string,
-    paymentId: string,
-  ): Promise<{ claimed: boolean; invoiceId: string | null }> {
+  async claimAndIssuePaidInvoice(request: PaidInvoiceRequest): Promise<PaidInvoiceOutcome> {
+    const { invoice, line } = request;
     const parameters = new SqlParameters();
-    const claimExpression = claimMessageExpression(parameters, claim.consumer, claim.messageId, tenantId);
-    const rows: { claimed: number; invoice_id: string | null }[] = await manager.query(
-      `WITH ${claimExpression}
+    const claimExpression = claimMessageExpression(parameters, request.claim.consumer, request.claim.messageId, invoice.tenantId);
+    const tenantId = parameters.add(invoice.tenantId, 'uuid');
+    const paymentId = parameters.add(invoice.paymentId, 'uuid');
+    const amount = parameters.add(invoice.total, 'bigint');
+    const expressions = [
+      claimExpression,
+      `unbilled_payment AS (
+         SELECT 1 FROM message_claim
+          WHERE NOT EXISTS (SELECT 1 FROM invoices WHERE tenant_id = ${tenantId} AND payment_id = ${paymentId})
+       )`,
+      ...request.numberExpressions(parameters, tenantId, 'unbilled_payment'),
+      `${ISSUED_PAID_INVOICE} AS (
+         INSERT INTO invoices (id, tenant_id, number, status, customer_id, payment_id, currency, total, amount_paid, amount_refunded, livemode, issued_at, paid_at, overdue)
+         SELECT ${parameters.add(invoice.id, 'uuid')}, ${tenantId}, numbered.number, 'paid', ${parameters.add(invoice.customerId, 'uuid')}, ${paymentId},
+                ${parameters.add(invoice.currency, 'text')}, ${amount}, ${amount}, 0, ${parameters.add(invoice.livemode, 'boolean')},
+                ${parameters.add(invoice.issuedAt, 'timestamptz')}, ${parameters.add(invoice.paidAt, 'timestamptz')}, false
+           FROM numbered
+         RETURNING id, number
+       )`,
+      `issued_line AS (
+         INSERT INTO invoice_lines (invoice_id, position, tenant_id, description, quantity, unit_amount, amount)
+         SELECT ${ISSUED_PAID_INVOICE}.id, 1, ${tenantId}, ${parameters.add(line.description, 'text')}, 1, ${amount}, ${amount}
+           FROM ${ISSUED_PAID_INVOICE}
+         RETURNING invoice_id
+       )`,
+      ...request.writeWith(parameters),
+    ];
+    // The final SELECT reads the snapshot from before the statement, so it finds an invoice issued earlier, never this one.
+    const rows: { claimed: number; existing_invoice_id: string | null; number: string | null }[] = await this.manager.query(
+      `WITH ${expressions.join(',\n')}
        SELECT (SELECT count(*) FROM message_claim)::int AS claimed,
-              (SELECT id FROM invoices WHERE tenant_id = ${parameters.add(tenantId, 'uuid')} AND payment_id = ${parameters.add(paymentId, 'uuid')} LIMIT 1) AS invoice_id`,
+              (SELECT id FROM invoices WHERE tenant_id = ${tenantId} AND payment_id = ${paymentId} LIMIT 1) AS existing_invoice_id,
+              (SELECT number FROM ${ISSUED_PAID_INVOICE}) AS number`,
       parameters.values,
     );
+    const [row] = rows;
 
-    return { claimed: rows[0].claimed === 1, invoiceId: rows[0].invoice_id };
+    return { claimed: row.claimed === 1, existingInvoiceId: row.existing_invoice_id, number: row.number };
   }
 
   /** Locks the invoice of a payment (SELECT … FOR UPDATE) until the caller's transaction ends. */
@@ -172,7 +229,7 @@ export class InvoicesRepository {
   /**
    * Reads the invoice with its customer, its lines, the tenant's time zone, the row's version
    * and the tenant's Stripe connection (`connectionSql`, the connection module's subquery) in
-   * one round trip, without a lock, for a finalize that writes in one statement after it
+   * one round trip, without a lock. A finalize reads it so, then writes in one statement
    * (InvoiceNumberingService.finalizeUnchangedDraft).
    */
   async findToFinalize(tenantId: string, id: string, connectionSql: (tenantIdSql: string) => string): Promise<InvoiceToFinalize | null> {

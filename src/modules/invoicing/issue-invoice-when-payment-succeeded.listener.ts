@@ -3,9 +3,11 @@ import { OutboxWriter } from '@app/common/outbox/outbox.writer';
 import { InvoiceIssuedEvent } from '@app/contracts/invoicing.contracts';
 import { PaymentSucceededEvent } from '@app/contracts/payments.contracts';
 import { Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { InvoiceCalendarService } from './invoice-calendar.service';
-import { InvoiceNumberingService } from './invoice-numbering.service';
-import { InvoicesRepository } from './invoices.repository';
+import { calendarYearInZone } from './invoice-number';
+import { nextNumberExpressions } from './invoice-numbering.service';
+import { ISSUED_PAID_INVOICE, InvoicesRepository } from './invoices.repository';
 
 const CONSUMER = 'invoicing.issue-paid-invoice';
 const DEFAULT_LINE_DESCRIPTION = 'Card payment';
@@ -13,7 +15,8 @@ const DEFAULT_LINE_DESCRIPTION = 'Card payment';
 /**
  * Issues a paid invoice for every succeeded card payment, so every payment
  * has an invoice number. Claim, number, invoice and the InvoiceIssued event
- * commit together, so a redelivered event changes nothing.
+ * are written by one statement, so they commit together and a redelivered
+ * event changes nothing.
  */
 @Injectable()
 export class IssueInvoiceWhenPaymentSucceeded {
@@ -21,7 +24,6 @@ export class IssueInvoiceWhenPaymentSucceeded {
 
   constructor(
     private readonly invoices: InvoicesRepository,
-    private readonly numbering: InvoiceNumberingService,
     private readonly calendar: InvoiceCalendarService,
     private readonly outbox: OutboxWriter,
   ) {}
@@ -30,70 +32,52 @@ export class IssueInvoiceWhenPaymentSucceeded {
   async handle(event: PaymentSucceededEvent, messageId: string): Promise<void> {
     const { tenantId } = event;
     const payment = event.payload;
-    // Read before the transaction, so the sequence row is locked no longer than needed.
+    // Read before the statement, so the sequence row is locked no longer than needed.
     const timeZone = await this.calendar.timeZoneOf(tenantId);
-
-    await this.invoices.transaction(async (manager) => {
-      const { claimed, invoiceId } = await this.invoices.claimMessageAndFindPaymentInvoice(manager, { consumer: CONSUMER, messageId }, tenantId, payment.paymentId);
-      if (!claimed) {
-        return;
-      }
-
-      if (invoiceId !== null) {
-        this.logger.log({ tenantId, paymentId: payment.paymentId, invoiceId }, 'Payment already has an invoice');
-
-        return;
-      }
-
-      const issuedAt = this.calendar.now();
-      const number = await this.numbering.allocate(manager, {
-        tenantId,
-        mode: payment.livemode ? 'live' : 'test',
-        issuedAt,
-        timeZone,
-      });
-      const invoice = await this.invoices.insertWithLines(
-        manager,
-        {
-          tenantId,
-          number,
-          status: 'paid',
-          customerId: payment.customerId,
-          paymentId: payment.paymentId,
-          currency: payment.currency,
-          total: payment.amount,
-          amountPaid: payment.amount,
-          amountRefunded: 0,
-          dueDate: null,
-          livemode: payment.livemode,
-          hostedInvoiceUrl: null,
-          pdfUrl: null,
-          stripeInvoiceId: null,
-          memo: null,
-          issuedAt,
-          paidAt: new Date(payment.succeededAt),
-          voidedAt: null,
-          daysUntilDue: null,
-          overdue: false,
-          stripeCreateAttemptedAt: null,
-          sentAt: null,
-          stripeVoidConfirmedAt: null,
-          amountRefundedAsOf: null,
-          finalizeIdempotencyKeyId: null,
-        },
-        [{ description: payment.description ?? DEFAULT_LINE_DESCRIPTION, quantity: 1, unitAmount: payment.amount, amount: payment.amount }],
-      );
-      await this.outbox.append(
-        manager,
-        new InvoiceIssuedEvent(tenantId, invoice.id, {
-          invoiceId: invoice.id,
-          number,
-          paymentId: payment.paymentId,
-          total: invoice.total,
-          currency: invoice.currency,
-        }),
-      );
-      this.logger.log({ tenantId, paymentId: payment.paymentId, invoiceId: invoice.id, number }, 'Paid invoice issued for a card payment');
+    const issuedAt = this.calendar.now();
+    const mode = payment.livemode ? 'live' : 'test';
+    const invoiceId = randomUUID();
+    // The statement writes the number into the event's payload.
+    const issued = new InvoiceIssuedEvent(tenantId, invoiceId, {
+      invoiceId,
+      number: null as unknown as string,
+      paymentId: payment.paymentId,
+      total: payment.amount,
+      currency: payment.currency,
     });
+
+    const outcome = await this.invoices.claimAndIssuePaidInvoice({
+      claim: { consumer: CONSUMER, messageId },
+      invoice: {
+        id: invoiceId,
+        tenantId,
+        paymentId: payment.paymentId,
+        customerId: payment.customerId,
+        currency: payment.currency,
+        total: payment.amount,
+        livemode: payment.livemode,
+        issuedAt,
+        paidAt: new Date(payment.succeededAt),
+      },
+      line: { description: payment.description ?? DEFAULT_LINE_DESCRIPTION },
+      numberExpressions: (parameters, tenantIdSql, onlyIfRowsIn) =>
+        nextNumberExpressions(parameters, { tenantIdSql, mode, yearSql: parameters.add(calendarYearInZone(issuedAt, timeZone), 'int'), onlyIfRowsIn }),
+      writeWith: (parameters) => [
+        this.outbox.appendExpressions(parameters, [issued], {
+          onlyIfRowsIn: ISSUED_PAID_INVOICE,
+          payloadPatch: `jsonb_build_object('number', ${ISSUED_PAID_INVOICE}.number)`,
+        }),
+      ],
+    });
+    if (!outcome.claimed) {
+      return;
+    }
+    if (outcome.existingInvoiceId !== null) {
+      this.logger.log({ tenantId, paymentId: payment.paymentId, invoiceId: outcome.existingInvoiceId }, 'Payment already has an invoice');
+
+      return;
+    }
+
+    this.logger.log({ tenantId, paymentId: payment.paymentId, invoiceId, number: outcome.number }, 'Paid invoice issued for a card payment');
   }
 }
