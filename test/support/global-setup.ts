@@ -24,8 +24,11 @@ export default async function globalSetup(): Promise<void> {
   });
 }
 
-/** Jobs left by an earlier run point at rows that no longer exist. */
-async function clearQueues(): Promise<void> {
+/**
+ * Delete every queue key of this test database's suites. Jobs left by an earlier run point at
+ * rows that no longer exist, and keys left after the last run only take Redis memory.
+ */
+export async function clearQueues(): Promise<void> {
   const redis = new Redis(TEST_REDIS_URL);
   try {
     let cursor = '0';
