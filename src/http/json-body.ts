@@ -1,3 +1,4 @@
+import { EmptyBodyPipe } from '@app/common/validation/empty-body.pipe';
 import { CallHandler, ExecutionContext, Injectable, Logger, NestInterceptor } from '@nestjs/common';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
@@ -135,9 +136,12 @@ function unstorableText(field: string): Error {
 
 /** Tell whether the route handler has a `@Body()` parameter, the way Nest records it. */
 function takesBody(context: ExecutionContext): boolean {
-  const argumentsMetadata: Record<string, unknown> = Reflect.getMetadata(ROUTE_ARGS_METADATA, context.getClass(), context.getHandler().name) ?? {};
+  const argumentsMetadata: Record<string, { pipes?: unknown[] }> = Reflect.getMetadata(ROUTE_ARGS_METADATA, context.getClass(), context.getHandler().name) ?? {};
 
-  return Object.keys(argumentsMetadata).some((key) => Number(key.split(':')[0]) === RouteParamtypes.BODY);
+  // A body that only EmptyBodyPipe checks belongs to a route that takes none.
+  return Object.entries(argumentsMetadata).some(
+    ([key, argument]) => Number(key.split(':')[0]) === RouteParamtypes.BODY && !(argument.pipes ?? []).includes(EmptyBodyPipe),
+  );
 }
 
 /** Build the 400 for a body the JSON parser skipped. It quotes the media type only when it is a plain one, because the header is client text. */

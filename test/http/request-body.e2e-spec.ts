@@ -119,6 +119,42 @@ describe('request body handling', () => {
     expect(response.body.code).toBe('stripe_not_connected');
   });
 
+  it.each([
+    ['verify', '/api/v1/settings/billing/stripe/verify'],
+    ['finalize', `/api/v1/invoices/${MISSING_ID}/finalize`],
+    ['void', `/api/v1/invoices/${MISSING_ID}/void`],
+    ['logout', '/api/v1/auth/logout'],
+  ])('rejects a field sent to %s', async (_action, path) => {
+    const tenant = await createTenant(t);
+
+    const response = await postRaw(path, '{"reason":"oops"}', tenant.auth);
+
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('validation_failed');
+    expect(response.body.errors).toEqual([{ field: 'reason', message: 'is not a field of this action, which takes no body' }]);
+  });
+
+  it.each([
+    ['replay', `/api/v1/ops/webhook-events/${MISSING_ID}/replay`],
+    ['retry-failed', '/api/v1/ops/queues/webhook-events/retry-failed'],
+  ])('rejects a field sent to the operators\' %s', async (_action, path) => {
+    const operator = await createOperatorAuth(t);
+
+    const response = await postRaw(path, '{"force":true}', operator);
+
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([{ field: 'force', message: 'is not a field of this action, which takes no body' }]);
+  });
+
+  it('accepts an empty object on a route that takes no body', async () => {
+    const tenant = await createTenant(t);
+
+    const response = await postRaw('/api/v1/settings/billing/stripe/verify', '{}', tenant.auth);
+
+    expect(response.status).toBe(409);
+    expect(response.body.code).toBe('stripe_not_connected');
+  });
+
   it.each(['null', '"text"', '42'])('rejects the non-object body %s', async (body) => {
     const tenant = await createTenant(t);
 

@@ -1,3 +1,4 @@
+import { EmptyBodyPipe } from '@app/common/validation/empty-body.pipe';
 import { Idempotent } from '@app/common/idempotency/idempotent.decorator';
 import { ALL_TENANT_ROLES, OWNER_ADMIN, Roles } from '@app/common/roles/roles';
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
@@ -69,7 +70,7 @@ export class InvoicesController {
     description: '`invalid_state` (not a draft, or a customer of another Stripe account or of the other mode), `stripe_not_connected`, `idempotency_key_reused`, `idempotency_key_in_use`',
   })
   @ApiResponse({ status: HttpStatus.UNPROCESSABLE_ENTITY, description: '`stripe_keys_invalid`' })
-  async finalize(@Param('id') id: string): Promise<InvoiceResponse> {
+  async finalize(@Param('id') id: string, @Body(EmptyBodyPipe) _body: undefined): Promise<InvoiceResponse> {
     return this.lifecycle.finalize(id);
   }
 
@@ -81,7 +82,7 @@ export class InvoicesController {
   @ApiResponse({ status: HttpStatus.NOT_FOUND, description: '`not_found`' })
   @ApiResponse({ status: HttpStatus.CONFLICT, description: '`invalid_state`, `stripe_not_connected`' })
   @ApiResponse({ status: HttpStatus.UNPROCESSABLE_ENTITY, description: '`stripe_keys_invalid`' })
-  async void(@Param('id') id: string): Promise<InvoiceResponse> {
+  async void(@Param('id') id: string, @Body(EmptyBodyPipe) _body: undefined): Promise<InvoiceResponse> {
     return this.lifecycle.void(id);
   }
 }

@@ -1,3 +1,4 @@
+import { EmptyBodyPipe } from '@app/common/validation/empty-body.pipe';
 import { RequestContext } from '@app/common/context/request-context';
 import { Roles } from '@app/common/roles/roles';
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Post, Put } from '@nestjs/common';
@@ -68,7 +69,7 @@ export class StripeConnectionController {
   @ApiOkResponse({ type: BillingSettingsDto })
   @ApiConflictResponse({ description: 'stripe_not_connected' })
   @ApiBadGatewayResponse({ description: 'stripe_unavailable (the status is left unchanged)' })
-  verify(): Promise<BillingSettingsDto> {
+  verify(@Body(EmptyBodyPipe) _body: undefined): Promise<BillingSettingsDto> {
     return this.service.verify(this.context.requireTenantId());
   }
 

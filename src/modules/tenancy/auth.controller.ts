@@ -1,3 +1,4 @@
+import { EmptyBodyPipe } from '@app/common/validation/empty-body.pipe';
 import { RequestContext } from '@app/common/context/request-context';
 import { Public, Role, Roles } from '@app/common/roles/roles';
 import { Body, Controller, Get, HttpCode, HttpStatus, Inject, Ip, Post, Res } from '@nestjs/common';
@@ -38,7 +39,7 @@ export class AuthController {
   @ApiBearerAuth()
   @ApiCookieAuth()
   @ApiNoContentResponse({ description: 'Ends the session and clears its cookie' })
-  async logout(@Res({ passthrough: true }) response: Response): Promise<void> {
+  async logout(@Res({ passthrough: true }) response: Response, @Body(EmptyBodyPipe) _body: undefined): Promise<void> {
     await this.auth.logout(this.context.requirePrincipal());
     const { maxAge: _maxAge, ...options } = sessionCookieOptions(this.config.publicBaseUrl);
     response.clearCookie(SESSION_COOKIE, options);

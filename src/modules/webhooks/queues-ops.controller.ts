@@ -1,5 +1,6 @@
+import { EmptyBodyPipe } from '@app/common/validation/empty-body.pipe';
 import { Roles } from '@app/common/roles/roles';
-import { Controller, Get, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiCookieAuth,
@@ -38,7 +39,7 @@ export class QueuesOpsController {
   @ApiOkResponse({ type: RetryFailedJobsResponse })
   @ApiNotFoundResponse({ description: 'not_found: no such queue' })
   @ApiServiceUnavailableResponse({ description: 'service_unavailable: Redis is unavailable' })
-  retryFailed(@Param('queue') queue: string): Promise<RetryFailedJobsResponse> {
+  retryFailed(@Param('queue') queue: string, @Body(EmptyBodyPipe) _body: undefined): Promise<RetryFailedJobsResponse> {
     return this.admin.retryFailedJobs(queue);
   }
 }

@@ -1,3 +1,4 @@
+import { EmptyBodyPipe } from '@app/common/validation/empty-body.pipe';
 import { Roles } from '@app/common/roles/roles';
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
 import {
@@ -90,7 +91,7 @@ export class WebhookEventsOpsController {
   @ApiNotFoundResponse({ description: 'not_found: no such event' })
   @ApiConflictResponse({ description: 'invalid_state: the event is still received or processing' })
   @ApiServiceUnavailableResponse({ description: 'service_unavailable: Redis did not take the job; the sweeper adds it later' })
-  replayOne(@Param('id') id: string): Promise<WebhookReplayResponse> {
+  replayOne(@Param('id') id: string, @Body(EmptyBodyPipe) _body: undefined): Promise<WebhookReplayResponse> {
     return this.admin.replayEvent(id);
   }
 }
