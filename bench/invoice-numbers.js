@@ -41,6 +41,21 @@ const TARGET_RATIO = 0.1;
 const DATABASE = values.database;
 const ROLES = values.roles.split(',').map((role) => role.trim());
 
+/** Rejects a flag the run could not use, before the script drops a database or starts anything. */
+function checkFlags() {
+  const counts = { invoices: INVOICES, concurrency: CONCURRENCY, tenants: TENANTS, rounds: ROUNDS, 'ceiling-seconds': CEILING_SECONDS };
+  const problems = Object.entries(counts)
+    .filter(([, value]) => !Number.isInteger(value) || value < 1)
+    .map(([flag]) => `--${flag} must be a whole number of at least 1, got ${JSON.stringify(values[flag])}`);
+  if (!ROLES.includes('api') || ROLES.some((role) => role !== 'api' && role !== 'worker') || new Set(ROLES).size !== ROLES.length) {
+    problems.push(`--roles must be "api" or "api,worker", got ${JSON.stringify(values.roles)}`);
+  }
+  if (problems.length > 0) {
+    console.error(problems.join('\n'));
+    process.exit(2);
+  }
+}
+
 /** Run `work(item)` over `items` with at most `limit` in flight; returns each call's result or error in order. */
 async function inPool(items, limit, work) {
   const results = new Array(items.length);
@@ -115,7 +130,7 @@ async function finalizeAll(stack, drafts) {
 }
 
 /**
- * Wait until the worker is idle: every finalized invoice issued, the webhook events Stripe sent
+ * Waits until the worker is idle: every finalized invoice issued, the webhook events Stripe sent
  * about them processed, and any job those started done. Without the wait, the ceiling's next
  * turn shares the cores with the backlog of the round before. Idle means less than 5 % of a
  * core over one second, on an otherwise idle machine. Returns the seconds waited; gives up
@@ -175,6 +190,7 @@ async function checkNumbers(stack) {
 }
 
 async function main() {
+  checkFlags();
   const stack = await startStack({ database: DATABASE, roles: ROLES, name: 'bench-invoices' });
   const ceiling = await startCeiling({ database: `${DATABASE}_ceiling`, redisUrl: stack.redisUrl });
   const tenants = await seedTenants(stack, { count: TENANTS, prefix: 'bench-invoices', ownSecret: false });
@@ -194,7 +210,7 @@ async function main() {
   for (let round = 1; round <= ROUNDS; round++) {
     if (ROLES.includes('worker')) {
       const drained = await waitForIdleWorker(stack);
-      console.log(`round ${round}: waited ${drained.toFixed(1)} s for the worker to issue the invoices finalized before`);
+      console.log(`round ${round}: waited ${drained.toFixed(1)} s for the worker to go idle`);
     }
     const ceilingResult = await ceiling.measure({ seconds: CEILING_SECONDS });
     const drafts = await createDrafts(stack, tenants, customers, INVOICES);
