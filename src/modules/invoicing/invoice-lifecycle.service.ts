@@ -17,7 +17,7 @@ import { FINALIZED_INVOICE, InvoiceNumberingService } from './invoice-numbering.
 import { InvoiceEntity, InvoiceStatus } from './invoice.entity';
 import { toInvoiceResponse } from './invoice.mapper';
 import { invoiceStateConflict } from './invoicing.errors';
-import { InvoiceWithLines, InvoicesRepository } from './invoices.repository';
+import { InvoiceWithCustomer, InvoiceWithLines, InvoicesRepository } from './invoices.repository';
 
 const VOIDABLE: readonly InvoiceStatus[] = ['issuing', 'open', 'uncollectible'];
 const FINALIZED_AUDIT_ACTION = 'invoice.finalized';
@@ -55,8 +55,8 @@ export class InvoiceLifecycleService {
    */
   async finalize(id: string): Promise<InvoiceResponse> {
     const tenantId = this.context.requireTenantId();
-    // The statements share one connection, so the tenant scope is set at most once, where each
-    // pool checkout would often find a connection last used by another tenant and set it anew.
+    // The statements share one connection, whose tenant scope is set once for them all. Separate
+    // pool checkouts would often find a connection last used by another tenant and set it anew.
     const outcome = await this.context.runOnOneConnection(this.dataSource, () => this.finalizeDraft(tenantId, id));
     if ('response' in outcome) {
       return outcome.response;
@@ -75,14 +75,11 @@ export class InvoiceLifecycleService {
     if (!found) {
       throw notFound('invoice');
     }
-    // The connection's error waits until the invoice is known to be a draft, so a missing or
-    // finalized invoice still gets 404 or 409 first.
     const connection = this.connectionFrom(tenantId, found.connection);
-    if (found.invoice.status !== 'draft') {
+    const client = clientForDraft(found, connection);
+    if (client === null) {
       return { response: await this.replayOrReject(tenantId, found.invoice) };
     }
-    const client = requireConnected(connection);
-    requireCustomerOfConnection(found.invoice, found.customer, client);
 
     const draft = found.invoice;
     const timeZone = resolveTimeZone(found.storedTimeZone);
@@ -112,7 +109,7 @@ export class InvoiceLifecycleService {
       },
     });
     if (assigned === null) {
-      return this.finalizeLocked(tenantId, id, connection, idempotencyKeyId);
+      return this.finalizeLocked(tenantId, id, { connection, timeZone, idempotencyKeyId });
     }
 
     applyFinalized(draft, { ...assigned, issuedAt, dueDate, livemode: client.mode === 'live', finalizeIdempotencyKeyId: idempotencyKeyId });
@@ -121,25 +118,22 @@ export class InvoiceLifecycleService {
   }
 
   /**
-   * The finalize of a draft whose row changed between its read and its write: the same checks
-   * and writes in one transaction, under the invoice's row lock.
+   * Finalizes a draft whose row changed between its read and its write: the same checks and
+   * writes, in one transaction under the invoice's row lock. The connection and time zone are
+   * the ones the unlocked read found.
    */
-  private async finalizeLocked(tenantId: string, id: string, connection: ConnectionRead, idempotencyKeyId: string | null): Promise<FinalizeOutcome> {
-    // All reads share the transaction's connection: each separate pool checkout would cost
-    // another round trip to set its tenant scope whenever the pooled client was last used by
-    // another tenant. The sequence row is locked only from the last statement on.
+  private async finalizeLocked(tenantId: string, id: string, read: LockedFinalizeInput): Promise<FinalizeOutcome> {
+    const { connection, timeZone, idempotencyKeyId } = read;
     const outcome = await this.invoices.transaction(async (manager) => {
       const found = await this.invoices.lockWithCustomerAndLines(manager, tenantId, id);
       if (!found) {
         throw notFound('invoice');
       }
-      if (found.invoice.status !== 'draft') {
+      const client = clientForDraft(found, connection);
+      if (client === null) {
         return { finalized: null, invoice: found.invoice };
       }
-      const client = requireConnected(connection);
       const locked = found.invoice;
-      requireCustomerOfConnection(locked, found.customer, client);
-      const timeZone = await this.calendar.timeZoneOf(tenantId, manager);
 
       // Everything else is written first, with `number: null` where the number goes, so the
       // sequence row is locked only by the last statement before COMMIT.
@@ -180,7 +174,7 @@ export class InvoiceLifecycleService {
     }
   }
 
-  /** The event of a finalized invoice, with `number: null`: the statement that takes the number writes it in. */
+  /** Builds the event of a finalized invoice with `number: null`, which the statement that takes the number fills in. */
   private issuedEvent(tenantId: string, invoice: InvoiceEntity): InvoiceIssuedEvent {
     return new InvoiceIssuedEvent(tenantId, invoice.id, {
       invoiceId: invoice.id,
@@ -262,6 +256,28 @@ function applyFinalized(
 
 /** A finalized draft, or the response of a finalize that found no draft to finalize (a replay). */
 type FinalizeOutcome = { finalized: InvoiceWithLines } | { response: InvoiceResponse };
+
+/** What the locked finalize takes over from the unlocked read. */
+interface LockedFinalizeInput {
+  connection: ConnectionRead;
+  timeZone: string;
+  idempotencyKeyId: string | null;
+}
+
+/**
+ * Returns the client to finalize a draft with, or null when the invoice is no longer a draft.
+ * The connection's error waits until the invoice is known to be a draft, so a missing or
+ * finalized invoice still gets 404 or 409 first.
+ */
+function clientForDraft(found: InvoiceWithCustomer, connection: ConnectionRead): TenantStripeClient | null {
+  if (found.invoice.status !== 'draft') {
+    return null;
+  }
+  const client = requireConnected(connection);
+  requireCustomerOfConnection(found.invoice, found.customer, client);
+
+  return client;
+}
 
 /** The tenant's Stripe client as read before the finalize, or the error reading it gave. */
 type ConnectionRead = { client: TenantStripeClient; error: null } | { client: null; error: unknown };

@@ -11,11 +11,15 @@ export interface NumberRequest {
   timeZone: string;
 }
 
-/** A draft that moves to `issuing` with the next number, and the rows written earlier in its transaction that name the number. */
-export interface FinalizeRequest extends NumberRequest {
+/** A draft that moves to `issuing` with the next number, and the columns that move sets. */
+interface DraftFinalize extends NumberRequest {
   invoiceId: string;
   dueDate: string;
   finalizeIdempotencyKeyId: string | null;
+}
+
+/** A draft finalized in the caller's transaction, and the rows written earlier in it that name the number. */
+export interface FinalizeRequest extends DraftFinalize {
   /** The event name of the outbox event, written earlier in the transaction with `number: null`. */
   issuedEventName: string;
   /** The action of the audit entry, written earlier in the transaction with `number: null`. */
@@ -23,11 +27,8 @@ export interface FinalizeRequest extends NumberRequest {
 }
 
 /** A draft that moves to `issuing` in one statement, while its row is still the version read. */
-export interface UnchangedDraftFinalize extends NumberRequest {
-  invoiceId: string;
+export interface UnchangedDraftFinalize extends DraftFinalize {
   rowVersion: string;
-  dueDate: string;
-  finalizeIdempotencyKeyId: string | null;
   /**
    * Writes the statement's other expressions (the outbox event, the audit entry), each only
    * when `FINALIZED_INVOICE` returns its one row, whose `number` column contains the number.
@@ -39,19 +40,21 @@ export interface UnchangedDraftFinalize extends NumberRequest {
 export const FINALIZED_INVOICE = 'finalized_invoice';
 
 /**
- * Writes the expressions `next` and `numbered` of a caller's statement: `next` takes the next
- * value of the sequence of (tenant, mode, year) when `onlyIfRowsIn`, an earlier expression,
- * returns a row, and `numbered` returns it with its formatted `number` (INV-YYYY-NNNNN). The
- * sequence row stays locked until the statement's transaction ends.
+ * Writes the expressions `next` and `numbered` of a caller's statement. `next` takes the next
+ * value of the sequence of (tenant, mode, year), only when `onlyIfRowsIn`, an earlier
+ * expression, returns a row if one is named. `numbered` returns that value with its formatted
+ * `number` (INV-YYYY-NNNNN). The sequence row stays locked until the statement's transaction ends.
  */
 export function nextNumberExpressions(
   parameters: SqlParameters,
-  sequence: { tenantIdSql: string; mode: InvoiceNumberMode; yearSql: string; onlyIfRowsIn: string },
+  sequence: { tenantIdSql: string; mode: InvoiceNumberMode; yearSql: string; onlyIfRowsIn?: string },
 ): string[] {
+  const source = sequence.onlyIfRowsIn === undefined ? '' : ` FROM ${sequence.onlyIfRowsIn}`;
+
   return [
     `next AS (
          INSERT INTO invoice_number_sequences (tenant_id, mode, year, last_value)
-         SELECT ${sequence.tenantIdSql}, ${parameters.add(sequence.mode, 'text')}, ${sequence.yearSql}, 1 FROM ${sequence.onlyIfRowsIn}
+         SELECT ${sequence.tenantIdSql}, ${parameters.add(sequence.mode, 'text')}, ${sequence.yearSql}, 1${source}
          ON CONFLICT (tenant_id, mode, year)
          DO UPDATE SET last_value = invoice_number_sequences.last_value + 1
          RETURNING last_value
@@ -62,6 +65,13 @@ export function nextNumberExpressions(
            FROM next
        )`,
   ];
+}
+
+/** Writes the SET list that moves a draft to `issuing` with the number of the expression `numbered`. */
+function issuingColumnsSql(parameters: SqlParameters, request: DraftFinalize): string {
+  return `status = 'issuing', number = numbered.number, issued_at = ${parameters.add(request.issuedAt, 'timestamptz')},
+                due_date = ${parameters.add(request.dueDate, 'date')}, livemode = ${parameters.add(request.mode === 'live', 'boolean')},
+                finalize_idempotency_key_id = ${parameters.add(request.finalizeIdempotencyKeyId, 'uuid')}, updated_at = now()`;
 }
 
 /** The number a finalized draft took and the invoice's new `updated_at`. */
@@ -113,9 +123,7 @@ export class InvoiceNumberingService {
       ...nextNumberExpressions(parameters, { tenantIdSql: tenantId, mode: request.mode, yearSql: yearValue, onlyIfRowsIn: 'unchanged_draft' }),
       `${FINALIZED_INVOICE} AS (
          UPDATE invoices
-            SET status = 'issuing', number = numbered.number, issued_at = ${parameters.add(request.issuedAt, 'timestamptz')},
-                due_date = ${parameters.add(request.dueDate, 'date')}, livemode = ${parameters.add(request.mode === 'live', 'boolean')},
-                finalize_idempotency_key_id = ${parameters.add(request.finalizeIdempotencyKeyId, 'uuid')}, updated_at = now()
+            SET ${issuingColumnsSql(parameters, request)}
            FROM numbered, unchanged_draft
           WHERE invoices.tenant_id = ${tenantId} AND invoices.id = unchanged_draft.id
          RETURNING invoices.id, invoices.number, invoices.updated_at
@@ -144,60 +152,49 @@ export class InvoiceNumberingService {
    */
   async finalizeDraft(manager: EntityManager, request: FinalizeRequest): Promise<FinalizedDraft> {
     const year = calendarYearInZone(request.issuedAt, request.timeZone);
+    const parameters = new SqlParameters();
+    const tenantId = parameters.add(request.tenantId, 'uuid');
+    const invoiceId = parameters.add(request.invoiceId, 'uuid');
+    const yearValue = parameters.add(year, 'int');
     // The outbox event and the audit entry were written in this transaction:
     // created_at = now() (the transaction's start) prunes the outbox to one
     // partition, and audit_log.at is clock_timestamp(), so at >= now() holds.
-    const rows: FinalizedRow[] = await manager.query(
-      `WITH next AS (
-         INSERT INTO invoice_number_sequences (tenant_id, mode, year, last_value)
-         VALUES ($1, $3, $4, 1)
-         ON CONFLICT (tenant_id, mode, year)
-         DO UPDATE SET last_value = invoice_number_sequences.last_value + 1
-         RETURNING last_value
-       ), numbered AS (
-         SELECT last_value,
-                'INV-' || $4::int || '-' || lpad(last_value::text, greatest(5, length(last_value::text)), '0') AS number
-           FROM next
-       ), invoice AS (
+    const expressions = [
+      ...nextNumberExpressions(parameters, { tenantIdSql: tenantId, mode: request.mode, yearSql: yearValue }),
+      `invoice AS (
          UPDATE invoices
-            SET status = 'issuing', number = numbered.number, issued_at = $5, due_date = CAST($6 AS date),
-                livemode = $7, finalize_idempotency_key_id = $8, updated_at = now()
+            SET ${issuingColumnsSql(parameters, request)}
            FROM numbered
-          WHERE invoices.tenant_id = $1 AND invoices.id = $2 AND invoices.status = 'draft'
+          WHERE invoices.tenant_id = ${tenantId} AND invoices.id = ${invoiceId} AND invoices.status = 'draft'
          RETURNING invoices.id, invoices.updated_at
-       ), event AS (
+       )`,
+      `event AS (
          UPDATE outbox_events
             SET payload = jsonb_set(payload, '{number}', to_jsonb(numbered.number))
            FROM numbered
-          WHERE outbox_events.tenant_id = $1 AND outbox_events.aggregate_id = $2::text AND outbox_events.event_name = $9
+          WHERE outbox_events.tenant_id = ${tenantId} AND outbox_events.aggregate_id = ${invoiceId}::text
+            AND outbox_events.event_name = ${parameters.add(request.issuedEventName, 'text')}
             AND outbox_events.created_at = now() AND outbox_events.payload->'number' = 'null'::jsonb
          RETURNING outbox_events.id
-       ), audit AS (
+       )`,
+      `audit AS (
          UPDATE audit_log
             SET details = jsonb_set(details, '{number}', to_jsonb(numbered.number))
            FROM numbered
-          WHERE audit_log.tenant_id = $1 AND audit_log.at >= now() AND audit_log.action = $10
-            AND audit_log.details->>'invoiceId' = $2::text AND audit_log.details->'number' = 'null'::jsonb
+          WHERE audit_log.tenant_id = ${tenantId} AND audit_log.at >= now() AND audit_log.action = ${parameters.add(request.auditAction, 'text')}
+            AND audit_log.details->>'invoiceId' = ${invoiceId}::text AND audit_log.details->'number' = 'null'::jsonb
          RETURNING audit_log.id
-       )
+       )`,
+    ];
+    const rows: FinalizedRow[] = await manager.query(
+      `WITH ${expressions.join(',\n')}
        SELECT numbered.number, numbered.last_value,
               (SELECT updated_at FROM invoice) AS updated_at,
               (SELECT count(*) FROM invoice)::int AS invoices,
               (SELECT count(*) FROM event)::int AS events,
               (SELECT count(*) FROM audit)::int AS audit_entries
          FROM numbered`,
-      [
-        request.tenantId,
-        request.invoiceId,
-        request.mode,
-        year,
-        request.issuedAt,
-        request.dueDate,
-        request.mode === 'live',
-        request.finalizeIdempotencyKeyId,
-        request.issuedEventName,
-        request.auditAction,
-      ],
+      parameters.values,
     );
 
     const row = rows[0];
