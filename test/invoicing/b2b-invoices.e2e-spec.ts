@@ -347,7 +347,7 @@ describe('B2B invoices', () => {
       expect(accepted.body.number).toBe(numberOf(year, 1));
     });
 
-    it('refuses a key it cannot decrypt, taking no number', async () => {
+    it('rejects an undecryptable key without numbering', async () => {
       const tenant = await connectedB2bTenant(t);
       const draft = await draftFor(t, tenant);
       // A key id missing from APP_ENCRYPTION_KEY. The version goes up so no cached client is used.
@@ -355,12 +355,12 @@ describe('B2B invoices', () => {
         tenant.tenantId,
       ]);
 
-      const refused = await finalize(t, tenant, draft.id);
+      const rejected = await finalize(t, tenant, draft.id);
       // Disconnecting destroys the broken key, so later suites that decrypt every stored secret still can.
       await t.http().delete('/api/v1/settings/billing/stripe').set(tenant.auth).expect(204);
 
-      expect(refused.status).toBe(422);
-      expect(refused.body.code).toBe('stripe_keys_invalid');
+      expect(rejected.status).toBe(422);
+      expect(rejected.body.code).toBe('stripe_keys_invalid');
       expect((await getInvoice(t, tenant, draft.id)).status).toBe('draft');
       const sequences = await dataSource(t).query(`SELECT 1 FROM invoice_number_sequences WHERE tenant_id = $1`, [tenant.tenantId]);
       expect(sequences).toEqual([]);

@@ -43,12 +43,12 @@ export interface StripeConnectionFacade {
    */
   getClient(tenantId: string): Promise<TenantStripeClient>;
   /**
-   * A subquery for another module's statement that reads what getClient reads, as one json
+   * Returns a subquery for another module's statement that reads what getClient reads, as one json
    * value, for the tenant `tenantIdSql` (an expression of that statement). Pass the value to
    * clientFromFields, which checks it as getClient does.
    */
   clientFieldsSql(tenantIdSql: string): string;
-  /** The tenant's Stripe client from the value of clientFieldsSql, with getClient's errors. */
+  /** Builds the tenant's Stripe client from the value of clientFieldsSql, with getClient's errors. */
   clientFromFields(tenantId: string, fields: unknown): TenantStripeClient;
   getConnection(tenantId: string): Promise<ConnectionView>;
   /**

@@ -34,9 +34,9 @@ export class AuditLogService {
   }
 
   /**
-   * The expression `audit_appended` of a caller's statement: it records a tenant's entry only
-   * when the one row of `onlyIfRowsIn` exists, with `detailsPatch` (jsonb over that row) merged
-   * into the details. Platform-wide entries go through their database function instead.
+   * Writes the expression `audit_appended` of a caller's statement, which records a tenant's
+   * entry only when the one row of `onlyIfRowsIn` exists. `detailsPatch`, jsonb over that row,
+   * is merged into the details. Platform-wide entries go through their database function instead.
    */
   appendExpression(parameters: SqlParameters, entry: AuditEntryInput, options: { onlyIfRowsIn: string; detailsPatch?: string }): string {
     if (entry.tenantId === null) {

@@ -3,7 +3,7 @@ import { EntityManager } from 'typeorm';
 import { SqlParameters } from '../database/sql-parameters';
 import { DomainEvent } from '../events/domain-event';
 
-/** How `appendExpressions` ties the events to the rest of the caller's statement. */
+/** Options that tie the events of `appendExpressions` to the rest of the caller's statement. */
 export interface AppendOptions {
   /** The name of an earlier expression of the statement: nothing is written when it returns no row. */
   onlyIfRowsIn?: string;
