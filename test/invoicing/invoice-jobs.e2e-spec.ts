@@ -9,6 +9,7 @@ import {
   jobIdFor,
 } from '@app/common/queues/queue-names';
 import { getQueueToken } from '@nestjs/bullmq';
+import { Logger } from '@nestjs/common';
 import { Job, Queue } from 'bullmq';
 import request from 'supertest';
 import { InvoiceCalendarService } from '../../src/modules/invoicing/invoice-calendar.service';
@@ -402,9 +403,12 @@ describe('invoice jobs', () => {
       const tenant = await connectedB2bTenant(t);
       const invoice = await finalizedWithoutJob(tenant);
       await t.http().delete('/api/v1/settings/billing/stripe').set(tenant.auth).expect(204);
+      const errors = jest.spyOn(Logger.prototype, 'error');
+      const warnings = jest.spyOn(Logger.prototype, 'warn');
 
       await t.app.get(InvoiceJobQueue).enqueue('issue', { tenantId: tenant.tenantId, invoiceId: invoice.id });
       const job = await failedJob(invoice.id);
+      const aboutInvoice = (calls: unknown[][]) => calls.filter(([fields]) => (fields as { invoiceId?: string } | undefined)?.invoiceId === invoice.id);
       await dataSource(t).query(`UPDATE invoices SET updated_at = now() - interval '5 minutes' WHERE id = $1`, [invoice.id]);
       await t.app.get(SweepInvoiceJobsJob).run();
       const afterSweep = await queue.getJob(jobIdFor('issue-invoice', invoice.id));
@@ -413,6 +417,11 @@ describe('invoice jobs', () => {
       expect(job.failedReason).toMatch(/^stripe_not_connected:/);
       expect(await afterSweep?.getState()).toBe('failed');
       expect(afterSweep?.attemptsStarted).toBe(1);
+      // The tenant's own disconnect stops the job until it connects again, which is no error of the service.
+      expect(aboutInvoice(errors.mock.calls)).toEqual([]);
+      expect(aboutInvoice(warnings.mock.calls).map(([, message]) => message)).toContain(
+        "Invoice job is waiting for the tenant's Stripe connection and runs again when the tenant connects or fixes its keys",
+      );
     });
 
     it('is issued once the tenant is connected again', async () => {

@@ -9,6 +9,14 @@ import { UnrecoverableError } from 'bullmq';
 const PERMANENT_CONNECTION_CODES = new Set(['stripe_not_connected', 'stripe_keys_invalid', 'stripe_permission_missing']);
 
 /**
+ * Returns true when a classified error only waits for the tenant's Stripe connection. The job runs again
+ * when the tenant connects or fixes its keys (ResumeInvoiceJobsWhenKeysChange), so no fault of the service stopped it.
+ */
+export function awaitsStripeConnection(error: Error): boolean {
+  return error instanceof PermanentJobError && PERMANENT_CONNECTION_CODES.has(error.reason);
+}
+
+/**
  * Sorts an error an invoice job met into what BullMQ does next. A disconnected tenant, a
  * rejected key, a missing permission and a request Stripe rejects for its content fail the job
  * at once (PermanentJobError, no retries, so no retry storm). Timeouts, Stripe's 5xx, 409 and

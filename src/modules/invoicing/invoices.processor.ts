@@ -17,7 +17,7 @@ import { WORKER_CONNECTION } from '@app/common/queues/redis-connection';
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
-import { InvoiceJobErrors } from './invoice-job-errors';
+import { InvoiceJobErrors, awaitsStripeConnection } from './invoice-job-errors';
 import { InvoiceJobData, InvoiceJobObservation } from './invoice-job-queue';
 import { InvoicesRepository, StripeWork } from './invoices.repository';
 import { IssueInvoiceJob } from './issue-invoice.job';
@@ -124,7 +124,10 @@ export class InvoicesProcessor extends WorkerHost implements BeforeApplicationSh
       const attempt = { number: job.attemptsMade + 1, of: job.opts.attempts ?? 1 };
       const lastAttempt = attempt.number >= attempt.of;
       const log = { ...job.data, jobId: job.id, job: job.name, attempt: attempt.number, err: describeError(classified) };
-      if (permanent || lastAttempt) {
+      if (awaitsStripeConnection(classified)) {
+        // The tenant's own setting stops the job, and an error line would page the service's on-call engineer for it.
+        this.logger.warn(log, "Invoice job is waiting for the tenant's Stripe connection and runs again when the tenant connects or fixes its keys");
+      } else if (permanent || lastAttempt) {
         this.logger.error(log, permanent ? 'Invoice job failed permanently' : 'Invoice job failed on its last attempt');
       } else {
         this.logger.warn(log, 'Invoice job attempt failed; BullMQ retries it with backoff');
