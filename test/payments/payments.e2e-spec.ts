@@ -293,6 +293,29 @@ describe('payments', () => {
 
       expect(response.status).toBe(400);
       expect(response.body.code).toBe('validation_failed');
+      expect(response.body.errors).toEqual([{ field: 'tip', message: 'is unknown: remove it or check its spelling' }]);
+    });
+
+    it('reports an unknown field with the amount and metadata errors', async () => {
+      const tenant = await connectedTenant();
+
+      const response = await pay(tenant.auth, { tip: 100, amount: 10, metadata: { billingPaymentId: 'x' } });
+
+      expect(response.status).toBe(400);
+      expect(response.body.errors).toEqual([
+        { field: 'tip', message: 'is unknown: remove it or check its spelling' },
+        { field: 'amount', message: "must be at least 50 (Stripe's minimum charge in usd)" },
+        { field: 'metadata.billingPaymentId', message: 'key is reserved for the billing service' },
+      ]);
+    });
+
+    it('takes null metadata as none', async () => {
+      const tenant = await connectedTenant();
+
+      const response = await pay(tenant.auth, { metadata: null });
+
+      expect(response.status).toBe(201);
+      expect(response.body.status).toBe('succeeded');
     });
 
     it('rejects an upper-case currency', async () => {

@@ -72,4 +72,10 @@ describe('checkPaymentInput', () => {
       { field: 'metadata', message: expect.stringMatching(/at most 48 keys/) },
     ]);
   });
+
+  it('skips fields of the wrong type', () => {
+    // The decorators report these, and the check runs beside them on the raw body.
+    expect(checkPaymentInput({ amount: '1000', currency: 840, metadata: null })).toEqual([]);
+    expect(checkPaymentInput({ amount: 1000, currency: 'usd', metadata: ['a'] })).toEqual([]);
+  });
 });

@@ -24,15 +24,17 @@ export const CLIENT_METADATA_MAX_KEYS = STRIPE_METADATA_MAX_KEYS - RESERVED_META
  * minimum and maximum for the currency, and the metadata against Stripe's
  * limits. Returns one error per problem, by the client's field names.
  */
-export function checkPaymentInput(input: { amount: number; currency: string; metadata?: Record<string, unknown> }): FieldError[] {
+export function checkPaymentInput(input: { amount: unknown; currency: unknown; metadata?: unknown }): FieldError[] {
   const errors: FieldError[] = [];
-  const amountProblem = checkChargeAmount(input.amount, input.currency);
-  if (amountProblem !== null) {
-    errors.push({ field: currencyInfo(input.currency) ? 'amount' : 'currency', message: amountProblem });
+  if (typeof input.amount === 'number' && typeof input.currency === 'string') {
+    const amountProblem = checkChargeAmount(input.amount, input.currency);
+    if (amountProblem !== null) {
+      errors.push({ field: currencyInfo(input.currency) ? 'amount' : 'currency', message: amountProblem });
+    }
   }
 
-  if (input.metadata !== undefined) {
-    errors.push(...checkMetadata(input.metadata));
+  if (typeof input.metadata === 'object' && input.metadata !== null && !Array.isArray(input.metadata)) {
+    errors.push(...checkMetadata(input.metadata as Record<string, unknown>));
   }
 
   return errors;

@@ -12,7 +12,7 @@ import { CreatePaymentDto } from './dto/create-payment.dto';
 import { ListPaymentsQuery } from './dto/list-payments.query';
 import { PaymentListResponse, PaymentResponse } from './dto/payment.response';
 import { PaymentEntity } from './payment.entity';
-import { PAYMENT_ID_METADATA_KEY, TENANT_ID_METADATA_KEY, checkPaymentInput } from './payment-input';
+import { PAYMENT_ID_METADATA_KEY, TENANT_ID_METADATA_KEY } from './payment-input';
 import { toPaymentResponse } from './payment.mapper';
 import { CardErrorLike, PaymentObservation, observeCardError, observeIntent } from './payment-observation';
 import { PaymentSettlementService } from './payment-settlement.service';
@@ -66,11 +66,6 @@ export class PaymentsService {
    */
   async create(dto: CreatePaymentDto): Promise<PaymentResponse> {
     const tenantId = this.context.requireTenantId();
-    const inputErrors = checkPaymentInput(dto);
-    if (inputErrors.length > 0) {
-      throw validationFailed(inputErrors);
-    }
-
     const client = await this.stripeConnection.getClient(tenantId);
     const newPayment = {
       tenantId,

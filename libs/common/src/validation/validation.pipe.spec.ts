@@ -87,6 +87,21 @@ describe('createValidationPipe', () => {
     expect(error.errors).toEqual([{ field: 'code', message: 'must be shorter than or equal to 5 characters and must start with a capital letter' }]);
   });
 
+  it('names an unknown field', async () => {
+    const error = await rejection({ email: 'a@example.com', tip: 100 });
+
+    expect(error.errors).toEqual([{ field: 'tip', message: 'is unknown: remove it or check its spelling' }]);
+  });
+
+  it('reports unknown and invalid fields together', async () => {
+    const error = await rejection({ tip: 100 }, SEATS_BODY);
+
+    expect(error.errors).toEqual([
+      { field: 'tip', message: 'is unknown: remove it or check its spelling' },
+      { field: 'seats', message: 'is required: a whole number of seats' },
+    ]);
+  });
+
   it('leaves arrays alone outside the body', async () => {
     const query: ArgumentMetadata = { type: 'query', metatype: Array };
 

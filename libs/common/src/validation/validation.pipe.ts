@@ -1,4 +1,5 @@
 import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
+import type { ValidatorOptions } from 'class-validator';
 import { FieldError, validationFailed } from '../errors/domain-error';
 
 /**
@@ -8,6 +9,8 @@ import { FieldError, validationFailed } from '../errors/domain-error';
  */
 const TYPE_CONSTRAINTS = new Set(['isString', 'isNumber', 'isInt', 'isBoolean', 'isArray', 'isObject']);
 const NUMBER_CONSTRAINTS = new Set(['isNumber', 'isInt']);
+/** class-validator's constraint for a property the DTO does not declare, under `forbidNonWhitelisted`. */
+const UNKNOWN_PROPERTY_CONSTRAINT = 'whitelistValidation';
 
 /**
  * The contract rejects unknown body fields and reports each invalid field by
@@ -27,6 +30,20 @@ export function createValidationPipe(): ValidationPipe {
 }
 
 /**
+ * A DTO whose fields are valid only together, such as an amount within the
+ * minimum charge of its currency. The pipe adds these errors to the ones of
+ * the decorators, so one response names every invalid field.
+ */
+export interface ValidatesFieldsTogether {
+  /** Returns the errors of fields checked together, by dotted path. Runs on any body, so it must not trust a field's type. */
+  crossFieldErrors(): FieldError[];
+}
+
+function validatesFieldsTogether(value: object): value is ValidatesFieldsTogether {
+  return typeof (value as Partial<ValidatesFieldsTogether>).crossFieldErrors === 'function';
+}
+
+/**
  * Rejects a body that is not a JSON object before class-validator validates it,
  * because class-validator would report an array's indexes as unknown properties
  * ("property 0 should not exist") and every required field as missing.
@@ -39,6 +56,22 @@ class BodyValidationPipe extends ValidationPipe {
     }
 
     return super.transform(value, metadata);
+  }
+
+  /** Adds the DTO's cross-field errors of the fields its decorators accepted, since a field gets one message. */
+  protected override async validate(object: object, validatorOptions?: ValidatorOptions): Promise<ValidationError[]> {
+    const errors = await super.validate(object, validatorOptions);
+    if (!validatesFieldsTogether(object)) {
+      return errors;
+    }
+
+    const reported = new Set(errors.map((error) => error.property));
+    const together = object
+      .crossFieldErrors()
+      .filter(({ field }) => !reported.has(field.split('.')[0]))
+      .map(({ field, message }): ValidationError => ({ property: field, constraints: { fieldsTogether: message }, children: [] }));
+
+    return [...errors, ...together];
   }
 }
 
@@ -72,6 +105,11 @@ function fieldMessage(error: ValidationError): string | null {
   const constraints = Object.entries(error.constraints ?? {});
   if (constraints.length === 0) {
     return null;
+  }
+
+  if (constraints.some(([name]) => name === UNKNOWN_PROPERTY_CONSTRAINT)) {
+    // class-validator's own wording ("property tip should not exist") repeats the name and gives no next step.
+    return 'is unknown: remove it or check its spelling';
   }
 
   const typeFailures = constraints.filter(([name]) => TYPE_CONSTRAINTS.has(name));

@@ -1,11 +1,15 @@
+import type { FieldError } from '@app/common/errors/domain-error';
+import type { ValidatesFieldsTogether } from '@app/common/validation/validation.pipe';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsEmail, IsNotEmpty, IsNumber, IsObject, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
+import { checkPaymentInput } from '../payment-input';
 
 /**
  * Body of POST /api/v1/payments. The amount's range per currency and the
- * metadata limits are checked by `checkPaymentInput`, which needs both fields.
+ * metadata limits are checked together (`checkPaymentInput`), because the
+ * range depends on the currency. `metadata: null` is taken as none.
  */
-export class CreatePaymentDto {
+export class CreatePaymentDto implements ValidatesFieldsTogether {
   @ApiProperty({ example: 8900, description: "Positive integer in the currency's minor unit, within Stripe's minimum and maximum charge." })
   // Only the type is checked here. The integer and range checks run with the currency's, which names an unsupported currency first.
   @IsNumber({ allowNaN: false, allowInfinity: false }, { message: "must be a positive integer in the currency's minor unit" })
@@ -47,5 +51,9 @@ export class CreatePaymentDto {
   })
   @IsOptional()
   @IsObject()
-  metadata?: Record<string, string>;
+  metadata?: Record<string, string> | null;
+
+  crossFieldErrors(): FieldError[] {
+    return checkPaymentInput(this);
+  }
 }
