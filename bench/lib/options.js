@@ -276,4 +276,4 @@ function databaseFlag(defaultName, { ceiling = false } = {}) {
 /** The --no-record flag every benchmark takes. */
 const NO_RECORD_FLAG = { type: 'boolean', description: 'print the results table without appending it to docs/benchmarks.md' };
 
-module.exports = { CEILING_SUFFIX, CHECK_ONLY_ENV, FlagError, NO_RECORD_FLAG, databaseFlag, formatUsage, parseFlags, readFlags };
+module.exports = { CHECK_ONLY_ENV, FlagError, NO_RECORD_FLAG, databaseFlag, formatUsage, parseFlags, readFlags };
