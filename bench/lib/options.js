@@ -221,6 +221,21 @@ function formatUsage(spec) {
 }
 
 /**
+ * Writes `text` to file descriptor `fd` synchronously, because process.exit()
+ * can drop a write still queued for a pipe. A reader that has already closed
+ * the pipe (EPIPE, as `| head -3` does) is not an error of the script.
+ */
+function writeBeforeExit(fd, text) {
+  try {
+    fs.writeSync(fd, text);
+  } catch (error) {
+    if (error.code !== 'EPIPE') {
+      throw error;
+    }
+  }
+}
+
+/**
  * Reads the script's flags from the command line and returns their values as
  * parseFlags does. With -h or --help it prints the help and exits 0. With a bad
  * argument it prints each problem and the help to stderr and exits 2. With
@@ -235,12 +250,11 @@ function readFlags(spec, argv = process.argv.slice(2)) {
       throw error;
     }
     const problems = error.problems.map((problem) => `${spec.script}: ${problem}\n`).join('');
-    // Written synchronously, because process.exit() can drop a write still queued for a pipe.
-    fs.writeSync(2, `${problems}\n${formatUsage(spec)}`);
+    writeBeforeExit(2, `${problems}\n${formatUsage(spec)}`);
     process.exit(2);
   }
   if (parsed.help) {
-    fs.writeSync(1, formatUsage(spec));
+    writeBeforeExit(1, formatUsage(spec));
     process.exit(0);
   }
   if (process.env[CHECK_ONLY_ENV] === '1') {
