@@ -10,7 +10,7 @@ const { parseArgs } = require('node:util');
 const CHECK_ONLY_ENV = 'BENCH_CHECK_FLAGS';
 const FLAG_TYPES = ['integer', 'number', 'string', 'boolean'];
 const HELP_WIDTH = 80;
-// PostgreSQL truncates longer names to 63 bytes (NAMEDATALEN - 1 in its default build).
+// PostgreSQL uses at most NAMEDATALEN - 1 = 63 bytes of a name and truncates the rest ("Identifiers and Key Words" in its manual).
 const MAX_DATABASE_NAME_BYTES = 63;
 const CEILING_SUFFIX = '_ceiling';
 
@@ -98,7 +98,7 @@ function tokenText(spec, token, argv) {
 
     return true;
   }
-  // parseArgs takes the next argument as the value even when it is another flag,
+  // parseArgs (Node.js 20, not strict) takes the next argument as the value even when it is another flag,
   // as in `--payments --no-record`. A negative number is still a value, and its check rejects it.
   const tookNextFlag = token.inlineValue === false && token.value.startsWith('-') && !Number.isFinite(Number(token.value));
   if (token.value === undefined || tookNextFlag) {
@@ -148,10 +148,10 @@ function parseFlags(spec, argv) {
     return { help: true };
   }
 
-  const given = new Map();
+  const texts = new Map();
   for (const token of tokens) {
     if (token.kind !== 'option-terminator') {
-      given.set(token.name, tokenText(spec, token, argv));
+      texts.set(token.name, tokenText(spec, token, argv));
     }
   }
 
@@ -159,14 +159,14 @@ function parseFlags(spec, argv) {
   const problems = [];
   for (const [name, flag] of Object.entries(spec.flags)) {
     if (flag.type === 'boolean') {
-      values[name] = given.get(name) ?? false;
+      values[name] = texts.get(name) ?? false;
       continue;
     }
-    if (!given.has(name)) {
+    if (!texts.has(name)) {
       values[name] = flag.default;
       continue;
     }
-    const checked = checkValue(name, flag, given.get(name));
+    const checked = checkValue(name, flag, texts.get(name));
     if (checked.problem) {
       problems.push(checked.problem);
     }
