@@ -6,36 +6,36 @@
 // server's intake rate measured in the same run, alternating A B A B.
 // Afterwards every event's effect is checked in the database: none lost, none
 // applied twice.
-// usage: node bench/end-to-end.js [--events 20000] [--tenants 10] [--rounds 2]
-//        [--ceiling-seconds 10] [--connections 50] [--database billing_bench_suite_e2e]
-//        [--no-record]
-// --database names the service's database; the ceiling's is that name plus
-// `_ceiling`. Both are dropped and created again, so give concurrent runs on
-// one PostgreSQL server different names.
+// usage: node bench/end-to-end.js [flags] (--help lists the flags and their defaults)
 'use strict';
 
 const crypto = require('node:crypto');
-const { parseArgs } = require('node:util');
 const h = require('./lib/harness');
 const { sendEvents } = require('./lib/load');
+const { NO_RECORD_FLAG, databaseFlag, readFlags } = require('./lib/options');
 const { cpuSeconds, mean, pollUntil, sampleDatabaseActivity, seedTenants, startCeiling, startStack, stopStack } = require('./lib/stack');
 
-const { values } = parseArgs({
-  options: {
-    events: { type: 'string', default: '20000' },
-    tenants: { type: 'string', default: '10' },
-    rounds: { type: 'string', default: '2' },
-    'ceiling-seconds': { type: 'string', default: '10' },
-    connections: { type: 'string', default: '50' },
-    database: { type: 'string', default: 'billing_bench_suite_e2e' },
-    'no-record': { type: 'boolean', default: false },
+const values = readFlags({
+  script: 'bench/end-to-end.js',
+  summary:
+    'Measures signed Stripe events processed per second, from receipt by the api process to processing by the ' +
+    "worker process, as a ratio to the ceiling server's intake rate, alternating A B A B, and checks in the " +
+    'database that no event was lost or applied twice.',
+  flags: {
+    events: { type: 'integer', default: 20000, description: 'events sent in each round, one per seeded payment' },
+    tenants: { type: 'integer', default: 10, description: 'tenants the events are spread over' },
+    rounds: { type: 'integer', default: 2, description: 'measured rounds, each a ceiling run followed by the events' },
+    'ceiling-seconds': { type: 'integer', default: 10, description: 'seconds of load on the ceiling server in each round' },
+    connections: { type: 'integer', default: 50, description: 'concurrent connections sending the events and loading the ceiling server' },
+    database: databaseFlag('billing_bench_suite_e2e', { ceiling: true }),
+    'no-record': NO_RECORD_FLAG,
   },
 });
-const EVENTS = Number(values.events);
-const TENANTS = Number(values.tenants);
-const ROUNDS = Number(values.rounds);
-const CEILING_SECONDS = Number(values['ceiling-seconds']);
-const CONNECTIONS = Number(values.connections);
+const EVENTS = values.events;
+const TENANTS = values.tenants;
+const ROUNDS = values.rounds;
+const CEILING_SECONDS = values['ceiling-seconds'];
+const CONNECTIONS = values.connections;
 const TARGET_RATIO = 0.35;
 const DATABASE = values.database;
 const RECEIPT_URL = 'https://pay.stripe.com/receipts/bench';

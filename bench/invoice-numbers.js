@@ -7,53 +7,51 @@
 // each ceiling turn the script waits for the worker to finish the invoices of
 // the round before, so the ceiling runs on idle cores. The
 // numbers of each tenant are checked in the database for gaps and duplicates.
-// usage: node bench/invoice-numbers.js [--invoices 2000] [--concurrency 50]
-//        [--tenants 10] [--rounds 2] [--ceiling-seconds 10]
-//        [--database billing_bench_suite_invoices] [--roles api,worker] [--no-record]
-// --database names the service's database; the ceiling's is that name plus
-// `_ceiling`. Both are dropped and created again, so give concurrent runs on
-// one PostgreSQL server different names.
+// usage: node bench/invoice-numbers.js [flags] (--help lists the flags and their defaults)
 'use strict';
 
-const { parseArgs } = require('node:util');
 const h = require('./lib/harness');
+const { NO_RECORD_FLAG, databaseFlag, readFlags } = require('./lib/options');
 const { cpuSeconds, mean, retryClosedSocket, seedTenants, startCeiling, startStack, stopStack } = require('./lib/stack');
 
-const { values } = parseArgs({
-  options: {
-    invoices: { type: 'string', default: '2000' },
-    concurrency: { type: 'string', default: '50' },
-    tenants: { type: 'string', default: '10' },
-    rounds: { type: 'string', default: '2' },
-    'ceiling-seconds': { type: 'string', default: '10' },
-    database: { type: 'string', default: 'billing_bench_suite_invoices' },
-    // `api` alone measures the numbering without the worker's issuing beside it, as a diagnostic.
-    roles: { type: 'string', default: 'api,worker' },
-    'no-record': { type: 'boolean', default: false },
+const values = readFlags({
+  script: 'bench/invoice-numbers.js',
+  summary:
+    'Measures invoice numbers per second through POST /api/v1/invoices/:id/finalize as a ratio to the ceiling ' +
+    "server's intake rate, alternating A B A B, and checks each tenant's numbers for gaps and duplicates.",
+  flags: {
+    invoices: { type: 'integer', default: 2000, description: 'draft invoices finalized in each round' },
+    concurrency: { type: 'integer', default: 50, description: 'finalize requests in flight at a time' },
+    tenants: { type: 'integer', default: 10, description: 'tenants the invoices are spread over' },
+    rounds: { type: 'integer', default: 2, description: 'measured rounds, each a ceiling run followed by the finalizations' },
+    'ceiling-seconds': { type: 'integer', default: 10, description: 'seconds of load on the ceiling server in each round' },
+    database: databaseFlag('billing_bench_suite_invoices', { ceiling: true }),
+    roles: {
+      type: 'string',
+      default: 'api,worker',
+      valueName: 'ROLES',
+      description: 'service processes to run: api,worker, or api alone to measure the numbering without the worker issuing invoices beside it',
+      check: checkRoles,
+    },
+    'no-record': NO_RECORD_FLAG,
   },
 });
-const INVOICES = Number(values.invoices);
-const CONCURRENCY = Number(values.concurrency);
-const TENANTS = Number(values.tenants);
-const ROUNDS = Number(values.rounds);
-const CEILING_SECONDS = Number(values['ceiling-seconds']);
+const INVOICES = values.invoices;
+const CONCURRENCY = values.concurrency;
+const TENANTS = values.tenants;
+const ROUNDS = values.rounds;
+const CEILING_SECONDS = values['ceiling-seconds'];
 const TARGET_RATIO = 0.1;
 const DATABASE = values.database;
 const ROLES = values.roles.split(',').map((role) => role.trim());
 
-/** Rejects a flag the run could not use, before the script drops a database or starts anything. */
-function checkFlags() {
-  const counts = { invoices: INVOICES, concurrency: CONCURRENCY, tenants: TENANTS, rounds: ROUNDS, 'ceiling-seconds': CEILING_SECONDS };
-  const problems = Object.entries(counts)
-    .filter(([, value]) => !Number.isInteger(value) || value < 1)
-    .map(([flag]) => `--${flag} must be a whole number of at least 1, got ${JSON.stringify(values[flag])}`);
-  if (!ROLES.includes('api') || ROLES.some((role) => role !== 'api' && role !== 'worker') || new Set(ROLES).size !== ROLES.length) {
-    problems.push(`--roles must be "api" or "api,worker", got ${JSON.stringify(values.roles)}`);
+function checkRoles(text) {
+  const roles = text.split(',').map((role) => role.trim());
+  if (!roles.includes('api') || roles.some((role) => role !== 'api' && role !== 'worker') || new Set(roles).size !== roles.length) {
+    return 'must be "api" or "api,worker"';
   }
-  if (problems.length > 0) {
-    console.error(problems.join('\n'));
-    process.exit(2);
-  }
+
+  return null;
 }
 
 /** Run `work(item)` over `items` with at most `limit` in flight; returns each call's result or error in order. */
@@ -190,7 +188,6 @@ async function checkNumbers(stack) {
 }
 
 async function main() {
-  checkFlags();
   const stack = await startStack({ database: DATABASE, roles: ROLES, name: 'bench-invoices' });
   const ceiling = await startCeiling({ database: `${DATABASE}_ceiling`, redisUrl: stack.redisUrl });
   const tenants = await seedTenants(stack, { count: TENANTS, prefix: 'bench-invoices', ownSecret: false });

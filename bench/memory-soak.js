@@ -6,25 +6,30 @@
 // fills toward the start size the service sets (--initial-old-space-size)
 // in about that time, and growth after it is what a leak would show. The
 // peak counts the warm-up's samples too.
-// usage: node bench/memory-soak.js [--minutes 5] [--warm-up-seconds 120] [--connections 50] [--no-record]
+// usage: node bench/memory-soak.js [flags] (--help lists the flags and their defaults)
 'use strict';
 
-const { parseArgs } = require('node:util');
 const h = require('./lib/harness');
 const { runLoad } = require('./lib/load');
 const { rssMegabytes, startIntakeService, storedRows } = require('./lib/intake-service');
+const { NO_RECORD_FLAG, databaseFlag, readFlags } = require('./lib/options');
 
-const { values } = parseArgs({
-  options: {
-    minutes: { type: 'string', default: '5' },
-    'warm-up-seconds': { type: 'string', default: '120' },
-    connections: { type: 'string', default: '50' },
-    'no-record': { type: 'boolean', default: false },
+const values = readFlags({
+  script: 'bench/memory-soak.js',
+  summary:
+    "Measures the service's resident memory under the webhook intake load held for minutes: peak RSS against " +
+    '300 MB, and growth of the lowest RSS from the first minute after the warm-up to the last.',
+  flags: {
+    minutes: { type: 'number', default: 5, min: 2, description: 'minutes of load measured after the warm-up, at least 2 because growth compares the first minute with the last' },
+    'warm-up-seconds': { type: 'number', default: 120, min: 10, description: 'seconds of the same load before the measured minutes' },
+    connections: { type: 'integer', default: 50, description: 'concurrent connections of the load' },
+    database: databaseFlag('billing_bench_suite_memory'),
+    'no-record': NO_RECORD_FLAG,
   },
 });
-const MINUTES = Number(values.minutes);
-const WARM_UP_SECONDS = Number(values['warm-up-seconds']);
-const CONNECTIONS = Number(values.connections);
+const MINUTES = values.minutes;
+const WARM_UP_SECONDS = values['warm-up-seconds'];
+const CONNECTIONS = values.connections;
 const PEAK_TARGET_MB = 300;
 /**
  * Allowed rise of the last minute's lowest RSS over the first minute's. RSS
@@ -35,16 +40,9 @@ const GROWTH_TOLERANCE = 0.05;
 const SAMPLE_MS = 1000;
 
 async function main() {
-  if (!Number.isFinite(MINUTES) || MINUTES < 2) {
-    throw new Error(`--minutes must be a number of at least 2, got ${values.minutes}`);
-  }
-  if (!Number.isFinite(WARM_UP_SECONDS) || WARM_UP_SECONDS < 10) {
-    throw new Error(`--warm-up-seconds must be a number of at least 10, got ${values['warm-up-seconds']}`);
-  }
-
   h.ensureBuilt();
   const { service, serviceDb, targets } = await startIntakeService({
-    database: 'billing_bench_memory',
+    database: values.database,
     logName: 'memory-soak-service.log',
     queuePrefix: '{billing-bench-memory}',
   });

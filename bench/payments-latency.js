@@ -8,26 +8,29 @@
 // emulator answers at once, so the difference of the medians is the service's
 // own work: HTTP, authentication, validation, the idempotency record, the
 // payment row, the status update and the outbox event.
-// usage: node bench/payments-latency.js [--payments 500] [--rounds 2] [--database NAME] [--no-record]
+// usage: node bench/payments-latency.js [flags] (--help lists the flags and their defaults)
 'use strict';
 
 const crypto = require('node:crypto');
-const { parseArgs } = require('node:util');
 const Stripe = require('stripe');
 const h = require('./lib/harness');
+const { NO_RECORD_FLAG, databaseFlag, readFlags } = require('./lib/options');
 const { cpuSeconds, mean, percentile, seedTenants, startStack, stopStack } = require('./lib/stack');
 
-const { values } = parseArgs({
-  options: {
-    payments: { type: 'string', default: '500' },
-    rounds: { type: 'string', default: '2' },
-    // The database is dropped and recreated, so runs beside each other on one server need their own names.
-    database: { type: 'string', default: 'billing_bench_suite_payments' },
-    'no-record': { type: 'boolean', default: false },
+const values = readFlags({
+  script: 'bench/payments-latency.js',
+  summary:
+    'Measures the latency POST /api/v1/payments adds to the Stripe call it makes: one request at a time, ' +
+    'alternating A B A B between stripe-node calling the emulator directly and the service.',
+  flags: {
+    payments: { type: 'integer', default: 500, description: 'sequential payments on each side in each round' },
+    rounds: { type: 'integer', default: 2, description: 'measured rounds, each the direct calls followed by the service' },
+    database: databaseFlag('billing_bench_suite_payments'),
+    'no-record': NO_RECORD_FLAG,
   },
 });
-const PAYMENTS = Number(values.payments);
-const ROUNDS = Number(values.rounds);
+const PAYMENTS = values.payments;
+const ROUNDS = values.rounds;
 const TARGET_ADDED_MEDIAN_MS = 5;
 
 function summarize(latencies) {

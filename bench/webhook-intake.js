@@ -2,25 +2,31 @@
 // Webhook intake against the ceiling server, alternating A B A B on the same
 // event stream: throughput and p99 ratios, non-2xx, rows stored exactly once,
 // and the service's resident memory under load.
-// usage: node bench/webhook-intake.js [--rounds 2] [--seconds 10] [--connections 50]
+// usage: node bench/webhook-intake.js [flags] (--help lists the flags and their defaults)
 'use strict';
 
-const { parseArgs } = require('node:util');
 const h = require('./lib/harness');
 const { runLoad } = require('./lib/load');
 const { INTAKE_SECRET, rssMegabytes, startIntakeService, storedRows } = require('./lib/intake-service');
+const { NO_RECORD_FLAG, databaseFlag, readFlags } = require('./lib/options');
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '2' },
-    seconds: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '50' },
-    'no-record': { type: 'boolean', default: false },
+const values = readFlags({
+  script: 'bench/webhook-intake.js',
+  summary:
+    'Measures webhook intake against the ceiling server, alternating A B A B on the same event stream: ' +
+    "throughput and p99 ratios, non-2xx responses, events stored exactly once, and the service's peak resident memory.",
+  flags: {
+    rounds: { type: 'integer', default: 2, description: 'measured rounds, each a ceiling run followed by a service run' },
+    seconds: { type: 'integer', default: 10, description: 'seconds of load in each run' },
+    connections: { type: 'integer', default: 50, description: 'concurrent connections of the load' },
+    database: databaseFlag('billing_bench_suite_intake', { ceiling: true }),
+    'no-record': NO_RECORD_FLAG,
   },
 });
-const ROUNDS = Number(values.rounds);
-const SECONDS = Number(values.seconds);
-const CONNECTIONS = Number(values.connections);
+const ROUNDS = values.rounds;
+const SECONDS = values.seconds;
+const CONNECTIONS = values.connections;
+const DATABASE = values.database;
 
 async function sampleRss(pid, work) {
   let peak = 0;
@@ -38,14 +44,14 @@ async function sampleRss(pid, work) {
 
 async function main() {
   h.ensureBuilt();
-  const ceilingDb = await h.freshDatabase('billing_bench_ceiling');
+  const ceilingDb = await h.freshDatabase(`${DATABASE}_ceiling`);
   await h.query(
     ceilingDb,
     `create table events (id bigserial primary key, tenant_id text not null, stripe_event_id text not null, type text not null,
        payload jsonb not null, received_at timestamptz not null default now(), unique (tenant_id, stripe_event_id))`,
   );
   const { service, serviceDb, redisUrl, targets: serviceTarget } = await startIntakeService({
-    database: 'billing_bench',
+    database: DATABASE,
     logName: 'intake-service.log',
     queuePrefix: '{billing-bench}',
   });
