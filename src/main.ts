@@ -30,7 +30,21 @@ async function bootstrap(): Promise<void> {
   }
 
   const app = await createApp(config);
-  await app.listen(config.port, config.host);
+  try {
+    await app.listen(config.port, config.host);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
+      throw error;
+    }
+    // A second process on the same PORT is a common slip (the api and worker roles need one each),
+    // and Node's own report of it is a stack trace on standard error instead of a log line.
+    startupLogger(config.logLevel).fatal(
+      { context: 'Bootstrap', variable: 'PORT', port: config.port, host: config.host, code: 'EADDRINUSE' },
+      `Port ${config.port} on ${config.host} is already in use (PORT): stop the process listening there or set PORT to a free port`,
+    );
+    await app.close();
+    process.exit(1);
+  }
   new Logger('Bootstrap').log({ role: config.role, port: config.port }, `Billing service listening on ${config.host}:${config.port} (role ${config.role})`);
 }
 

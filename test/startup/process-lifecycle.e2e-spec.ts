@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { TEST_DATABASE_URL, TEST_QUEUE_PREFIX, TEST_REDIS_URL } from '../support/test-env';
 import { eventually, freePort } from '../support/test-app';
@@ -97,6 +98,32 @@ describe('start-up with an unreachable dependency', () => {
     expect(lines[0].code).toBe('ECONNREFUSED');
     expect(lines[0].msg).toContain(`Cannot connect to ${service} at 127.0.0.1:1 (${variable})`);
     expect(output).not.toContain(PASSWORD);
+  });
+});
+
+describe('start-up on a port in use', () => {
+  it.each(['api', 'worker'])('exits with one log line in the %s role', async (role) => {
+    const port = await freePort();
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(port, '127.0.0.1', resolve));
+
+    try {
+      const started = await startService({ APP_ROLE: role, PORT: String(port) });
+      const exit = await exitOf(started, 60_000);
+      const fatal = logLines(started).filter((line) => line.level === 60);
+
+      expect(exit.timedOut).toBe(false);
+      expect(exit.code).toBe(1);
+      expect(started.stderr.join('')).toBe('');
+      expect(fatal).toHaveLength(1);
+      expect(fatal[0].variable).toBe('PORT');
+      expect(fatal[0].code).toBe('EADDRINUSE');
+      expect(fatal[0].msg).toBe(
+        `Port ${port} on 127.0.0.1 is already in use (PORT): stop the process listening there or set PORT to a free port`,
+      );
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
   });
 });
 
