@@ -1,4 +1,5 @@
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Browser, BrowserContext, Page } from 'playwright-core';
 import request from 'supertest';
@@ -23,7 +24,10 @@ import {
 } from './admin-ui-helpers';
 
 const ROOT = join(__dirname, '..', '..');
-const SCREENSHOTS = join(ROOT, 'docs', 'screenshots');
+// The README shows these, so they replace the committed ones only on request (npm run screenshots).
+// Otherwise a test run would leave the checkout changed.
+const UPDATE_SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1';
+const SCREENSHOTS = UPDATE_SCREENSHOTS ? join(ROOT, 'docs', 'screenshots') : mkdtempSync(join(tmpdir(), 'billing-screenshots-'));
 const SETTINGS_PATH = '/api/v1/settings/billing';
 const SECRET_PREFIX_MESSAGE = 'must start with sk_test_, sk_live_, rk_test_ or rk_live_';
 const BROWSER_TEST_TIMEOUT_MS = 120_000;
@@ -43,6 +47,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await t?.close();
+  if (!UPDATE_SCREENSHOTS) {
+    rmSync(SCREENSHOTS, { recursive: true, force: true });
+  }
 });
 
 
