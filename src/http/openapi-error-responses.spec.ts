@@ -1,5 +1,5 @@
 import type { OpenAPIObject, OperationObject } from '@nestjs/swagger';
-import { RouteAccess, addErrorResponses } from './openapi-error-responses';
+import { RouteAccess, addErrorResponses, listCredentials } from './openapi-error-responses';
 
 const AUTHENTICATED: RouteAccess = { isPublic: false, roles: undefined, takesBody: false };
 
@@ -57,5 +57,30 @@ describe('addErrorResponses', () => {
     const document = documentWith('/api/v1/things', 'get', { operationId: 'Things_list', responses: {} });
 
     expect(() => addErrorResponses(document, new Map())).toThrow('GET /api/v1/things has the operationId Things_list, which names no controller method');
+  });
+});
+
+describe('listCredentials', () => {
+  function documentWithSchemes(): OpenAPIObject {
+    return {
+      ...documentWith('/api/v1/things', 'get', { operationId: 'Things_list', responses: {} }),
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, cookie: { type: 'apiKey', in: 'cookie', name: 'billing_session' } } },
+    };
+  }
+
+  it('lists every scheme on an authenticated route', () => {
+    const document = documentWithSchemes();
+
+    listCredentials(document, new Map([['Things_list', AUTHENTICATED]]));
+
+    expect(document.paths['/api/v1/things'].get?.security).toEqual([{ bearer: [] }, { cookie: [] }]);
+  });
+
+  it('lists none on a public route', () => {
+    const document = documentWithSchemes();
+
+    listCredentials(document, new Map([['Things_list', { ...AUTHENTICATED, isPublic: true }]]));
+
+    expect(document.paths['/api/v1/things'].get?.security).toBeUndefined();
   });
 });

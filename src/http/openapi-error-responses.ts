@@ -30,10 +30,33 @@ const RATE_LIMITED = problemResponse(
  * Add the error responses that the guards, the validation and the body checks
  * produce, so that no operation has to declare them: 400 where the operation
  * takes input, and 401, 403 and 429 where it needs authentication. A status an
- * operation already declares is kept. Operations are matched to their routes
- * by operationId.
+ * operation already declares is kept.
  */
 export function addErrorResponses(document: OpenAPIObject, routes: ReadonlyMap<string, RouteAccess>): void {
+  for (const { path, method, operation, route } of routedOperations(document, routes)) {
+    addOperationErrors(operation, method, path, route);
+  }
+}
+
+/**
+ * Set every security scheme of the document as an alternative on each
+ * operation that needs authentication, because the guard accepts a bearer
+ * token and a session cookie on every such route.
+ */
+export function listCredentials(document: OpenAPIObject, routes: ReadonlyMap<string, RouteAccess>): void {
+  const alternatives = Object.keys(document.components?.securitySchemes ?? {}).map((scheme) => ({ [scheme]: [] }));
+  for (const { operation, route } of routedOperations(document, routes)) {
+    if (!route.isPublic) {
+      operation.security = alternatives;
+    }
+  }
+}
+
+/** Yields each operation of the document with its route, which is found by operationId. */
+function* routedOperations(
+  document: OpenAPIObject,
+  routes: ReadonlyMap<string, RouteAccess>,
+): Generator<{ path: string; method: string; operation: OperationObject; route: RouteAccess }> {
   for (const [path, pathItem] of Object.entries(document.paths)) {
     for (const method of HTTP_METHODS) {
       const operation = (pathItem as PathItemObject)[method];
@@ -47,7 +70,7 @@ export function addErrorResponses(document: OpenAPIObject, routes: ReadonlyMap<s
         throw new Error(`The OpenAPI operation ${method.toUpperCase()} ${path} has the operationId ${operation.operationId}, which names no controller method. Keep operationIds as <Controller>_<method>.`);
       }
 
-      addOperationErrors(operation, method, path, route);
+      yield { path, method, operation, route };
     }
   }
 }

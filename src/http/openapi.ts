@@ -5,12 +5,12 @@ import { PATH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { RouteAccess, addErrorResponses } from './openapi-error-responses';
+import { RouteAccess, addErrorResponses, listCredentials } from './openapi-error-responses';
 
 /**
  * Serve the OpenAPI document at /api/docs-json and Swagger UI at /api/docs.
- * The document gets the error responses of every route from the route's own
- * metadata (see addErrorResponses).
+ * The document gets the error responses and the credentials of every route
+ * from the route's own metadata (see addErrorResponses and listCredentials).
  */
 export function setUpOpenApi(app: INestApplication): void {
   const document = SwaggerModule.createDocument(
@@ -28,7 +28,9 @@ export function setUpOpenApi(app: INestApplication): void {
       operationIdFactory: (controllerKey, methodKey) => `${controllerKey}_${methodKey}`,
     },
   );
-  addErrorResponses(document, routeAccessByOperationId(app));
+  const routes = routeAccessByOperationId(app);
+  addErrorResponses(document, routes);
+  listCredentials(document, routes);
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
 }
 

@@ -66,6 +66,7 @@ interface OpenApiResponse {
 
 interface OpenApiOperation {
   responses: Record<string, OpenApiResponse>;
+  security?: Record<string, string[]>[];
 }
 
 interface OpenApiDocument {
@@ -163,6 +164,14 @@ describe('OpenAPI document', () => {
 
       expect(problemSchemaOf(response)).toBe(PROBLEM_SCHEMA);
       expect(response.headers?.['Retry-After']?.schema?.type).toBe('integer');
+    });
+
+    it.each(authenticated)('lists the token and the cookie on %s', (route) => {
+      expect(operationOf(route).security).toEqual([{ bearer: [] }, { cookie: [] }]);
+    });
+
+    it.each(PUBLIC_ROUTES)('lists no credentials on public %s', (route) => {
+      expect(operationOf(route).security).toBeUndefined();
     });
 
     it.each(authenticated)('returns 401 without credentials on %s', async (route) => {
