@@ -1,9 +1,7 @@
 import { rolesFor } from '@app/common/app-roles';
 import type { LogDestination } from '@app/common/logging/log-redaction';
-import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import cookieParser from 'cookie-parser';
 import express from 'express';
 import helmet from 'helmet';
@@ -11,6 +9,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/app-config';
 import { deferredJsonParser } from './http/json-body';
+import { setUpOpenApi } from './http/openapi';
 import { secretLeakGuard } from './http/secret-leak.guard';
 import { WebhookIntakeRouteOptions, installWebhookIntakeRoute } from './http/webhook-intake.route';
 import { WebhookIntakeService } from './modules/webhooks/webhook-intake.service';
@@ -86,18 +85,4 @@ function helmetOptions(config: AppConfig): Parameters<typeof helmet>[0] {
       },
     },
   };
-}
-
-function setUpOpenApi(app: INestApplication): void {
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Billing service')
-      .setDescription('Tenant billing through each tenant\'s own Stripe account.')
-      .setVersion('1')
-      .addBearerAuth()
-      .addCookieAuth('billing_session')
-      .build(),
-  );
-  SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
 }

@@ -20,7 +20,7 @@ import { SESSION_COOKIE } from '../modules/tenancy/session-cookie';
 export const API_THROTTLER = 'api';
 
 /** Paths that no principal calls: Stripe's deliveries and the probes. Verified webhook deliveries are never limited. */
-const UNLIMITED_PATH = /^\/(webhooks|health|metrics)(\/|$)/i;
+export const UNLIMITED_PATH = /^\/(webhooks|health|metrics)(\/|$)/i;
 
 /**
  * RATE_LIMIT_API: requests per API token or session, whatever the route. Only

@@ -1,8 +1,9 @@
 import { EmptyBodyPipe } from '@app/common/validation/empty-body.pipe';
+import { RETRY_AFTER_HEADER, problemResponse } from '@app/common/errors/problem-details.response';
 import { RequestContext } from '@app/common/context/request-context';
 import { Public, Role, Roles } from '@app/common/roles/roles';
 import { Body, Controller, Get, HttpCode, HttpStatus, Inject, Ip, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiCookieAuth, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCookieAuth, ApiNoContentResponse, ApiOkResponse, ApiTags, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { AuthService, MeBody } from './auth.service';
@@ -26,6 +27,13 @@ export class AuthController {
   @Post('login')
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ type: MeResponse, description: 'Sets the HttpOnly session cookie billing_session (12 hours)' })
+  @ApiUnauthorizedResponse(problemResponse('`unauthenticated`: the tenant, email or password is wrong, one answer for all three'))
+  @ApiTooManyRequestsResponse(
+    problemResponse(
+      '`rate_limited`: too many failed logins for this account (RATE_LIMIT_LOGIN) or from this address (RATE_LIMIT_LOGIN_IP); `Retry-After` says when to retry',
+      RETRY_AFTER_HEADER,
+    ),
+  )
   async login(@Body() body: LoginDto, @Ip() clientIp: string, @Res({ passthrough: true }) response: Response): Promise<MeBody> {
     const result = await this.auth.login(body, clientIp);
     response.cookie(SESSION_COOKIE, result.sessionId, sessionCookieOptions(this.config.publicBaseUrl));

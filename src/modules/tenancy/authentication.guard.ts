@@ -10,7 +10,7 @@ import { SESSION_COOKIE } from './session-cookie';
 import { forbidden, unauthenticated } from './tenancy.errors';
 
 /** Methods a cookie-authenticated request may use without the CSRF header. */
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+export const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
 const CSRF_HEADER = 'x-requested-with';
 const CSRF_HEADER_VALUE = 'fetch';
 const BEARER_PATTERN = /^Bearer\s+(\S+)\s*$/i;
@@ -49,7 +49,10 @@ export class AuthenticationGuard implements CanActivate {
     }
 
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, targets);
-    this.authorize(principal, roles, isOpsRoute(request, execution));
+    const forbiddenReason = forbiddenDetail(principal.role, roles, isOpsRoute(request, execution));
+    if (forbiddenReason !== null) {
+      throw forbidden(forbiddenReason);
+    }
 
     return true;
   }
@@ -84,25 +87,28 @@ export class AuthenticationGuard implements CanActivate {
 
     throw unauthenticated('Authentication is required: send "Authorization: Bearer <token>" or log in.');
   }
+}
 
-  /**
-   * Checks the role. Operators use only /api/v1/ops routes and routes whose
-   * @Roles names `operator`, such as /api/v1/auth/me. Tenant principals never
-   * use ops routes. A route's @Roles, when present, must name the principal's role.
-   */
-  private authorize(principal: Principal, roles: Role[] | undefined, opsRoute: boolean): void {
-    if (principal.role === 'operator') {
-      if (!opsRoute && !roles?.includes('operator')) {
-        throw forbidden('Platform operators may use only the /api/v1/ops routes.');
-      }
-    } else if (opsRoute) {
-      throw forbidden('Only platform operators may use the /api/v1/ops routes.');
+/**
+ * Returns the detail of the 403 that a role gets on a route, or null when the
+ * role may use it. Operators use only /api/v1/ops routes and routes whose
+ * @Roles names `operator`, such as /api/v1/auth/me. Tenant principals never
+ * use ops routes. A route's @Roles, when present, must name the principal's role.
+ */
+export function forbiddenDetail(role: Role, routeRoles: Role[] | undefined, opsRoute: boolean): string | null {
+  if (role === 'operator') {
+    if (!opsRoute && !routeRoles?.includes('operator')) {
+      return 'Platform operators may use only the /api/v1/ops routes.';
     }
-
-    if (roles && !roles.includes(principal.role)) {
-      throw forbidden(`This route needs the role ${roles.join(' or ')}; the caller has the role ${principal.role}.`);
-    }
+  } else if (opsRoute) {
+    return 'Only platform operators may use the /api/v1/ops routes.';
   }
+
+  if (routeRoles && !routeRoles.includes(role)) {
+    return `This route needs the role ${routeRoles.join(' or ')}; the caller has the role ${role}.`;
+  }
+
+  return null;
 }
 
 /**
@@ -114,9 +120,12 @@ function isOpsRoute(request: Request, execution: ExecutionContext): boolean {
   const declared = Reflect.getMetadata(PATH_METADATA, execution.getClass()) as string | string[] | undefined;
   const paths = [...(Array.isArray(declared) ? declared : [declared ?? '']), request.path];
 
-  return paths.some((path) => {
-    const normalized = `/${path.toLowerCase().replace(/^\/+/, '')}`;
+  return paths.some(isOpsPath);
+}
 
-    return /^\/(api\/v1\/ops|ops)(\/|$)/.test(normalized);
-  });
+/** Tell whether a path is under /api/v1/ops or /ops, with or without its leading slash. */
+export function isOpsPath(path: string): boolean {
+  const normalized = `/${path.toLowerCase().replace(/^\/+/, '')}`;
+
+  return /^\/(api\/v1\/ops|ops)(\/|$)/.test(normalized);
 }
