@@ -378,6 +378,8 @@ describe('B2B invoices', () => {
       expect(missing.body.code).toBe('not_found');
       expect(finalized.status).toBe(409);
       expect(finalized.body.code).toBe('invalid_state');
+      expect(finalized.body.status).toBe(409);
+      expect(finalized.body.invoiceStatus).toBe('open');
     });
 
     it('rejects a customer of a disconnected account, taking no number', async () => {

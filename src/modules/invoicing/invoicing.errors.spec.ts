@@ -12,4 +12,10 @@ describe('invoiceStateConflict', () => {
 
     expect(error.message).toBe('The invoice is open; only draft invoices can be finalized.');
   });
+
+  it('names the invoice status apart from the HTTP status', () => {
+    const error = invoiceStateConflict('finalized', 'open', ['draft']);
+
+    expect(error.extensions).toEqual({ invoiceStatus: 'open' });
+  });
 });

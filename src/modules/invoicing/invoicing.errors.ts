@@ -9,7 +9,7 @@ export function invoiceStateConflict(action: string, status: InvoiceStatus, allo
   return new DomainError(
     'invalid_state',
     `The invoice is ${status}; only ${ALTERNATIVES.format(allowed)} invoices can be ${action}.`,
-    { extensions: { status } },
+    { extensions: { invoiceStatus: status } },
   );
 }
 

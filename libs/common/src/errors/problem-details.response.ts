@@ -46,6 +46,9 @@ export class ProblemDetailsResponse {
   @ApiPropertyOptional({ description: 'On the `invalid_state` of a refund: the payment status' })
   paymentStatus?: string;
 
+  @ApiPropertyOptional({ description: 'On the `invalid_state` of an invoice action the status does not allow: the invoice status' })
+  invoiceStatus?: string;
+
   @ApiPropertyOptional({ type: 'integer', description: 'On `refund_exceeds_payment`: what is left to refund, in the minor unit' })
   amountRefundable?: number;
 
