@@ -284,6 +284,26 @@ describe('Stripe webhook intake', () => {
       expect(response.status).toBe(400);
       expect(response.body.code).toBe('signature_invalid');
     });
+
+    it('rejects an event created after its signing', async () => {
+      const body = stripeEvent({ created: nowSeconds() + 3_600 });
+
+      const response = await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds()));
+
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('signature_invalid');
+      expect(response.body.detail).toContain('created');
+      expect(await inboxRows(endpoint.tenantId, eventIdOf(body))).toHaveLength(0);
+    });
+
+    it('accepts an event created within the clock tolerance', async () => {
+      const body = stripeEvent({ created: nowSeconds() + 120 });
+
+      const response = await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds()));
+
+      expect(response.status).toBe(200);
+      expect(await inboxRows(endpoint.tenantId, eventIdOf(body))).toHaveLength(1);
+    });
   });
 
   describe('routing', () => {

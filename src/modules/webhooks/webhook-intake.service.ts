@@ -7,7 +7,7 @@ import { RepeatedErrorLog } from '@app/common/logging/repeated-error-log';
 import { recordSignatureFailure, recordWebhookSignatureFailureSpike } from '@app/common/metrics/metrics';
 import { QueueConnectionState, withTimeout } from '@app/common/queues/queue-connection-state';
 import { JOB_PROCESS_WEBHOOK_EVENT, QUEUE_WEBHOOK_EVENTS } from '@app/common/queues/queue-names';
-import { SignatureFailure, verifyStripeSignature } from '@app/common/stripe/webhook-signature';
+import { SIGNATURE_TOLERANCE_SECONDS, SignatureFailure, verifyStripeSignature } from '@app/common/stripe/webhook-signature';
 import { Clock } from '@app/common/time/clock';
 import { durationText } from '@app/common/time/seconds-text';
 import { STRIPE_CONNECTION_FACADE, StripeConnectionFacade, WebhookEndpointResolution } from '@app/contracts/stripe-connection.contracts';
@@ -112,6 +112,19 @@ export class WebhookIntakeService {
     if (!event) {
       this.logger.warn({ tenantId: endpoint.tenantId, reason: 'not_a_stripe_event', verifiedBy }, 'Rejected a signed webhook delivery');
       throw new DomainError('signature_invalid', 'The body is not a Stripe event: it needs an id starting with evt_, a type, created and livemode.');
+    }
+    // Stripe signs an event after creating it. A later `created` would also file the event in the
+    // default partition, where a month's events block the creation of that month's partition.
+    const latestCreated = this.clock.nowSeconds() + SIGNATURE_TOLERANCE_SECONDS;
+    if (event.created > latestCreated) {
+      this.logger.warn(
+        { tenantId: endpoint.tenantId, reason: 'created_in_future', stripeEventId: event.id, created: event.created, verifiedBy },
+        'Rejected a signed webhook delivery',
+      );
+      throw new DomainError(
+        'signature_invalid',
+        `The body is not a Stripe event: its created time ${event.created} is more than ${SIGNATURE_TOLERANCE_SECONDS} seconds after now, and Stripe signs an event after creating it.`,
+      );
     }
 
     const webhookEventId = await this.store(endpoint.tenantId, event, rawBody, verifiedBy);
