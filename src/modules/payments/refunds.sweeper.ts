@@ -1,5 +1,5 @@
-import { describeError } from '@app/common/logging/error-description';
 import { JOB_SWEEP_UNSENT_REFUNDS, QUEUE_PAYMENTS } from '@app/common/queues/queue-names';
+import { RecurringJob } from '@app/common/queues/recurring-job';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
@@ -11,7 +11,6 @@ export const REFUND_SWEEP_EVERY_MS = 60_000;
 /** Refunds younger than this are left alone: their request, or its job, normally settles them first. */
 export const REFUND_SWEEP_GRACE_MS = 2 * 60_000;
 const SWEEP_BATCH_SIZE = 200;
-const SCHEDULE_RETRY_MS = 10_000;
 
 /**
  * Finds refunds still pending without a Stripe id after the grace period and
@@ -22,29 +21,26 @@ const SCHEDULE_RETRY_MS = 10_000;
 @Injectable()
 export class RefundsSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(RefundsSweeper.name);
-  private retryTimer: NodeJS.Timeout | null = null;
-  private stopped = false;
+  private readonly recurring: RecurringJob;
 
   constructor(
     @InjectQueue(QUEUE_PAYMENTS) private readonly queue: Queue,
     private readonly refunds: RefundsRepository,
     private readonly jobs: SubmitRefundJobs,
-  ) {}
+  ) {
+    this.recurring = new RecurringJob(
+      queue,
+      { schedulerId: REFUND_SWEEP_SCHEDULER_ID, everyMs: REFUND_SWEEP_EVERY_MS, jobName: JOB_SWEEP_UNSENT_REFUNDS, label: 'refund sweeper' },
+      this.logger,
+    );
+  }
 
   onApplicationBootstrap(): void {
-    // Not awaited: a worker starts while Redis is away and schedules the sweep once it is back.
-    void this.schedule();
-    // Again on every reconnect, since a Redis that restarted empty has lost the scheduler.
-    this.queue.getBackend().on('ready', () => {
-      void this.schedule();
-    });
+    this.recurring.start();
   }
 
   onApplicationShutdown(): void {
-    this.stopped = true;
-    if (this.retryTimer) {
-      clearTimeout(this.retryTimer);
-    }
+    this.recurring.stop();
   }
 
   /** Enqueues a job for every unsent refund older than `graceMs` that has none; returns how many were enqueued. */
@@ -63,27 +59,5 @@ export class RefundsSweeper implements OnApplicationBootstrap, OnApplicationShut
     }
 
     return { enqueued };
-  }
-
-  private async schedule(): Promise<void> {
-    if (this.stopped) {
-      return;
-    }
-
-    try {
-      await this.queue.upsertJobScheduler(
-        REFUND_SWEEP_SCHEDULER_ID,
-        { every: REFUND_SWEEP_EVERY_MS },
-        { name: JOB_SWEEP_UNSENT_REFUNDS, data: {}, opts: { attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } } },
-      );
-      this.logger.log({ schedulerId: REFUND_SWEEP_SCHEDULER_ID, everyMs: REFUND_SWEEP_EVERY_MS }, 'Refund sweeper scheduled');
-    } catch (error) {
-      if (this.stopped) {
-        return;
-      }
-
-      this.logger.warn({ schedulerId: REFUND_SWEEP_SCHEDULER_ID, retryInMs: SCHEDULE_RETRY_MS, err: describeError(error) }, 'Could not schedule the refund sweeper; retrying');
-      this.retryTimer = setTimeout(() => void this.schedule(), SCHEDULE_RETRY_MS);
-    }
   }
 }

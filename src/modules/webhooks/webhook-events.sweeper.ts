@@ -1,6 +1,7 @@
 import { RequestContext } from '@app/common/context/request-context';
 import { describeError } from '@app/common/logging/error-description';
 import { JOB_PROCESS_WEBHOOK_EVENT, JOB_SWEEP_WEBHOOK_EVENTS, QUEUE_WEBHOOK_EVENTS } from '@app/common/queues/queue-names';
+import { RecurringJob } from '@app/common/queues/recurring-job';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
@@ -12,7 +13,6 @@ export const SWEEP_EVERY_MS = 10_000;
 /** Rows whose job was added less than this long ago are left alone: the job is normally still on its way. */
 export const SWEEP_GRACE_SECONDS = 30;
 const SWEEP_BATCH_SIZE = 500;
-const SCHEDULE_RETRY_MS = 10_000;
 
 /** Counts of what one sweep did to the rows it found. */
 export interface SweepResult {
@@ -35,26 +35,26 @@ type SweepAction = 'enqueued' | 'retried' | 'queued';
 @Injectable()
 export class WebhookEventsSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(WebhookEventsSweeper.name);
-  private retryTimer: NodeJS.Timeout | null = null;
-  private stopped = false;
+  private readonly recurring: RecurringJob;
 
   constructor(
     @InjectQueue(QUEUE_WEBHOOK_EVENTS) private readonly queue: Queue<ProcessWebhookEventJobData | Record<string, never>>,
     private readonly events: WebhookEventsRepository,
     private readonly context: RequestContext,
-  ) {}
+  ) {
+    this.recurring = new RecurringJob(
+      queue as Queue,
+      { schedulerId: SWEEP_SCHEDULER_ID, everyMs: SWEEP_EVERY_MS, jobName: JOB_SWEEP_WEBHOOK_EVENTS, label: 'webhook sweeper' },
+      this.logger,
+    );
+  }
 
   onApplicationBootstrap(): void {
-    // Not awaited: a worker starts while Redis is away and schedules the sweep once it is back.
-    void this.schedule();
-    this.queue.getBackend().on('ready', () => {
-      void this.schedule();
-    });
+    this.recurring.start();
   }
 
   onApplicationShutdown(): void {
-    this.stopped = true;
-    this.clearRetry();
+    this.recurring.stop();
   }
 
   /**
@@ -76,39 +76,6 @@ export class WebhookEventsSweeper implements OnApplicationBootstrap, OnApplicati
     }
 
     return result;
-  }
-
-  private async schedule(): Promise<void> {
-    this.clearRetry();
-    if (this.stopped) {
-      return;
-    }
-
-    try {
-      await this.queue.upsertJobScheduler(
-        SWEEP_SCHEDULER_ID,
-        { every: SWEEP_EVERY_MS },
-        { name: JOB_SWEEP_WEBHOOK_EVENTS, data: {}, opts: { attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } } },
-      );
-      this.logger.log({ schedulerId: SWEEP_SCHEDULER_ID, everyMs: SWEEP_EVERY_MS }, 'Webhook sweeper scheduled');
-    } catch (error) {
-      if (this.stopped) {
-        return;
-      }
-
-      this.logger.warn(
-        { schedulerId: SWEEP_SCHEDULER_ID, retryInMs: SCHEDULE_RETRY_MS, err: describeError(error) },
-        'Could not schedule the webhook sweeper; retrying',
-      );
-      this.retryTimer = setTimeout(() => void this.schedule(), SCHEDULE_RETRY_MS);
-    }
-  }
-
-  private clearRetry(): void {
-    if (this.retryTimer) {
-      clearTimeout(this.retryTimer);
-      this.retryTimer = null;
-    }
   }
 
   private async requeue(row: UnfinishedWebhookEvent): Promise<SweepAction> {
