@@ -310,10 +310,18 @@ export function confirmPaymentIntentHandler(ctx: ApiContext, input: FormObject, 
 }
 
 export function listPaymentIntents(ctx: ApiContext, input: FormObject): ListObject<Stripe.PaymentIntent> {
-  const params = parseParams(input, { ...listParams, customer: param.string() });
+  // NOTE: Stripe also takes `created` as a bare timestamp for an exact match; only the range form is emulated.
+  const created = param.object({ gt: param.integer(), gte: param.integer(), lt: param.integer(), lte: param.integer() });
+  const params = parseParams(input, { ...listParams, customer: param.string(), created });
+  const range = params.created ?? {};
+  const inRange = (at: number) =>
+    (range.gt === undefined || at > range.gt) &&
+    (range.gte === undefined || at >= range.gte) &&
+    (range.lt === undefined || at < range.lt) &&
+    (range.lte === undefined || at <= range.lte);
   const intents = ctx.state.paymentIntents.list(
     ctx.scope,
-    (intent) => params.customer === undefined || intent.customer === params.customer,
+    (intent) => (params.customer === undefined || intent.customer === params.customer) && inRange(intent.created),
   );
   const page = paginate(intents, params, '/v1/payment_intents', ctx.state.paymentIntents.label);
   return expandList(

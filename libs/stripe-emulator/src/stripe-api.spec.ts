@@ -293,6 +293,19 @@ describe('payment intents', () => {
     expect(next.has_more).toBe(false);
   });
 
+  it('lists intents by a created range', async () => {
+    const stripe = client(freshKey());
+    const intent = await stripe.paymentIntents.create({ amount: 700, currency: 'usd' });
+
+    const around = await stripe.paymentIntents.list({ created: { gte: intent.created - 60, lte: intent.created } });
+    const before = await stripe.paymentIntents.list({ created: { lt: intent.created } });
+    const after = await stripe.paymentIntents.list({ created: { gt: intent.created } });
+
+    expect(around.data.map((found) => found.id)).toEqual([intent.id]);
+    expect(before.data).toHaveLength(0);
+    expect(after.data).toHaveLength(0);
+  });
+
   it('captures a manual-capture intent', async () => {
     const stripe = client(freshKey());
     const intent = await stripe.paymentIntents.create({
