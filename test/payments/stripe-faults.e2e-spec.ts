@@ -2,7 +2,9 @@ import { QUEUE_PAYMENTS } from '@app/common/queues/queue-names';
 import { getQueueToken } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
+import request from 'supertest';
 import { SubmitRefundJobs, submitRefundJobId } from '../../src/modules/payments/submit-refund.job';
+import { NEVER_CREATED_FAILURE_CODE, UnansweredPaymentsSweeper } from '../../src/modules/payments/unanswered-payments.sweeper';
 import { TestApp, eventually, startTestApp } from '../support/test-app';
 import { Connected, PAYMENTS, paymentsHelpers } from './payments-helpers';
 
@@ -270,6 +272,61 @@ describe('Stripe faults', () => {
       expect(await job?.getState()).toBe('failed');
       expect(job?.attemptsMade).toBe(1);
       expect(settings.body.stripe.status).toBe('error');
+    });
+  });
+
+  describe('unanswered payments', () => {
+    function sweeper(): UnansweredPaymentsSweeper {
+      return t.app.get(UnansweredPaymentsSweeper);
+    }
+
+    async function unanswered(tenant: Connected, fault: '500' | 'lost_response'): Promise<string> {
+      await h.injectFaults(fault, 2, tenant);
+      const response = await h.pay(tenant.auth, {});
+      expect(response.status).toBe(502);
+
+      return (await onlyPayment(tenant)).id;
+    }
+
+    it('fails a payment Stripe never created', async () => {
+      const tenant = await quietTenant();
+      const paymentId = await unanswered(tenant, '500');
+
+      await sweeper().sweep(0);
+      const payment = (await h.getPayment(tenant.auth, paymentId)).body;
+
+      expect(payment.status).toBe('failed');
+      expect(payment.failureCode).toBe(NEVER_CREATED_FAILURE_CODE);
+      expect(payment.stripePaymentIntentId).toBeNull();
+      expect(await h.stripePaymentIntents(tenant)).toHaveLength(0);
+    });
+
+    it('settles a payment from the PaymentIntent Stripe created', async () => {
+      const tenant = await quietTenant();
+      // Without its webhooks, only the sweep can learn that Stripe acted.
+      await request(t.emulator.url).post('/_emulator/deliveries/hold').send({ account: tenant.account.id }).expect(201);
+      const paymentId = await unanswered(tenant, 'lost_response');
+
+      await sweeper().sweep(0);
+      const payment = (await h.getPayment(tenant.auth, paymentId)).body;
+      const intents = await h.stripePaymentIntents(tenant);
+      // Held deliveries would keep the next test's wait for a quiet emulator from ending.
+      await request(t.emulator.url).post('/_emulator/deliveries/release').send({ account: tenant.account.id }).expect(201);
+
+      expect(payment.status).toBe('succeeded');
+      expect(intents).toHaveLength(1);
+      expect(payment.stripePaymentIntentId).toBe(intents[0].id);
+      expect(payment.receiptUrl).toEqual(expect.any(String));
+    });
+
+    it('leaves a payment inside the grace period alone', async () => {
+      const tenant = await quietTenant();
+      const paymentId = await unanswered(tenant, '500');
+
+      await sweeper().sweep();
+      const payment = (await h.getPayment(tenant.auth, paymentId)).body;
+
+      expect(payment.status).toBe('processing');
     });
   });
 });

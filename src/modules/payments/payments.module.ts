@@ -18,6 +18,7 @@ import { RefundsController } from './refunds.controller';
 import { RefundsRepository } from './refunds.repository';
 import { RefundsService } from './refunds.service';
 import { RefundsSweeper } from './refunds.sweeper';
+import { UnansweredPaymentsSweeper } from './unanswered-payments.sweeper';
 import { StripeObjectReader } from './stripe-object.reader';
 import { PaymentsStripeEventHandlers } from './stripe-event-handlers';
 import { SubmitRefundJobs } from './submit-refund.job';
@@ -57,7 +58,7 @@ export class PaymentsModule {
         RefundsService,
         StripeObjectReader,
         SubmitRefundJobs,
-        ...(roles.worker ? [PaymentsProcessor, RefundsSweeper] : []),
+        ...(roles.worker ? [PaymentsProcessor, RefundsSweeper, UnansweredPaymentsSweeper] : []),
       ],
     };
   }

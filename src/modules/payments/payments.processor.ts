@@ -1,7 +1,7 @@
 import { RequestContext } from '@app/common/context/request-context';
 import { DomainError, StoredKeyUndecryptableError } from '@app/common/errors/domain-error';
 import { PermanentJobError } from '@app/common/queues/job-errors';
-import { JOB_SUBMIT_REFUND, JOB_SWEEP_UNSENT_REFUNDS, QUEUE_PAYMENTS } from '@app/common/queues/queue-names';
+import { JOB_SUBMIT_REFUND, JOB_SWEEP_UNANSWERED_PAYMENTS, JOB_SWEEP_UNSENT_REFUNDS, QUEUE_PAYMENTS } from '@app/common/queues/queue-names';
 import { WORKER_CONNECTION } from '@app/common/queues/redis-connection';
 import { STRIPE_CONNECTION_FACADE, StripeConnectionFacade, TenantStripeClient } from '@app/contracts/stripe-connection.contracts';
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
@@ -11,6 +11,7 @@ import { RepeatedErrorLog } from '@app/common/logging/repeated-error-log';
 import { CONNECTION_ERROR_CODES, RefundSubmissionService } from './refund-submission.service';
 import { RefundsRepository } from './refunds.repository';
 import { RefundsSweeper } from './refunds.sweeper';
+import { UnansweredPaymentsSweeper } from './unanswered-payments.sweeper';
 import { SubmitRefundJobData } from './submit-refund.job';
 import { recordCompletedJob, recordFailedJob } from '@app/common/metrics/job-metrics';
 
@@ -23,7 +24,8 @@ export type SubmitRefundResult =
  * Runs the payments queue. `submit-refund` sends a refund that got no
  * response from Stripe again, with the same idempotency key, after first
  * looking for it in Stripe by its metadata. The sweep finds refunds whose job
- * went missing.
+ * went missing, and the unanswered payments sweep settles payments whose create
+ * Stripe never answered (UnansweredPaymentsSweeper).
  * Without usable keys (disconnected, revoked) the job fails for good at once,
  * so a revoked key causes no retry storm, and the refund fails, giving its
  * amount back. Once the attempts are used up the refund fails too.
@@ -38,6 +40,7 @@ export class PaymentsProcessor extends WorkerHost {
     private readonly refunds: RefundsRepository,
     private readonly submission: RefundSubmissionService,
     private readonly sweeper: RefundsSweeper,
+    private readonly unansweredPayments: UnansweredPaymentsSweeper,
     @Inject(STRIPE_CONNECTION_FACADE) private readonly stripeConnection: StripeConnectionFacade,
   ) {
     super();
@@ -46,6 +49,9 @@ export class PaymentsProcessor extends WorkerHost {
   async process(job: Job): Promise<unknown> {
     if (job.name === JOB_SWEEP_UNSENT_REFUNDS) {
       return this.sweeper.sweep();
+    }
+    if (job.name === JOB_SWEEP_UNANSWERED_PAYMENTS) {
+      return this.unansweredPayments.sweep();
     }
     if (job.name !== JOB_SUBMIT_REFUND) {
       throw new UnrecoverableError(`Unknown job name "${job.name}" on the ${QUEUE_PAYMENTS} queue`);

@@ -1,5 +1,6 @@
 import { claimMessageExpression } from '@app/common/outbox/processed-message.entity';
 import { SqlParameters } from '@app/common/database/sql-parameters';
+import { callCrossTenantFunction } from '@app/common/database/tenant-lookup';
 import type { ClaimedRow, NewKeyClaim } from '@app/common/idempotency/idempotency.service';
 import { KeysetPosition, cursorTimestampSql, encodeCursor } from '@app/common/pagination/keyset-cursor';
 import { Injectable } from '@nestjs/common';
@@ -163,6 +164,13 @@ export class PaymentsRepository {
   /** Runs a statement composed with `updateUnlessChangedSql`; returns its rows. */
   async queryUpdate<T>(sql: string, parameters: SqlParameters): Promise<(PaymentRow & { updated_at_iso: string } & T)[]> {
     return this.manager.query(sql, parameters.values);
+  }
+
+  /** Payments of every tenant still processing without a PaymentIntent id, created before `olderThan`, oldest first. */
+  async findUnanswered(olderThan: Date, limit: number): Promise<{ tenantId: string; paymentId: string }[]> {
+    const rows = await callCrossTenantFunction<{ tenant_id: string; id: string }>(this.dataSource, 'app_find_unanswered_payments', [olderThan, limit]);
+
+    return rows.map((row) => ({ tenantId: row.tenant_id, paymentId: row.id }));
   }
 
   /** Null for another tenant's id, a missing one and a malformed one alike. */

@@ -37,7 +37,8 @@ export type CrossTenantFunction =
   | 'app_find_webhook_events'
   | 'app_find_tenant_user_identity'
   | 'app_find_session_tenants'
-  | 'app_tenant_id_by_slug';
+  | 'app_tenant_id_by_slug'
+  | 'app_find_unanswered_payments';
 
 interface Pool {
   query(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;

@@ -59,5 +59,6 @@ export function jobIdFor(kind: string, id: string | number): string {
 
 export const JOB_SUBMIT_REFUND = 'submit-refund';
 export const JOB_SWEEP_UNSENT_REFUNDS = 'sweep-unsent-refunds';
+export const JOB_SWEEP_UNANSWERED_PAYMENTS = 'sweep-unanswered-payments';
 export const PAYMENT_JOB_ATTEMPTS = 12;
 export const PAYMENT_JOB_BACKOFF_BASE_DELAY_MS = 5_000;
