@@ -216,7 +216,7 @@ async function main() {
     console.log(
       `round ${round}: ceiling ${ceilingResult.rps.toFixed(0)} req/s; ${drafts.length} finalizations in ${finalize.seconds.toFixed(1)} s = ` +
         `${finalize.numbersPerSecond.toFixed(0)} numbers/s (${(finalize.numbersPerSecond / ceilingResult.rps).toFixed(2)}×), statuses ${JSON.stringify(finalize.statuses)}; ` +
-        `CPU per finalize: api ${finalize.cpuMsPerFinalize.api} ms, worker ${finalize.cpuMsPerFinalize.worker} ms, ceiling ${ceilingResult.cpuMsPerRequest} ms per request`,
+        `CPU per finalize: ${Object.entries(finalize.cpuMsPerFinalize).map(([role, ms]) => `${role} ${ms} ms`).join(', ')}, ceiling ${ceilingResult.cpuMsPerRequest} ms per request`,
     );
   }
   const numbers = await checkNumbers(stack);
