@@ -2,7 +2,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 import { SecurityDefinerFunction, createSecurityDefinerFunctions, dropFunctions } from './support/row-level-security';
 
 const FIND_UNANSWERED: SecurityDefinerFunction = {
-  // Payments still processing without a PaymentIntent id, created before p_created_before, oldest first.
+  // Payments still processing without a PaymentIntent id, created before p_created_before, oldest first. Only
+  // those made under the tenant's current connection and mode: another account or mode cannot show their PaymentIntent.
   signature: 'app_find_unanswered_payments(timestamptz, integer)',
   definition: `
     CREATE FUNCTION app_find_unanswered_payments(p_created_before timestamptz, p_limit integer)
@@ -11,7 +12,10 @@ const FIND_UNANSWERED: SecurityDefinerFunction = {
     AS $$
       SELECT payment.tenant_id, payment.id
         FROM payments payment
+        JOIN stripe_connections connection ON connection.tenant_id = payment.tenant_id
        WHERE payment.status = 'processing' AND payment.stripe_payment_intent_id IS NULL AND payment.created_at < p_created_before
+         AND connection.connected_at <= payment.created_at
+         AND (connection.mode = 'live') = payment.livemode
        ORDER BY payment.created_at
        LIMIT p_limit
     $$`,

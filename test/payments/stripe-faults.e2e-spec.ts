@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { SubmitRefundJobs, submitRefundJobId } from '../../src/modules/payments/submit-refund.job';
 import { NEVER_CREATED_FAILURE_CODE, UnansweredPaymentsSweeper } from '../../src/modules/payments/unanswered-payments.sweeper';
+import { connectStripe } from '../support/stripe-account';
 import { TestApp, eventually, startTestApp } from '../support/test-app';
 import { Connected, PAYMENTS, paymentsHelpers } from './payments-helpers';
 
@@ -317,6 +318,18 @@ describe('Stripe faults', () => {
       expect(intents).toHaveLength(1);
       expect(payment.stripePaymentIntentId).toBe(intents[0].id);
       expect(payment.receiptUrl).toEqual(expect.any(String));
+    });
+
+    it('leaves a payment of an earlier connection alone', async () => {
+      const tenant = await quietTenant();
+      const paymentId = await unanswered(tenant, '500');
+      await t.http().delete('/api/v1/settings/billing/stripe').set(tenant.auth).expect(204);
+      await connectStripe(t, tenant.auth);
+
+      await sweeper().sweep(0);
+      const payment = (await h.getPayment(tenant.auth, paymentId)).body;
+
+      expect(payment.status).toBe('processing');
     });
 
     it('leaves a payment inside the grace period alone', async () => {

@@ -40,9 +40,9 @@ export interface UnansweredPaymentsSweepResult {
  * PaymentIntents created around the payment and looks for the payment's id in
  * their metadata. A PaymentIntent found is applied as a webhook would be.
  * Without one, Stripe never created it, so the payment fails with
- * `stripe_unavailable`, and no card was charged. Stripe may still report an intent
- * later (a retry with the key, a delayed create), and a failed payment can
- * still move to succeeded, so nothing is lost either way.
+ * `stripe_unavailable`, and no card was charged. The status rules
+ * (payment-status.ts) let a failed payment still move to succeeded, for a
+ * PaymentIntent that Stripe reports later after a retry with the key.
  */
 @Injectable()
 export class UnansweredPaymentsSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -106,6 +106,11 @@ export class UnansweredPaymentsSweeper implements OnApplicationBootstrap, OnAppl
         return 'skipped';
       }
       throw error;
+    }
+
+    if ((client.mode === 'live') !== payment.livemode) {
+      // The keys changed mode since the sweep's query, and the other mode cannot show the payment's PaymentIntent.
+      return 'skipped';
     }
 
     const intent = await this.findIntent(client, paymentId, Math.floor(payment.createdAt.getTime() / 1000));
