@@ -10,6 +10,9 @@ const { parseArgs } = require('node:util');
 const CHECK_ONLY_ENV = 'BENCH_CHECK_FLAGS';
 const FLAG_TYPES = ['integer', 'number', 'string', 'boolean'];
 const HELP_WIDTH = 80;
+/** Upper bound of a numeric flag without its own `max`, far above any run this machine can finish. */
+const MAX_NUMBER = 10_000_000;
+const DECIMAL = /^\d+(\.\d+)?$/;
 // PostgreSQL uses at most NAMEDATALEN - 1 = 63 bytes of a name and truncates the rest ("Identifiers and Key Words" in its manual).
 const MAX_DATABASE_NAME_BYTES = 63;
 const CEILING_SUFFIX = '_ceiling';
@@ -112,12 +115,17 @@ function tokenText(spec, token, argv) {
 /** Returns `{ value }` for a usable flag value, or `{ problem }` naming the flag and what it must be. */
 function checkValue(name, flag, text) {
   const min = flag.min ?? 1;
-  const number = text.trim() === '' ? NaN : Number(text);
+  const max = flag.max ?? MAX_NUMBER;
+  // Number() alone also reads ' 5', 0x10, 1e3 and 1e20 (a whole number to JavaScript), so only decimal digits pass.
+  const number = DECIMAL.test(text) ? Number(text) : NaN;
   if (flag.type === 'integer' && (!Number.isInteger(number) || number < min)) {
     return { problem: `--${name} must be a whole number of at least ${min}, got ${JSON.stringify(text)}` };
   }
   if (flag.type === 'number' && (!Number.isFinite(number) || number < min)) {
     return { problem: `--${name} must be a number of at least ${min}, got ${JSON.stringify(text)}` };
+  }
+  if ((flag.type === 'integer' || flag.type === 'number') && number > max) {
+    return { problem: `--${name} must be at most ${max}, got ${JSON.stringify(text)}` };
   }
   if (flag.type === 'integer' || flag.type === 'number') {
     return { value: number };

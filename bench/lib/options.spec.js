@@ -108,12 +108,16 @@ describe('benchmark flag errors', () => {
     expect(problemsOf(['200'])).toEqual(['unexpected argument "200"; this script takes only the flags listed below, each value after its flag']);
   });
 
-  it.each(['abc', '0', '-1', '2.5', '', ' '])('rejects the whole number "%s"', (text) => {
+  it.each(['abc', '0', '-1', '2.5', '', ' ', ' 5', '0x10', '1e3'])('rejects the whole number "%s"', (text) => {
     expect(problemsOf(['--events', text])).toEqual([`--events must be a whole number of at least 1, got ${JSON.stringify(text)}`]);
   });
 
   it.each(['1.9', 'five', '-3', 'Infinity'])('rejects the number "%s" below its minimum', (text) => {
     expect(problemsOf([`--minutes=${text}`])).toEqual([`--minutes must be a number of at least 2, got ${JSON.stringify(text)}`]);
+  });
+
+  it.each(['99999999999999999999', '10000001'])('rejects the huge number "%s"', (text) => {
+    expect(problemsOf(['--events', text])).toEqual([`--events must be at most 10000000, got ${JSON.stringify(text)}`]);
   });
 
   it('reports every bad number at once', () => {
