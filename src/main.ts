@@ -33,15 +33,13 @@ async function bootstrap(): Promise<void> {
   try {
     await app.listen(config.port, config.host);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
+    const failure = listenFailure((error as NodeJS.ErrnoException).code, config.host, config.port);
+    if (failure === null) {
       throw error;
     }
     // A second process on the same PORT is a common slip (the api and worker roles need one each),
     // and Node's own report of it is a stack trace on standard error instead of a log line.
-    startupLogger(config.logLevel).fatal(
-      { context: 'Bootstrap', variable: 'PORT', port: config.port, host: config.host, code: 'EADDRINUSE' },
-      `Port ${config.port} on ${config.host} is already in use (PORT): stop the process listening there or set PORT to a free port`,
-    );
+    startupLogger(config.logLevel).fatal({ context: 'Bootstrap', variable: failure.variable, port: config.port, host: config.host, code: failure.code }, failure.message);
     await app.close();
     process.exit(1);
   }
@@ -49,3 +47,17 @@ async function bootstrap(): Promise<void> {
 }
 
 void bootstrap();
+
+/** Describes a listen error that the HOST or PORT setting causes, or returns null for any other error. */
+function listenFailure(code: string | undefined, host: string, port: number): { variable: string; code: string; message: string } | null {
+  switch (code) {
+    case 'EADDRINUSE':
+      return { variable: 'PORT', code, message: `Port ${port} on ${host} is already in use (PORT): stop the process listening there or set PORT to a free port` };
+    case 'EACCES':
+      return { variable: 'PORT', code, message: `Port ${port} on ${host} needs privileges this process lacks (PORT): set PORT to 1024 or above` };
+    case 'EADDRNOTAVAIL':
+      return { variable: 'HOST', code, message: `Address ${host} is not an address of this machine (HOST): set HOST to one of its addresses, 0.0.0.0 or 127.0.0.1` };
+    default:
+      return null;
+  }
+}

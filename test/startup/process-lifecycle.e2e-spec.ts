@@ -127,6 +127,22 @@ describe('start-up on a port in use', () => {
   });
 });
 
+describe('start-up on an address of another machine', () => {
+  it('exits with one log line naming HOST', async () => {
+    // 192.0.2.1 is reserved for documentation (RFC 5737), so no machine here has it.
+    const started = await startService({ APP_ROLE: 'api', HOST: '192.0.2.1' });
+    const exit = await exitOf(started, 60_000);
+    const fatal = logLines(started).filter((line) => line.level === 60);
+
+    expect(exit.code).toBe(1);
+    expect(started.stderr.join('')).toBe('');
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0].variable).toBe('HOST');
+    expect(fatal[0].code).toBe('EADDRNOTAVAIL');
+    expect(fatal[0].msg).toContain('Address 192.0.2.1 is not an address of this machine (HOST)');
+  });
+});
+
 describe('start-up without Redis', () => {
   it.each(['api', 'worker'])('starts in the %s role and logs JSON only', async (role) => {
     const service = await startService({ APP_ROLE: role, REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:1` });
