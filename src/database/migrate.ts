@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { ConfigurationError, loadConfig } from '../config/app-config';
+import { checkPostgres, describeStartupFailure } from '../startup-check';
 import { dataSourceOptions } from './data-source';
 
 /** Any constant works; it only has to be the same in every process that migrates. */
@@ -13,6 +14,12 @@ const MIGRATION_LOCK_KEY = 7_310_042_001;
 async function main(): Promise<void> {
   // Migrations touch no stored secret, so they run without APP_ENCRYPTION_KEY.
   const config = loadConfig(process.env, { requireEncryptionKey: false });
+  // The server's own database, because the one DATABASE_URL names may not exist yet.
+  const unreachable = await checkPostgres('DATABASE_URL', maintenanceDatabaseUrl(config.databaseUrl));
+  if (unreachable) {
+    console.error(describeStartupFailure(unreachable).message);
+    process.exit(1);
+  }
   await createDatabaseIfMissing(config.databaseUrl);
 
   const lockClient = new Client({ connectionString: config.databaseUrl });
@@ -40,8 +47,7 @@ export async function createDatabaseIfMissing(databaseUrl: string): Promise<void
     throw new Error('DATABASE_URL names no database');
   }
 
-  url.pathname = '/postgres';
-  const admin = new Client({ connectionString: url.toString() });
+  const admin = new Client({ connectionString: maintenanceDatabaseUrl(databaseUrl) });
   await admin.connect();
   try {
     const existing = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
@@ -59,6 +65,14 @@ export async function createDatabaseIfMissing(databaseUrl: string): Promise<void
   } finally {
     await admin.end();
   }
+}
+
+/** The URL of the same server's `postgres` database, where a missing database can be created. */
+function maintenanceDatabaseUrl(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  url.pathname = '/postgres';
+
+  return url.toString();
 }
 
 if (require.main === module) {

@@ -101,6 +101,24 @@ describe('start-up with an unreachable dependency', () => {
   });
 });
 
+describe('migrations with an unreachable database', () => {
+  it('exit with one line naming DATABASE_URL', async () => {
+    const migrate = spawn(process.execPath, [join(__dirname, '..', '..', 'dist', 'src', 'database', 'migrate.js')], {
+      env: { ...process.env, DATABASE_URL: `postgres://postgres:${PASSWORD}@127.0.0.1:1/billing` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const stderr: string[] = [];
+    migrate.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => migrate.once('exit', resolve));
+    const lines = stderr.join('').trim().split('\n');
+
+    expect(code).toBe(1);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('Cannot connect to PostgreSQL at 127.0.0.1:1 (DATABASE_URL)');
+    expect(lines[0]).not.toContain(PASSWORD);
+  });
+});
+
 describe('start-up on a port in use', () => {
   it.each(['api', 'worker'])('exits with one log line in the %s role', async (role) => {
     const port = await freePort();
