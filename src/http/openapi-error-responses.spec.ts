@@ -20,13 +20,13 @@ describe('addErrorResponses', () => {
     expect(statusesOf(document, '/api/v1/things', 'post')).toEqual(['201', '400', '401', '403', '429']);
   });
 
-  it('keeps a status the operation declares', () => {
+  it('keeps the description of a declared status', () => {
     const declared = { description: 'validation_failed: the name is taken' };
     const document = documentWith('/api/v1/things', 'post', { operationId: 'Things_create', responses: { 400: declared } });
 
     addErrorResponses(document, new Map([['Things_create', { ...AUTHENTICATED, takesBody: true }]]));
 
-    expect(document.paths['/api/v1/things'].post?.responses[400]).toBe(declared);
+    expect(document.paths['/api/v1/things'].post?.responses[400]).toMatchObject(declared);
   });
 
   it('adds only 400 to a public route with a body', () => {
@@ -51,6 +51,34 @@ describe('addErrorResponses', () => {
     addErrorResponses(document, new Map([['Things_list', { ...AUTHENTICATED, roles: ['owner'] }]]));
 
     expect(document.paths['/api/v1/things'].get?.responses[403]).toMatchObject({ description: "`forbidden`: the caller's role may not use this route." });
+  });
+
+  it('gives a declared error the problem body', () => {
+    const document = documentWith('/api/v1/things', 'get', { operationId: 'Things_get', responses: { 404: { description: '`not_found`' } } });
+
+    addErrorResponses(document, new Map([['Things_get', AUTHENTICATED]]));
+
+    expect(document.paths['/api/v1/things'].get?.responses[404]).toMatchObject({
+      description: '`not_found`',
+      content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/ProblemDetailsResponse' } } },
+    });
+  });
+
+  it('gives a declared 429 its Retry-After header', () => {
+    const document = documentWith('/webhooks/stripe/{token}', 'post', { operationId: 'Webhooks_receive', responses: { 429: { description: '`rate_limited`' } } });
+
+    addErrorResponses(document, new Map([['Webhooks_receive', { isPublic: true, roles: undefined, takesBody: true }]]));
+
+    expect(document.paths['/webhooks/stripe/{token}'].post?.responses[429]).toMatchObject({ headers: { 'Retry-After': expect.any(Object) } });
+  });
+
+  it('leaves the 503 of a health route alone', () => {
+    const declared = { description: 'not ready' };
+    const document = documentWith('/health/ready', 'get', { operationId: 'Health_ready', responses: { 503: declared } });
+
+    addErrorResponses(document, new Map([['Health_ready', { isPublic: true, roles: undefined, takesBody: false }]]));
+
+    expect(document.paths['/health/ready'].get?.responses[503]).toBe(declared);
   });
 
   it('rejects an operation that matches no route', () => {

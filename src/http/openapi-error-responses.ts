@@ -76,6 +76,7 @@ function* routedOperations(
 }
 
 function addOperationErrors(operation: OperationObject, method: string, path: string, route: RouteAccess): void {
+  describeDeclaredErrors(operation, path);
   const takesInput = (operation.parameters?.length ?? 0) > 0 || operation.requestBody !== undefined || route.takesBody;
   if (takesInput) {
     addIfMissing(operation, 400, VALIDATION_FAILED);
@@ -111,6 +112,25 @@ function forbiddenDescription(method: string, path: string, roles: Role[] | unde
   }
 
   return reasons.length === 0 ? null : reasons.join(' ');
+}
+
+/**
+ * Give each error a route declares with a description only (404, 409, 402, 502…) the problem
+ * details body the filter sends, and a declared 429 its Retry-After header. The health routes'
+ * 503 is Terminus' own body, so they are left as they are.
+ */
+function describeDeclaredErrors(operation: OperationObject, path: string): void {
+  if (path.startsWith('/health')) {
+    return;
+  }
+
+  for (const [status, response] of Object.entries(operation.responses)) {
+    if (response === undefined || Number(status) < 400 || '$ref' in response || response.content !== undefined) {
+      continue;
+    }
+    const headers = Number(status) === 429 ? { ...RETRY_AFTER_HEADER, ...response.headers } : response.headers;
+    operation.responses[status] = problemResponse(response.description, headers);
+  }
 }
 
 function addIfMissing(operation: OperationObject, status: number, response: ResponseObject): void {

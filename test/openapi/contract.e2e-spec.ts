@@ -214,5 +214,18 @@ describe('OpenAPI document', () => {
     it('keeps the declared 402 of payments', () => {
       expect(operationOf('POST /api/v1/payments').responses['402'].description).toContain('card_declined');
     });
+
+    it('gives declared errors the problem schema', () => {
+      const problem = { $ref: '#/components/schemas/ProblemDetailsResponse' };
+
+      expect(operationOf('POST /api/v1/payments').responses['402'].content?.['application/problem+json'].schema).toEqual(problem);
+      expect(operationOf('GET /api/v1/ops/tenants/{tenantId}').responses['404'].content?.['application/problem+json'].schema).toEqual(problem);
+      expect(operationOf('POST /webhooks/stripe/{endpointToken}').responses['429'].headers?.['Retry-After']).toBeDefined();
+    });
+
+    it('documents the conflicts of the ops routes', () => {
+      expect(operationOf('POST /api/v1/ops/tenants').responses['409'].description).toContain('already_exists');
+      expect(operationOf('POST /api/v1/ops/tenants/{tenantId}/live-mode').responses['409'].description).toContain('invalid_state');
+    });
   });
 });

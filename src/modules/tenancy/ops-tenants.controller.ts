@@ -1,7 +1,7 @@
 import { RequestContext } from '@app/common/context/request-context';
 import { Roles } from '@app/common/roles/roles';
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiCookieAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiConflictResponse, ApiCookieAuth, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { PageQuery } from '@app/common/pagination/page-query';
 import { CreateTenantDto, SetLiveModeDto, TenantPageResponse, TenantResponse, UpdateTenantDto } from './dto/tenant.dto';
 import { CreateUserDto, UserResponse } from './dto/user.dto';
@@ -32,6 +32,7 @@ export class OpsTenantsController {
 
   @Post()
   @ApiCreatedResponse({ type: TenantResponse })
+  @ApiConflictResponse({ description: '`already_exists`: a tenant has this slug' })
   create(@Body() body: CreateTenantDto): Promise<TenantBody> {
     return this.tenants.create(body);
   }
@@ -44,12 +45,14 @@ export class OpsTenantsController {
 
   @Get(':tenantId')
   @ApiOkResponse({ type: TenantResponse })
+  @ApiNotFoundResponse({ description: '`not_found`: no tenant with this id' })
   get(@Param('tenantId') tenantId: string): Promise<TenantBody> {
     return this.inTenant(tenantId, () => this.tenants.get(tenantId));
   }
 
   @Patch(':tenantId')
   @ApiOkResponse({ type: TenantResponse })
+  @ApiNotFoundResponse({ description: '`not_found`: no tenant with this id' })
   update(@Param('tenantId') tenantId: string, @Body() body: UpdateTenantDto): Promise<TenantBody> {
     return this.inTenant(tenantId, () => this.tenants.update(tenantId, body));
   }
@@ -57,12 +60,16 @@ export class OpsTenantsController {
   @Post(':tenantId/live-mode')
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ type: TenantResponse })
+  @ApiNotFoundResponse({ description: '`not_found`: no tenant with this id' })
+  @ApiConflictResponse({ description: '`invalid_state`: live mode is forbidden while the tenant has live keys connected' })
   setLiveMode(@Param('tenantId') tenantId: string, @Body() body: SetLiveModeDto): Promise<TenantBody> {
     return this.inTenant(tenantId, () => this.tenants.setLiveModeAllowed(tenantId, body.allowed));
   }
 
   @Post(':tenantId/users')
   @ApiCreatedResponse({ type: UserResponse })
+  @ApiNotFoundResponse({ description: '`not_found`: no tenant with this id' })
+  @ApiConflictResponse({ description: '`already_exists`: the email is already a user of this tenant' })
   createUser(@Param('tenantId') tenantId: string, @Body() body: CreateUserDto): Promise<UserBody> {
     return this.users.create({ tenantId, email: body.email, password: body.password, role: body.role });
   }

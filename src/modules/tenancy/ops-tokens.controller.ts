@@ -1,7 +1,7 @@
 import { Roles } from '@app/common/roles/roles';
 import type { CreatedToken } from '@app/contracts/tenancy.contracts';
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiCookieAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCookieAuth, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ApiTokensService } from './api-tokens.service';
 import { CreateTokenDto, CreatedTokenResponse, TokenPageResponse, TokensQueryDto } from './dto/token.dto';
 import { Page } from './keyset-page';
@@ -22,6 +22,7 @@ export class OpsTokensController {
   /** Creates a token. This response is the only place the token itself ever appears. */
   @Post()
   @ApiCreatedResponse({ type: CreatedTokenResponse })
+  @ApiNotFoundResponse({ description: '`not_found`: no tenant with `tenantId`' })
   create(@Body() body: CreateTokenDto): Promise<CreatedToken> {
     return this.tokens.create({ tenantId: body.tenantId ?? null, role: body.role, label: body.label });
   }
@@ -35,6 +36,7 @@ export class OpsTokensController {
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse()
+  @ApiNotFoundResponse({ description: '`not_found`: no token with this id' })
   async revoke(@Param('id') id: string): Promise<void> {
     await this.tokens.revoke(id);
   }

@@ -70,7 +70,7 @@ export const RETRY_AFTER_HEADER: Record<string, HeaderObject> = {
  * Builds an OpenAPI response whose body is the ProblemDetailsResponse schema.
  * The document must list ProblemDetailsResponse among its extra models.
  */
-export function problemResponse(description: string, headers?: Record<string, HeaderObject>): ResponseObject {
+export function problemResponse(description: string, headers?: ResponseObject['headers']): ResponseObject {
   return {
     description,
     ...(headers === undefined ? {} : { headers }),
