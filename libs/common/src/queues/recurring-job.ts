@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { Queue } from 'bullmq';
+import { JobsOptions, Queue } from 'bullmq';
 import { describeError } from '../logging/error-description';
 
 const SCHEDULE_RETRY_MS = 10_000;
@@ -11,7 +11,11 @@ export interface RecurringJobSpec {
   jobName: string;
   /** Name of the job in log lines, such as "refund sweeper". */
   label: string;
+  /** Options of each added job; one attempt, removed once it completes, by default. */
+  jobOptions?: JobsOptions;
 }
+
+const DEFAULT_JOB_OPTIONS: JobsOptions = { attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } };
 
 /**
  * Keeps one recurring job scheduled on a queue. `start` upserts the job
@@ -49,13 +53,9 @@ export class RecurringJob {
       return;
     }
 
-    const { schedulerId, everyMs, jobName, label } = this.spec;
+    const { schedulerId, everyMs, jobName, label, jobOptions = DEFAULT_JOB_OPTIONS } = this.spec;
     try {
-      await this.queue.upsertJobScheduler(
-        schedulerId,
-        { every: everyMs },
-        { name: jobName, data: {}, opts: { attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } } },
-      );
+      await this.queue.upsertJobScheduler(schedulerId, { every: everyMs }, { name: jobName, data: {}, opts: jobOptions });
       this.logger.log({ schedulerId, everyMs }, `Scheduled the ${label}`);
     } catch (error) {
       if (this.stopped) {
