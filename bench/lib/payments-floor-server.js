@@ -1,8 +1,8 @@
-// The database and Stripe work of POST /api/v1/payments with no framework around it, as the
-// payments benchmark's reference: a plain node:http server that looks up the bearer token,
-// reads the Stripe connection, inserts a processing row, creates and confirms the
-// PaymentIntent with stripe-node as the service configures it, updates the row and
-// responds with 201. It checks nothing else and keeps no idempotency record, so it is a floor to
+// The payments benchmark's reference: the database and Stripe work of POST /api/v1/payments
+// with no framework around it. This plain node:http server looks up the bearer token, reads
+// the Stripe connection and inserts a processing row. It then creates and confirms the
+// PaymentIntent with stripe-node as the service configures it, updates the row and responds
+// with 201. It checks nothing else and keeps no idempotency record, so it is a floor to
 // compare with, never a payment endpoint.
 'use strict';
 

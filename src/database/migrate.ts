@@ -67,7 +67,7 @@ export async function createDatabaseIfMissing(databaseUrl: string): Promise<void
   }
 }
 
-/** The URL of the same server's `postgres` database, where a missing database can be created. */
+/** Returns the URL of the same server's `postgres` database, where a missing database can be created. */
 function maintenanceDatabaseUrl(databaseUrl: string): string {
   const url = new URL(databaseUrl);
   url.pathname = '/postgres';

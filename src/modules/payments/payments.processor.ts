@@ -25,7 +25,7 @@ export type SubmitRefundResult =
  * response from Stripe again, with the same idempotency key, after first
  * looking for it in Stripe by its metadata. The sweep finds refunds whose job
  * went missing, and the unanswered payments sweep settles payments whose create
- * Stripe never answered (UnansweredPaymentsSweeper).
+ * request got no response from Stripe (UnansweredPaymentsSweeper).
  * Without usable keys (disconnected, revoked) the job fails for good at once,
  * so a revoked key causes no retry storm, and the refund fails, giving its
  * amount back. Once the attempts are used up the refund fails too.
