@@ -1,4 +1,5 @@
 import { claimMessageExpression } from '@app/common/outbox/processed-message.entity';
+import { queryPrepared } from '@app/common/database/prepared-query';
 import { SqlParameters } from '@app/common/database/sql-parameters';
 import { callCrossTenantFunction } from '@app/common/database/tenant-lookup';
 import type { ClaimedRow, NewKeyClaim } from '@app/common/idempotency/idempotency.service';
@@ -113,7 +114,8 @@ export class PaymentsRepository {
     ].join(', ');
 
     if (!claim) {
-      const rows: (PaymentRow & { row_version: string })[] = await this.manager.query(
+      const rows = await queryPrepared<PaymentRow & { row_version: string }>(
+        this.dataSource,
         `INSERT INTO payments (${columns}) VALUES (${values}, NULL) RETURNING *, xmin::text AS row_version`,
         parameters.values,
       );
@@ -121,7 +123,8 @@ export class PaymentsRepository {
       return { payment: paymentFromRow(rows[0]), rowVersion: rows[0].row_version, claimed: null };
     }
 
-    const rows: (PaymentRow & { row_version: string; claimed_key_attempt: number })[] = await this.manager.query(
+    const rows = await queryPrepared<PaymentRow & { row_version: string; claimed_key_attempt: number }>(
+      this.dataSource,
       `WITH claimed_key AS (${claim.sql}),
             inserted_payment AS (
               INSERT INTO payments (${columns}) SELECT ${values}, claimed_key.id FROM claimed_key RETURNING *, xmin::text AS row_version
@@ -161,9 +164,9 @@ export class PaymentsRepository {
        )`;
   }
 
-  /** Runs a statement composed with `updateUnlessChangedSql`; returns its rows. */
+  /** Runs a statement composed with `updateUnlessChangedSql`, prepared (queryPrepared); returns its rows. */
   async queryUpdate<T>(sql: string, parameters: SqlParameters): Promise<(PaymentRow & { updated_at_iso: string } & T)[]> {
-    return this.manager.query(sql, parameters.values);
+    return queryPrepared<PaymentRow & { updated_at_iso: string } & T>(this.dataSource, sql, parameters.values);
   }
 
   /** Payments of every tenant still processing without a PaymentIntent id, created before `olderThan`, oldest first. */

@@ -1,3 +1,4 @@
+import { queryPrepared } from '@app/common/database/prepared-query';
 import { callCrossTenantFunction } from '@app/common/database/tenant-lookup';
 import type { StripeMode } from '@app/common/keys/stripe-keys';
 import { Injectable } from '@nestjs/common';
@@ -81,9 +82,11 @@ export class StripeConnectionRepository {
    * plain SQL, which skips TypeORM's query building.
    */
   async findClientFieldsByTenant(tenantId: string): Promise<ConnectionClientFields | null> {
-    const rows: ClientFieldsRow[] = await this.connections.manager.query(
+    const rows = await queryPrepared<ClientFieldsRow>(
+      this.connections.manager.connection,
       `SELECT ${CLIENT_COLUMNS.join(', ')} FROM stripe_connections WHERE tenant_id = $1`,
       [tenantId],
+      'stripe_connections_client_fields',
     );
 
     return clientFieldsFromRow(tenantId, rows[0] ?? null);

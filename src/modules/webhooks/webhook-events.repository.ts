@@ -1,10 +1,9 @@
+import { queryPrepared } from '@app/common/database/prepared-query';
 import { callCrossTenantFunction } from '@app/common/database/tenant-lookup';
 import { KeysetPosition, cursorTimestampSql, encodeCursor, toKeysetPage } from '@app/common/pagination/keyset-cursor';
 import { REPLAYABLE_WEBHOOK_EVENT_STATUSES } from '@app/contracts/webhooks.contracts';
 import { Injectable } from '@nestjs/common';
-import type { PoolClient, QueryResultRow } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { WebhookEventStatus, WebhookVerifiedBy } from './webhook-event.entity';
 
 export interface NewWebhookEvent {
@@ -145,14 +144,15 @@ export class WebhookEventsRepository {
    * month still meets the first row in its partition.
    */
   async insertIfNew(event: NewWebhookEvent): Promise<string | null> {
-    const rows = await this.queryNamed<{ id: string }>(
-      'webhook_events_insert_if_new',
+    const rows = await queryPrepared<{ id: string }>(
+      this.dataSource,
       `INSERT INTO webhook_events
               (tenant_id, stripe_event_id, type, livemode, api_version, stripe_created, raw_body, payload, verified_by)
        VALUES ($1, $2, $3, $4, $5, $6, $7, convert_from($7, 'UTF8')::jsonb, $8)
        ON CONFLICT (tenant_id, stripe_event_id, stripe_created) DO NOTHING
        RETURNING id`,
       [event.tenantId, event.stripeEventId, event.type, event.livemode, event.apiVersion, event.stripeCreated, event.rawBody, event.verifiedBy],
+      'webhook_events_insert_if_new',
     );
 
     return rows.length > 0 ? rows[0].id : null;
@@ -207,8 +207,8 @@ export class WebhookEventsRepository {
       offset += event.rawBody.length;
     }
 
-    const rows = await this.queryNamed<{ id: string; stripe_event_id: string; stripe_created: string }>(
-      'webhook_events_insert_batch',
+    const rows = await queryPrepared<{ id: string; stripe_event_id: string; stripe_created: string }>(
+      this.dataSource,
       `INSERT INTO webhook_events
               (tenant_id, stripe_event_id, type, livemode, api_version, stripe_created, raw_body, payload, verified_by)
        SELECT $1, e.stripe_event_id, e.type, e.livemode, e.api_version, e.stripe_created, b.raw, convert_from(b.raw, 'UTF8')::jsonb, e.verified_by
@@ -229,6 +229,7 @@ export class WebhookEventsRepository {
         lengths,
         Buffer.concat(sorted.map((event) => event.rawBody)),
       ],
+      'webhook_events_insert_batch',
     );
 
     // bigint comes back as a string, so the key is built from strings on both sides.
@@ -253,8 +254,8 @@ export class WebhookEventsRepository {
    * the first of those claims gets the row and the others get null.
    */
   async claimBatch(tenantId: string, claims: WebhookEventClaim[]): Promise<(ClaimedWebhookEvent | null)[]> {
-    const rows = await this.queryNamed<ClaimedRow>(
-      'webhook_events_claim_batch',
+    const rows = await queryPrepared<ClaimedRow>(
+      this.dataSource,
       `UPDATE webhook_events AS w
           SET status = 'processing', reason = NULL, attempts = w.attempts + 1
          FROM unnest($2::uuid[], $3::int[]) AS c(id, job_generation)
@@ -262,6 +263,7 @@ export class WebhookEventsRepository {
           AND w.status IN ('received', 'processing', 'failed')
         RETURNING w.id, w.tenant_id, w.stripe_event_id, w.type, w.livemode, w.payload, w.verified_by, w.attempts, w.received_at, w.job_generation`,
       [tenantId, claims.map((claim) => claim.id), claims.map((claim) => claim.generation)],
+      'webhook_events_claim_batch',
     );
 
     // UPDATE … FROM changes a row once even when several claims match it, so each row is handed out once.
@@ -282,8 +284,8 @@ export class WebhookEventsRepository {
 
   /** Store finished dispatches of one tenant in one statement: `processed`, or `ignored` with its reason. */
   async recordOutcomes(tenantId: string, outcomes: WebhookEventOutcome[]): Promise<void> {
-    await this.queryNamed(
-      'webhook_events_record_outcomes',
+    await queryPrepared(
+      this.dataSource,
       `UPDATE webhook_events AS w
           SET status = o.status, reason = o.reason, last_error = NULL, processed_at = now()
          FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[]) AS o(id, job_generation, status, reason)
@@ -295,6 +297,7 @@ export class WebhookEventsRepository {
         outcomes.map((outcome) => outcome.status),
         outcomes.map((outcome) => outcome.reason),
       ],
+      'webhook_events_record_outcomes',
     );
   }
 
@@ -490,27 +493,6 @@ export class WebhookEventsRepository {
 
   transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     return this.dataSource.transaction(work);
-  }
-
-  /**
-   * Run a named statement on a client of the driver's pool: PostgreSQL parses
-   * and plans it once per connection, not once per call, and TypeORM's query
-   * runner is skipped. The client comes from obtainMasterConnection, not
-   * pool.query, so it carries the tenant scope that row-level security reads.
-   * Errors are pg's own, which callers classify by `code`.
-   */
-  private async queryNamed<Row extends QueryResultRow>(name: string, text: string, values: unknown[]): Promise<Row[]> {
-    const [client, release] = (await (this.dataSource.driver as PostgresDriver).obtainMasterConnection()) as [PoolClient, (error?: unknown) => void];
-    let rows: Row[];
-    try {
-      ({ rows } = await client.query<Row>({ name, text, values }));
-    } catch (error) {
-      release(error);
-      throw error;
-    }
-    release();
-
-    return rows;
   }
 }
 
