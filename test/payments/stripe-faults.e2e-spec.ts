@@ -320,6 +320,25 @@ describe('Stripe faults', () => {
       expect(payment.receiptUrl).toEqual(expect.any(String));
     });
 
+    it('dates a retried swept payment anew', async () => {
+      const tenant = await quietTenant();
+      const idempotencyKey = key();
+      await h.injectFaults('500', 2, tenant);
+      expect((await h.pay(tenant.auth, {}, idempotencyKey)).status).toBe(502);
+      const paymentId = (await onlyPayment(tenant)).id;
+      await sweeper().sweep(0);
+      const swept = (await h.getPayment(tenant.auth, paymentId)).body;
+
+      const retried = await h.pay(tenant.auth, {}, idempotencyKey);
+      const stored = (await h.getPayment(tenant.auth, paymentId)).body;
+
+      expect(swept.status).toBe('failed');
+      expect(retried.status).toBe(201);
+      expect(retried.body).toMatchObject({ id: paymentId, status: 'succeeded' });
+      expect(Date.parse(retried.body.updatedAt)).toBeGreaterThan(Date.parse(swept.updatedAt));
+      expect(retried.body.updatedAt).toBe(stored.updatedAt);
+    });
+
     it('leaves a payment of an earlier connection alone', async () => {
       const tenant = await quietTenant();
       const paymentId = await unanswered(tenant, '500');

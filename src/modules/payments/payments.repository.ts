@@ -247,7 +247,8 @@ export class PaymentsRepository {
       .update(PaymentEntity)
       .set(changes as never)
       .where({ tenantId: payment.tenantId, id: payment.id })
-      .returning(['updated_at'])
+      // A string is SQL. The array form takes property names and silently drops a column name.
+      .returning('updated_at')
       .execute();
     const row = (result.raw as { updated_at: Date }[])[0];
     if (row) {
