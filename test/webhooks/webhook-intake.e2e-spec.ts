@@ -296,6 +296,17 @@ describe('Stripe webhook intake', () => {
       expect(await inboxRows(endpoint.tenantId, eventIdOf(body))).toHaveLength(0);
     });
 
+    it('rejects an event created after an older signing', async () => {
+      const body = stripeEvent({ created: nowSeconds() + 250 });
+
+      const response = await deliver(endpoint.path, body, signStripePayload(endpoint.secret, body, nowSeconds() - 250));
+
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('signature_invalid');
+      expect(response.body.detail).toContain('created');
+      expect(await inboxRows(endpoint.tenantId, eventIdOf(body))).toHaveLength(0);
+    });
+
     it('accepts an event created within the clock tolerance', async () => {
       const body = stripeEvent({ created: nowSeconds() + 120 });
 

@@ -106,7 +106,7 @@ export class WebhookIntakeService {
     rawBody: Buffer,
     signatureHeader: string | undefined,
   ): Promise<WebhookIntakeResult> {
-    const verifiedBy = await this.verify(endpointToken, endpoint, rawBody, signatureHeader);
+    const { verifiedBy, signedAt } = await this.verify(endpointToken, endpoint, rawBody, signatureHeader);
 
     const event = parseStripeEventEnvelope(rawBody);
     if (!event) {
@@ -115,15 +115,16 @@ export class WebhookIntakeService {
     }
     // Stripe signs an event after creating it. A later `created` would also file the event in the
     // default partition, where a month's events block the creation of that month's partition.
-    const latestCreated = this.clock.nowSeconds() + SIGNATURE_TOLERANCE_SECONDS;
+    // The signature's time may run ahead of this clock by the tolerance, so the earlier of the two counts.
+    const latestCreated = Math.min(signedAt, this.clock.nowSeconds()) + SIGNATURE_TOLERANCE_SECONDS;
     if (event.created > latestCreated) {
       this.logger.warn(
-        { tenantId: endpoint.tenantId, reason: 'created_in_future', stripeEventId: event.id, created: event.created, verifiedBy },
+        { tenantId: endpoint.tenantId, reason: 'created_in_future', stripeEventId: event.id, created: event.created, signedAt, verifiedBy },
         'Rejected a signed webhook delivery',
       );
       throw new DomainError(
         'signature_invalid',
-        `The body is not a Stripe event: its created time ${event.created} is more than ${SIGNATURE_TOLERANCE_SECONDS} seconds after now, and Stripe signs an event after creating it.`,
+        `The body is not a Stripe event: its created time ${event.created} is more than ${SIGNATURE_TOLERANCE_SECONDS} seconds after its signature's time ${signedAt} or after now, and Stripe signs an event after creating it.`,
       );
     }
 
@@ -169,18 +170,19 @@ export class WebhookIntakeService {
    * once the limit is passed, else 400 signature_invalid. A delivery that
    * verifies is never limited. When no secret matches and a stored endpoint
    * secret cannot be decrypted, the delivery may be valid, so it gets 503
-   * without being counted.
+   * without being counted. Returns the kind of secret that matched and the
+   * signature's timestamp.
    */
   private async verify(
     endpointToken: string,
     endpoint: WebhookEndpointResolution,
     rawBody: Buffer,
     signatureHeader: string | undefined,
-  ): Promise<WebhookVerifiedBy> {
+  ): Promise<{ verifiedBy: WebhookVerifiedBy; signedAt: number }> {
     const secrets = [...endpoint.endpointSecrets, ...this.config.platformWebhookSecrets];
     const check = verifyStripeSignature(rawBody, signatureHeader, secrets, this.clock.nowSeconds());
     if (check.ok) {
-      return check.secretIndex < endpoint.endpointSecrets.length ? 'endpoint' : 'platform';
+      return { verifiedBy: check.secretIndex < endpoint.endpointSecrets.length ? 'endpoint' : 'platform', signedAt: check.signedAt };
     }
     // A missing header or a stale timestamp fails with any secret, so only a signature that matched none may be the deployment's fault.
     if (check.reason === 'no_matching_signature' && endpoint.undecryptableSecrets.length > 0) {

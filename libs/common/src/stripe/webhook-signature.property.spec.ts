@@ -73,7 +73,7 @@ describe('verifyStripeSignature properties', () => {
         const entries = [`t=${signedAt}`, `v1=${hexOf(secretValue, signedAt, payload)}`, ...extra].map((entry, index) => `${spaces[index % spaces.length]}${entry}`);
         const result = verifyStripeSignature(payload, entries.reverse().join(','), [secretValue], NOW);
 
-        expect(result).toEqual({ ok: true, secretIndex: 0 });
+        expect(result).toEqual({ ok: true, secretIndex: 0, signedAt });
       }),
       { seed: SEED, numRuns: RUNS },
     );

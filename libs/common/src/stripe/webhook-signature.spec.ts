@@ -11,7 +11,7 @@ function v1(secret: string, timestamp = NOW, body = BODY): string {
 
 describe('verifyStripeSignature', () => {
   it('accepts a matching v1 signature', () => {
-    expect(verifyStripeSignature(BODY, signStripePayload(SECRET, BODY, NOW), [SECRET], NOW)).toEqual({ ok: true, secretIndex: 0 });
+    expect(verifyStripeSignature(BODY, signStripePayload(SECRET, BODY, NOW), [SECRET], NOW)).toEqual({ ok: true, secretIndex: 0, signedAt: NOW });
   });
 
   it('accepts when the matching v1 entry comes second', () => {
@@ -21,7 +21,7 @@ describe('verifyStripeSignature', () => {
   });
 
   it('reports which secret matched', () => {
-    expect(verifyStripeSignature(BODY, signStripePayload(OTHER, BODY, NOW), [SECRET, OTHER], NOW)).toEqual({ ok: true, secretIndex: 1 });
+    expect(verifyStripeSignature(BODY, signStripePayload(OTHER, BODY, NOW), [SECRET, OTHER], NOW)).toEqual({ ok: true, secretIndex: 1, signedAt: NOW });
   });
 
   it('rejects a missing header', () => {

@@ -6,7 +6,7 @@ export const SIGNATURE_TOLERANCE_SECONDS = 300;
 export type SignatureFailure = 'missing_header' | 'malformed_header' | 'timestamp_out_of_tolerance' | 'no_matching_signature';
 
 export type SignatureCheck =
-  | { ok: true; secretIndex: number }
+  | { ok: true; secretIndex: number; signedAt: number }
   | { ok: false; reason: SignatureFailure };
 
 export interface ParsedSignatureHeader {
@@ -78,7 +78,7 @@ export function verifyStripeSignature(
   for (let index = 0; index < secrets.length; index++) {
     const expected = computeSignature(secrets[index], parsed.timestamp, rawBody);
     if (candidates.some((candidate) => candidate.length === expected.length && timingSafeEqual(candidate, expected))) {
-      return { ok: true, secretIndex: index };
+      return { ok: true, secretIndex: index, signedAt: parsed.timestamp };
     }
   }
 
