@@ -86,7 +86,7 @@ export class ApiRateLimitGuard extends ThrottlerGuard {
 
     throw new DomainError(
       'rate_limited',
-      `More than ${detail.limit} requests with this API token or session in ${durationText(Math.round(detail.ttl / 1000))}. Retry in ${durationText(retryAfterSeconds)}.`,
+      `More than ${detail.limit} requests with this API token or session in ${durationText(Math.round(detail.ttl / 1000))}. Try again in ${durationText(retryAfterSeconds)}.`,
       { headers: { 'Retry-After': String(retryAfterSeconds) } },
     );
   }

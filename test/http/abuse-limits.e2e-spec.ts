@@ -57,7 +57,7 @@ describe('abuse limits', () => {
       expect(response.body).toMatchObject({ status: 429, code: 'rate_limited' });
       expect(Number(response.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(Number(response.headers['retry-after'])).toBeLessThanOrEqual(60);
-      expect(response.body.detail).toMatch(/^More than 3 requests with this API token or session in 1 minute\. Retry in (\d+ seconds?|1 minute)\.$/);
+      expect(response.body.detail).toMatch(/^More than 3 requests with this API token or session in 1 minute\. Try again in (\d+ seconds?|1 minute)\.$/);
     });
 
     it('answers 401 to a revoked token past the limit', async () => {
@@ -319,8 +319,8 @@ describe('abuse limits', () => {
       const limited = await badDelivery();
 
       expect(limited.status).toBe(429);
-      expect(limited.body.detail).toMatch(/^More than 4 failed signatures on this endpoint in 1 minute\. Retry in (\d+ seconds?|1 minute)\.$/);
-      expect(limited.body.detail).toContain(`Retry in ${durationText(Number(limited.headers['retry-after']))}.`);
+      expect(limited.body.detail).toMatch(/^More than 4 failed signatures on this endpoint in 1 minute\. Try again in (\d+ seconds?|1 minute)\.$/);
+      expect(limited.body.detail).toContain(`Try again in ${durationText(Number(limited.headers['retry-after']))}.`);
     });
   });
 

@@ -219,7 +219,7 @@ export class WebhookIntakeService {
     }
     if (failures.limited) {
       const { limit, windowSeconds } = this.config.rateLimitWebhookFailures;
-      const detail = `More than ${limit} failed signatures on this endpoint in ${durationText(windowSeconds)}. Retry in ${durationText(failures.retryAfterSeconds)}.`;
+      const detail = `More than ${limit} failed signatures on this endpoint in ${durationText(windowSeconds)}. Try again in ${durationText(failures.retryAfterSeconds)}.`;
       throw new DomainError('rate_limited', detail, {
         headers: { 'Retry-After': String(failures.retryAfterSeconds) },
       });
