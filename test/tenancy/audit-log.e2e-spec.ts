@@ -40,7 +40,7 @@ describe('GET /api/v1/audit-log', () => {
       id: expect.any(String),
       tenantId: tenant.tenantId,
       at: expect.any(String),
-      actor: { kind: 'token', id: expect.any(String), label: 'test operator' },
+      actor: { kind: 'operator', id: expect.any(String), label: 'test operator' },
       action: 'tenant.live_mode_changed',
       details: { allowed: true },
     });

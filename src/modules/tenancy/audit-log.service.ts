@@ -62,7 +62,10 @@ export class AuditLogService {
       return { kind: 'system', id: null, label: this.options.systemActorLabel ?? 'system' };
     }
 
-    return { kind: principal.kind, id: principal.id, label: principal.label };
+    // A tenant reading its log must tell a platform operator's token from its own tokens.
+    const kind = principal.kind === 'token' && principal.role === 'operator' ? 'operator' : principal.kind;
+
+    return { kind, id: principal.id, label: principal.label };
   }
 
   /** Lists one tenant's entries, newest first. */
