@@ -87,6 +87,24 @@ describe('Prepared queries on scoped connections', () => {
     expect(removed).toBe(0);
   });
 
+  it('runs again after a migration changes its columns', async () => {
+    scope = { role: APP_ROLE, tenantId: TENANT_A };
+    const statement = `SELECT * FROM ${PROBE_TABLE}`;
+    const before = await queryPrepared<Record<string, unknown>>(dataSource, statement, []);
+    let removed = 0;
+    pool().on('remove', () => removed++);
+
+    await owner.query(`ALTER TABLE ${PROBE_TABLE} ADD COLUMN added_later text NOT NULL DEFAULT 'new'`);
+    const after = await queryPrepared<Record<string, unknown>>(dataSource, statement, []);
+    const again = await queryPrepared<Record<string, unknown>>(dataSource, statement, []);
+
+    expect(before).toEqual([{ tenant_id: TENANT_A, note: 'note of A' }]);
+    expect(after).toEqual([{ tenant_id: TENANT_A, note: 'note of A', added_later: 'new' }]);
+    expect(again).toEqual(after);
+    // Each connection that had prepared the statement is replaced once.
+    expect(removed).toBeGreaterThanOrEqual(1);
+  });
+
   it('names each text apart', () => {
     const first = preparedStatementName('SELECT 1');
     const second = preparedStatementName('SELECT 2');

@@ -41,7 +41,7 @@ export type CrossTenantFunction =
   | 'app_find_unanswered_payments';
 
 interface Pool {
-  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+  query(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;
 }
 
 /**
@@ -57,8 +57,7 @@ interface Pool {
 export async function callCrossTenantFunction<T>(dataSource: DataSource, name: CrossTenantFunction, args: unknown[] = []): Promise<T[]> {
   const pool = (dataSource.driver as PostgresDriver).master as Pool;
   const placeholders = args.map((_, index) => `$${index + 1}`).join(', ');
-  // Named, so each connection plans the call once; authentication makes one on every request.
-  const { rows } = await pool.query({ name: `${name}_${args.length}`, text: `SELECT * FROM ${name}(${placeholders}) AS result`, values: args });
+  const { rows } = await pool.query(`SELECT * FROM ${name}(${placeholders}) AS result`, args);
 
   return rows as T[];
 }
