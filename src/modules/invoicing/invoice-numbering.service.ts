@@ -1,3 +1,4 @@
+import { queryThrough } from '@app/common/database/prepared-query';
 import { SqlParameters } from '@app/common/database/sql-parameters';
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
@@ -131,7 +132,8 @@ export class InvoiceNumberingService {
       ...request.writeWith(parameters),
     ];
     // The statement has committed when it returns, so nothing here may reject what it wrote.
-    const rows: { number: string; updated_at: Date }[] = await manager.query(
+    const rows = await queryThrough<{ number: string; updated_at: Date }>(
+      manager,
       `WITH ${expressions.join(',\n')}
        SELECT number, updated_at FROM ${FINALIZED_INVOICE}`,
       parameters.values,
@@ -186,7 +188,8 @@ export class InvoiceNumberingService {
          RETURNING audit_log.id
        )`,
     ];
-    const rows: FinalizedRow[] = await manager.query(
+    const rows = await queryThrough<FinalizedRow>(
+      manager,
       `WITH ${expressions.join(',\n')}
        SELECT numbered.number, numbered.last_value,
               (SELECT updated_at FROM invoice) AS updated_at,

@@ -1,3 +1,4 @@
+import { queryThrough } from '@app/common/database/prepared-query';
 import { SqlParameters } from '@app/common/database/sql-parameters';
 import { claimMessageExpression } from '@app/common/outbox/processed-message.entity';
 import { callCrossTenantFunction } from '@app/common/database/tenant-lookup';
@@ -273,7 +274,8 @@ export class InvoicesRepository {
       return null;
     }
 
-    const rows: InvoiceWithCustomerRow[] = await manager.query(
+    const rows = await queryThrough<InvoiceWithCustomerRow>(
+      manager,
       `SELECT invoice.*,${extraColumns.map((column) => ` ${column},`).join('')}
               (SELECT row_to_json(customer) FROM customers customer
                 WHERE customer.tenant_id = invoice.tenant_id AND customer.id = invoice.customer_id) AS customer_json,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DatabaseError, type PoolClient, type QueryResultRow } from 'pg';
-import { DataSource, QueryFailedError } from 'typeorm';
+import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 
 /**
@@ -61,6 +61,14 @@ function isStalePreparedStatement(error: unknown): boolean {
 
   // Matched by the raising routine, because lc_messages may translate the message.
   return driverError instanceof DatabaseError && driverError.code === '0A000' && driverError.routine === 'RevalidateCachedQuery';
+}
+
+/**
+ * Run a statement through `manager`: prepared (queryPrepared) when the manager
+ * belongs to no transaction, else on the transaction's connection as usual.
+ */
+export function queryThrough<Row>(manager: EntityManager, text: string, values: unknown[]): Promise<Row[]> {
+  return manager.queryRunner === undefined ? queryPrepared<Row>(manager.connection, text, values) : manager.query(text, values);
 }
 
 /** Derive a statement name from `text` alone, within PostgreSQL's limit of 63 bytes on names. */
