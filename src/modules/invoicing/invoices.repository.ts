@@ -1,4 +1,4 @@
-import { queryThrough } from '@app/common/database/prepared-query';
+import { queryPrepared, queryThrough } from '@app/common/database/prepared-query';
 import { SqlParameters } from '@app/common/database/sql-parameters';
 import { claimMessageExpression } from '@app/common/outbox/processed-message.entity';
 import { callCrossTenantFunction } from '@app/common/database/tenant-lookup';
@@ -152,7 +152,8 @@ export class InvoicesRepository {
       ...request.writeWith(parameters),
     ];
     // The final SELECT reads the snapshot from before the statement, so it finds an invoice issued earlier, never this one.
-    const rows: { claimed: number; existing_invoice_id: string | null; number: string | null }[] = await this.manager.query(
+    const rows = await queryPrepared<{ claimed: number; existing_invoice_id: string | null; number: string | null }>(
+      this.dataSource,
       `WITH ${expressions.join(',\n')}
        SELECT (SELECT count(*) FROM message_claim)::int AS claimed,
               (SELECT id FROM invoices WHERE tenant_id = ${tenantId} AND payment_id = ${paymentId} LIMIT 1) AS existing_invoice_id,

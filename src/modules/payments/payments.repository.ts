@@ -213,7 +213,8 @@ export class PaymentsRepository {
   }
 
   private async findVersioned(condition: string, tenantId: string, value: string): Promise<VersionedPayment | null> {
-    const rows: (PaymentRow & { row_version: string })[] = await this.manager.query(
+    const rows = await queryPrepared<PaymentRow & { row_version: string }>(
+      this.dataSource,
       `SELECT *, xmin::text AS row_version FROM payments WHERE tenant_id = $1 AND ${condition}`,
       [tenantId, value],
     );
@@ -290,7 +291,8 @@ export class PaymentsRepository {
   ): Promise<{ claimed: boolean; linked: boolean }> {
     const parameters = new SqlParameters();
     const claimExpression = claimMessageExpression(parameters, claim.consumer, claim.messageId, tenantId);
-    const rows: { claimed: number; linked: number }[] = await this.dataSource.query(
+    const rows = await queryPrepared<{ claimed: number; linked: number }>(
+      this.dataSource,
       `WITH ${claimExpression}, linked AS (
          UPDATE payments SET invoice_id = COALESCE(invoice_id, ${parameters.add(invoiceId, 'uuid')}), updated_at = now()
           WHERE tenant_id = ${parameters.add(tenantId, 'uuid')} AND id = ${parameters.add(paymentId, 'uuid')} AND EXISTS (SELECT 1 FROM message_claim)

@@ -1,3 +1,4 @@
+import { queryThrough } from '../database/prepared-query';
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 import { SqlParameters } from '../database/sql-parameters';
 
@@ -29,7 +30,8 @@ export async function claimMessage(
   tenantId: string,
 ): Promise<boolean> {
   const parameters = new SqlParameters();
-  const rows: unknown[] = await manager.query(
+  const rows = await queryThrough<unknown>(
+    manager,
     `WITH ${claimMessageExpression(parameters, consumer, messageId, tenantId)} SELECT message_id FROM message_claim`,
     parameters.values,
   );
