@@ -83,6 +83,25 @@ describe('Batched claims and outcomes of inbox rows', () => {
     expect((await storedRow(second)).status).toBe('processing');
   });
 
+  it('claims rows by their partition key', async () => {
+    const keyed = await insertRow(tenantId);
+    const misdated = await insertRow(tenantId);
+    const unkeyed = await insertRow(tenantId);
+    const [{ created }] = await dataSource.query(`SELECT stripe_created::int AS created FROM webhook_events WHERE id = $1`, [keyed]);
+
+    const claimed = await context.runAsTenant(tenantId, () =>
+      repository.claimBatch(tenantId, [
+        { id: unkeyed, generation: 0 },
+        { id: keyed, generation: 0, stripeCreated: created },
+        { id: misdated, generation: 0, stripeCreated: created - 86_400 },
+      ]),
+    );
+
+    expect(claimed.map((event) => event?.id ?? null)).toEqual([unkeyed, keyed, null]);
+    expect(claimed[1]?.stripeCreated).toBe(created);
+    expect((await storedRow(misdated)).status).toBe('received');
+  });
+
   it('gives a row named twice in a batch to one claim', async () => {
     const id = await insertRow(tenantId);
 
@@ -125,21 +144,22 @@ describe('Batched claims and outcomes of inbox rows', () => {
     const processed = await insertRow(tenantId);
     const ignored = await insertRow(tenantId);
     const moved = await insertRow(tenantId);
-    await context.runAsTenant(tenantId, () =>
+    const claimed = await context.runAsTenant(tenantId, () =>
       repository.claimBatch(tenantId, [
         { id: processed, generation: 0 },
         { id: ignored, generation: 0 },
         { id: moved, generation: 0 },
       ]),
     );
+    const [processedKey, ignoredKey, movedKey] = claimed.map((event) => event?.stripeCreated ?? 0);
     // The sweeper handed this row to a new job meanwhile, so the old job's outcome must not land.
     await dataSource.query(`UPDATE webhook_events SET job_generation = 1 WHERE id = $1`, [moved]);
 
     await context.runAsTenant(tenantId, () =>
       repository.recordOutcomes(tenantId, [
-        { id: processed, generation: 0, status: 'processed', reason: null },
-        { id: ignored, generation: 0, status: 'ignored', reason: 'unknown_object' },
-        { id: moved, generation: 0, status: 'processed', reason: null },
+        { id: processed, stripeCreated: processedKey, generation: 0, status: 'processed', reason: null },
+        { id: ignored, stripeCreated: ignoredKey, generation: 0, status: 'ignored', reason: 'unknown_object' },
+        { id: moved, stripeCreated: movedKey, generation: 0, status: 'processed', reason: null },
       ]),
     );
 

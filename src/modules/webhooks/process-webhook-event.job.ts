@@ -10,6 +10,12 @@ export interface ProcessWebhookEventJobData {
    * added before generations existed, which count as 0.
    */
   generation?: number;
+  /**
+   * The event's `created`, the inbox's partition key, so that the claim finds
+   * the row by its whole primary key. Intake sets it. Jobs of the sweeper and of
+   * replays, and jobs added before it existed, lack it.
+   */
+  stripeCreated?: number;
 }
 
 /**

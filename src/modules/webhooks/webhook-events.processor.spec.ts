@@ -28,6 +28,7 @@ function claimed(overrides: Partial<ClaimedWebhookEvent> = {}): ClaimedWebhookEv
     attempts: 1,
     receivedAt: new Date('2026-12-04T19:35:00.000Z'),
     generation: 0,
+    stripeCreated: 1796412900,
     ...overrides,
   };
 }
@@ -96,7 +97,7 @@ describe('WebhookEventsProcessor', () => {
 
     await processor.process(job());
 
-    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, generation: 0, status: 'processed', reason: null }]);
+    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, stripeCreated: 1796412900, generation: 0, status: 'processed', reason: null }]);
   });
 
   it('passes the payload and context to the handler', async () => {
@@ -116,7 +117,7 @@ describe('WebhookEventsProcessor', () => {
 
     await processor.process(job());
 
-    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, generation: 0, status: 'ignored', reason: 'unknown_object' }]);
+    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, stripeCreated: 1796412900, generation: 0, status: 'ignored', reason: 'unknown_object' }]);
   });
 
   it('ignores an unhandled type without reading the connection', async () => {
@@ -125,7 +126,7 @@ describe('WebhookEventsProcessor', () => {
 
     await processor.process(job());
 
-    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, generation: 0, status: 'ignored', reason: 'unhandled_type' }]);
+    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, stripeCreated: 1796412900, generation: 0, status: 'ignored', reason: 'unhandled_type' }]);
     expect(facade.getConnection).not.toHaveBeenCalled();
   });
 
@@ -135,7 +136,7 @@ describe('WebhookEventsProcessor', () => {
 
     await processor.process(job());
 
-    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, generation: 0, status: 'ignored', reason: 'mode_mismatch' }]);
+    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, stripeCreated: 1796412900, generation: 0, status: 'ignored', reason: 'mode_mismatch' }]);
     expect(handle).not.toHaveBeenCalled();
   });
 
@@ -148,7 +149,7 @@ describe('WebhookEventsProcessor', () => {
 
     await processor.process(job());
 
-    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, generation: 0, status: 'ignored', reason: 'tenant_disconnected' }]);
+    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, stripeCreated: 1796412900, generation: 0, status: 'ignored', reason: 'tenant_disconnected' }]);
   });
 
   it('dispatches an endpoint-verified event of a disconnected tenant', async () => {
@@ -182,7 +183,7 @@ describe('WebhookEventsProcessor', () => {
 
     await processor.process(job());
 
-    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, generation: 0, status: 'processed', reason: null }]);
+    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, stripeCreated: 1796412900, generation: 0, status: 'processed', reason: null }]);
   });
 
   it('skips a row that is already finished', async () => {
@@ -225,7 +226,7 @@ describe('WebhookEventsProcessor', () => {
 
     await processor.process(job());
 
-    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, generation: 0, status: 'ignored', reason: 'foreign_object' }]);
+    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, stripeCreated: 1796412900, generation: 0, status: 'ignored', reason: 'foreign_object' }]);
     expect(handle).not.toHaveBeenCalled();
   });
 
@@ -328,8 +329,8 @@ describe('WebhookEventsProcessor', () => {
     expect(facade.getConnection).toHaveBeenCalledTimes(1);
     expect(repository.recordOutcomes).toHaveBeenCalledTimes(1);
     expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [
-      { id: ROW_ID, generation: 0, status: 'processed', reason: null },
-      { id: otherRowId, generation: 0, status: 'processed', reason: null },
+      { id: ROW_ID, stripeCreated: 1796412900, generation: 0, status: 'processed', reason: null },
+      { id: otherRowId, stripeCreated: 1796412900, generation: 0, status: 'processed', reason: null },
     ]);
   });
 
@@ -349,7 +350,7 @@ describe('WebhookEventsProcessor', () => {
     expect(succeeded).toEqual({ status: 'fulfilled', value: { result: 'processed' } });
     expect(failed.status).toBe('rejected');
     expect((failed as PromiseRejectedResult).reason.message).toBe('socket hang up');
-    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, generation: 0, status: 'processed', reason: null }]);
+    expect(repository.recordOutcomes).toHaveBeenCalledWith(TENANT_ID, [{ id: ROW_ID, stripeCreated: 1796412900, generation: 0, status: 'processed', reason: null }]);
     expect(repository.recordAttemptError).toHaveBeenCalledTimes(1);
     expect(repository.recordAttemptError).toHaveBeenCalledWith(expect.objectContaining({ id: otherRowId }), 'error: socket hang up');
   });

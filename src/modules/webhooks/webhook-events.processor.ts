@@ -153,7 +153,7 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
   private async processBatch(tenantId: string, jobs: Job<ProcessWebhookEventJobData>[]): Promise<BatchedJobResult[]> {
     const claimed = await this.events.claimBatch(
       tenantId,
-      jobs.map((job) => ({ id: job.data.webhookEventId, generation: job.data.generation ?? 0 })),
+      jobs.map((job) => ({ id: job.data.webhookEventId, generation: job.data.generation ?? 0, stripeCreated: job.data.stripeCreated })),
     );
     const events = claimed.filter((event): event is ClaimedWebhookEvent => event !== null);
     await this.recordDeliveryTime(tenantId, events);
@@ -188,6 +188,7 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit {
           tenantId,
           outcomes.map(({ event, outcome }) => ({
             id: event.id,
+            stripeCreated: event.stripeCreated,
             generation: event.generation,
             status: outcome.result,
             reason: outcome.result === 'ignored' ? outcome.reason : null,

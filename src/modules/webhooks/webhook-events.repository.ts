@@ -34,17 +34,21 @@ export interface ClaimedWebhookEvent {
   attempts: number;
   receivedAt: Date;
   generation: number;
+  /** The event's `created`, the inbox's partition key. */
+  stripeCreated: number;
 }
 
-/** A job's claim on an inbox row: the row and the job generation that owns it. */
+/** A job's claim on an inbox row: the row, its partition key when the job carries it, and the job generation that owns it. */
 export interface WebhookEventClaim {
   id: string;
   generation: number;
+  stripeCreated?: number;
 }
 
 /** A finished dispatch of a claimed row. */
 export interface WebhookEventOutcome {
   id: string;
+  stripeCreated: number;
   generation: number;
   status: 'processed' | 'ignored';
   reason: string | null;
@@ -97,6 +101,8 @@ interface ClaimedRow {
   attempts: number;
   received_at: Date;
   job_generation: number;
+  /** bigint, which node-postgres returns as a string. */
+  stripe_created: string;
 }
 
 interface RecordRow {
@@ -254,17 +260,9 @@ export class WebhookEventsRepository {
    * the first of those claims gets the row and the others get null.
    */
   async claimBatch(tenantId: string, claims: WebhookEventClaim[]): Promise<(ClaimedWebhookEvent | null)[]> {
-    const rows = await queryPrepared<ClaimedRow>(
-      this.dataSource,
-      `UPDATE webhook_events AS w
-          SET status = 'processing', reason = NULL, attempts = w.attempts + 1
-         FROM unnest($2::uuid[], $3::int[]) AS c(id, job_generation)
-        WHERE w.tenant_id = $1 AND w.id = c.id AND w.job_generation = c.job_generation
-          AND w.status IN ('received', 'processing', 'failed')
-        RETURNING w.id, w.tenant_id, w.stripe_event_id, w.type, w.livemode, w.payload, w.verified_by, w.attempts, w.received_at, w.job_generation`,
-      [tenantId, claims.map((claim) => claim.id), claims.map((claim) => claim.generation)],
-      'webhook_events_claim_batch',
-    );
+    const keyed = claims.filter((claim) => claim.stripeCreated !== undefined);
+    const unkeyed = claims.filter((claim) => claim.stripeCreated === undefined);
+    const rows = [...(await this.claimKeyed(tenantId, keyed)), ...(await this.claimUnkeyed(tenantId, unkeyed))];
 
     // UPDATE … FROM changes a row once even when several claims match it, so each row is handed out once.
     const unclaimed = new Map(rows.map((row) => [claimKey(row.id, row.job_generation), row]));
@@ -282,22 +280,66 @@ export class WebhookEventsRepository {
     });
   }
 
+  /**
+   * Claims rows by their whole primary key (id, stripe_created), so each is
+   * one index lookup in one partition. Joined by id alone, a partition that
+   * autovacuum has not analyzed yet, as after a burst into a new month, was
+   * planned as a scan of the tenant's rows in every partition.
+   */
+  private async claimKeyed(tenantId: string, claims: WebhookEventClaim[]): Promise<ClaimedRow[]> {
+    if (claims.length === 0) {
+      return [];
+    }
+
+    return queryPrepared<ClaimedRow>(
+      this.dataSource,
+      `UPDATE webhook_events AS w
+          SET status = 'processing', reason = NULL, attempts = w.attempts + 1
+         FROM unnest($2::uuid[], $3::bigint[], $4::int[]) AS c(id, stripe_created, job_generation)
+        WHERE w.tenant_id = $1 AND w.id = c.id AND w.stripe_created = c.stripe_created AND w.job_generation = c.job_generation
+          AND w.status IN ('received', 'processing', 'failed')
+        RETURNING ${CLAIMED_COLUMNS}`,
+      [tenantId, claims.map((claim) => claim.id), claims.map((claim) => claim.stripeCreated), claims.map((claim) => claim.generation)],
+      'webhook_events_claim_keyed_batch',
+    );
+  }
+
+  /** Claims rows by id, for jobs that do not carry the event's `created`. */
+  private async claimUnkeyed(tenantId: string, claims: WebhookEventClaim[]): Promise<ClaimedRow[]> {
+    if (claims.length === 0) {
+      return [];
+    }
+
+    return queryPrepared<ClaimedRow>(
+      this.dataSource,
+      `UPDATE webhook_events AS w
+          SET status = 'processing', reason = NULL, attempts = w.attempts + 1
+         FROM unnest($2::uuid[], $3::int[]) AS c(id, job_generation)
+        WHERE w.tenant_id = $1 AND w.id = c.id AND w.job_generation = c.job_generation
+          AND w.status IN ('received', 'processing', 'failed')
+        RETURNING ${CLAIMED_COLUMNS}`,
+      [tenantId, claims.map((claim) => claim.id), claims.map((claim) => claim.generation)],
+      'webhook_events_claim_batch',
+    );
+  }
+
   /** Store finished dispatches of one tenant in one statement: `processed`, or `ignored` with its reason. */
   async recordOutcomes(tenantId: string, outcomes: WebhookEventOutcome[]): Promise<void> {
     await queryPrepared(
       this.dataSource,
       `UPDATE webhook_events AS w
           SET status = o.status, reason = o.reason, last_error = NULL, processed_at = now()
-         FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[]) AS o(id, job_generation, status, reason)
-        WHERE w.tenant_id = $1 AND w.id = o.id AND w.job_generation = o.job_generation`,
+         FROM unnest($2::uuid[], $3::bigint[], $4::int[], $5::text[], $6::text[]) AS o(id, stripe_created, job_generation, status, reason)
+        WHERE w.tenant_id = $1 AND w.id = o.id AND w.stripe_created = o.stripe_created AND w.job_generation = o.job_generation`,
       [
         tenantId,
         outcomes.map((outcome) => outcome.id),
+        outcomes.map((outcome) => outcome.stripeCreated),
         outcomes.map((outcome) => outcome.generation),
         outcomes.map((outcome) => outcome.status),
         outcomes.map((outcome) => outcome.reason),
       ],
-      'webhook_events_record_outcomes',
+      'webhook_events_record_outcomes_keyed',
     );
   }
 
@@ -500,6 +542,9 @@ function claimKey(id: string, generation: number): string {
   return `${id}/${generation}`;
 }
 
+/** The columns a claim returns for ClaimedRow. */
+const CLAIMED_COLUMNS = 'w.id, w.tenant_id, w.stripe_event_id, w.type, w.livemode, w.payload, w.verified_by, w.attempts, w.received_at, w.job_generation, w.stripe_created';
+
 function toClaimed(row: ClaimedRow): ClaimedWebhookEvent {
   return {
     id: row.id,
@@ -512,6 +557,7 @@ function toClaimed(row: ClaimedRow): ClaimedWebhookEvent {
     attempts: row.attempts,
     receivedAt: row.received_at,
     generation: row.job_generation,
+    stripeCreated: Number(row.stripe_created),
   };
 }
 

@@ -86,7 +86,7 @@ describe('WebhookIntakeService', () => {
       expect.objectContaining({ stripeEventId: 'evt_1', type: 'payment_intent.succeeded', verifiedBy: 'endpoint', rawBody: BODY }),
     ]);
     expect(queue.addBulk).toHaveBeenCalledWith([
-      { name: 'process-webhook-event', data: { webhookEventId: ROW_ID, tenantId: TENANT_ID, generation: 0 }, opts: { jobId: `webhook-event-${ROW_ID}` } },
+      { name: 'process-webhook-event', data: { webhookEventId: ROW_ID, tenantId: TENANT_ID, generation: 0, stripeCreated: NOW - 5 }, opts: { jobId: `webhook-event-${ROW_ID}` } },
     ]);
   });
 

@@ -48,6 +48,7 @@ const UNDECRYPTABLE_SECRET_RETRY_AFTER_SECONDS = 60;
 interface EnqueueRequest {
   tenantId: string;
   webhookEventId: string;
+  stripeCreated: number;
 }
 
 /** Outcome of a verified delivery: stored, or already in the inbox. */
@@ -267,7 +268,7 @@ export class WebhookIntakeService {
     }
 
     try {
-      await this.enqueues.submit('', { tenantId, webhookEventId });
+      await this.enqueues.submit('', { tenantId, webhookEventId, stripeCreated: event.created });
     } catch (error) {
       this.logger.warn(
         { tenantId, webhookEventId, stripeEventId: event.id, type: event.type, jobId, err: describeError(error) },
@@ -278,9 +279,9 @@ export class WebhookIntakeService {
 
   /** Add the jobs of concurrent new events in one addBulk. A failure or timeout rejects every request of the batch. */
   private async addJobs(requests: EnqueueRequest[]): Promise<void[]> {
-    const jobs = requests.map(({ tenantId, webhookEventId }) => ({
+    const jobs = requests.map(({ tenantId, webhookEventId, stripeCreated }) => ({
       name: JOB_PROCESS_WEBHOOK_EVENT,
-      data: { webhookEventId, tenantId, generation: 0 },
+      data: { webhookEventId, tenantId, generation: 0, stripeCreated },
       opts: { jobId: webhookEventJobId(webhookEventId) },
     }));
     await withTimeout(this.queue.addBulk(jobs), ENQUEUE_TIMEOUT_MS, 'Adding the jobs');
