@@ -10,6 +10,7 @@ import { AppModule } from './app.module';
 import { AppConfig } from './config/app-config';
 import { deferredJsonParser } from './http/json-body';
 import { setUpOpenApi } from './http/openapi';
+import { repairPathEscapes } from './http/path-escapes';
 import { secretLeakGuard } from './http/secret-leak.guard';
 import { WebhookIntakeRouteOptions, installWebhookIntakeRoute } from './http/webhook-intake.route';
 import { WebhookIntakeService } from './modules/webhooks/webhook-intake.service';
@@ -43,6 +44,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
 
   // First, so that it wraps every response any later handler sends.
   app.use(secretLeakGuard());
+  app.use(repairPathEscapes());
 
   // Webhooks are verified over the exact bytes Stripe sent, so that route gets
   // the raw body and every other route the parsed JSON.
