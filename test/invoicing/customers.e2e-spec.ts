@@ -98,6 +98,24 @@ describe('customers', () => {
       expect(list.body.data).toEqual([]);
     });
 
+    it('rejects an unassigned country code', async () => {
+      const tenant = await connectedB2bTenant(t);
+
+      const response = await t.http().post(CUSTOMERS).set(tenant.auth).send({ ...FULL_CUSTOMER, address: { ...FULL_CUSTOMER.address, country: 'QQ' } });
+
+      expect(response.status).toBe(400);
+      expect(response.body.errors).toEqual([{ field: 'address.country', message: 'must be a two-letter ISO 3166-1 country code, such as US' }]);
+    });
+
+    it('accepts Kosovo as Stripe writes it', async () => {
+      const tenant = await connectedB2bTenant(t);
+
+      const response = await t.http().post(CUSTOMERS).set(tenant.auth).send({ ...FULL_CUSTOMER, address: { ...FULL_CUSTOMER.address, country: 'xk' } });
+
+      expect(response.status).toBe(201);
+      expect(response.body.address.country).toBe('XK');
+    });
+
     it('rejects an unknown field in the address', async () => {
       const tenant = await connectedB2bTenant(t);
 

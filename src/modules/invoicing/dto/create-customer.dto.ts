@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsEmail, IsIn, IsNotEmpty, IsOptional, IsString, Matches, MaxLength, ValidateNested } from 'class-validator';
+import { IsEmail, IsIn, IsNotEmpty, IsOptional, IsString, Matches, MaxLength, ValidateBy, ValidateNested, isISO31661Alpha2 } from 'class-validator';
 import { TAX_ID_TYPES } from '../tax-id-types';
 
 export class TaxIdDto {
@@ -47,11 +47,22 @@ export class AddressDto {
   @MaxLength(40)
   postalCode?: string | null;
 
-  @ApiPropertyOptional({ example: 'US', description: 'ISO 3166-1 alpha-2 country code.' })
+  @ApiPropertyOptional({ example: 'US', description: 'ISO 3166-1 alpha-2 country code, or XK for Kosovo as Stripe takes it.' })
   @IsOptional()
   @IsString()
-  @Matches(/^[A-Za-z]{2}$/, { message: 'must be a two-letter ISO 3166-1 country code' })
+  @ValidateBy({ name: 'isCountryCode', validator: { validate: isCountryCode, defaultMessage: () => 'must be a two-letter ISO 3166-1 country code, such as US' } })
   country?: string | null;
+}
+
+/** Tell whether `value` is an assigned ISO 3166-1 alpha-2 code in either case, or XK, which Stripe takes for Kosovo. */
+function isCountryCode(value: unknown): boolean {
+  if (typeof value !== 'string' || !/^[A-Za-z]{2}$/.test(value)) {
+    return false;
+  }
+
+  const code = value.toUpperCase();
+
+  return code === 'XK' || isISO31661Alpha2(code);
 }
 
 /** Body of POST /api/v1/customers. */
