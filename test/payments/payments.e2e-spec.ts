@@ -253,13 +253,13 @@ describe('payments', () => {
       expect(response.body.errors).toEqual([{ field: 'amount', message: "must be a positive integer in the currency's minor unit" }]);
     });
 
-    it('names the unsupported currency of a fractional amount', async () => {
+    it('names an unsupported currency and a fractional amount', async () => {
       const tenant = await connectedTenant();
 
       const response = await pay(tenant.auth, { amount: 20.5, currency: 'xyz' });
 
       expect(response.status).toBe(400);
-      expect(response.body.errors.map((error: { field: string }) => error.field)).toEqual(['currency']);
+      expect(response.body.errors.map((error: { field: string }) => error.field)).toEqual(['currency', 'amount']);
     });
 
     it('rejects an amount sent as a string', async () => {

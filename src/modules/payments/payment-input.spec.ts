@@ -29,6 +29,14 @@ describe('checkPaymentInput', () => {
     expect(checkPaymentInput({ amount: 50, currency: 'jpy' })).toEqual([]);
   });
 
+  it('names a bad amount beside an unsupported currency', () => {
+    expect(checkPaymentInput({ amount: -5, currency: 'EUR' })).toEqual([
+      { field: 'currency', message: expect.stringMatching(/not supported/) },
+      { field: 'amount', message: "must be a positive integer in the currency's minor unit" },
+    ]);
+    expect(checkPaymentInput({ amount: 1.5, currency: 42 })).toEqual([{ field: 'amount', message: "must be a positive integer in the currency's minor unit" }]);
+  });
+
   it('blames the currency when it is unsupported', () => {
     expect(checkPaymentInput({ amount: 1000, currency: 'xyz' })).toEqual([
       { field: 'currency', message: expect.stringMatching(/not supported/) },

@@ -1,5 +1,5 @@
 import type { FieldError } from '@app/common/errors/domain-error';
-import { checkChargeAmount, currencyInfo } from '@app/common/money/currencies';
+import { checkAmountOfAnyCurrency, checkChargeAmount, currencyInfo } from '@app/common/money/currencies';
 
 /**
  * Stripe's metadata limits (docs.stripe.com/api/metadata): at most 50 keys,
@@ -31,6 +31,12 @@ export function checkPaymentInput(input: { amount: unknown; currency: unknown; m
     if (amountProblem !== null) {
       errors.push({ field: currencyInfo(input.currency) ? 'amount' : 'currency', message: amountProblem });
     }
+  }
+  // Without a usable currency, the rules that hold for every currency still name a bad amount.
+  const currencyUnusable = typeof input.currency !== 'string' || !currencyInfo(input.currency);
+  const anyCurrencyProblem = typeof input.amount === 'number' && currencyUnusable ? checkAmountOfAnyCurrency(input.amount) : null;
+  if (anyCurrencyProblem !== null) {
+    errors.push({ field: 'amount', message: anyCurrencyProblem });
   }
 
   if (typeof input.metadata === 'object' && input.metadata !== null && !Array.isArray(input.metadata)) {

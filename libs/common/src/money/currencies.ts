@@ -82,17 +82,27 @@ export function checkAmount(amount: number, currency: string): string | null {
   if (!info) {
     return `currency "${currency}" is not supported`;
   }
-  if (!Number.isInteger(amount) || amount <= 0) {
-    return 'must be a positive integer in the currency\'s minor unit';
-  }
-  if (amount > MAXIMUM_AMOUNT) {
-    return `must be at most ${MAXIMUM_AMOUNT} (Stripe's maximum charge)`;
+  const problem = checkAmountOfAnyCurrency(amount);
+  if (problem !== null) {
+    return problem;
   }
   if (info.amountStep === 10 && amount % 10 !== 0) {
     return `must be a multiple of 10 in ${currency}, as Stripe requires for three-decimal currencies`;
   }
   if (info.amountStep === 100 && amount % 100 !== 0) {
     return `must be a multiple of 100 in ${currency}, as Stripe accepts whole units only`;
+  }
+
+  return null;
+}
+
+/** Returns what is wrong with an amount whatever its currency (not a positive integer, over Stripe's maximum), or null. */
+export function checkAmountOfAnyCurrency(amount: number): string | null {
+  if (!Number.isInteger(amount) || amount <= 0) {
+    return 'must be a positive integer in the currency\'s minor unit';
+  }
+  if (amount > MAXIMUM_AMOUNT) {
+    return `must be at most ${MAXIMUM_AMOUNT} (Stripe's maximum charge)`;
   }
 
   return null;
