@@ -262,7 +262,7 @@ export class WebhookEventsRepository {
   async claimBatch(tenantId: string, claims: WebhookEventClaim[]): Promise<(ClaimedWebhookEvent | null)[]> {
     const keyed = claims.filter((claim) => claim.stripeCreated !== undefined);
     const unkeyed = claims.filter((claim) => claim.stripeCreated === undefined);
-    const rows = [...(await this.claimKeyed(tenantId, keyed)), ...(await this.claimUnkeyed(tenantId, unkeyed))];
+    const rows = [...(await this.claimRows(tenantId, keyed, true)), ...(await this.claimRows(tenantId, unkeyed, false))];
 
     // UPDATE … FROM changes a row once even when several claims match it, so each row is handed out once.
     const unclaimed = new Map(rows.map((row) => [claimKey(row.id, row.job_generation), row]));
@@ -281,45 +281,36 @@ export class WebhookEventsRepository {
   }
 
   /**
-   * Claims rows by their whole primary key (id, stripe_created), so each is
-   * one index lookup in one partition. Joined by id alone, a partition that
-   * autovacuum has not analyzed yet, as after a burst into a new month, was
-   * planned as a scan of the tenant's rows in every partition.
+   * Claims rows in one statement, by their whole primary key (id, stripe_created)
+   * when `byWholeKey`, else by id. The whole key makes each row one index lookup
+   * in one partition. By id alone, a partition autovacuum had not analyzed yet,
+   * as after a burst into a new month, was planned as a scan of the tenant's rows.
    */
-  private async claimKeyed(tenantId: string, claims: WebhookEventClaim[]): Promise<ClaimedRow[]> {
+  private async claimRows(tenantId: string, claims: WebhookEventClaim[], byWholeKey: boolean): Promise<ClaimedRow[]> {
     if (claims.length === 0) {
       return [];
+    }
+
+    const values: unknown[] = [tenantId, claims.map((claim) => claim.id), claims.map((claim) => claim.generation)];
+    let keyArray = '';
+    let keyAlias = '';
+    let keyCondition = '';
+    if (byWholeKey) {
+      values.push(claims.map((claim) => claim.stripeCreated));
+      keyArray = ', $4::bigint[]';
+      keyAlias = ', stripe_created';
+      keyCondition = ' AND w.stripe_created = c.stripe_created';
     }
 
     return queryPrepared<ClaimedRow>(
       this.dataSource,
       `UPDATE webhook_events AS w
           SET status = 'processing', reason = NULL, attempts = w.attempts + 1
-         FROM unnest($2::uuid[], $3::bigint[], $4::int[]) AS c(id, stripe_created, job_generation)
-        WHERE w.tenant_id = $1 AND w.id = c.id AND w.stripe_created = c.stripe_created AND w.job_generation = c.job_generation
+         FROM unnest($2::uuid[], $3::int[]${keyArray}) AS c(id, job_generation${keyAlias})
+        WHERE w.tenant_id = $1 AND w.id = c.id${keyCondition} AND w.job_generation = c.job_generation
           AND w.status IN ('received', 'processing', 'failed')
         RETURNING ${CLAIMED_COLUMNS}`,
-      [tenantId, claims.map((claim) => claim.id), claims.map((claim) => claim.stripeCreated), claims.map((claim) => claim.generation)],
-      'webhook_events_claim_keyed_batch',
-    );
-  }
-
-  /** Claims rows by id, for jobs that do not carry the event's `created`. */
-  private async claimUnkeyed(tenantId: string, claims: WebhookEventClaim[]): Promise<ClaimedRow[]> {
-    if (claims.length === 0) {
-      return [];
-    }
-
-    return queryPrepared<ClaimedRow>(
-      this.dataSource,
-      `UPDATE webhook_events AS w
-          SET status = 'processing', reason = NULL, attempts = w.attempts + 1
-         FROM unnest($2::uuid[], $3::int[]) AS c(id, job_generation)
-        WHERE w.tenant_id = $1 AND w.id = c.id AND w.job_generation = c.job_generation
-          AND w.status IN ('received', 'processing', 'failed')
-        RETURNING ${CLAIMED_COLUMNS}`,
-      [tenantId, claims.map((claim) => claim.id), claims.map((claim) => claim.generation)],
-      'webhook_events_claim_batch',
+      values,
     );
   }
 
