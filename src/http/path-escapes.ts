@@ -1,12 +1,12 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 /**
- * Keep a malformed percent escape in the path (`/api/v1/payments/%ZZ`, or
- * bytes that are not UTF-8) from failing the request in the router. Express's
- * router rejects such a path with 400 before any guard runs, so it would come
- * before 401 and 403, and an id that cannot exist would not get 404. Each
- * path segment that does not decode has its `%` escaped as `%25`, so the
- * route sees the segment's characters as they were sent.
+ * Return a middleware that keeps a malformed percent escape in the path
+ * (`/api/v1/payments/%ZZ`, or bytes that are not UTF-8) from failing the
+ * request in the router. Express's router rejects such a path with 400 before
+ * any guard runs, so it would come before 401 and 403, and an id that cannot
+ * exist would not get 404. Each path segment that does not decode has its `%`
+ * escaped as `%25`, so the route receives the segment's characters as sent.
  */
 export function repairPathEscapes(): RequestHandler {
   return (request: Request, _response: Response, next: NextFunction) => {

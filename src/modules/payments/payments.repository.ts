@@ -164,7 +164,7 @@ export class PaymentsRepository {
        )`;
   }
 
-  /** Runs a statement composed with `updateUnlessChangedSql`, prepared (queryPrepared); returns its rows. */
+  /** Runs a statement composed with `updateUnlessChangedSql` as a prepared statement (queryPrepared) and returns its rows. */
   async queryUpdate<T>(sql: string, parameters: SqlParameters): Promise<(PaymentRow & { updated_at_iso: string } & T)[]> {
     return queryPrepared<PaymentRow & { updated_at_iso: string } & T>(this.dataSource, sql, parameters.values);
   }

@@ -10,7 +10,8 @@ import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
  * this took about 40 % off the two writes of a payment (docs/benchmarks.md).
  * TypeORM's query runner is skipped too. The connection comes from the
  * driver's obtainMasterConnection, so it carries the role and tenant scope
- * that row-level security reads, and shared connections work as there.
+ * that row-level security reads, and a unit of work's shared connection is
+ * taken as for any other query.
  *
  * `name` defaults to one derived from the text, so statements composed from
  * parts get one name per distinct text. Use it only for statements whose plan
@@ -25,7 +26,7 @@ import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
  *
  * Errors come as TypeORM's QueryFailedError, as from EntityManager.query. A
  * statement PostgreSQL rejected leaves the connection usable, so it goes back
- * to the pool; any other failure discards it.
+ * to the pool. Any other failure discards the connection.
  */
 export async function queryPrepared<Row>(dataSource: DataSource, text: string, values: unknown[], name = preparedStatementName(text)): Promise<Row[]> {
   try {
