@@ -1,4 +1,10 @@
-import { checkEmail, checkSlug, checkTimeZone, normalizeEmail, normalizeTimeZone } from './tenant-validation';
+import { checkEmail, checkName, checkSlug, checkTimeZone, normalizeEmail, normalizeTimeZone } from './tenant-validation';
+
+describe('name validation', () => {
+  it('rejects a blank name as blank', () => {
+    expect(checkName('   ')).toEqual([{ field: 'name', message: 'must not be blank' }]);
+  });
+});
 
 describe('slug validation', () => {
   it.each(['ab', 'acme', 'acme-training-2', '--', '0-9', 'a'.repeat(63)])('accepts %s', (slug) => {

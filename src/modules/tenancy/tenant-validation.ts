@@ -7,6 +7,9 @@ const TIME_ZONE_MAX_LENGTH = 64;
 const TIME_ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+\-/]*$/;
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const EMAIL_MAX_LENGTH = 254;
+/** The message for a text field that is empty after trimming, worded as for every field of the API. */
+export const BLANK_MESSAGE = 'must not be blank';
+
 export const NAME_MAX_LENGTH = 200;
 export const LABEL_MAX_LENGTH = 100;
 
@@ -17,7 +20,7 @@ export function checkSlug(slug: string, field = 'slug'): FieldError[] {
 export function checkName(name: string, field = 'name', maxLength = NAME_MAX_LENGTH): FieldError[] {
   const trimmed = name.trim();
   if (trimmed.length === 0) {
-    return [{ field, message: 'must not be empty' }];
+    return [{ field, message: BLANK_MESSAGE }];
   }
 
   return trimmed.length > maxLength ? [{ field, message: `must be at most ${maxLength} characters long` }] : [];

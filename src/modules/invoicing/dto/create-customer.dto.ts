@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsEmail, IsIn, IsNotEmpty, IsOptional, IsString, Matches, MaxLength, ValidateBy, ValidateNested, isISO31661Alpha2 } from 'class-validator';
+import { IsEmail, IsIn, IsOptional, IsString, Matches, MaxLength, ValidateBy, ValidateNested, isISO31661Alpha2 } from 'class-validator';
 import { TAX_ID_TYPES } from '../tax-id-types';
 
 export class TaxIdDto {
@@ -11,7 +11,7 @@ export class TaxIdDto {
 
   @ApiProperty({ example: '12-3456789', maxLength: 64 })
   @IsString()
-  @IsNotEmpty()
+  @Matches(/\S/, { message: 'must not be blank' })
   @MaxLength(64)
   value!: string;
 }

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
-import { DEFAULT_TIME_ZONE, NAME_MAX_LENGTH } from '../tenant-validation';
+import { BLANK_MESSAGE, DEFAULT_TIME_ZONE, NAME_MAX_LENGTH } from '../tenant-validation';
 import { IsIanaTimeZone, IsSlug, Trim } from './field-validators';
 
 export class CreateTenantDto {
@@ -12,7 +12,7 @@ export class CreateTenantDto {
   @ApiProperty({ example: 'Acme Training', maxLength: NAME_MAX_LENGTH })
   @Trim()
   @IsString()
-  @IsNotEmpty()
+  @IsNotEmpty({ message: BLANK_MESSAGE })
   @MaxLength(NAME_MAX_LENGTH)
   name!: string;
 
@@ -28,7 +28,7 @@ export class UpdateTenantDto {
   @IsOptional()
   @Trim()
   @IsString()
-  @IsNotEmpty()
+  @IsNotEmpty({ message: BLANK_MESSAGE })
   @MaxLength(NAME_MAX_LENGTH)
   name?: string;
 

@@ -1,7 +1,7 @@
 import { Role } from '@app/common/roles/roles';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsNotEmpty, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
-import { LABEL_MAX_LENGTH } from '../tenant-validation';
+import { BLANK_MESSAGE, LABEL_MAX_LENGTH } from '../tenant-validation';
 import { PageQuery } from '@app/common/pagination/page-query';
 import { Trim } from './field-validators';
 
@@ -20,7 +20,7 @@ export class CreateTokenDto {
   @ApiProperty({ example: 'bookkeeping export', maxLength: LABEL_MAX_LENGTH })
   @Trim()
   @IsString()
-  @IsNotEmpty()
+  @IsNotEmpty({ message: BLANK_MESSAGE })
   @MaxLength(LABEL_MAX_LENGTH)
   label!: string;
 }

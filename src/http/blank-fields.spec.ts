@@ -1,0 +1,28 @@
+import { createValidationPipe } from '@app/common/validation/validation.pipe';
+import { DomainError } from '@app/common/errors/domain-error';
+import { CreateCustomerDto } from '../modules/invoicing/dto/create-customer.dto';
+import { CreateTenantDto, UpdateTenantDto } from '../modules/tenancy/dto/tenant.dto';
+import { CreateTokenDto } from '../modules/tenancy/dto/token.dto';
+
+async function fieldErrors(metatype: new () => object, value: object): Promise<DomainError['errors']> {
+  try {
+    await createValidationPipe().transform(value, { type: 'body', metatype });
+  } catch (error) {
+    return (error as DomainError).errors;
+  }
+  throw new Error('the pipe accepted the value');
+}
+
+describe('blank text fields', () => {
+  it.each([
+    ['tenant name on create', CreateTenantDto, { slug: 'acme', name: '   ' }, 'name'],
+    ['tenant name on update', UpdateTenantDto, { name: ' ' }, 'name'],
+    ['token label', CreateTokenDto, { role: 'owner', label: '  ' }, 'label'],
+    ['customer name', CreateCustomerDto, { name: ' ', email: 'billing@acme.example' }, 'name'],
+    ['tax id value', CreateCustomerDto, { name: 'Acme', email: 'billing@acme.example', taxId: { type: 'us_ein', value: ' ' } }, 'taxId.value'],
+  ])('rejects a blank %s as blank', async (_name, metatype, body, field) => {
+    const errors = await fieldErrors(metatype, body);
+
+    expect(errors).toEqual([{ field, message: 'must not be blank' }]);
+  });
+});
