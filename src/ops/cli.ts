@@ -1,4 +1,5 @@
-import { CommandFactory } from 'nest-commander';
+import { INestApplicationContext } from '@nestjs/common';
+import { CommandFactory, CommandRunnerService } from 'nest-commander';
 import { ConfigurationError, loadConfig } from '../config/app-config';
 import { checkPostgres, describeStartupFailure } from '../startup-check';
 import { CliModule, cliCommandNames } from './cli.module';
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  await CommandFactory.run(CliModule.register(config, { connect }), {
+  const app = await CommandFactory.createWithoutRunning(CliModule.register(config, { connect }), {
     // Only errors, which Nest's console logger writes to stderr, so stdout contains the command's output alone.
     logger: ['error'],
     serviceErrorHandler: (error: Error) => {
@@ -41,6 +42,21 @@ async function main(): Promise<void> {
       process.exitCode = 1;
     },
   });
+  try {
+    // Commander names the program after the script file, so its usage lines would start with `cli`.
+    rootCommandOf(app).name(USAGE_NAME);
+    await CommandFactory.runApplication(app);
+  } finally {
+    await app.close();
+  }
+}
+
+/** The command operators type, as the usage lines show it. */
+const USAGE_NAME = 'npm run ops --';
+
+/** Returns the root Commander program, which nest-commander keeps as a protected member of its runner. */
+function rootCommandOf(app: INestApplicationContext): { name(name: string): unknown } {
+  return (app.get(CommandRunnerService) as unknown as { commander: { name(name: string): unknown } }).commander;
 }
 
 /** Tell whether the arguments only ask for help: none at all, `help`, or `--help`/`-h` anywhere. */

@@ -350,6 +350,6 @@ describe('ops CLI', () => {
     const result = await cli(command, '--help');
 
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain(`Usage: cli ${command} [options]`);
+    expect(result.stdout).toContain(`Usage: npm run ops -- ${command} [options]`);
   });
 });
