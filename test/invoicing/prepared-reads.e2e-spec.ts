@@ -1,0 +1,93 @@
+import { RequestContext } from '@app/common/context/request-context';
+import { PaymentSucceededEvent } from '@app/contracts/payments.contracts';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { InvoiceEntity } from '../../src/modules/invoicing/invoice.entity';
+import { InvoicesRepository } from '../../src/modules/invoicing/invoices.repository';
+import { IssueInvoiceWhenPaymentSucceeded } from '../../src/modules/invoicing/issue-invoice-when-payment-succeeded.listener';
+import { TenantEntity } from '../../src/modules/tenancy/tenant.entity';
+import { TenantsRepository } from '../../src/modules/tenancy/tenants.repository';
+import { createTenant } from '../support/factories';
+import { TestApp, startTestApp } from '../support/test-app';
+
+/**
+ * Reads that bypass TypeORM's query builder for speed must return the same
+ * entity, with the same types, as TypeORM's own find.
+ */
+describe('prepared entity reads', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const database = (): DataSource => t.app.get(DataSource);
+  const inTenant = <T>(tenantId: string, work: () => Promise<T>): Promise<T> => t.app.get(RequestContext).runAsTenant(tenantId, work);
+
+  it('reads a tenant as TypeORM does', async () => {
+    const { tenantId } = await createTenant(t);
+
+    const prepared = await t.app.get(TenantsRepository).findById(tenantId);
+    const viaTypeOrm = await database().getRepository(TenantEntity).findOneBy({ id: tenantId });
+
+    expect(prepared).toBeInstanceOf(TenantEntity);
+    expect(prepared).toEqual(viaTypeOrm);
+  });
+
+  it('reads a paid invoice as TypeORM does', async () => {
+    const { tenantId } = await createTenant(t);
+    const paymentId = randomUUID();
+    await database().query(
+      `INSERT INTO payments (id, tenant_id, status, amount, currency, livemode, stripe_payment_intent_id, metadata) VALUES ($1, $2, 'succeeded', 4200, 'usd', false, $3, '{}')`,
+      [paymentId, tenantId, `pi_read_${paymentId.slice(0, 8)}`],
+    );
+    const event = new PaymentSucceededEvent(tenantId, paymentId, {
+      paymentId,
+      amount: 4200,
+      currency: 'usd',
+      livemode: false,
+      description: 'First aid course',
+      receiptEmail: null,
+      customerId: null,
+      stripePaymentIntentId: `pi_read_${paymentId.slice(0, 8)}`,
+      succeededAt: new Date().toISOString(),
+    });
+    await inTenant(tenantId, () => t.app.get(IssueInvoiceWhenPaymentSucceeded).handle(event, randomUUID()));
+    const [{ id }]: { id: string }[] = await database().query(`SELECT id FROM invoices WHERE payment_id = $1`, [paymentId]);
+
+    const prepared = await inTenant(tenantId, () => t.app.get(InvoicesRepository).findEntity(tenantId, id));
+    const viaTypeOrm = await inTenant(tenantId, () => database().getRepository(InvoiceEntity).findOneBy({ tenantId, id }));
+
+    expect(prepared).toBeInstanceOf(InvoiceEntity);
+    expect(prepared).toEqual(viaTypeOrm);
+  });
+
+  it('reads no invoice of another tenant', async () => {
+    const owner = await createTenant(t);
+    const other = await createTenant(t);
+    const paymentId = randomUUID();
+    await database().query(
+      `INSERT INTO payments (id, tenant_id, status, amount, currency, livemode, stripe_payment_intent_id, metadata) VALUES ($1, $2, 'succeeded', 100, 'usd', false, $3, '{}')`,
+      [paymentId, owner.tenantId, `pi_other_${paymentId.slice(0, 8)}`],
+    );
+    const event = new PaymentSucceededEvent(owner.tenantId, paymentId, {
+      paymentId,
+      amount: 100,
+      currency: 'usd',
+      livemode: false,
+      description: null,
+      receiptEmail: null,
+      customerId: null,
+      stripePaymentIntentId: `pi_other_${paymentId.slice(0, 8)}`,
+      succeededAt: new Date().toISOString(),
+    });
+    await inTenant(owner.tenantId, () => t.app.get(IssueInvoiceWhenPaymentSucceeded).handle(event, randomUUID()));
+    const [{ id }]: { id: string }[] = await database().query(`SELECT id FROM invoices WHERE payment_id = $1`, [paymentId]);
+
+    expect(await inTenant(other.tenantId, () => t.app.get(InvoicesRepository).findEntity(owner.tenantId, id))).toBeNull();
+  });
+});
