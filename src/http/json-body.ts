@@ -5,10 +5,13 @@ import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import { BodyReadError, describeBodyReadError, isBodyReadError } from '@app/common/errors/body-errors';
 import { validationFailed } from '@app/common/errors/domain-error';
 import { containsSecret, redactSecrets } from '@app/common/keys/stripe-keys';
+import { findDuplicateKey } from './duplicate-keys';
 import express, { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Observable } from 'rxjs';
 
 const BODY_ERROR = Symbol('bodyError');
+/** The bytes of a JSON body as read, after any Content-Encoding, with the charset they were decoded with. */
+const RAW_BODY = Symbol('rawBody');
 /** The media type of a body the JSON parser skipped, or '' when the request named none. */
 const UNREAD_BODY_TYPE = Symbol('unreadBodyType');
 /** A media type worth quoting back: type/subtype in token characters, short. */
@@ -27,7 +30,11 @@ const SECRET_FIELDS = new Set(['secretKey', 'publishableKey', 'secret', 'passwor
 /** Objects and arrays nested in a body, the body itself counted as the first level. */
 export const MAX_BODY_DEPTH = 32;
 
-type RequestWithBodyError = Request & { [BODY_ERROR]?: BodyReadError; [UNREAD_BODY_TYPE]?: string };
+type RequestWithBodyError = Request & {
+  [BODY_ERROR]?: BodyReadError;
+  [UNREAD_BODY_TYPE]?: string;
+  [RAW_BODY]?: { bytes: Buffer; charset: string };
+};
 
 /**
  * Parse JSON bodies, but hold the error of a body that cannot be read until the
@@ -39,7 +46,13 @@ type RequestWithBodyError = Request & { [BODY_ERROR]?: BodyReadError; [UNREAD_BO
  * a body can reject it instead of seeing no fields at all.
  */
 export function deferredJsonParser(limit: string): RequestHandler {
-  const parse = express.json({ limit });
+  const parse = express.json({
+    limit,
+    // Kept for the duplicate-key check, which needs the text because parsing keeps only the last of duplicate keys.
+    verify: (request: RequestWithBodyError, _response, bytes, charset) => {
+      request[RAW_BODY] = { bytes, charset };
+    },
+  });
 
   return (request: Request, response: Response, next: NextFunction) => {
     parse(request, response, (error?: unknown) => {
@@ -123,7 +136,40 @@ export class JsonBodyInterceptor implements NestInterceptor {
       throw validationFailed([{ field: problem.path, message: 'is not allowed' }], `The request body may not contain the key "${problem.path.split('.').pop()}".`);
     }
 
+    const duplicate = duplicateKeyOf(request);
+    if (duplicate !== null) {
+      throw validationFailed(
+        [{ field: duplicate, message: 'must appear only once' }],
+        `The request body has the key "${duplicate.split('.').pop()}" twice in one object, so which value applies is ambiguous. Send each key once.`,
+      );
+    }
+
     return next.handle();
+  }
+}
+
+/** Returns the path of a key that appears twice in one object of the JSON body, masked when it contains a secret, or null. */
+function duplicateKeyOf(request: RequestWithBodyError): string | null {
+  const raw = request[RAW_BODY];
+  if (raw === undefined || typeof request.body !== 'object' || request.body === null) {
+    return null;
+  }
+
+  const path = findDuplicateKey(decodeBody(raw.bytes, raw.charset));
+
+  return path === null ? null : redactSecrets(path);
+}
+
+/** Decodes body bytes with their charset, or returns '' for a charset TextDecoder does not know, which then goes unchecked. */
+function decodeBody(bytes: Buffer, charset: string): string {
+  if (charset === 'utf-8') {
+    return bytes.toString('utf8');
+  }
+
+  try {
+    return new TextDecoder(charset).decode(bytes);
+  } catch {
+    return '';
   }
 }
 

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { createOperatorAuth, createTenant, createToken } from '../support/factories';
 import { TestApp, startTestApp } from '../support/test-app';
 
@@ -191,6 +192,52 @@ describe('request body handling', () => {
 
     expect(response.status).toBe(400);
     expect(response.body.errors[0].field).toBe('__proto__');
+  });
+
+  it('returns 401 before a duplicate key', async () => {
+    const response = await postRaw('/api/v1/payments', '{"amount":1000,"amount":100000}');
+
+    expect(response.status).toBe(401);
+  });
+
+  it('rejects a duplicate top-level key', async () => {
+    const tenant = await createTenant(t);
+    const body = '{"amount":1000,"currency":"usd","paymentMethod":"pm_card_visa","amount":100000}';
+
+    const response = await postRaw('/api/v1/payments', body, tenant.auth);
+
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('validation_failed');
+    expect(response.body.errors).toEqual([{ field: 'amount', message: 'must appear only once' }]);
+    expect(response.body.detail).toContain('"amount" twice');
+    const payments = await t.http().get('/api/v1/payments').set(tenant.auth);
+    expect(payments.body.data).toEqual([]);
+  });
+
+  it('rejects a duplicate key spelled with an escape', async () => {
+    const tenant = await createTenant(t);
+    const body = '{"amount":1000,"currency":"usd","paymentMethod":"pm_card_visa","metadata":{"order":"1","\\u006frder":"2"}}';
+
+    const response = await postRaw('/api/v1/payments', body, tenant.auth);
+
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([{ field: 'metadata.order', message: 'must appear only once' }]);
+  });
+
+  it('rejects a duplicate key in a gzip body', async () => {
+    const tenant = await createTenant(t);
+    const body = gzipSync('{"amount":1000,"currency":"usd","paymentMethod":"pm_card_visa","currency":"eur"}');
+
+    // Without a serializer of its own, superagent would send the Buffer as JSON. Its typing wants a string, but the Buffer passes through.
+    const response = await t
+      .http()
+      .post('/api/v1/payments')
+      .set({ ...tenant.auth, 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' })
+      .serialize((value: unknown) => value as string)
+      .send(body);
+
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([{ field: 'currency', message: 'must appear only once' }]);
   });
 
   it('rejects a nested constructor key', async () => {
