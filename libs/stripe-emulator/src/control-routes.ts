@@ -43,7 +43,26 @@ function notFound(message: string): ControlError {
   return new ControlError(404, message);
 }
 
-async function readJson(request: IncomingMessage): Promise<Json> {
+/**
+ * Reads a control request's JSON object and rejects a field outside `fields`, because a
+ * misspelt field (`acount` for `account`) would otherwise be ignored and the test would
+ * exercise something other than what it names.
+ */
+async function readJson(request: IncomingMessage, fields: readonly string[]): Promise<Json> {
+  const body = await readJsonObject(request);
+  const unknown = Object.keys(body).find((key) => !fields.includes(key));
+  if (unknown !== undefined) {
+    throw badRequest(`Unknown field ${unknown}; expected ${fieldList(fields)}.`);
+  }
+  return body;
+}
+
+/** Returns `a`, `a or b`, or `a, b or c`. */
+function fieldList(fields: readonly string[]): string {
+  return fields.length <= 1 ? (fields[0] ?? 'no fields') : `${fields.slice(0, -1).join(', ')} or ${fields[fields.length - 1]}`;
+}
+
+async function readJsonObject(request: IncomingMessage): Promise<Json> {
   const text = await readBody(request);
   if (text.trim() === '') {
     return {};
@@ -217,19 +236,19 @@ export class ControlRoutes {
   ): Promise<object | undefined> {
     const routes: [string, string, (id: string) => Promise<object> | object][] = [
       ['GET', 'health', () => ({ ok: true })],
-      ['POST', 'accounts', async () => this.createAccount(await readJson(request))],
-      ['POST', 'accounts/:id/keys', async (id) => this.createKeys(id, await readJson(request))],
-      ['POST', 'keys/revoke', async () => this.revokeKey(await readJson(request))],
-      ['POST', 'faults', async () => this.addFaults(await readJson(request))],
+      ['POST', 'accounts', async () => this.createAccount(await readJson(request, ['email', 'displayName', 'country', 'defaultCurrency']))],
+      ['POST', 'accounts/:id/keys', async (id) => this.createKeys(id, await readJson(request, ['mode', 'restricted', 'permissions']))],
+      ['POST', 'keys/revoke', async () => this.revokeKey(await readJson(request, ['key']))],
+      ['POST', 'faults', async () => this.addFaults(await readJson(request, ['kind', 'count', 'account']))],
       ['GET', 'deliveries', () => this.listDeliveries(url)],
       ['POST', 'deliveries/:id/resend', (id) => this.resendDelivery(id)],
-      ['POST', 'deliveries/hold', async () => this.holdDeliveries(await readJson(request))],
-      ['POST', 'deliveries/release', async () => this.releaseDeliveries(await readJson(request))],
-      ['POST', 'webhook_endpoints/:id/roll_secret', async (id) => this.rollEndpointSecret(id, await readJson(request))],
-      ['POST', 'settings', async () => this.changeSettings(await readJson(request))],
-      ['POST', 'accounts/:id/dashboard/refunds', async (id) => this.createDashboardRefund(id, await readJson(request))],
-      ['POST', 'events', async () => this.emitEvent(await readJson(request))],
-      ['POST', 'payment_intents/:id/authenticate', async (id) => this.authenticate(id, await readJson(request))],
+      ['POST', 'deliveries/hold', async () => this.holdDeliveries(await readJson(request, ['account']))],
+      ['POST', 'deliveries/release', async () => this.releaseDeliveries(await readJson(request, ['account', 'order']))],
+      ['POST', 'webhook_endpoints/:id/roll_secret', async (id) => this.rollEndpointSecret(id, await readJson(request, ['expiresInSeconds']))],
+      ['POST', 'settings', async () => this.changeSettings(await readJsonObject(request))],
+      ['POST', 'accounts/:id/dashboard/refunds', async (id) => this.createDashboardRefund(id, await readJson(request, ['paymentIntent', 'charge', 'amount', 'outcome']))],
+      ['POST', 'events', async () => this.emitEvent(await readJson(request, ['account', 'type', 'object', 'livemode', 'delivery']))],
+      ['POST', 'payment_intents/:id/authenticate', async (id) => this.authenticate(id, await readJson(request, ['outcome']))],
     ];
     for (const [routeMethod, pattern, run] of routes) {
       const id = routeMethod === method ? matchPattern(pattern, segments) : undefined;

@@ -479,6 +479,18 @@ describe('injected faults', () => {
     expect((await client(key).paymentIntents.list()).data).toHaveLength(1);
   });
 
+  it.each([
+    ['/faults', { count: 1, kind: '500', acount: 'acct_x' }, 'acount'],
+    ['/keys/revoke', { key: 'sk_test_x', reason: 'leaked' }, 'reason'],
+    ['/accounts', { email: 'a@example.com', name: 'Acme' }, 'name'],
+    ['/events', { account: 'acct_x', type: 'charge.succeeded', object: {}, delay: 5 }, 'delay'],
+  ])('rejects %s with an unknown field', async (path, body, field) => {
+    const response = await control(path, body);
+
+    expect(response.status).toBe(400);
+    expect((response.body as { error: { message: string } }).error.message).toContain(`Unknown field ${field}`);
+  });
+
   it('answers 429 rate_limit', async () => {
     const key = freshKey();
     await control('/faults', { count: 1, kind: '429' });
