@@ -8,6 +8,7 @@ const { spawn, spawnSync } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
+const { staleBuildReason } = require('./build-stamp');
 
 const root = path.join(__dirname, '..');
 const stateDir = process.env.DEMO_STATE_DIR ? path.resolve(process.env.DEMO_STATE_DIR) : path.join(root, '.demo');
@@ -162,8 +163,9 @@ async function api(method, url, token, body) {
 async function main() {
   fs.mkdirSync(stateDir, { recursive: true });
 
-  if (!fs.existsSync(path.join(root, 'dist', 'src', 'main.js')) || process.env.DEMO_REBUILD === '1') {
-    step('Building');
+  const staleBuild = process.env.DEMO_REBUILD === '1' ? 'DEMO_REBUILD=1' : staleBuildReason(root);
+  if (staleBuild !== null) {
+    step(`Building (${staleBuild})`);
     run('npm', ['run', 'build']);
   }
 
