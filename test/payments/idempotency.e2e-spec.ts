@@ -190,6 +190,7 @@ describe('Idempotency-Key', () => {
       expect(second.status).toBe(409);
       expect(second.body.code).toBe('idempotency_key_in_use');
       expect(second.headers['retry-after']).toBe('2');
+      expect(second.body.detail).toMatch(/the key is free again within (119 seconds|2 minutes)\.$/);
       expect((await first).status).toBe(201);
     });
 

@@ -196,6 +196,26 @@ describe('IdempotencyInterceptor', () => {
     });
   });
 
+  it('names when a stalled key frees at the latest', async () => {
+    const { interceptor } = setUp({ kind: 'in_use', leaseSecondsLeft: 100 });
+
+    const rejected = interceptor.intercept(executionContext({ 'idempotency-key': 'k1' }, { amount: 5 }, fakeResponse()), handler(() => of({})));
+
+    await expect(rejected).rejects.toMatchObject({ code: 'idempotency_key_in_use', headers: { 'Retry-After': '2' } });
+    await expect(rejected).rejects.toHaveProperty(
+      'message',
+      'A request with this Idempotency-Key is still running. Retry after 2 seconds. If that request stopped before it finished, the key is free again within 100 seconds.',
+    );
+  });
+
+  it('retries no later than the lease ends', async () => {
+    const { interceptor } = setUp({ kind: 'in_use', leaseSecondsLeft: 1 });
+
+    await expect(interceptor.intercept(executionContext({ 'idempotency-key': 'k1' }, { amount: 5 }, fakeResponse()), handler(() => of({})))).rejects.toMatchObject({
+      headers: { 'Retry-After': '1' },
+    });
+  });
+
   it('answers 400 before idempotency_key_reused for an invalid body', async () => {
     const { interceptor } = setUp({ kind: 'reused' });
 

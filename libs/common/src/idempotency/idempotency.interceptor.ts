@@ -7,6 +7,7 @@ import { Observable, catchError, from, mergeMap, of, throwError } from 'rxjs';
 import { RequestContext } from '../context/request-context';
 import { DomainError } from '../errors/domain-error';
 import { PROBLEM_CONTENT_TYPE, problemFromDomainError } from '../errors/problem-details';
+import { durationText, secondsText } from '../time/seconds-text';
 import { createValidationPipe } from '../validation/validation.pipe';
 import { requestBodyHash } from './canonical-json';
 import { parseIdempotencyKey } from './idempotency-key-header';
@@ -179,7 +180,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const http = executionContext.switchToHttp();
     if (outcome.kind === 'reused' || outcome.kind === 'in_use') {
       await this.validateArguments(executionContext, http.getRequest<Request>());
-      throw outcome.kind === 'reused' ? keyReused() : keyInUse();
+      throw outcome.kind === 'reused' ? keyReused() : keyInUse(outcome.leaseSecondsLeft);
     }
 
     const response = http.getResponse<Response>();
@@ -268,10 +269,19 @@ function keyReused(): DomainError {
   );
 }
 
-function keyInUse(): DomainError {
+/**
+ * Builds the 409 for a key that another request has claimed. A request that crashed keeps
+ * the key until its lease ends, up to minutes later, so the detail names that
+ * bound for a client that would otherwise give up after a few retries.
+ */
+function keyInUse(leaseSecondsLeft: number | undefined): DomainError {
+  const retryAfter = Math.max(1, Math.min(IDEMPOTENCY_IN_USE_RETRY_AFTER_SECONDS, leaseSecondsLeft ?? IDEMPOTENCY_IN_USE_RETRY_AFTER_SECONDS));
+  const stalled =
+    leaseSecondsLeft === undefined ? '' : ` If that request stopped before it finished, the key is free again within ${durationText(Math.max(1, leaseSecondsLeft))}.`;
+
   return new DomainError(
     'idempotency_key_in_use',
-    `A request with this Idempotency-Key is still running. Retry after ${IDEMPOTENCY_IN_USE_RETRY_AFTER_SECONDS} seconds.`,
-    { headers: { 'Retry-After': String(IDEMPOTENCY_IN_USE_RETRY_AFTER_SECONDS) } },
+    `A request with this Idempotency-Key is still running. Retry after ${secondsText(retryAfter)}.${stalled}`,
+    { headers: { 'Retry-After': String(retryAfter) } },
   );
 }

@@ -54,8 +54,15 @@ export interface ClaimedKey {
 export type IdempotencyClaim =
   | ClaimedKey
   | { kind: 'replay'; status: number; body: unknown }
-  | { kind: 'in_use' }
+  | InUseKey
   | { kind: 'reused' };
+
+/** A key that another request has claimed and not finished. */
+export interface InUseKey {
+  kind: 'in_use';
+  /** Seconds until its lease ends and another request may take the key over, when known. */
+  leaseSecondsLeft?: number;
+}
 
 /** The outcome a key's stored row allows, read without claiming it. */
 export type IdempotencyCheck = Exclude<IdempotencyClaim, ClaimedKey> | { kind: 'claimable' };
@@ -119,6 +126,7 @@ interface ExistingRow {
   response_status: number | null;
   response_body: unknown;
   lease_live: boolean;
+  lease_seconds_left: number | null;
   expired: boolean;
 }
 
@@ -432,6 +440,7 @@ export class IdempotencyService {
     const rows: ExistingRow[] = await this.dataSource.query(
       `SELECT request_hash, status, response_status, response_body,
               (locked_until IS NOT NULL AND locked_until > now()) AS lease_live,
+              ceil(extract(epoch FROM locked_until - now()))::int AS lease_seconds_left,
               (expires_at <= now()) AS expired
          FROM idempotency_keys
         WHERE tenant_id = $1 AND method = $2 AND path = $3 AND key = $4`,
@@ -451,7 +460,7 @@ function classify(existing: ExistingRow | null, requestHash: string): Idempotenc
     return { kind: 'reused' };
   }
   if (existing.status === 'running') {
-    return { kind: 'in_use' };
+    return { kind: 'in_use', leaseSecondsLeft: existing.lease_seconds_left ?? undefined };
   }
 
   return { kind: 'replay', status: existing.response_status ?? 200, body: existing.response_body };
