@@ -25,6 +25,14 @@ describe('password policy', () => {
     ]);
   });
 
+  it.each([' '.repeat(12), '\t'.repeat(12), '\u00a0'.repeat(12), '\u200b'.repeat(12)])('rejects a blank password %j', (password) => {
+    expect(checkPasswordPolicy(password)).toEqual([{ field: 'password', message: 'must contain a character other than spaces' }]);
+  });
+
+  it('accepts spaces between other characters', () => {
+    expect(checkPasswordPolicy('correct horse battery')).toEqual([]);
+  });
+
   it('names the field it was given', () => {
     expect(checkPasswordPolicy('short', 'newPassword')[0].field).toBe('newPassword');
   });
