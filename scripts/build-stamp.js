@@ -12,29 +12,47 @@ const STAMP = path.join('dist', '.build-complete');
 /** Files and folders a build is made from, relative to the project root. */
 const SOURCES = ['src', 'libs', 'migrations', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'nest-cli.json'];
 
-/** Writes the stamp of a finished build. */
+/**
+ * Writes the stamp of a finished build with the source files it was made from,
+ * so that a source deleted later also calls for a build. Until then its
+ * compiled output stays in dist/, where a deleted migration would still run.
+ */
 function markBuildComplete(root) {
-  fs.writeFileSync(path.join(root, STAMP), `${new Date().toISOString()}\n`);
+  const sources = sourceFiles(root).map((file) => file.relative);
+  fs.writeFileSync(path.join(root, STAMP), `${JSON.stringify({ builtAt: new Date().toISOString(), sources })}\n`);
 }
 
 /** Returns why the build in dist/ cannot be run as it is, or null when it is finished and newer than every source file. */
 function staleBuildReason(root) {
   let builtAtMs;
+  let built;
   try {
     builtAtMs = fs.statSync(path.join(root, STAMP)).mtimeMs;
+    built = JSON.parse(fs.readFileSync(path.join(root, STAMP), 'utf8')).sources;
   } catch {
     return 'dist/ contains no finished build';
   }
+  if (!Array.isArray(built)) {
+    return 'dist/ contains no finished build';
+  }
 
-  const changed = SOURCES.map((source) => newestChange(path.join(root, source))).find((change) => change !== null && change.mtimeMs > builtAtMs);
+  const current = sourceFiles(root);
+  const currentNames = new Set(current.map((file) => file.relative));
+  const removed = built.find((name) => !currentNames.has(name));
+  if (removed !== undefined) {
+    return `${removed} was removed after the last build`;
+  }
 
-  return changed ? `${path.relative(root, changed.file)} changed after the last build` : null;
+  const builtNames = new Set(built);
+  const changed = current.find((file) => !builtNames.has(file.relative) || file.mtimeMs > builtAtMs);
+
+  return changed ? `${changed.relative} changed after the last build` : null;
 }
 
-/** Returns the most recently modified file at or below `target`, or null when there is none. */
-function newestChange(target) {
-  let newest = null;
-  const pending = [target];
+/** Returns every file at or below the SOURCES, with its path relative to `root` and its modification time, sorted by path. */
+function sourceFiles(root) {
+  const files = [];
+  const pending = SOURCES.map((source) => path.join(root, source));
   while (pending.length > 0) {
     const current = pending.pop();
     let stats;
@@ -45,12 +63,12 @@ function newestChange(target) {
     }
     if (stats.isDirectory()) {
       pending.push(...fs.readdirSync(current).map((name) => path.join(current, name)));
-    } else if (newest === null || stats.mtimeMs > newest.mtimeMs) {
-      newest = { file: current, mtimeMs: stats.mtimeMs };
+    } else {
+      files.push({ relative: path.relative(root, current), mtimeMs: stats.mtimeMs });
     }
   }
 
-  return newest;
+  return files.sort((a, b) => (a.relative < b.relative ? -1 : 1));
 }
 
 module.exports = { markBuildComplete, staleBuildReason };
