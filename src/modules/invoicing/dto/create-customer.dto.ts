@@ -74,7 +74,7 @@ export class CreateCustomerDto {
   name!: string;
 
   @ApiProperty({ example: 'billing@acme.example', maxLength: 512 })
-  @IsEmail()
+  @IsEmail({}, { message: 'must be an email address' })
   @MaxLength(512)
   email!: string;
 

@@ -34,7 +34,7 @@ export class CreatePaymentDto implements ValidatesFieldsTogether {
 
   @ApiPropertyOptional({ example: 'buyer@example.com', description: 'Where Stripe sends the receipt.' })
   @IsOptional()
-  @IsEmail()
+  @IsEmail({}, { message: 'must be an email address' })
   @MaxLength(254)
   receiptEmail?: string;
 

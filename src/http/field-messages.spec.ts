@@ -3,6 +3,7 @@ import { DomainError } from '@app/common/errors/domain-error';
 import { CreateCustomerDto } from '../modules/invoicing/dto/create-customer.dto';
 import { CreateTenantDto, UpdateTenantDto } from '../modules/tenancy/dto/tenant.dto';
 import { CreateTokenDto } from '../modules/tenancy/dto/token.dto';
+import { CreatePaymentDto } from '../modules/payments/dto/create-payment.dto';
 
 async function fieldErrors(metatype: new () => object, value: object): Promise<DomainError['errors']> {
   try {
@@ -24,5 +25,16 @@ describe('blank text fields', () => {
     const errors = await fieldErrors(metatype, body);
 
     expect(errors).toEqual([{ field, message: 'must not be blank' }]);
+  });
+});
+
+describe('invalid email fields', () => {
+  it.each([
+    ['customer email', CreateCustomerDto, { name: 'Acme', email: 'not-an-email' }, 'email'],
+    ['receipt email', CreatePaymentDto, { amount: 1000, currency: 'usd', paymentMethod: 'pm_card_visa', receiptEmail: 'nope' }, 'receiptEmail'],
+  ])('rejects an invalid %s as an email address', async (_name, metatype, body, field) => {
+    const errors = await fieldErrors(metatype, body);
+
+    expect(errors).toEqual([{ field, message: 'must be an email address' }]);
   });
 });
