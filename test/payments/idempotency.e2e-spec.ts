@@ -246,6 +246,22 @@ describe('Idempotency-Key', () => {
       expect(await paymentCount(tenant)).toBe(0);
     });
 
+    it('rejects the header sent twice', async () => {
+      const tenant = await h.connectedTenant();
+
+      const response = await t
+        .http()
+        .post(PAYMENTS)
+        .set(tenant.auth)
+        // superagent sends an array as one header line per value, though its typing takes a string here.
+        .set('Idempotency-Key', ['a1', 'a2'] as unknown as string)
+        .send({ amount: 2000, currency: 'usd', paymentMethod: 'pm_card_visa' });
+
+      expect(response.status).toBe(400);
+      expect(response.body.errors).toEqual([{ field: 'Idempotency-Key', message: 'must be sent once' }]);
+      expect(await paymentCount(tenant)).toBe(0);
+    });
+
     it('accepts a key of 255 printable characters', async () => {
       const tenant = await h.connectedTenant();
 

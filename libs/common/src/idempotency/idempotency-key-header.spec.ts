@@ -1,7 +1,7 @@
 import { DomainError } from '../errors/domain-error';
 import { parseIdempotencyKey } from './idempotency-key-header';
 
-function rejection(header: string): DomainError {
+function rejection(header: string | string[]): DomainError {
   try {
     parseIdempotencyKey(header);
   } catch (error) {
@@ -37,6 +37,14 @@ describe('parseIdempotencyKey', () => {
 
   it('rejects a control character', () => {
     expect(rejection('a\tb').errors?.[0].field).toBe('Idempotency-Key');
+  });
+
+  it('rejects the header sent twice', () => {
+    expect(rejection(['a1', 'a2']).errors).toEqual([{ field: 'Idempotency-Key', message: 'must be sent once' }]);
+  });
+
+  it('accepts one header given as a list', () => {
+    expect(parseIdempotencyKey(['a1'])).toBe('a1');
   });
 
   it('rejects a non-ASCII character', () => {

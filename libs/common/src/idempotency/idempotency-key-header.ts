@@ -7,16 +7,21 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
 
 /**
- * Reads the Idempotency-Key header. Returns null when the request has none and
- * throws `validation_failed` on the header field when it is empty, longer than
- * 255 characters or contains anything but printable ASCII.
+ * Reads the Idempotency-Key header, given as Node.js's `headersDistinct` lists
+ * it. Returns null when the request has none and throws `validation_failed`
+ * on the header field when it is sent more than once, is empty, is longer
+ * than 255 characters or contains anything but printable ASCII. Node.js joins
+ * repeated headers with ", ", so two keys would otherwise become a third.
  */
 export function parseIdempotencyKey(header: string | string[] | undefined): string | null {
   if (header === undefined) {
     return null;
   }
+  if (Array.isArray(header) && header.length > 1) {
+    throw invalidKey('must be sent once');
+  }
 
-  const value = Array.isArray(header) ? header.join(', ') : header;
+  const value = Array.isArray(header) ? header[0] : header;
   if (value.length === 0 || value.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
     throw invalidKey(`must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters long`);
   }

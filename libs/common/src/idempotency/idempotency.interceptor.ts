@@ -66,7 +66,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const http = executionContext.switchToHttp();
     const request = http.getRequest<Request>();
     const response = http.getResponse<Response>();
-    const key = parseIdempotencyKey(request.headers['idempotency-key']);
+    const key = parseIdempotencyKey(request.headersDistinct?.['idempotency-key'] ?? request.headers['idempotency-key']);
     if (key === null) {
       return next.handle();
     }
