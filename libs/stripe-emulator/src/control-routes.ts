@@ -241,7 +241,14 @@ export class ControlRoutes {
       ['POST', 'keys/revoke', async () => this.revokeKey(await readJson(request, ['key']))],
       ['POST', 'faults', async () => this.addFaults(await readJson(request, ['kind', 'count', 'account']))],
       ['GET', 'deliveries', () => this.listDeliveries(url)],
-      ['POST', 'deliveries/:id/resend', (id) => this.resendDelivery(id)],
+      [
+        'POST',
+        'deliveries/:id/resend',
+        async (id) => {
+          await readJson(request, []);
+          return this.resendDelivery(id);
+        },
+      ],
       ['POST', 'deliveries/hold', async () => this.holdDeliveries(await readJson(request, ['account']))],
       ['POST', 'deliveries/release', async () => this.releaseDeliveries(await readJson(request, ['account', 'order']))],
       ['POST', 'webhook_endpoints/:id/roll_secret', async (id) => this.rollEndpointSecret(id, await readJson(request, ['expiresInSeconds']))],
@@ -260,6 +267,10 @@ export class ControlRoutes {
   }
 
   private listDeliveries(url: URL): object {
+    const unknown = [...url.searchParams.keys()].find((name) => name !== 'account' && name !== 'eventId');
+    if (unknown !== undefined) {
+      throw badRequest(`Unknown query parameter ${unknown}; expected account or eventId.`);
+    }
     return {
       data: this.state.dispatcher.list({
         account: url.searchParams.get('account') ?? undefined,

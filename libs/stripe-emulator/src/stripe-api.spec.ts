@@ -484,11 +484,19 @@ describe('injected faults', () => {
     ['/keys/revoke', { key: 'sk_test_x', reason: 'leaked' }, 'reason'],
     ['/accounts', { email: 'a@example.com', name: 'Acme' }, 'name'],
     ['/events', { account: 'acct_x', type: 'charge.succeeded', object: {}, delay: 5 }, 'delay'],
+    ['/deliveries/evt_x/resend', { force: true }, 'force'],
   ])('rejects %s with an unknown field', async (path, body, field) => {
     const response = await control(path, body);
 
     expect(response.status).toBe(400);
     expect((response.body as { error: { message: string } }).error.message).toContain(`Unknown field ${field}`);
+  });
+
+  it('rejects a delivery list filter it does not know', async () => {
+    const response = await control('/deliveries?acount=acct_x');
+
+    expect(response.status).toBe(400);
+    expect((response.body as { error: { message: string } }).error.message).toBe('Unknown query parameter acount; expected account or eventId.');
   });
 
   it('answers 429 rate_limit', async () => {
