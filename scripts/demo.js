@@ -90,6 +90,10 @@ const env = {
 
 function run(command, args) {
   const result = spawnSync(command, args, { cwd: root, env, encoding: 'utf8' });
+  if (result.signal !== null) {
+    // Ctrl+C reaches the child too; its output would read like a compile or migration error.
+    fail(`${command} ${args.join(' ')} was stopped by ${result.signal}; the next npm run demo runs it again.`);
+  }
   if (result.status !== 0) {
     fail(`${command} ${args.join(' ')} failed:\n${result.stdout}${result.stderr}`);
   }
