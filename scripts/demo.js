@@ -7,6 +7,7 @@
 const { spawn, spawnSync } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
 const fs = require('node:fs');
+const net = require('node:net');
 const path = require('node:path');
 const { staleBuildReason } = require('./build-stamp');
 
@@ -137,6 +138,18 @@ function startChild(name, script) {
   return child;
 }
 
+/** Fail unless nothing listens on 127.0.0.1:`portNumber`, naming the variable that moves it. */
+async function requireFreePort(portNumber, variable) {
+  const free = await new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(portNumber, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+  if (!free) {
+    fail(`Port ${portNumber} is already in use. Stop what listens there, or set ${variable} to a free port.`);
+  }
+}
+
 async function waitFor(url, what, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -172,6 +185,10 @@ async function main() {
     step(`Building (${staleBuild})`);
     run('npm', ['run', 'build']);
   }
+
+  // A server already on a port would answer the readiness checks and receive the demo's data.
+  await requireFreePort(emulatorPort, 'STRIPE_EMULATOR_PORT');
+  await requireFreePort(port, 'PORT');
 
   step('Migrating the database (created when missing)');
   process.stdout.write(run('npm', ['run', '--silent', 'migration:run']));
