@@ -9,7 +9,7 @@ interface UsersCreateOptions {
   tenant?: string;
   operator?: boolean;
   email: string;
-  password: string;
+  password?: string;
   role?: string;
 }
 
@@ -26,6 +26,12 @@ export class UsersCreateCommand extends OpsCommand<UsersCreateOptions> {
   }
 
   protected async execute(options: UsersCreateOptions): Promise<void> {
+    // Checked here rather than by Commander, whose message would not name the variable.
+    const password = options.password;
+    if (password === undefined) {
+      throw validationFailed([{ field: 'password', message: 'is required; give --password or set OPS_PASSWORD' }]);
+    }
+
     if (options.operator) {
       if (options.tenant !== undefined) {
         throw validationFailed([{ field: 'tenantId', message: 'must be absent with --operator' }]);
@@ -34,7 +40,7 @@ export class UsersCreateCommand extends OpsCommand<UsersCreateOptions> {
         throw validationFailed([{ field: 'role', message: 'must be absent (or operator) with --operator' }]);
       }
 
-      const user = await this.admin.createUser({ tenantId: null, email: options.email, password: options.password, role: 'operator' });
+      const user = await this.admin.createUser({ tenantId: null, email: options.email, password, role: 'operator' });
       console.log(`Created operator ${user.email} (user id ${user.id}).`);
 
       return;
@@ -51,7 +57,7 @@ export class UsersCreateCommand extends OpsCommand<UsersCreateOptions> {
     const user = await this.admin.createUser({
       tenantId: tenant.id,
       email: options.email,
-      password: options.password,
+      password,
       role: options.role as 'owner' | 'admin' | 'staff',
     });
     console.log(`Created ${user.role} ${user.email} in tenant ${tenant.slug} (user id ${user.id}).`);
@@ -76,7 +82,6 @@ export class UsersCreateCommand extends OpsCommand<UsersCreateOptions> {
     flags: '--password <password>',
     description: 'at least 12 characters; may come from OPS_PASSWORD instead, which keeps it out of the process list',
     env: 'OPS_PASSWORD',
-    required: true,
   })
   parsePassword(value: string): string {
     return value;

@@ -346,6 +346,13 @@ describe('ops CLI', () => {
     expect(result.stderr).toContain("required option '--role <role>' not specified");
   });
 
+  it('names OPS_PASSWORD for a missing password', async () => {
+    const result = await cli('users:create', '--operator', '--email', uniqueEmail('nopass'));
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('--password: is required; give --password or set OPS_PASSWORD');
+  });
+
   it.each(['tenants:create', 'tenants:live-mode', 'users:create', 'tokens:create', 'tokens:revoke'])('prints help for %s', async (command) => {
     const result = await cli(command, '--help');
 
