@@ -111,6 +111,14 @@ export class JsonBodyInterceptor implements NestInterceptor {
       throw unreadBody(unreadType);
     }
 
+    const repeated = takesQuery(context) ? Object.keys(request.query).find((name) => Array.isArray(request.query[name])) : undefined;
+    if (repeated !== undefined) {
+      throw validationFailed(
+        [{ field: repeated, message: 'must appear only once' }],
+        `The query parameter ${repeated} was given more than once. Give each query parameter once.`,
+      );
+    }
+
     const queryProblem = inspectBody(request.query);
     if (queryProblem?.kind === 'unstorable_text') {
       throw unstorableText(queryProblem.path);
@@ -178,6 +186,13 @@ function unstorableText(field: string): Error {
     [{ field, message: 'must not contain a NUL character or an unpaired UTF-16 surrogate' }],
     `The value of ${field} contains a NUL character (\\u0000) or an unpaired surrogate (\\ud800 to \\udfff), which cannot be stored. Remove it and send the request again.`,
   );
+}
+
+/** Tell whether the route handler has a `@Query()` parameter, the way Nest records it. */
+function takesQuery(context: ExecutionContext): boolean {
+  const argumentsMetadata: Record<string, unknown> = Reflect.getMetadata(ROUTE_ARGS_METADATA, context.getClass(), context.getHandler().name) ?? {};
+
+  return Object.keys(argumentsMetadata).some((key) => Number(key.split(':')[0]) === RouteParamtypes.QUERY);
 }
 
 /** Tell whether the route handler has a `@Body()` parameter, the way Nest records it. */

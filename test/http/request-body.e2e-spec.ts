@@ -240,6 +240,21 @@ describe('request body handling', () => {
     expect(response.body.errors).toEqual([{ field: 'currency', message: 'must appear only once' }]);
   });
 
+  it('rejects a query parameter given twice', async () => {
+    const tenant = await createTenant(t);
+
+    const response = await t.http().get('/api/v1/payments?limit=1&limit=2').set(tenant.auth);
+
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([{ field: 'limit', message: 'must appear only once' }]);
+  });
+
+  it('returns 401 before a query parameter given twice', async () => {
+    const response = await t.http().get('/api/v1/payments?limit=1&limit=2');
+
+    expect(response.status).toBe(401);
+  });
+
   it('rejects a nested constructor key', async () => {
     const tenant = await createTenant(t);
     const body = '{"amount":1000,"currency":"usd","paymentMethod":"pm_card_visa","metadata":{"constructor":"x"}}';

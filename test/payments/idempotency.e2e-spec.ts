@@ -258,7 +258,7 @@ describe('Idempotency-Key', () => {
         .send({ amount: 2000, currency: 'usd', paymentMethod: 'pm_card_visa' });
 
       expect(response.status).toBe(400);
-      expect(response.body.errors).toEqual([{ field: 'Idempotency-Key', message: 'must be sent once' }]);
+      expect(response.body.errors).toEqual([{ field: 'Idempotency-Key', message: 'must appear only once' }]);
       expect(await paymentCount(tenant)).toBe(0);
     });
 

@@ -40,7 +40,7 @@ describe('parseIdempotencyKey', () => {
   });
 
   it('rejects the header sent twice', () => {
-    expect(rejection(['a1', 'a2']).errors).toEqual([{ field: 'Idempotency-Key', message: 'must be sent once' }]);
+    expect(rejection(['a1', 'a2']).errors).toEqual([{ field: 'Idempotency-Key', message: 'must appear only once' }]);
   });
 
   it('accepts one header given as a list', () => {

@@ -18,7 +18,7 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
     return null;
   }
   if (Array.isArray(header) && header.length > 1) {
-    throw invalidKey('must be sent once');
+    throw invalidKey('must appear only once');
   }
 
   const value = Array.isArray(header) ? header[0] : header;
