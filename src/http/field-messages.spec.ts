@@ -1,6 +1,7 @@
 import { createValidationPipe } from '@app/common/validation/validation.pipe';
 import { DomainError } from '@app/common/errors/domain-error';
 import { CreateCustomerDto } from '../modules/invoicing/dto/create-customer.dto';
+import { CreateInvoiceDto } from '../modules/invoicing/dto/create-invoice.dto';
 import { CreateTenantDto, UpdateTenantDto } from '../modules/tenancy/dto/tenant.dto';
 import { CreateTokenDto } from '../modules/tenancy/dto/token.dto';
 import { CreatePaymentDto } from '../modules/payments/dto/create-payment.dto';
@@ -20,6 +21,12 @@ describe('blank text fields', () => {
     ['tenant name on update', UpdateTenantDto, { name: ' ' }, 'name'],
     ['token label', CreateTokenDto, { role: 'owner', label: '  ' }, 'label'],
     ['customer name', CreateCustomerDto, { name: ' ', email: 'billing@acme.example' }, 'name'],
+    [
+      'invoice line description',
+      CreateInvoiceDto,
+      { customerId: '7f2d9b52-3a51-4a8e-9d0e-2f4b6c1e8a10', currency: 'usd', lines: [{ description: '  ', quantity: 1, unitAmount: 100 }] },
+      'lines.0.description',
+    ],
     ['tax id value', CreateCustomerDto, { name: 'Acme', email: 'billing@acme.example', taxId: { type: 'us_ein', value: ' ' } }, 'taxId.value'],
   ])('rejects a blank %s as blank', async (_name, metatype, body, field) => {
     const errors = await fieldErrors(metatype, body);

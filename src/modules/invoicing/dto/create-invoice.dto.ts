@@ -29,7 +29,7 @@ const LINES_MESSAGE = `must be an array of 1 to ${MAX_INVOICE_LINES} invoice lin
 export class InvoiceLineDto {
   @ApiProperty({ example: 'CPR/AED class, 12 seats', maxLength: 500 })
   @IsString({ message: DESCRIPTION_MESSAGE })
-  @Matches(/\S/, { message: DESCRIPTION_MESSAGE })
+  @Matches(/\S/, { message: 'must not be blank' })
   @MaxLength(500, { message: DESCRIPTION_MESSAGE })
   description!: string;
 
