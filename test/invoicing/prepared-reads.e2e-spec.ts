@@ -38,12 +38,13 @@ describe('prepared entity reads', () => {
     expect(prepared).toEqual(viaTypeOrm);
   });
 
-  it('reads a paid invoice as TypeORM does', async () => {
-    const { tenantId } = await createTenant(t);
+  /** Issues a paid invoice for a new succeeded payment of the tenant and returns the invoice's id. */
+  async function paidInvoiceOf(tenantId: string): Promise<string> {
     const paymentId = randomUUID();
+    const paymentIntentId = `pi_read_${paymentId.slice(0, 8)}`;
     await database().query(
       `INSERT INTO payments (id, tenant_id, status, amount, currency, livemode, stripe_payment_intent_id, metadata) VALUES ($1, $2, 'succeeded', 4200, 'usd', false, $3, '{}')`,
-      [paymentId, tenantId, `pi_read_${paymentId.slice(0, 8)}`],
+      [paymentId, tenantId, paymentIntentId],
     );
     const event = new PaymentSucceededEvent(tenantId, paymentId, {
       paymentId,
@@ -53,11 +54,18 @@ describe('prepared entity reads', () => {
       description: 'First aid course',
       receiptEmail: null,
       customerId: null,
-      stripePaymentIntentId: `pi_read_${paymentId.slice(0, 8)}`,
+      stripePaymentIntentId: paymentIntentId,
       succeededAt: new Date().toISOString(),
     });
     await inTenant(tenantId, () => t.app.get(IssueInvoiceWhenPaymentSucceeded).handle(event, randomUUID()));
     const [{ id }]: { id: string }[] = await database().query(`SELECT id FROM invoices WHERE payment_id = $1`, [paymentId]);
+
+    return id;
+  }
+
+  it('reads a paid invoice as TypeORM does', async () => {
+    const { tenantId } = await createTenant(t);
+    const id = await paidInvoiceOf(tenantId);
 
     const prepared = await inTenant(tenantId, () => t.app.get(InvoicesRepository).findEntity(tenantId, id));
     const viaTypeOrm = await inTenant(tenantId, () => database().getRepository(InvoiceEntity).findOneBy({ tenantId, id }));
@@ -69,24 +77,7 @@ describe('prepared entity reads', () => {
   it('reads no invoice of another tenant', async () => {
     const owner = await createTenant(t);
     const other = await createTenant(t);
-    const paymentId = randomUUID();
-    await database().query(
-      `INSERT INTO payments (id, tenant_id, status, amount, currency, livemode, stripe_payment_intent_id, metadata) VALUES ($1, $2, 'succeeded', 100, 'usd', false, $3, '{}')`,
-      [paymentId, owner.tenantId, `pi_other_${paymentId.slice(0, 8)}`],
-    );
-    const event = new PaymentSucceededEvent(owner.tenantId, paymentId, {
-      paymentId,
-      amount: 100,
-      currency: 'usd',
-      livemode: false,
-      description: null,
-      receiptEmail: null,
-      customerId: null,
-      stripePaymentIntentId: `pi_other_${paymentId.slice(0, 8)}`,
-      succeededAt: new Date().toISOString(),
-    });
-    await inTenant(owner.tenantId, () => t.app.get(IssueInvoiceWhenPaymentSucceeded).handle(event, randomUUID()));
-    const [{ id }]: { id: string }[] = await database().query(`SELECT id FROM invoices WHERE payment_id = $1`, [paymentId]);
+    const id = await paidInvoiceOf(owner.tenantId);
 
     expect(await inTenant(other.tenantId, () => t.app.get(InvoicesRepository).findEntity(owner.tenantId, id))).toBeNull();
   });
