@@ -1,7 +1,9 @@
 import { QUEUE_INVOICES } from '@app/common/queues/queue-names';
+import { PaymentSucceededEvent } from '@app/contracts/payments.contracts';
 import { TENANCY_ADMIN, TenancyAdmin } from '@app/contracts/tenancy.contracts';
 import { getQueueToken } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
+import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import Stripe from 'stripe';
 import { DataSource } from 'typeorm';
@@ -244,5 +246,29 @@ export async function keyChangesApplied(t: TestApp, tenant: TenantFixture): Prom
     );
 
     return rows[0].pending === '0' ? true : undefined;
+  });
+}
+
+/** Stores a succeeded card payment of 4200 usd for the tenant and returns the event that announces it. */
+export async function storeSucceededPayment(t: TestApp, tenantId: string, customerId: string | null = null): Promise<PaymentSucceededEvent> {
+  const paymentId = randomUUID();
+  const paymentIntentId = `pi_paid_${paymentId.slice(0, 8)}`;
+  await t.app
+    .get(DataSource)
+    .query(
+      `INSERT INTO payments (id, tenant_id, status, amount, currency, livemode, stripe_payment_intent_id, metadata) VALUES ($1, $2, 'succeeded', 4200, 'usd', false, $3, '{}')`,
+      [paymentId, tenantId, paymentIntentId],
+    );
+
+  return new PaymentSucceededEvent(tenantId, paymentId, {
+    paymentId,
+    amount: 4200,
+    currency: 'usd',
+    livemode: false,
+    description: 'First aid course',
+    receiptEmail: null,
+    customerId,
+    stripePaymentIntentId: paymentIntentId,
+    succeededAt: new Date().toISOString(),
   });
 }

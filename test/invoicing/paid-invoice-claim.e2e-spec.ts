@@ -4,9 +4,9 @@ import { PaymentSucceededEvent } from '@app/contracts/payments.contracts';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { IssueInvoiceWhenPaymentSucceeded } from '../../src/modules/invoicing/issue-invoice-when-payment-succeeded.listener';
-import { TenantFixture, createTenant } from '../support/factories';
+import { createTenant } from '../support/factories';
 import { TestApp, startTestApp } from '../support/test-app';
-import { yearIn } from './invoicing-helpers';
+import { storeSucceededPayment, yearIn } from './invoicing-helpers';
 
 /**
  * The paid-invoice consumer claims its message, takes the number, and writes
@@ -25,27 +25,6 @@ describe('paid invoice of a card payment', () => {
   });
 
   const database = (): DataSource => t.app.get(DataSource);
-
-  /** Stores a succeeded payment and returns the event that announces it. */
-  async function succeededPayment(tenant: TenantFixture, customerId: string | null = null): Promise<PaymentSucceededEvent> {
-    const paymentId = randomUUID();
-    await database().query(
-      `INSERT INTO payments (id, tenant_id, status, amount, currency, livemode, stripe_payment_intent_id, metadata) VALUES ($1, $2, 'succeeded', 4200, 'usd', false, $3, '{}')`,
-      [paymentId, tenant.tenantId, `pi_paid_${paymentId.slice(0, 8)}`],
-    );
-
-    return new PaymentSucceededEvent(tenant.tenantId, paymentId, {
-      paymentId,
-      amount: 4200,
-      currency: 'usd',
-      livemode: false,
-      description: 'First aid course',
-      receiptEmail: null,
-      customerId,
-      stripePaymentIntentId: `pi_paid_${paymentId.slice(0, 8)}`,
-      succeededAt: new Date().toISOString(),
-    });
-  }
 
   function deliver(event: PaymentSucceededEvent, messageId: string): Promise<void> {
     return t.app.get(RequestContext).runAsTenant(event.tenantId, () => t.app.get(IssueInvoiceWhenPaymentSucceeded).handle(event, messageId));
@@ -68,7 +47,7 @@ describe('paid invoice of a card payment', () => {
 
   it('issues a numbered paid invoice with its line and event', async () => {
     const tenant = await createTenant(t);
-    const event = await succeededPayment(tenant);
+    const event = await storeSucceededPayment(t, tenant.tenantId);
 
     await deliver(event, randomUUID());
 
@@ -83,7 +62,7 @@ describe('paid invoice of a card payment', () => {
 
   it('issues nothing for a redelivered message', async () => {
     const tenant = await createTenant(t);
-    const event = await succeededPayment(tenant);
+    const event = await storeSucceededPayment(t, tenant.tenantId);
     const messageId = randomUUID();
 
     await deliver(event, messageId);
@@ -95,7 +74,7 @@ describe('paid invoice of a card payment', () => {
 
   it('issues no second invoice for a paid payment', async () => {
     const tenant = await createTenant(t);
-    const event = await succeededPayment(tenant);
+    const event = await storeSucceededPayment(t, tenant.tenantId);
 
     await deliver(event, randomUUID());
     await deliver(event, randomUUID());
@@ -107,7 +86,7 @@ describe('paid invoice of a card payment', () => {
   it('keeps no claim or number when the statement fails', async () => {
     const tenant = await createTenant(t);
     // No such customer, so the invoice's foreign key rejects the statement.
-    const event = await succeededPayment(tenant, randomUUID());
+    const event = await storeSucceededPayment(t, tenant.tenantId, randomUUID());
     const messageId = randomUUID();
 
     await expect(deliver(event, messageId)).rejects.toThrow(/foreign key/);

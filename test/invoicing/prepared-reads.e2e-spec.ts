@@ -1,5 +1,4 @@
 import { RequestContext } from '@app/common/context/request-context';
-import { PaymentSucceededEvent } from '@app/contracts/payments.contracts';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { InvoiceEntity } from '../../src/modules/invoicing/invoice.entity';
@@ -9,6 +8,7 @@ import { TenantEntity } from '../../src/modules/tenancy/tenant.entity';
 import { TenantsRepository } from '../../src/modules/tenancy/tenants.repository';
 import { createTenant } from '../support/factories';
 import { TestApp, startTestApp } from '../support/test-app';
+import { storeSucceededPayment } from './invoicing-helpers';
 
 /**
  * Reads that bypass TypeORM's query builder for speed must return the same
@@ -40,25 +40,9 @@ describe('prepared entity reads', () => {
 
   /** Issues a paid invoice for a new succeeded payment of the tenant and returns the invoice's id. */
   async function paidInvoiceOf(tenantId: string): Promise<string> {
-    const paymentId = randomUUID();
-    const paymentIntentId = `pi_read_${paymentId.slice(0, 8)}`;
-    await database().query(
-      `INSERT INTO payments (id, tenant_id, status, amount, currency, livemode, stripe_payment_intent_id, metadata) VALUES ($1, $2, 'succeeded', 4200, 'usd', false, $3, '{}')`,
-      [paymentId, tenantId, paymentIntentId],
-    );
-    const event = new PaymentSucceededEvent(tenantId, paymentId, {
-      paymentId,
-      amount: 4200,
-      currency: 'usd',
-      livemode: false,
-      description: 'First aid course',
-      receiptEmail: null,
-      customerId: null,
-      stripePaymentIntentId: paymentIntentId,
-      succeededAt: new Date().toISOString(),
-    });
+    const event = await storeSucceededPayment(t, tenantId);
     await inTenant(tenantId, () => t.app.get(IssueInvoiceWhenPaymentSucceeded).handle(event, randomUUID()));
-    const [{ id }]: { id: string }[] = await database().query(`SELECT id FROM invoices WHERE payment_id = $1`, [paymentId]);
+    const [{ id }]: { id: string }[] = await database().query(`SELECT id FROM invoices WHERE payment_id = $1`, [event.payload.paymentId]);
 
     return id;
   }
