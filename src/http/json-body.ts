@@ -188,21 +188,21 @@ function unstorableText(field: string): Error {
   );
 }
 
-/** Tell whether the route handler has a `@Query()` parameter, the way Nest records it. */
-function takesQuery(context: ExecutionContext): boolean {
-  const argumentsMetadata: Record<string, unknown> = Reflect.getMetadata(ROUTE_ARGS_METADATA, context.getClass(), context.getHandler().name) ?? {};
-
-  return Object.keys(argumentsMetadata).some((key) => Number(key.split(':')[0]) === RouteParamtypes.QUERY);
-}
-
-/** Tell whether the route handler has a `@Body()` parameter, the way Nest records it. */
-function takesBody(context: ExecutionContext): boolean {
+/** Returns the handler's parameters as Nest records them: each one's kind (`@Body()`, `@Query()`, …) and pipes. */
+function routeArguments(context: ExecutionContext): { type: RouteParamtypes; pipes: unknown[] }[] {
   const argumentsMetadata: Record<string, { pipes?: unknown[] }> = Reflect.getMetadata(ROUTE_ARGS_METADATA, context.getClass(), context.getHandler().name) ?? {};
 
-  // A body that only EmptyBodyPipe checks belongs to a route that takes none.
-  return Object.entries(argumentsMetadata).some(
-    ([key, argument]) => Number(key.split(':')[0]) === RouteParamtypes.BODY && !(argument.pipes ?? []).includes(EmptyBodyPipe),
-  );
+  return Object.entries(argumentsMetadata).map(([key, argument]) => ({ type: Number(key.split(':')[0]) as RouteParamtypes, pipes: argument.pipes ?? [] }));
+}
+
+/** Tell whether the route handler has a `@Query()` parameter. */
+function takesQuery(context: ExecutionContext): boolean {
+  return routeArguments(context).some((argument) => argument.type === RouteParamtypes.QUERY);
+}
+
+/** Tell whether the route handler has a `@Body()` parameter. A body that only EmptyBodyPipe checks belongs to a route that takes none. */
+function takesBody(context: ExecutionContext): boolean {
+  return routeArguments(context).some((argument) => argument.type === RouteParamtypes.BODY && !argument.pipes.includes(EmptyBodyPipe));
 }
 
 /** Build the 400 for a body the JSON parser skipped. It quotes the media type only when it is a plain one, because the header is client text. */
