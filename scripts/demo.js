@@ -186,7 +186,7 @@ async function main() {
     run('npm', ['run', 'build']);
   }
 
-  // A server already on a port would answer the readiness checks and receive the demo's data.
+  // A server already on a port would pass the readiness checks and receive the demo's data.
   await requireFreePort(emulatorPort, 'STRIPE_EMULATOR_PORT');
   await requireFreePort(port, 'PORT');
 
