@@ -4,8 +4,8 @@ import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import { BodyReadError, describeBodyReadError, isBodyReadError } from '@app/common/errors/body-errors';
 import { validationFailed } from '@app/common/errors/domain-error';
+import { findDuplicateKey } from '@app/common/json/duplicate-keys';
 import { containsSecret, redactSecrets } from '@app/common/keys/stripe-keys';
-import { findDuplicateKey } from './duplicate-keys';
 import express, { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Observable } from 'rxjs';
 
