@@ -1,3 +1,4 @@
+import { findDuplicateKey } from '@app/common/json/duplicate-keys';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PERMISSION_RESOURCES, newRequestId, type Access, type Mode, type PermissionResource } from './accounts';
 import { StripeApiError } from './errors';
@@ -75,6 +76,11 @@ async function readJsonObject(request: IncomingMessage): Promise<Json> {
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw badRequest('The request body must be a JSON object.');
+  }
+  // JSON.parse keeps the last of repeated keys, so a test that sent two would silently get one of them.
+  const duplicate = findDuplicateKey(text);
+  if (duplicate !== null) {
+    throw badRequest(`Duplicate key ${duplicate}; send each key once.`);
   }
   return body as Json;
 }

@@ -492,6 +492,18 @@ describe('injected faults', () => {
     expect((response.body as { error: { message: string } }).error.message).toContain(`Unknown field ${field}`);
   });
 
+  it.each([
+    ['/faults', '{"count":1,"kind":"500","count":0}', 'count'],
+    ['/settings', '{"rejectLocalEndpointUrls":true,"rejectLocalEndpointUrls":false}', 'rejectLocalEndpointUrls'],
+    ['/events', '{"account":"acct_x","type":"charge.succeeded","object":{"id":"ch_1","\\u0069d":"ch_2"}}', 'object.id'],
+  ])('rejects %s with a duplicate key', async (path, text, key) => {
+    const response = await fetch(`${baseUrl}/_emulator${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: text });
+    const body = (await response.json()) as { error: { message: string } };
+
+    expect(response.status).toBe(400);
+    expect(body.error.message).toBe(`Duplicate key ${key}; send each key once.`);
+  });
+
   it('rejects a delivery list filter it does not know', async () => {
     const response = await control('/deliveries?acount=acct_x');
 
