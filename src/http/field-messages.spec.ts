@@ -28,6 +28,17 @@ describe('blank text fields', () => {
       'lines.0.description',
     ],
     ['tax id value', CreateCustomerDto, { name: 'Acme', email: 'billing@acme.example', taxId: { type: 'us_ein', value: ' ' } }, 'taxId.value'],
+    ['tenant name of zero-width characters on create', CreateTenantDto, { slug: 'acme', name: '\u200b' }, 'name'],
+    ['tenant name of zero-width characters on update', UpdateTenantDto, { name: ' \u200b\u2060 ' }, 'name'],
+    ['token label of zero-width characters', CreateTokenDto, { role: 'owner', label: '\u200b\ufeff' }, 'label'],
+    ['customer name of a zero-width space', CreateCustomerDto, { name: '\u200b', email: 'billing@acme.example' }, 'name'],
+    [
+      'invoice line description of zero-width spaces',
+      CreateInvoiceDto,
+      { customerId: '7f2d9b52-3a51-4a8e-9d0e-2f4b6c1e8a10', currency: 'usd', lines: [{ description: '\u200b\u200b', quantity: 1, unitAmount: 100 }] },
+      'lines.0.description',
+    ],
+    ['tax id value of a zero-width non-joiner', CreateCustomerDto, { name: 'Acme', email: 'billing@acme.example', taxId: { type: 'us_ein', value: '\u200c' } }, 'taxId.value'],
   ])('rejects a blank %s as blank', async (_name, metatype, body, field) => {
     const errors = await fieldErrors(metatype, body);
 

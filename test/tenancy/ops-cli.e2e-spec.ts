@@ -1,3 +1,4 @@
+import { TENANCY_ADMIN, TenancyAdmin } from '@app/contracts/tenancy.contracts';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -313,6 +314,17 @@ describe('ops CLI', () => {
 
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('--slug: must be 2 to 63 lower-case letters, digits or hyphens');
+  });
+
+  it('fails with exit status 1 for a zero-width name', async () => {
+    const slug = uniqueSlug('cli-blank');
+
+    const result = await cli('tenants:create', '--slug', slug, '--name', '\u200b');
+    const tenant = await t.app.get<TenancyAdmin>(TENANCY_ADMIN).findTenantBySlug(slug);
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('--name: must not be blank');
+    expect(tenant).toBeNull();
   });
 
   it('fails with exit status 1 for a duplicate slug', async () => {

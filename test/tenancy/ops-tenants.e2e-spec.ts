@@ -80,6 +80,19 @@ describe('POST /api/v1/ops/tenants', () => {
     expect(response.body.errors.map((error: { field: string }) => error.field)).toEqual(['slug']);
   });
 
+  it.each([
+    ['a zero-width space', '\u200b'],
+    ['a word joiner and a byte order mark', '\u2060\ufeff'],
+    ['no-break spaces and a tab', '\u00a0\t\u00a0'],
+  ])('answers 400 on the name field for a name of only %s', async (_case, name) => {
+    const response = await t.http().post(TENANTS_PATH).set(operator).send({ slug: uniqueSlug('blank'), name });
+
+    expect(response.status).toBe(400);
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(response.body.code).toBe('validation_failed');
+    expect(response.body.errors).toEqual([{ field: 'name', message: 'must not be blank' }]);
+  });
+
   it('answers 400 on the timeZone field for an unknown zone', async () => {
     const response = await t.http().post(TENANTS_PATH).set(operator).send({ slug: uniqueSlug(), name: 'Bad', timeZone: 'Mars/Olympus_Mons' });
 
@@ -196,6 +209,18 @@ describe('GET and PATCH /api/v1/ops/tenants/:tenantId', () => {
     expect(response.status).toBe(200);
     expect(response.body.name).toBe('Renamed');
     expect(response.body.timeZone).toBe('Asia/Tokyo');
+  });
+
+  it('rejects a rename to a zero-width space as blank', async () => {
+    const tenant = await createTenant(t);
+
+    const response = await t.http().patch(`${TENANTS_PATH}/${tenant.tenantId}`).set(operator).send({ name: '\u200b' });
+    const stored = await t.http().get(`${TENANTS_PATH}/${tenant.tenantId}`).set(operator);
+
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('validation_failed');
+    expect(response.body.errors).toEqual([{ field: 'name', message: 'must not be blank' }]);
+    expect(stored.body.name).not.toBe('\u200b');
   });
 
   it('answers 400 before 404 for an invalid body on a missing tenant', async () => {

@@ -1,5 +1,6 @@
 import { Algorithm, hash, verify } from '@node-rs/argon2';
 import { FieldError } from '@app/common/errors/domain-error';
+import { isBlank } from '@app/common/validation/blank-text';
 
 export const PASSWORD_MIN_LENGTH = 12;
 /** Argon2 cost does not grow with length, but a bound keeps request bodies and hashing input sane. */
@@ -31,15 +32,12 @@ export function checkPasswordPolicy(password: string, field = 'password'): Field
     return [{ field, message: `must be at most ${PASSWORD_MAX_LENGTH} characters long` }];
   }
 
-  if (!VISIBLE_CHARACTER.test(password)) {
+  if (isBlank(password)) {
     return [{ field, message: 'must contain a character other than spaces' }];
   }
 
   return [];
 }
-
-/** A character other than white space and the zero-width characters, which a password of nothing else would be made of. */
-const VISIBLE_CHARACTER = /[^\s\u200b-\u200d\u2060\ufeff]/u;
 
 export function hashPassword(password: string): Promise<string> {
   return hash(password, ARGON2_OPTIONS);

@@ -4,6 +4,26 @@ describe('name validation', () => {
   it('rejects a blank name as blank', () => {
     expect(checkName('   ')).toEqual([{ field: 'name', message: 'must not be blank' }]);
   });
+
+  it.each([
+    ['a zero-width space', '\u200b'],
+    ['a word joiner and a byte order mark', '\u2060\ufeff'],
+    ['a soft hyphen', '\u00ad'],
+    ['left-to-right marks', '\u200e\u200e'],
+    ['a Hangul filler', '\u3164'],
+    ['a next-line character', '\u0085'],
+    ['spaces around a zero-width joiner', ' \u200d\u00a0'],
+  ])('rejects a name of only %s as blank', (_case, name) => {
+    expect(checkName(name)).toEqual([{ field: 'name', message: 'must not be blank' }]);
+  });
+
+  it('accepts a zero-width space between letters', () => {
+    expect(checkName('Acme\u200bTraining')).toEqual([]);
+  });
+
+  it('rejects an invisible label by its field', () => {
+    expect(checkName('\u200b', 'label')).toEqual([{ field: 'label', message: 'must not be blank' }]);
+  });
 });
 
 describe('slug validation', () => {

@@ -1,4 +1,5 @@
 import { FieldError } from '@app/common/errors/domain-error';
+import { BLANK_MESSAGE, isBlank } from '@app/common/validation/blank-text';
 
 export const SLUG_PATTERN = /^[a-z0-9-]{2,63}$/;
 export const DEFAULT_TIME_ZONE = 'America/Chicago';
@@ -7,8 +8,6 @@ const TIME_ZONE_MAX_LENGTH = 64;
 const TIME_ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+\-/]*$/;
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const EMAIL_MAX_LENGTH = 254;
-/** The message for a text field that is empty after trimming, worded as for every field of the API. */
-export const BLANK_MESSAGE = 'must not be blank';
 
 export const NAME_MAX_LENGTH = 200;
 export const LABEL_MAX_LENGTH = 100;
@@ -19,7 +18,7 @@ export function checkSlug(slug: string, field = 'slug'): FieldError[] {
 
 export function checkName(name: string, field = 'name', maxLength = NAME_MAX_LENGTH): FieldError[] {
   const trimmed = name.trim();
-  if (trimmed.length === 0) {
+  if (isBlank(trimmed)) {
     return [{ field, message: BLANK_MESSAGE }];
   }
 

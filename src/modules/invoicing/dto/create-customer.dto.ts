@@ -1,6 +1,7 @@
+import { IsNotBlank } from '@app/common/validation/blank-text';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsEmail, IsIn, IsOptional, IsString, Matches, MaxLength, ValidateBy, ValidateNested, isISO31661Alpha2 } from 'class-validator';
+import { IsEmail, IsIn, IsOptional, IsString, MaxLength, ValidateBy, ValidateNested, isISO31661Alpha2 } from 'class-validator';
 import { TAX_ID_TYPES } from '../tax-id-types';
 
 export class TaxIdDto {
@@ -11,7 +12,7 @@ export class TaxIdDto {
 
   @ApiProperty({ example: '12-3456789', maxLength: 64 })
   @IsString()
-  @Matches(/\S/, { message: 'must not be blank' })
+  @IsNotBlank()
   @MaxLength(64)
   value!: string;
 }
@@ -69,7 +70,7 @@ function isCountryCode(value: unknown): boolean {
 export class CreateCustomerDto {
   @ApiProperty({ example: 'Acme Corp', maxLength: 256 })
   @IsString()
-  @Matches(/\S/, { message: 'must not be blank' })
+  @IsNotBlank()
   @MaxLength(256)
   name!: string;
 

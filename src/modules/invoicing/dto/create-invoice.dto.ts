@@ -1,4 +1,5 @@
 import { MAXIMUM_AMOUNT } from '@app/common/money/currencies';
+import { IsNotBlank } from '@app/common/validation/blank-text';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import {
@@ -29,7 +30,7 @@ const LINES_MESSAGE = `must be an array of 1 to ${MAX_INVOICE_LINES} invoice lin
 export class InvoiceLineDto {
   @ApiProperty({ example: 'CPR/AED class, 12 seats', maxLength: 500 })
   @IsString({ message: DESCRIPTION_MESSAGE })
-  @Matches(/\S/, { message: 'must not be blank' })
+  @IsNotBlank()
   @MaxLength(500, { message: DESCRIPTION_MESSAGE })
   description!: string;
 

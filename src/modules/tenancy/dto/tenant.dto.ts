@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
-import { BLANK_MESSAGE, DEFAULT_TIME_ZONE, NAME_MAX_LENGTH } from '../tenant-validation';
+import { IsNotBlank } from '@app/common/validation/blank-text';
+import { IsBoolean, IsOptional, IsString, MaxLength } from 'class-validator';
+import { DEFAULT_TIME_ZONE, NAME_MAX_LENGTH } from '../tenant-validation';
 import { IsIanaTimeZone, IsSlug, Trim } from './field-validators';
 
 export class CreateTenantDto {
@@ -12,7 +13,7 @@ export class CreateTenantDto {
   @ApiProperty({ example: 'Acme Training', maxLength: NAME_MAX_LENGTH })
   @Trim()
   @IsString()
-  @IsNotEmpty({ message: BLANK_MESSAGE })
+  @IsNotBlank()
   @MaxLength(NAME_MAX_LENGTH)
   name!: string;
 
@@ -28,7 +29,7 @@ export class UpdateTenantDto {
   @IsOptional()
   @Trim()
   @IsString()
-  @IsNotEmpty({ message: BLANK_MESSAGE })
+  @IsNotBlank()
   @MaxLength(NAME_MAX_LENGTH)
   name?: string;
 

@@ -1,8 +1,9 @@
 import { Role } from '@app/common/roles/roles';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsNotEmpty, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
-import { BLANK_MESSAGE, LABEL_MAX_LENGTH } from '../tenant-validation';
+import { IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { LABEL_MAX_LENGTH } from '../tenant-validation';
 import { PageQuery } from '@app/common/pagination/page-query';
+import { IsNotBlank } from '@app/common/validation/blank-text';
 import { Trim } from './field-validators';
 
 const TOKEN_ROLES: Role[] = ['owner', 'admin', 'staff', 'operator'];
@@ -20,7 +21,7 @@ export class CreateTokenDto {
   @ApiProperty({ example: 'bookkeeping export', maxLength: LABEL_MAX_LENGTH })
   @Trim()
   @IsString()
-  @IsNotEmpty({ message: BLANK_MESSAGE })
+  @IsNotBlank()
   @MaxLength(LABEL_MAX_LENGTH)
   label!: string;
 }

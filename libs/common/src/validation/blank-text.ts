@@ -1,0 +1,38 @@
+import { ValidateBy, ValidationOptions } from 'class-validator';
+
+/** The message for a text field without a visible character, worded as for every field of the API. */
+export const BLANK_MESSAGE = 'must not be blank';
+
+/**
+ * A character that shows when the text is displayed. It is not white space (Unicode's White_Space
+ * property), not a format character (category Cf, such as U+200B ZERO WIDTH SPACE and U+FEFF) and not
+ * default-ignorable (such as U+3164 HANGUL FILLER).
+ */
+const VISIBLE_CHARACTER = /[^\p{White_Space}\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
+
+/** Tells whether `text` has no visible character, as `''`, `'  '` and `'\u200b'` have none. */
+export function isBlank(text: string): boolean {
+  return !VISIBLE_CHARACTER.test(text);
+}
+
+export interface NotBlankOptions {
+  /** Whether `''` passes, for an optional field that takes it as no text. Other blank values are still rejected. */
+  allowEmpty?: boolean;
+}
+
+/**
+ * Rejects a string without a visible character with BLANK_MESSAGE. A value of another type
+ * passes, so the field's type check reports it alone.
+ */
+export function IsNotBlank(options: NotBlankOptions = {}, validationOptions?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isNotBlank',
+      validator: {
+        validate: (value: unknown) => typeof value !== 'string' || (options.allowEmpty === true && value === '') || !isBlank(value),
+        defaultMessage: () => BLANK_MESSAGE,
+      },
+    },
+    validationOptions,
+  );
+}
