@@ -46,6 +46,41 @@ describe('blank text fields', () => {
   });
 });
 
+/** Values without a visible character: a space, a tab and a newline, a no-break space, a zero-width space, an ideographic space and a word joiner. */
+const BLANK_VALUES = [' ', '\t\n', '\u00a0', '\u200b', '\u3000\u2060'];
+const INVOICE = { customerId: '7f2d9b52-3a51-4a8e-9d0e-2f4b6c1e8a10', currency: 'usd', lines: [{ description: 'Seats', quantity: 1, unitAmount: 100 }] };
+const PAYMENT = { amount: 1000, currency: 'usd', paymentMethod: 'pm_card_visa' };
+const CUSTOMER = { name: 'Acme', email: 'billing@acme.example' };
+
+const OPTIONAL_TEXT_FIELDS: [string, new () => object, (value: string) => object, string][] = [
+  ['invoice memo', CreateInvoiceDto, (memo) => ({ ...INVOICE, memo }), 'memo'],
+  ['payment description', CreatePaymentDto, (description) => ({ ...PAYMENT, description }), 'description'],
+  ['metadata value', CreatePaymentDto, (note) => ({ ...PAYMENT, metadata: { note } }), 'metadata.note'],
+  ['address line1', CreateCustomerDto, (line1) => ({ ...CUSTOMER, address: { line1, country: 'US' } }), 'address.line1'],
+  ['address line2', CreateCustomerDto, (line2) => ({ ...CUSTOMER, address: { line1: '1 Main St', line2 } }), 'address.line2'],
+  ['address city', CreateCustomerDto, (city) => ({ ...CUSTOMER, address: { city } }), 'address.city'],
+  ['address state', CreateCustomerDto, (state) => ({ ...CUSTOMER, address: { city: 'Chicago', state } }), 'address.state'],
+  ['address postal code', CreateCustomerDto, (postalCode) => ({ ...CUSTOMER, address: { city: 'Chicago', postalCode } }), 'address.postalCode'],
+];
+
+describe('blank optional text fields', () => {
+  const cases = OPTIONAL_TEXT_FIELDS.flatMap(([name, metatype, body, field]) => BLANK_VALUES.map((value) => [name, value, metatype, body(value), field] as const));
+
+  it.each(cases)('rejects a blank %s %j as blank', async (_name, _value, metatype, body, field) => {
+    const errors = await fieldErrors(metatype, body);
+
+    expect(errors).toEqual([{ field, message: 'must not be blank' }]);
+  });
+
+  it.each(OPTIONAL_TEXT_FIELDS)('accepts an empty %s', async (_name, metatype, body) => {
+    await expect(createValidationPipe().transform(body(''), { type: 'body', metatype })).resolves.toBeInstanceOf(metatype);
+  });
+
+  it.each(OPTIONAL_TEXT_FIELDS)('accepts text between spaces in the %s', async (_name, metatype, body) => {
+    await expect(createValidationPipe().transform(body('\u00a0Suite 4 '), { type: 'body', metatype })).resolves.toBeInstanceOf(metatype);
+  });
+});
+
 describe('invalid email fields', () => {
   it.each([
     ['customer email', CreateCustomerDto, { name: 'Acme', email: 'not-an-email' }, 'email'],

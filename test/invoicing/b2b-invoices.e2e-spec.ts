@@ -98,6 +98,33 @@ describe('B2B invoices', () => {
       expect(response.body.stripeInvoiceId).toBeNull();
     });
 
+    it('rejects a blank memo', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const customer = await createCustomer(t, tenant);
+
+      const response = await t.http().post(INVOICES).set(tenant.auth).send({ customerId: customer.id, currency: 'usd', lines: TWO_LINES, memo: '\u00a0\n\u200b' });
+      const list = await t.http().get(INVOICES).set(tenant.auth);
+
+      expect(response.status).toBe(400);
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(response.body.code).toBe('validation_failed');
+      expect(response.body.errors).toEqual([{ field: 'memo', message: 'must not be blank' }]);
+      expect(list.body.data).toEqual([]);
+    });
+
+    it('creates a draft with an empty memo or none', async () => {
+      const tenant = await connectedB2bTenant(t);
+      const customer = await createCustomer(t, tenant);
+
+      const empty = await t.http().post(INVOICES).set(tenant.auth).send({ customerId: customer.id, currency: 'usd', lines: TWO_LINES, memo: '' });
+      const omitted = await t.http().post(INVOICES).set(tenant.auth).send({ customerId: customer.id, currency: 'usd', lines: TWO_LINES });
+
+      expect(empty.status).toBe(201);
+      expect(empty.body.memo).toBe('');
+      expect(omitted.status).toBe(201);
+      expect(omitted.body.memo).toBeNull();
+    });
+
     it('keeps given payment terms', async () => {
       const tenant = await connectedB2bTenant(t);
 

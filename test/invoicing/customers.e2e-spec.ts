@@ -116,6 +116,37 @@ describe('customers', () => {
       expect(response.body.address.country).toBe('XK');
     });
 
+    it('rejects a blank address line1 and city', async () => {
+      const tenant = await connectedB2bTenant(t);
+
+      const response = await t.http().post(CUSTOMERS).set(tenant.auth).send({ ...FULL_CUSTOMER, address: { ...FULL_CUSTOMER.address, line1: '  ', city: '\u200b' } });
+      const list = await t.http().get(CUSTOMERS).set(tenant.auth);
+
+      expect(response.status).toBe(400);
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(response.body.code).toBe('validation_failed');
+      expect(response.body.errors).toEqual([
+        { field: 'address.line1', message: 'must not be blank' },
+        { field: 'address.city', message: 'must not be blank' },
+      ]);
+      expect(list.body.data).toEqual([]);
+    });
+
+    it('rejects a blank address part of every kind', async () => {
+      const tenant = await connectedB2bTenant(t);
+
+      const response = await t.http().post(CUSTOMERS).set(tenant.auth).send({ ...FULL_CUSTOMER, address: { line1: '\t', line2: '\u00a0', city: '\u2060', state: ' ', postalCode: '\ufeff', country: 'US' } });
+
+      expect(response.status).toBe(400);
+      expect(response.body.errors.map((error: { field: string }) => error.field)).toEqual([
+        'address.line1',
+        'address.line2',
+        'address.city',
+        'address.state',
+        'address.postalCode',
+      ]);
+    });
+
     it('rejects an unknown field in the address', async () => {
       const tenant = await connectedB2bTenant(t);
 

@@ -354,6 +354,41 @@ describe('payments', () => {
       expect(response.body.errors).toEqual([{ field: 'metadata.seats', message: 'must be a string' }]);
     });
 
+    it('rejects a blank description and stores nothing', async () => {
+      const tenant = await connectedTenant();
+
+      const response = await pay(tenant.auth, { description: '\u200b' });
+      const list = await t.http().get(PAYMENTS).set(tenant.auth);
+
+      expect(response.status).toBe(400);
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(response.body.code).toBe('validation_failed');
+      expect(response.body.errors).toEqual([{ field: 'description', message: 'must not be blank' }]);
+      expect(list.body.data).toEqual([]);
+    });
+
+    it('rejects a blank metadata value', async () => {
+      const tenant = await connectedTenant();
+
+      const response = await pay(tenant.auth, { metadata: { classId: 'cls_7', note: ' \t\u00a0' } });
+
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('validation_failed');
+      expect(response.body.errors).toEqual([{ field: 'metadata.note', message: 'must not be blank' }]);
+    });
+
+    it('accepts an empty description and a payment without one', async () => {
+      const tenant = await connectedTenant();
+
+      const empty = await pay(tenant.auth, { description: '' });
+      const omitted = await pay(tenant.auth, {});
+
+      expect(empty.status).toBe(201);
+      expect(empty.body.description).toBe('');
+      expect(omitted.status).toBe(201);
+      expect(omitted.body.description).toBeNull();
+    });
+
     it('rejects an invalid receipt email', async () => {
       const tenant = await connectedTenant();
 

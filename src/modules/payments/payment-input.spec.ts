@@ -49,6 +49,14 @@ describe('checkPaymentInput', () => {
     ]);
   });
 
+  it.each([' ', '\n\t', '\u00a0', '\u200b', '\u2060\ufeff'])('rejects a blank metadata value %j', (note) => {
+    expect(checkPaymentInput({ amount: 1000, currency: 'usd', metadata: { note } })).toEqual([{ field: 'metadata.note', message: 'must not be blank' }]);
+  });
+
+  it('accepts an empty metadata value', () => {
+    expect(checkPaymentInput({ amount: 1000, currency: 'usd', metadata: { note: '' } })).toEqual([]);
+  });
+
   it('rejects a key longer than 40 characters', () => {
     const key = 'k'.repeat(41);
 

@@ -1,5 +1,6 @@
 import type { FieldError } from '@app/common/errors/domain-error';
 import { checkAmountOfAnyCurrency, checkChargeAmount, currencyInfo } from '@app/common/money/currencies';
+import { BLANK_MESSAGE, isBlank } from '@app/common/validation/blank-text';
 
 /**
  * Stripe's metadata limits (docs.stripe.com/api/metadata): at most 50 keys,
@@ -71,6 +72,8 @@ export function checkMetadata(metadata: Record<string, unknown>): FieldError[] {
       errors.push({ field, message: 'must be a string' });
     } else if (value.length > STRIPE_METADATA_MAX_VALUE_LENGTH) {
       errors.push({ field, message: `must be at most ${STRIPE_METADATA_MAX_VALUE_LENGTH} characters long` });
+    } else if (value !== '' && isBlank(value)) {
+      errors.push({ field, message: BLANK_MESSAGE });
     }
   }
 

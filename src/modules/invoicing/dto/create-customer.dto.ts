@@ -21,30 +21,35 @@ export class AddressDto {
   @ApiPropertyOptional({ example: '1 Main St', maxLength: 200 })
   @IsOptional()
   @IsString()
+  @IsNotBlank({ allowEmpty: true })
   @MaxLength(200)
   line1?: string | null;
 
   @ApiPropertyOptional({ example: 'Suite 400', maxLength: 200 })
   @IsOptional()
   @IsString()
+  @IsNotBlank({ allowEmpty: true })
   @MaxLength(200)
   line2?: string | null;
 
   @ApiPropertyOptional({ example: 'Chicago', maxLength: 200 })
   @IsOptional()
   @IsString()
+  @IsNotBlank({ allowEmpty: true })
   @MaxLength(200)
   city?: string | null;
 
   @ApiPropertyOptional({ example: 'IL', maxLength: 200 })
   @IsOptional()
   @IsString()
+  @IsNotBlank({ allowEmpty: true })
   @MaxLength(200)
   state?: string | null;
 
   @ApiPropertyOptional({ example: '60601', maxLength: 40 })
   @IsOptional()
   @IsString()
+  @IsNotBlank({ allowEmpty: true })
   @MaxLength(40)
   postalCode?: string | null;
 

@@ -79,6 +79,7 @@ export class CreateInvoiceDto {
   @ApiPropertyOptional({ example: 'PO 4711', maxLength: 1000, description: "Shown on the invoice as Stripe's description." })
   @IsOptional()
   @IsString()
+  @IsNotBlank({ allowEmpty: true })
   @MaxLength(1000)
   memo?: string;
 }

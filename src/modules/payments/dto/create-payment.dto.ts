@@ -1,4 +1,5 @@
 import type { FieldError } from '@app/common/errors/domain-error';
+import { IsNotBlank } from '@app/common/validation/blank-text';
 import type { ValidatesFieldsTogether } from '@app/common/validation/validation.pipe';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsEmail, IsNotEmpty, IsNumber, IsObject, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
@@ -29,6 +30,7 @@ export class CreatePaymentDto implements ValidatesFieldsTogether {
   @ApiPropertyOptional({ example: 'CPR/AED class, 2 seats', maxLength: 1000 })
   @IsOptional()
   @IsString()
+  @IsNotBlank({ allowEmpty: true })
   @MaxLength(1000)
   description?: string;
 
