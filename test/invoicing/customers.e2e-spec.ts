@@ -147,6 +147,28 @@ describe('customers', () => {
       ]);
     });
 
+    it('stores an empty address part as null', async () => {
+      const tenant = await connectedB2bTenant(t);
+
+      const response = await t.http().post(CUSTOMERS).set(tenant.auth).send({ ...FULL_CUSTOMER, address: { ...FULL_CUSTOMER.address, line2: '', state: '' } });
+
+      expect(response.status).toBe(201);
+      expect(response.body.address).toEqual({ ...FULL_CUSTOMER.address, line2: null, state: null, country: 'US' });
+      const inStripe = (await tenant.stripe.customers.retrieve(response.body.stripeCustomerId)) as Stripe.Customer;
+      expect(inStripe.address?.line1).toBe('1 Main St');
+      expect(inStripe.address?.line2).toBeNull();
+      expect(inStripe.address?.state).toBeNull();
+    });
+
+    it('takes an address of empty parts as none', async () => {
+      const tenant = await connectedB2bTenant(t);
+
+      const response = await t.http().post(CUSTOMERS).set(tenant.auth).send({ ...FULL_CUSTOMER, address: { line1: '', city: '' } });
+
+      expect(response.status).toBe(201);
+      expect(response.body.address).toBeNull();
+    });
+
     it('rejects an unknown field in the address', async () => {
       const tenant = await connectedB2bTenant(t);
 

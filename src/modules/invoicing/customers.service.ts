@@ -88,22 +88,26 @@ export class CustomersService {
   }
 }
 
-/** Null when no address, or only empty fields, were given. */
+/**
+ * Null when no address, or only empty fields, were given. An empty part is stored as null and left
+ * out of the Stripe call, because Stripe rejects `""` in an address part as a parameter that
+ * "cannot be unset" (the emulator copies that error).
+ */
 function toAddress(dto: AddressDto | null | undefined): CustomerAddress | null {
   if (!dto) {
     return null;
   }
 
   const address: CustomerAddress = {
-    line1: dto.line1 ?? null,
-    line2: dto.line2 ?? null,
-    city: dto.city ?? null,
-    state: dto.state ?? null,
-    postalCode: dto.postalCode ?? null,
+    line1: dto.line1 || null,
+    line2: dto.line2 || null,
+    city: dto.city || null,
+    state: dto.state || null,
+    postalCode: dto.postalCode || null,
     country: dto.country ? dto.country.toUpperCase() : null,
   };
 
-  return Object.values(address).some((value) => value !== null && value !== '') ? address : null;
+  return Object.values(address).some((value) => value !== null) ? address : null;
 }
 
 function toStripeAddress(address: CustomerAddress): Stripe.AddressParam {
