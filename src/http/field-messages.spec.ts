@@ -15,44 +15,35 @@ async function fieldErrors(metatype: new () => object, value: object): Promise<D
   throw new Error('the pipe accepted the value');
 }
 
-describe('blank text fields', () => {
-  it.each([
-    ['tenant name on create', CreateTenantDto, { slug: 'acme', name: '   ' }, 'name'],
-    ['tenant name on update', UpdateTenantDto, { name: ' ' }, 'name'],
-    ['token label', CreateTokenDto, { role: 'owner', label: '  ' }, 'label'],
-    ['customer name', CreateCustomerDto, { name: ' ', email: 'billing@acme.example' }, 'name'],
-    [
-      'invoice line description',
-      CreateInvoiceDto,
-      { customerId: '7f2d9b52-3a51-4a8e-9d0e-2f4b6c1e8a10', currency: 'usd', lines: [{ description: '  ', quantity: 1, unitAmount: 100 }] },
-      'lines.0.description',
-    ],
-    ['tax id value', CreateCustomerDto, { name: 'Acme', email: 'billing@acme.example', taxId: { type: 'us_ein', value: ' ' } }, 'taxId.value'],
-    ['tenant name of zero-width characters on create', CreateTenantDto, { slug: 'acme', name: '\u200b' }, 'name'],
-    ['tenant name of zero-width characters on update', UpdateTenantDto, { name: ' \u200b\u2060 ' }, 'name'],
-    ['token label of zero-width characters', CreateTokenDto, { role: 'owner', label: '\u200b\ufeff' }, 'label'],
-    ['customer name of a zero-width space', CreateCustomerDto, { name: '\u200b', email: 'billing@acme.example' }, 'name'],
-    [
-      'invoice line description of zero-width spaces',
-      CreateInvoiceDto,
-      { customerId: '7f2d9b52-3a51-4a8e-9d0e-2f4b6c1e8a10', currency: 'usd', lines: [{ description: '\u200b\u200b', quantity: 1, unitAmount: 100 }] },
-      'lines.0.description',
-    ],
-    ['tax id value of a zero-width non-joiner', CreateCustomerDto, { name: 'Acme', email: 'billing@acme.example', taxId: { type: 'us_ein', value: '\u200c' } }, 'taxId.value'],
-  ])('rejects a blank %s as blank', async (_name, metatype, body, field) => {
-    const errors = await fieldErrors(metatype, body);
-
-    expect(errors).toEqual([{ field, message: 'must not be blank' }]);
-  });
-});
-
 /** Values without a visible character: a space, a tab and a newline, a no-break space, a zero-width space, an ideographic space and a word joiner. */
 const BLANK_VALUES = [' ', '\t\n', '\u00a0', '\u200b', '\u3000\u2060'];
 const INVOICE = { customerId: '7f2d9b52-3a51-4a8e-9d0e-2f4b6c1e8a10', currency: 'usd', lines: [{ description: 'Seats', quantity: 1, unitAmount: 100 }] };
 const PAYMENT = { amount: 1000, currency: 'usd', paymentMethod: 'pm_card_visa' };
 const CUSTOMER = { name: 'Acme', email: 'billing@acme.example' };
 
-const OPTIONAL_TEXT_FIELDS: [string, new () => object, (value: string) => object, string][] = [
+/** A field's name, its DTO, a body with the value in the field, and the field's path in errors. */
+type TextField = [string, new () => object, (value: string) => object, string];
+
+const REQUIRED_TEXT_FIELDS: TextField[] = [
+  ['tenant name on create', CreateTenantDto, (name) => ({ slug: 'acme', name }), 'name'],
+  ['tenant name on update', UpdateTenantDto, (name) => ({ name }), 'name'],
+  ['token label', CreateTokenDto, (label) => ({ role: 'owner', label }), 'label'],
+  ['customer name', CreateCustomerDto, (name) => ({ ...CUSTOMER, name }), 'name'],
+  ['invoice line description', CreateInvoiceDto, (description) => ({ ...INVOICE, lines: [{ description, quantity: 1, unitAmount: 100 }] }), 'lines.0.description'],
+  ['tax id value', CreateCustomerDto, (value) => ({ ...CUSTOMER, taxId: { type: 'us_ein', value } }), 'taxId.value'],
+];
+
+describe('blank required text fields', () => {
+  const cases = REQUIRED_TEXT_FIELDS.flatMap(([name, metatype, body, field]) => ['', ...BLANK_VALUES].map((value) => [name, value, metatype, body(value), field] as const));
+
+  it.each(cases)('rejects a blank %s %j as blank', async (_name, _value, metatype, body, field) => {
+    const errors = await fieldErrors(metatype, body);
+
+    expect(errors).toEqual([{ field, message: 'must not be blank' }]);
+  });
+});
+
+const OPTIONAL_TEXT_FIELDS: TextField[] = [
   ['invoice memo', CreateInvoiceDto, (memo) => ({ ...INVOICE, memo }), 'memo'],
   ['payment description', CreatePaymentDto, (description) => ({ ...PAYMENT, description }), 'description'],
   ['metadata value', CreatePaymentDto, (note) => ({ ...PAYMENT, metadata: { note } }), 'metadata.note'],
