@@ -328,6 +328,17 @@ describe('B2B invoices', () => {
       expect(sent.data.map((event) => (event.data.object as { id: string }).id)).toEqual([stripeInvoice.id]);
     });
 
+    it('issues an invoice with an empty memo', async () => {
+      const tenant = await connectedB2bTenant(t);
+
+      const invoice = await openInvoice(t, tenant, { memo: '' });
+      const stripeInvoice = await tenant.stripe.invoices.retrieve(invoice.stripeInvoiceId ?? '');
+
+      // Stripe refuses an empty description, so the memo is left out of the call.
+      expect(invoice.memo).toBe('');
+      expect(stripeInvoice.description).toBeNull();
+    });
+
     it('numbers B2B and card-payment invoices from one sequence', async () => {
       const tenant = await connectedB2bTenant(t);
       const year = yearIn('America/Chicago');

@@ -146,6 +146,14 @@ describe('invoicing', () => {
       expect(invoice.lines).toEqual([{ description: 'Card payment', quantity: 1, unitAmount: 8900, amount: 8900 }]);
     });
 
+    it('describes a payment with an empty description as a card payment', async () => {
+      const tenant = await connectedTenant();
+
+      const invoice = await invoiceOf(tenant, await paidPayment(tenant, { description: '' }));
+
+      expect(invoice.lines).toEqual([{ description: 'Card payment', quantity: 1, unitAmount: 8900, amount: 8900 }]);
+    });
+
     it('issues no invoice for a declined payment', async () => {
       const tenant = await connectedTenant();
       await t.http().post(PAYMENTS).set(tenant.auth).send({ amount: 2000, currency: 'usd', paymentMethod: 'pm_card_chargeDeclined' });

@@ -59,7 +59,8 @@ export class IssueInvoiceWhenPaymentSucceeded {
         issuedAt,
         paidAt: new Date(payment.succeededAt),
       },
-      line: { description: payment.description ?? DEFAULT_LINE_DESCRIPTION },
+      // A description of "" is stored as sent, and an invoice line needs text.
+      line: { description: payment.description || DEFAULT_LINE_DESCRIPTION },
       numberExpressions: (parameters, tenantIdSql, onlyIfRowsIn) =>
         nextNumberExpressions(parameters, { tenantIdSql, mode, yearSql: parameters.add(calendarYearInZone(issuedAt, timeZone), 'int'), onlyIfRowsIn }),
       writeWith: (parameters) => [

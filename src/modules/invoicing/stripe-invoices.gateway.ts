@@ -32,7 +32,8 @@ export class StripeInvoicesGateway {
         days_until_due: invoice.daysUntilDue,
         currency: invoice.currency,
         number: invoice.number,
-        description: invoice.memo ?? undefined,
+        // Stripe refuses an empty description, which the API stores for a memo of "".
+        description: invoice.memo || undefined,
         auto_advance: false,
         pending_invoice_items_behavior: 'exclude',
         metadata: { [INVOICE_ID_METADATA_KEY]: invoice.id, [TENANT_ID_METADATA_KEY]: invoice.tenantId },
