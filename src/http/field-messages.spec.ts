@@ -15,8 +15,8 @@ async function fieldErrors(metatype: new () => object, value: object): Promise<D
   throw new Error('the pipe accepted the value');
 }
 
-/** Values without a visible character: a space, a tab and a newline, a no-break space, a zero-width space, an ideographic space and a word joiner. */
-const BLANK_VALUES = [' ', '\t\n', '\u00a0', '\u200b', '\u3000\u2060'];
+/** Values without a visible character: a space, a tab and a newline, a no-break space, a zero-width space, an ideographic space and a word joiner, control characters and a Braille blank. */
+const BLANK_VALUES = [' ', '\t\n', '\u00a0', '\u200b', '\u3000\u2060', '\u0007\u007f', '\u2800'];
 const INVOICE = { customerId: '7f2d9b52-3a51-4a8e-9d0e-2f4b6c1e8a10', currency: 'usd', lines: [{ description: 'Seats', quantity: 1, unitAmount: 100 }] };
 const PAYMENT = { amount: 1000, currency: 'usd', paymentMethod: 'pm_card_visa' };
 const CUSTOMER = { name: 'Acme', email: 'billing@acme.example' };

@@ -20,6 +20,10 @@ describe('isBlank', () => {
     ['a variation selector', '\ufe0f'],
     ['a Hangul filler', '\u3164'],
     ['a tag character', '\u{e0041}'],
+    ['control characters', '\u0001\u0008\u001f'],
+    ['a delete character', '\u007f'],
+    ['C1 control characters', '\u0080\u009f'],
+    ['a Braille blank', '\u2800'],
     ['a mix', ' \u200b\u00a0\t\u2060 '],
   ])('finds %s blank', (_case, text) => {
     expect(isBlank(text)).toBe(true);

@@ -4,11 +4,12 @@ import { ValidateBy, ValidationOptions } from 'class-validator';
 export const BLANK_MESSAGE = 'must not be blank';
 
 /**
- * A character that shows when the text is displayed. It is not white space (Unicode's White_Space
- * property), not a format character (category Cf, such as U+200B ZERO WIDTH SPACE and U+FEFF) and not
- * default-ignorable (such as U+3164 HANGUL FILLER).
+ * A character that shows when the text is displayed. White space (Unicode's White_Space property),
+ * control and format characters (categories Cc and Cf, such as U+0001 and U+200B ZERO WIDTH SPACE)
+ * and default-ignorable ones (such as U+3164 HANGUL FILLER) do not. Nor does U+2800 BRAILLE PATTERN
+ * BLANK: Unicode counts it as a symbol, but it prints as an empty cell.
  */
-const VISIBLE_CHARACTER = /[^\p{White_Space}\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
+const VISIBLE_CHARACTER = /[^\p{White_Space}\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]/u;
 
 /** Tells whether `text` has no visible character, as `''`, `'  '` and `'\u200b'` have none. */
 export function isBlank(text: string): boolean {
