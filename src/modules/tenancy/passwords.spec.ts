@@ -26,7 +26,7 @@ describe('password policy', () => {
   });
 
   it.each([' '.repeat(12), '\t'.repeat(12), '\u00a0'.repeat(12), '\u200b'.repeat(12), '\u00ad'.repeat(12), '\u3164'.repeat(12)])('rejects a blank password %j', (password) => {
-    expect(checkPasswordPolicy(password)).toEqual([{ field: 'password', message: 'must contain a character other than spaces' }]);
+    expect(checkPasswordPolicy(password)).toEqual([{ field: 'password', message: 'must contain a visible character' }]);
   });
 
   it('accepts spaces between other characters', () => {

@@ -33,7 +33,7 @@ export function checkPasswordPolicy(password: string, field = 'password'): Field
   }
 
   if (isBlank(password)) {
-    return [{ field, message: 'must contain a character other than spaces' }];
+    return [{ field, message: 'must contain a visible character' }];
   }
 
   return [];
