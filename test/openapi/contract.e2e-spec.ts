@@ -69,9 +69,19 @@ interface OpenApiOperation {
   security?: Record<string, string[]>[];
 }
 
+interface OpenApiProperty {
+  type?: string;
+  items?: { $ref?: string };
+  properties?: object;
+  additionalProperties?: unknown;
+  $ref?: string;
+  allOf?: unknown[];
+  oneOf?: unknown[];
+}
+
 interface OpenApiDocument {
   paths: Record<string, Record<string, OpenApiOperation>>;
-  components: { schemas: Record<string, { properties: Record<string, { items?: { $ref?: string } }>; required?: string[] }> };
+  components: { schemas: Record<string, { properties: Record<string, OpenApiProperty>; required?: string[] }> };
 }
 
 /** Returns the schema reference of a response's problem+json body, or undefined. */
@@ -115,6 +125,18 @@ describe('OpenAPI document', () => {
 
   it.each(contractRoutes())('publishes %s', (route) => {
     expect(published.has(normalise(route))).toBe(true);
+  });
+
+  it('gives every schema property a usable type', () => {
+    // A property typed as a union such as `string | null` reaches the document as a bare
+    // `object` unless its decorator names the type, and clients generated from it expect one.
+    const bare = Object.entries(document.components.schemas).flatMap(([schema, { properties }]) =>
+      Object.entries(properties ?? {})
+        .filter(([, property]) => property.type === 'object' && !property.properties && !property.additionalProperties && !property.$ref && !property.allOf && !property.oneOf)
+        .map(([name]) => `${schema}.${name}`),
+    );
+
+    expect(bare).toEqual([]);
   });
 
   describe('error responses', () => {

@@ -18,42 +18,42 @@ export class TaxIdDto {
 }
 
 export class AddressDto {
-  @ApiPropertyOptional({ example: '1 Main St', maxLength: 200 })
+  @ApiPropertyOptional({ type: String, nullable: true, example: '1 Main St', maxLength: 200 })
   @IsOptional()
   @IsString()
   @IsNotBlank({ allowEmpty: true })
   @MaxLength(200)
   line1?: string | null;
 
-  @ApiPropertyOptional({ example: 'Suite 400', maxLength: 200 })
+  @ApiPropertyOptional({ type: String, nullable: true, example: 'Suite 400', maxLength: 200 })
   @IsOptional()
   @IsString()
   @IsNotBlank({ allowEmpty: true })
   @MaxLength(200)
   line2?: string | null;
 
-  @ApiPropertyOptional({ example: 'Chicago', maxLength: 200 })
+  @ApiPropertyOptional({ type: String, nullable: true, example: 'Chicago', maxLength: 200 })
   @IsOptional()
   @IsString()
   @IsNotBlank({ allowEmpty: true })
   @MaxLength(200)
   city?: string | null;
 
-  @ApiPropertyOptional({ example: 'IL', maxLength: 200 })
+  @ApiPropertyOptional({ type: String, nullable: true, example: 'IL', maxLength: 200 })
   @IsOptional()
   @IsString()
   @IsNotBlank({ allowEmpty: true })
   @MaxLength(200)
   state?: string | null;
 
-  @ApiPropertyOptional({ example: '60601', maxLength: 40 })
+  @ApiPropertyOptional({ type: String, nullable: true, example: '60601', maxLength: 40 })
   @IsOptional()
   @IsString()
   @IsNotBlank({ allowEmpty: true })
   @MaxLength(40)
   postalCode?: string | null;
 
-  @ApiPropertyOptional({ example: 'US', description: 'ISO 3166-1 alpha-2 country code, or XK for Kosovo as Stripe takes it.' })
+  @ApiPropertyOptional({ type: String, nullable: true, example: 'US', description: 'ISO 3166-1 alpha-2 country code, or XK for Kosovo as Stripe takes it.' })
   @IsOptional()
   @IsString()
   @ValidateBy({ name: 'isCountryCode', validator: { validate: isCountryCode, defaultMessage: () => 'must be a two-letter ISO 3166-1 country code, such as US' } })
