@@ -57,6 +57,14 @@ describe('checkPaymentInput', () => {
     expect(checkPaymentInput({ amount: 1000, currency: 'usd', metadata: { note: '' } })).toEqual([]);
   });
 
+  it.each(['', ' ', '\u200b', '\u0001'])('rejects a blank metadata key %j under metadata', (key) => {
+    expect(checkPaymentInput({ amount: 1000, currency: 'usd', metadata: { [key]: 'x' } })).toEqual([{ field: 'metadata', message: 'must not have a blank key' }]);
+  });
+
+  it('names blank metadata keys once', () => {
+    expect(checkPaymentInput({ amount: 1000, currency: 'usd', metadata: { ' ': 'x', '  ': 'y' } })).toEqual([{ field: 'metadata', message: 'must not have a blank key' }]);
+  });
+
   it('rejects a key longer than 40 characters', () => {
     const key = 'k'.repeat(41);
 

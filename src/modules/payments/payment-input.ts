@@ -47,6 +47,8 @@ export function checkPaymentInput(input: { amount: unknown; currency: unknown; m
   return errors;
 }
 
+const BLANK_KEY_MESSAGE = 'must not have a blank key';
+
 export function checkMetadata(metadata: Record<string, unknown>): FieldError[] {
   const errors: FieldError[] = [];
   const entries = Object.entries(metadata);
@@ -58,8 +60,16 @@ export function checkMetadata(metadata: Record<string, unknown>): FieldError[] {
   }
 
   for (const [key, value] of entries) {
+    // A path such as `metadata.` or `metadata.\u200b` would not show the client which key is meant.
+    if (isBlank(key)) {
+      if (!errors.some((error) => error.field === 'metadata' && error.message === BLANK_KEY_MESSAGE)) {
+        errors.push({ field: 'metadata', message: BLANK_KEY_MESSAGE });
+      }
+      continue;
+    }
+
     const field = `metadata.${key}`;
-    if (key.length === 0 || key.length > STRIPE_METADATA_MAX_KEY_LENGTH) {
+    if (key.length > STRIPE_METADATA_MAX_KEY_LENGTH) {
       errors.push({ field, message: `key must be 1 to ${STRIPE_METADATA_MAX_KEY_LENGTH} characters long` });
     }
     if (/[[\]]/.test(key)) {
