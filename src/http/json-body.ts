@@ -8,6 +8,7 @@ import { findDuplicateKey } from '@app/common/json/duplicate-keys';
 import { containsSecret, redactSecrets } from '@app/common/keys/stripe-keys';
 import express, { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Observable } from 'rxjs';
+import { isUtf8 } from 'node:buffer';
 
 const BODY_ERROR = Symbol('bodyError');
 /** The bytes of a JSON body as read, after any Content-Encoding, with the charset they were decoded with. */
@@ -104,6 +105,15 @@ export class JsonBodyInterceptor implements NestInterceptor {
       this.logger.warn({ bodyError: { type: bodyError.type, message: bodyError.message } }, 'Rejected a request body that could not be decoded');
       const { detail, error } = describeBodyReadError(bodyError);
       throw validationFailed([error], detail);
+    }
+
+    const raw = request[RAW_BODY];
+    if (raw !== undefined && (raw.charset === 'utf-8' || raw.charset === 'utf8') && !isUtf8(raw.bytes)) {
+      // body-parser replaces such bytes with U+FFFD, so a name would be stored and sent to Stripe garbled.
+      throw validationFailed(
+        [{ field: 'body', message: 'must be encoded as UTF-8' }],
+        'The request body contains bytes that are not UTF-8. Send the JSON encoded as UTF-8.',
+      );
     }
 
     const unreadType = request[UNREAD_BODY_TYPE];

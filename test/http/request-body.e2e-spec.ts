@@ -25,8 +25,9 @@ describe('request body handling', () => {
     await t.close();
   });
 
-  function postRaw(path: string, body: string, headers: Record<string, string> = {}) {
-    return t.http().post(path).set({ 'Content-Type': 'application/json', ...headers }).send(body);
+  function postRaw(path: string, body: string | Buffer, headers: Record<string, string> = {}) {
+    // Without a serializer of its own, superagent sends a Buffer as JSON of its bytes.
+    return t.http().post(path).set({ 'Content-Type': 'application/json', ...headers }).serialize((data: unknown) => data as string).send(body);
   }
 
   it('returns 401 before a malformed body', async () => {
@@ -356,6 +357,21 @@ describe('request body handling', () => {
 
     expect(response.status).toBe(400);
     expect(response.body.errors).toEqual([{ field: 'type', message: 'must not contain a NUL character or an unpaired UTF-16 surrogate' }]);
+  });
+
+  it.each([
+    ['a byte that starts no character', Buffer.from([0xff, 0xfe])],
+    ['a truncated sequence', Buffer.from([0xe2, 0x82])],
+    ['an encoded surrogate', Buffer.from([0xed, 0xa0, 0x80])],
+  ])('rejects a body with %s, which is not UTF-8', async (_case, bytes) => {
+    const tenant = await createTenant(t);
+    const body = Buffer.concat([Buffer.from('{"name":"'), bytes, Buffer.from('","email":"billing@acme.example"}')]);
+
+    const response = await postRaw('/api/v1/customers', body, tenant.auth);
+
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('validation_failed');
+    expect(response.body.errors).toEqual([{ field: 'body', message: 'must be encoded as UTF-8' }]);
   });
 
   it('names the charset that did not decode the body', async () => {
