@@ -4,6 +4,7 @@ import { CreateCustomerDto } from '../modules/invoicing/dto/create-customer.dto'
 import { CreateInvoiceDto } from '../modules/invoicing/dto/create-invoice.dto';
 import { CreateTenantDto, UpdateTenantDto } from '../modules/tenancy/dto/tenant.dto';
 import { CreateTokenDto } from '../modules/tenancy/dto/token.dto';
+import { CreateUserDto } from '../modules/tenancy/dto/user.dto';
 import { CreatePaymentDto } from '../modules/payments/dto/create-payment.dto';
 
 async function fieldErrors(metatype: new () => object, value: object): Promise<DomainError['errors']> {
@@ -69,6 +70,20 @@ describe('blank optional text fields', () => {
 
   it.each(OPTIONAL_TEXT_FIELDS)('accepts text between spaces in the %s', async (_name, metatype, body) => {
     await expect(createValidationPipe().transform(body('\u00a0Suite 4 '), { type: 'body', metatype })).resolves.toBeInstanceOf(metatype);
+  });
+});
+
+describe('email fields with invisible characters', () => {
+  it.each([
+    ['customer email', CreateCustomerDto, (email: string) => ({ ...CUSTOMER, email }), 'email'],
+    ['receipt email', CreatePaymentDto, (receiptEmail: string) => ({ ...PAYMENT, receiptEmail }), 'receiptEmail'],
+    ['user email', CreateUserDto, (email: string) => ({ email, password: 'correct horse battery', role: 'owner' }), 'email'],
+  ])('rejects a %s with a zero-width space', async (_name, metatype, body, field) => {
+    for (const email of ['owner\u200b@acme.example', '\u200b@acme.example', 'owner@acme\u00ad.example']) {
+      const errors = await fieldErrors(metatype, body(email));
+
+      expect({ email, errors }).toEqual({ email, errors: [{ field, message: 'must be an email address' }] });
+    }
   });
 });
 

@@ -64,7 +64,7 @@ describe('email validation', () => {
     expect(checkEmail(email)).toEqual([]);
   });
 
-  it.each(['owner', 'owner@', '@example.com', 'owner@example', 'own er@example.com'])('rejects "%s"', (email) => {
+  it.each(['owner', 'owner@', '@example.com', 'owner@example', 'own er@example.com', 'owner\u200b@example.com', '\u200b@example.com', 'owner@exa\u2060mple.com'])('rejects %j', (email) => {
     expect(checkEmail(email)).toEqual([{ field: 'email', message: 'must be an email address' }]);
   });
 });

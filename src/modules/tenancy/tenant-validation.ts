@@ -1,5 +1,6 @@
 import { FieldError } from '@app/common/errors/domain-error';
-import { BLANK_MESSAGE, isBlank } from '@app/common/validation/blank-text';
+import { BLANK_MESSAGE, hasInvisibleCharacter, isBlank } from '@app/common/validation/blank-text';
+import { EMAIL_MESSAGE } from '@app/common/validation/email-address';
 
 export const SLUG_PATTERN = /^[a-z0-9-]{2,63}$/;
 export const DEFAULT_TIME_ZONE = 'America/Chicago';
@@ -64,8 +65,8 @@ export function normalizeEmail(email: string): string {
 
 export function checkEmail(email: string, field = 'email'): FieldError[] {
   const normalized = normalizeEmail(email);
-  if (normalized.length > EMAIL_MAX_LENGTH || !EMAIL_PATTERN.test(normalized)) {
-    return [{ field, message: 'must be an email address' }];
+  if (normalized.length > EMAIL_MAX_LENGTH || !EMAIL_PATTERN.test(normalized) || hasInvisibleCharacter(normalized)) {
+    return [{ field, message: EMAIL_MESSAGE }];
   }
 
   return [];

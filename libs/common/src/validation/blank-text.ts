@@ -11,6 +11,14 @@ export const BLANK_MESSAGE = 'must not be blank';
  */
 const VISIBLE_CHARACTER = /[^\p{White_Space}\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]/u;
 
+/** A control, format or default-ignorable character: one that takes no space when the text is shown. */
+const INVISIBLE_CHARACTER = /[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
+
+/** Tells whether `text` contains a character that takes no space when shown, such as U+200B or U+00AD. */
+export function hasInvisibleCharacter(text: string): boolean {
+  return INVISIBLE_CHARACTER.test(text);
+}
+
 /** Tells whether `text` has no visible character, as `''`, `'  '` and `'\u200b'` have none. */
 export function isBlank(text: string): boolean {
   return !VISIBLE_CHARACTER.test(text);

@@ -1,7 +1,8 @@
 import { IsNotBlank } from '@app/common/validation/blank-text';
+import { IsEmailAddress } from '@app/common/validation/email-address';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsEmail, IsIn, IsOptional, IsString, MaxLength, ValidateBy, ValidateNested, isISO31661Alpha2 } from 'class-validator';
+import { IsIn, IsOptional, IsString, MaxLength, ValidateBy, ValidateNested, isISO31661Alpha2 } from 'class-validator';
 import { TAX_ID_TYPES } from '../tax-id-types';
 
 export class TaxIdDto {
@@ -80,7 +81,7 @@ export class CreateCustomerDto {
   name!: string;
 
   @ApiProperty({ example: 'billing@acme.example', maxLength: 512 })
-  @IsEmail({}, { message: 'must be an email address' })
+  @IsEmailAddress()
   @MaxLength(512)
   email!: string;
 

@@ -1,8 +1,9 @@
 import type { FieldError } from '@app/common/errors/domain-error';
 import { IsNotBlank } from '@app/common/validation/blank-text';
 import type { ValidatesFieldsTogether } from '@app/common/validation/validation.pipe';
+import { IsEmailAddress } from '@app/common/validation/email-address';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsEmail, IsNotEmpty, IsNumber, IsObject, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
+import { IsNotEmpty, IsNumber, IsObject, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
 import { checkPaymentInput } from '../payment-input';
 
 /**
@@ -36,7 +37,7 @@ export class CreatePaymentDto implements ValidatesFieldsTogether {
 
   @ApiPropertyOptional({ example: 'buyer@example.com', description: 'Where Stripe sends the receipt.' })
   @IsOptional()
-  @IsEmail({}, { message: 'must be an email address' })
+  @IsEmailAddress()
   @MaxLength(254)
   receiptEmail?: string;
 

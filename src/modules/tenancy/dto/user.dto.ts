@@ -1,6 +1,7 @@
 import { TENANT_ROLES, TenantRole } from '@app/common/roles/roles';
+import { IsEmailAddress } from '@app/common/validation/email-address';
 import { ApiProperty } from '@nestjs/swagger';
-import { IsEmail, IsIn, IsString, MaxLength } from 'class-validator';
+import { IsIn, IsString, MaxLength } from 'class-validator';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../passwords';
 import { MeetsPasswordPolicy, Trim } from './field-validators';
 
@@ -9,7 +10,7 @@ export class CreateUserDto {
   @Trim()
   @IsString()
   @MaxLength(254)
-  @IsEmail({}, { message: '$property must be an email address' })
+  @IsEmailAddress()
   email!: string;
 
   @ApiProperty({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH, writeOnly: true })
