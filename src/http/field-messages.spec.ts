@@ -73,6 +73,21 @@ describe('blank optional text fields', () => {
   });
 });
 
+describe('text fields Stripe limits', () => {
+  // Stripe's emulator counts UTF-16 code units, where an emoji is two. A memo Stripe refuses would leave a numbered invoice unissued.
+  it.each([
+    ['invoice memo', CreateInvoiceDto, (memo: string) => ({ ...INVOICE, memo }), 'memo', 1000],
+    ['payment description', CreatePaymentDto, (description: string) => ({ ...PAYMENT, description }), 'description', 1000],
+    ['customer name', CreateCustomerDto, (name: string) => ({ ...CUSTOMER, name }), 'name', 256],
+  ])('counts an emoji in the %s as two', async (_name, metatype, body, field, limit) => {
+    const errors = await fieldErrors(metatype, body('\u{1f600}'.repeat(limit / 2 + 1)));
+
+    expect(errors).toEqual([{ field, message: `must be shorter than or equal to ${limit} characters (an emoji counts as two)` }]);
+    await expect(createValidationPipe().transform(body('\u{1f600}'.repeat(limit / 2)), { type: 'body', metatype })).resolves.toBeInstanceOf(metatype);
+    await expect(createValidationPipe().transform(body('x'.repeat(limit)), { type: 'body', metatype })).resolves.toBeInstanceOf(metatype);
+  });
+});
+
 describe('email fields with invisible characters', () => {
   it.each([
     ['customer email', CreateCustomerDto, (email: string) => ({ ...CUSTOMER, email }), 'email'],

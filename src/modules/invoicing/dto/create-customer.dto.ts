@@ -1,5 +1,6 @@
 import { IsNotBlank } from '@app/common/validation/blank-text';
 import { IsEmailAddress } from '@app/common/validation/email-address';
+import { MaxStripeTextLength } from '@app/common/validation/stripe-text-length';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsOptional, IsString, MaxLength, ValidateBy, ValidateNested, isISO31661Alpha2 } from 'class-validator';
@@ -77,7 +78,7 @@ export class CreateCustomerDto {
   @ApiProperty({ example: 'Acme Corp', maxLength: 256 })
   @IsString()
   @IsNotBlank()
-  @MaxLength(256)
+  @MaxStripeTextLength(256)
   name!: string;
 
   @ApiProperty({ example: 'billing@acme.example', maxLength: 512 })

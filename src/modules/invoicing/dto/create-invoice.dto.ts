@@ -1,5 +1,6 @@
 import { MAXIMUM_AMOUNT } from '@app/common/money/currencies';
 import { IsNotBlank } from '@app/common/validation/blank-text';
+import { MaxStripeTextLength } from '@app/common/validation/stripe-text-length';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import {
@@ -80,6 +81,6 @@ export class CreateInvoiceDto {
   @IsOptional()
   @IsString()
   @IsNotBlank({ allowEmpty: true })
-  @MaxLength(1000)
+  @MaxStripeTextLength(1000)
   memo?: string;
 }

@@ -2,6 +2,7 @@ import type { FieldError } from '@app/common/errors/domain-error';
 import { IsNotBlank } from '@app/common/validation/blank-text';
 import type { ValidatesFieldsTogether } from '@app/common/validation/validation.pipe';
 import { IsEmailAddress } from '@app/common/validation/email-address';
+import { MaxStripeTextLength } from '@app/common/validation/stripe-text-length';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsNotEmpty, IsNumber, IsObject, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
 import { checkPaymentInput } from '../payment-input';
@@ -32,7 +33,7 @@ export class CreatePaymentDto implements ValidatesFieldsTogether {
   @IsOptional()
   @IsString()
   @IsNotBlank({ allowEmpty: true })
-  @MaxLength(1000)
+  @MaxStripeTextLength(1000)
   description?: string;
 
   @ApiPropertyOptional({ example: 'buyer@example.com', description: 'Where Stripe sends the receipt.' })
