@@ -82,7 +82,7 @@ describe('text fields Stripe limits', () => {
   ])('counts an emoji in the %s as two', async (_name, metatype, body, field, limit) => {
     const errors = await fieldErrors(metatype, body('\u{1f600}'.repeat(limit / 2 + 1)));
 
-    expect(errors).toEqual([{ field, message: `must be shorter than or equal to ${limit} characters (an emoji counts as two)` }]);
+    expect(errors).toEqual([{ field, message: `must be at most ${limit} characters long (an emoji counts as two)` }]);
     await expect(createValidationPipe().transform(body('\u{1f600}'.repeat(limit / 2)), { type: 'body', metatype })).resolves.toBeInstanceOf(metatype);
     await expect(createValidationPipe().transform(body('x'.repeat(limit)), { type: 'body', metatype })).resolves.toBeInstanceOf(metatype);
   });

@@ -221,7 +221,7 @@ describe('IdempotencyInterceptor', () => {
 
     await expect(interceptor.intercept(executionContext({ 'idempotency-key': 'k1' }, { amount: 0 }, fakeResponse()), handler(() => of({})))).rejects.toMatchObject({
       code: 'validation_failed',
-      errors: [{ field: 'amount', message: 'must not be less than 1' }],
+      errors: [{ field: 'amount', message: 'must be at least 1' }],
     });
   });
 

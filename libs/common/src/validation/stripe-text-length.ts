@@ -16,7 +16,7 @@ export function MaxStripeTextLength(max: number, validationOptions?: ValidationO
       constraints: [max],
       validator: {
         validate: (value: unknown) => typeof value !== 'string' || value.length <= max,
-        defaultMessage: () => `must be shorter than or equal to ${max} characters (an emoji counts as two)`,
+        defaultMessage: () => `must be at most ${max} characters long (an emoji counts as two)`,
       },
     },
     validationOptions,

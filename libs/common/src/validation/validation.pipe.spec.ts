@@ -1,5 +1,5 @@
 import { ArgumentMetadata } from '@nestjs/common';
-import { IsInt, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { DomainError } from '../errors/domain-error';
 import { createValidationPipe } from './validation.pipe';
 
@@ -22,6 +22,19 @@ class SeatsDto {
   @Matches(/^[A-Z]/, { message: 'must start with a capital letter' })
   @MaxLength(5)
   code?: string;
+}
+
+class BoundsDto {
+  @IsOptional()
+  @IsString()
+  @MinLength(3)
+  label?: string;
+
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(10)
+  count?: number;
 }
 
 const BODY: ArgumentMetadata = { type: 'body', metatype: CredentialsDto };
@@ -60,7 +73,7 @@ describe('createValidationPipe', () => {
   it('keeps the other constraints of a string field', async () => {
     const error = await rejection({ email: 'a'.repeat(300) });
 
-    expect(error.errors).toEqual([{ field: 'email', message: 'must be shorter than or equal to 254 characters' }]);
+    expect(error.errors).toEqual([{ field: 'email', message: 'must be at most 254 characters long' }]);
   });
 
   it('reports a missing field as required', async () => {
@@ -84,7 +97,17 @@ describe('createValidationPipe', () => {
   it('joins one field\'s constraints into one message', async () => {
     const error = await rejection({ seats: 3, code: 'abcdefg' }, SEATS_BODY);
 
-    expect(error.errors).toEqual([{ field: 'code', message: 'must be shorter than or equal to 5 characters and must start with a capital letter' }]);
+    expect(error.errors).toEqual([{ field: 'code', message: 'must be at most 5 characters long and must start with a capital letter' }]);
+  });
+
+  it.each([
+    ['a short text', { label: 'ab' }, 'label', 'must be at least 3 characters long'],
+    ['a number below its minimum', { count: 0 }, 'count', 'must be at least 1'],
+    ['a number above its maximum', { count: 11 }, 'count', 'must be at most 10'],
+  ])('words %s as the API does', async (_case, body, field, message) => {
+    const error = await rejection(body, { type: 'body', metatype: BoundsDto });
+
+    expect(error.errors).toEqual([{ field, message }]);
   });
 
   it('names an unknown field', async () => {

@@ -114,7 +114,7 @@ function fieldMessage(error: ValidationError): string | null {
 
   const typeFailures = constraints.filter(([name]) => TYPE_CONSTRAINTS.has(name));
   const reported = typeFailures.length > 0 ? typeFailures : constraints;
-  const messages = [...new Set(reported.map(([, message]) => withoutPropertyName(message, error.property)))];
+  const messages = [...new Set(reported.map(([, message]) => inApiWording(withoutPropertyName(message, error.property))))];
   const message = messages.join(' and ');
 
   if (isMissing(error)) {
@@ -140,6 +140,28 @@ function isMissing(error: ValidationError): boolean {
 
 function hasTypeFailure(error: ValidationError): boolean {
   return Object.keys(error.constraints ?? {}).some((name) => TYPE_CONSTRAINTS.has(name));
+}
+
+/**
+ * class-validator's default bounds read "must be shorter than or equal to 5
+ * characters" and "must not be less than 1", where the rest of the API and
+ * the CLI use "must be at most 5 characters long" and "must be at least 1".
+ */
+const API_WORDING: [RegExp, string][] = [
+  [/^must be shorter than or equal to (\d+) characters$/, 'must be at most $1 characters long'],
+  [/^must be longer than or equal to (\d+) characters$/, 'must be at least $1 characters long'],
+  [/^must not be less than (-?[\d.]+)$/, 'must be at least $1'],
+  [/^must not be greater than (-?[\d.]+)$/, 'must be at most $1'],
+];
+
+function inApiWording(message: string): string {
+  for (const [pattern, wording] of API_WORDING) {
+    if (pattern.test(message)) {
+      return message.replace(pattern, wording);
+    }
+  }
+
+  return message;
 }
 
 /** class-validator starts its default messages with the property name, which the `field` already gives. */
