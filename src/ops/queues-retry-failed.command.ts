@@ -31,7 +31,7 @@ export class QueuesRetryFailedCommand extends OpsCommand<QueuesRetryFailedOption
     await assertRedisReachable(this.config);
     const { retried } = await this.webhooks.retryFailedJobs(queue, cliActor());
 
-    console.log(`Moved ${retried} failed jobs of ${queue} back to waiting.`);
+    console.log(`Moved ${retried} failed ${retried === 1 ? 'job' : 'jobs'} of ${queue} back to waiting.`);
   }
 
   @Option({ flags: '--queue <name>', description: `the queue: ${ALL_QUEUES.join(', ')}`, required: true })
