@@ -24,6 +24,10 @@ describe('isBlank', () => {
     ['a delete character', '\u007f'],
     ['C1 control characters', '\u0080\u009f'],
     ['a Braille blank', '\u2800'],
+    ['noncharacters', '\uffff\ufffe\u{10ffff}'],
+    ['an unassigned code point', '\u0378'],
+    ['combining marks without a base', '\u0301\u0308\u0327'],
+    ['a combining mark on a zero-width space', '\u200b\u0301'],
     ['a mix', ' \u200b\u00a0\t\u2060 '],
   ])('finds %s blank', (_case, text) => {
     expect(isBlank(text)).toBe(true);
@@ -35,6 +39,7 @@ describe('isBlank', () => {
     ['a dot', '.'],
     ['a letter between spaces', ' a '],
     ['a letter after a zero-width space', '\u200ba'],
+    ['a letter with a combining accent', 'e\u0301'],
     ['a CJK character', '中'],
     ['an emoji', '🔑'],
   ])('finds %s not blank', (_case, text) => {

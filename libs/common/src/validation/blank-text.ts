@@ -6,10 +6,11 @@ export const BLANK_MESSAGE = 'must not be blank';
 /**
  * A character that shows when the text is displayed. White space (Unicode's White_Space property),
  * control and format characters (categories Cc and Cf, such as U+0001 and U+200B ZERO WIDTH SPACE)
- * and default-ignorable ones (such as U+3164 HANGUL FILLER) do not. Nor does U+2800 BRAILLE PATTERN
- * BLANK: Unicode counts it as a symbol, but it prints as an empty cell.
+ * and default-ignorable ones (such as U+3164 HANGUL FILLER) do not. Nor do unassigned code points and
+ * noncharacters (Cn), nor combining marks (M), which show only on a character before them. Nor does
+ * U+2800 BRAILLE PATTERN BLANK: Unicode counts it as a symbol, but it prints as an empty cell.
  */
-const VISIBLE_CHARACTER = /[^\p{White_Space}\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]/u;
+const VISIBLE_CHARACTER = /[^\p{White_Space}\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{Cn}\p{M}\u2800]/u;
 
 /** A control, format or default-ignorable character: one that takes no space when the text is shown. */
 const INVISIBLE_CHARACTER = /[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
