@@ -108,7 +108,15 @@ export class JsonBodyInterceptor implements NestInterceptor {
     }
 
     const raw = request[RAW_BODY];
-    if (raw !== undefined && (raw.charset === 'utf-8' || raw.charset === 'utf8') && !isUtf8(raw.bytes)) {
+    if (raw !== undefined && raw.charset !== 'utf-8' && raw.charset !== 'utf8') {
+      // body-parser decodes any utf-* charset, yet JSON between systems is UTF-8 (RFC 8259), and the
+      // duplicate-key and text checks would otherwise have to follow every decoder, UTF-7 among them.
+      throw validationFailed(
+        [{ field: 'Content-Type', message: `charset "${raw.charset}" is not accepted; use utf-8` }],
+        `The request body is declared as ${raw.charset}. Send the JSON encoded as UTF-8, with charset=utf-8 or no charset.`,
+      );
+    }
+    if (raw !== undefined && !isUtf8(raw.bytes)) {
       // body-parser replaces such bytes with U+FFFD, so a name would be stored and sent to Stripe garbled.
       throw validationFailed(
         [{ field: 'body', message: 'must be encoded as UTF-8' }],
@@ -173,22 +181,10 @@ function duplicateKeyOf(request: RequestWithBodyError): string | null {
     return null;
   }
 
-  const path = findDuplicateKey(decodeBody(raw.bytes, raw.charset));
+  // Only UTF-8 bodies get this far: the charset check above refuses the rest.
+  const path = findDuplicateKey(raw.bytes.toString('utf8'));
 
   return path === null ? null : redactSecrets(path);
-}
-
-/** Decodes body bytes with their charset, or returns '' for a charset TextDecoder does not know, which then goes unchecked. */
-function decodeBody(bytes: Buffer, charset: string): string {
-  if (charset === 'utf-8') {
-    return bytes.toString('utf8');
-  }
-
-  try {
-    return new TextDecoder(charset).decode(bytes);
-  } catch {
-    return '';
-  }
 }
 
 function unstorableText(field: string): Error {

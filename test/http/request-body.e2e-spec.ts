@@ -374,6 +374,19 @@ describe('request body handling', () => {
     expect(response.body.errors).toEqual([{ field: 'body', message: 'must be encoded as UTF-8' }]);
   });
 
+  it.each([
+    ['utf-16le', Buffer.from('{"name":"Acme","email":"billing@acme.example"}', 'utf16le')],
+    ['utf-7', Buffer.from('{"name":"First","+AG4-ame":"Second","email":"billing@acme.example"}')],
+  ])('refuses a JSON body declared as %s', async (charset, body) => {
+    const tenant = await createTenant(t);
+
+    const response = await postRaw('/api/v1/customers', body, { ...tenant.auth, 'Content-Type': `application/json; charset=${charset}` });
+
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('validation_failed');
+    expect(response.body.errors).toEqual([{ field: 'Content-Type', message: `charset "${charset}" is not accepted; use utf-8` }]);
+  });
+
   it('names the charset that did not decode the body', async () => {
     const tenant = await createTenant(t);
 
