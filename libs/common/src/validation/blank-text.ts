@@ -4,20 +4,20 @@ import { ValidateBy, ValidationOptions } from 'class-validator';
 export const BLANK_MESSAGE = 'must not be blank';
 
 /**
- * A character that shows when the text is displayed. White space (Unicode's White_Space property),
- * control and format characters (categories Cc and Cf, such as U+0001 and U+200B ZERO WIDTH SPACE)
- * and default-ignorable ones (such as U+3164 HANGUL FILLER) do not. Nor do unassigned code points and
- * noncharacters (Cn), nor combining marks (M), which show only on a character before them. Nor does
- * U+2800 BRAILLE PATTERN BLANK: Unicode counts it as a symbol, but it prints as an empty cell.
+ * A character that shows no glyph: white space (Unicode's White_Space property), control and format
+ * characters (categories Cc and Cf, such as U+0001 and U+200B ZERO WIDTH SPACE), default-ignorable
+ * ones (such as U+3164 HANGUL FILLER), unassigned code points and noncharacters (Cn), and U+2800
+ * BRAILLE PATTERN BLANK, which Unicode counts as a symbol but which prints as an empty cell.
  */
-const VISIBLE_CHARACTER = /[^\p{White_Space}\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{Cn}\p{M}\u2800]/u;
+const HIDDEN_CLASSES = String.raw`\p{White_Space}\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{Cn}\u2800`;
+const HIDDEN_CHARACTER = new RegExp(`[${HIDDEN_CLASSES}]`, 'u');
 
-/** A control, format or default-ignorable character: one that takes no space when the text is shown. */
-const INVISIBLE_CHARACTER = /[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
+/** A character that shows: not hidden (above) and not a combining mark (M), which shows only on a character before it. */
+const VISIBLE_CHARACTER = new RegExp(`[^${HIDDEN_CLASSES}\\p{M}]`, 'u');
 
-/** Tells whether `text` contains a character that takes no space when shown, such as U+200B or U+00AD. */
+/** Tells whether `text` contains a character that shows no glyph (HIDDEN_CHARACTER), such as a space or U+200B. */
 export function hasInvisibleCharacter(text: string): boolean {
-  return INVISIBLE_CHARACTER.test(text);
+  return HIDDEN_CHARACTER.test(text);
 }
 
 /** Tells whether `text` has no visible character, as `''`, `'  '` and `'\u200b'` have none. */
