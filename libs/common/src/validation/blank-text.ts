@@ -4,10 +4,10 @@ import { ValidateBy, ValidationOptions } from 'class-validator';
 export const BLANK_MESSAGE = 'must not be blank';
 
 /**
- * A character that shows no glyph: white space (Unicode's White_Space property), control and format
- * characters (categories Cc and Cf, such as U+0001 and U+200B ZERO WIDTH SPACE), default-ignorable
- * ones (such as U+3164 HANGUL FILLER), unassigned code points and noncharacters (Cn), and U+2800
- * BRAILLE PATTERN BLANK, which Unicode counts as a symbol but which prints as an empty cell.
+ * Characters that show no glyph. They are white space (Unicode's White_Space property), control and
+ * format characters (Cc and Cf, such as U+0001 and U+200B), default-ignorable ones (such as U+3164),
+ * and unassigned code points and noncharacters (Cn). U+2800 BRAILLE PATTERN BLANK is one too: Unicode
+ * counts it as a symbol, but it prints as an empty cell.
  */
 const HIDDEN_CLASSES = String.raw`\p{White_Space}\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{Cn}\u2800`;
 const HIDDEN_CHARACTER = new RegExp(`[${HIDDEN_CLASSES}]`, 'u');
