@@ -1,5 +1,5 @@
 import { RequestContext } from '@app/common/context/request-context';
-import { DomainError, notFound } from '@app/common/errors/domain-error';
+import { DomainError, notFound, validationFailed } from '@app/common/errors/domain-error';
 import type { TenancyAdmin, TenantView } from '@app/contracts/tenancy.contracts';
 import { CommandRunner } from 'nest-commander';
 
@@ -43,6 +43,16 @@ export abstract class OpsCommand<TOptions> extends CommandRunner {
   }
 
   async run(_params: string[], options?: Record<string, unknown>): Promise<void> {
+    // Node decodes arguments and the environment as UTF-8 and puts U+FFFD for bytes that are not.
+    // A name typed in a Latin-1 terminal would be stored garbled, which the HTTP API refuses too.
+    const garbled = Object.entries(options ?? {}).find(([, value]) => typeof value === 'string' && value.includes('\ufffd'));
+    if (garbled !== undefined) {
+      throw validationFailed(
+        [{ field: garbled[0], message: "is not UTF-8 text: check the terminal's encoding" }],
+        'An option holds bytes that are not UTF-8, or the character U+FFFD that stands in for them.',
+      );
+    }
+
     await this.context.runWithoutTenant(() => this.execute((options ?? {}) as TOptions));
   }
 

@@ -1,5 +1,6 @@
 import { TENANCY_ADMIN, TenancyAdmin } from '@app/contracts/tenancy.contracts';
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DataSource } from 'typeorm';
@@ -356,6 +357,35 @@ describe('ops CLI', () => {
 
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("required option '--role <role>' not specified");
+  });
+
+  it('refuses an argument whose bytes are not UTF-8', async () => {
+    // Through a shell, so the name really carries the Latin-1 byte E9, which Node reads as U+FFFD.
+    const slug = `cli-bytes-${randomUUID().slice(0, 8)}`;
+    const result = await run('sh', ['-c', `exec "$0" "$1" tenants:create --slug "$2" --name "$(printf 'Caf\\351 Training')"`, process.execPath, CLI, slug], {
+      env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: cliDatabaseUrl, LOG_LEVEL: 'error', OPS_OPERATOR: OPERATOR_NAME },
+      timeout: 30_000,
+    }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code ?? -1, stdout: error.stdout ?? '', stderr: error.stderr ?? '' }),
+    );
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("--name: is not UTF-8 text: check the terminal's encoding");
+    expect((await cli('tenants:create', '--slug', slug, '--name', 'Café Training')).code).toBe(0);
+  });
+
+  it('refuses an OPS_PASSWORD whose bytes are not UTF-8', async () => {
+    const result = await run(process.execPath, [CLI, 'users:create', '--operator', '--email', uniqueEmail('bytes')], {
+      env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: cliDatabaseUrl, LOG_LEVEL: 'error', OPS_OPERATOR: OPERATOR_NAME, OPS_PASSWORD: '\ufffd'.repeat(12) },
+      timeout: 30_000,
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code?: number; stderr?: string }) => ({ code: error.code ?? -1, stderr: error.stderr ?? '' }),
+    );
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("--password: is not UTF-8 text: check the terminal's encoding");
   });
 
   it('names OPS_PASSWORD for a missing password', async () => {
