@@ -71,6 +71,15 @@ describe('checkPaymentInput', () => {
     expect(checkPaymentInput({ amount: 1000, currency: 'usd', metadata: { [key]: 'x' } })[0].field).toBe(`metadata.${key}`);
   });
 
+  it('says an emoji counts as two in the metadata limits', () => {
+    const key = '\u{1f600}'.repeat(21);
+
+    expect(checkPaymentInput({ amount: 1000, currency: 'usd', metadata: { [key]: 'x', note: '\u{1f600}'.repeat(251) } })).toEqual([
+      { field: `metadata.${key}`, message: 'key must be at most 40 characters long (an emoji counts as two)' },
+      { field: 'metadata.note', message: 'must be at most 500 characters long (an emoji counts as two)' },
+    ]);
+  });
+
   it('rejects a value longer than 500 characters', () => {
     expect(checkPaymentInput({ amount: 1000, currency: 'usd', metadata: { note: 'x'.repeat(501) } })[0].message).toMatch(/at most 500/);
   });

@@ -70,7 +70,7 @@ export function checkMetadata(metadata: Record<string, unknown>): FieldError[] {
 
     const field = `metadata.${key}`;
     if (key.length > STRIPE_METADATA_MAX_KEY_LENGTH) {
-      errors.push({ field, message: `key must be 1 to ${STRIPE_METADATA_MAX_KEY_LENGTH} characters long` });
+      errors.push({ field, message: `key must be at most ${STRIPE_METADATA_MAX_KEY_LENGTH} characters long (an emoji counts as two)` });
     }
     if (/[[\]]/.test(key)) {
       errors.push({ field, message: 'key must not contain square brackets' });
@@ -81,7 +81,7 @@ export function checkMetadata(metadata: Record<string, unknown>): FieldError[] {
     if (typeof value !== 'string') {
       errors.push({ field, message: 'must be a string' });
     } else if (value.length > STRIPE_METADATA_MAX_VALUE_LENGTH) {
-      errors.push({ field, message: `must be at most ${STRIPE_METADATA_MAX_VALUE_LENGTH} characters long` });
+      errors.push({ field, message: `must be at most ${STRIPE_METADATA_MAX_VALUE_LENGTH} characters long (an emoji counts as two)` });
     } else if (value !== '' && isBlank(value)) {
       errors.push({ field, message: BLANK_MESSAGE });
     }

@@ -75,7 +75,7 @@ function isCountryCode(value: unknown): boolean {
 
 /** Body of POST /api/v1/customers. */
 export class CreateCustomerDto {
-  @ApiProperty({ example: 'Acme Corp', maxLength: 256 })
+  @ApiProperty({ example: 'Acme Corp', maxLength: 256, description: 'At most 256 UTF-16 code units: an emoji counts as two.' })
   @IsString()
   @IsNotBlank()
   @MaxStripeTextLength(256)

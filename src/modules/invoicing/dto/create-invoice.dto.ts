@@ -77,7 +77,11 @@ export class CreateInvoiceDto {
   @Transform(({ value }: { value: unknown }) => (Array.isArray(value) ? value.map((line: unknown) => (Array.isArray(line) ? null : line)) : value))
   lines!: InvoiceLineDto[];
 
-  @ApiPropertyOptional({ example: 'PO 4711', maxLength: 1000, description: "Shown on the invoice as Stripe's description." })
+  @ApiPropertyOptional({
+    example: 'PO 4711',
+    maxLength: 1000,
+    description: "Shown on the invoice as Stripe's description. At most 1000 UTF-16 code units: an emoji counts as two.",
+  })
   @IsOptional()
   @IsString()
   @IsNotBlank({ allowEmpty: true })

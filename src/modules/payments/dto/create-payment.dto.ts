@@ -29,7 +29,7 @@ export class CreatePaymentDto implements ValidatesFieldsTogether {
   @MaxLength(255)
   paymentMethod!: string;
 
-  @ApiPropertyOptional({ example: 'CPR/AED class, 2 seats', maxLength: 1000 })
+  @ApiPropertyOptional({ example: 'CPR/AED class, 2 seats', maxLength: 1000, description: 'At most 1000 UTF-16 code units: an emoji counts as two.' })
   @IsOptional()
   @IsString()
   @IsNotBlank({ allowEmpty: true })
