@@ -80,7 +80,7 @@ export class UsersCreateCommand extends OpsCommand<UsersCreateOptions> {
 
   @Option({
     flags: '--password <password>',
-    description: 'at least 12 characters; may come from OPS_PASSWORD instead, which keeps it out of the process list',
+    description: '12 to 256 characters, not only spaces or invisible ones; may come from OPS_PASSWORD instead, which keeps it out of the process list',
     env: 'OPS_PASSWORD',
   })
   parsePassword(value: string): string {
