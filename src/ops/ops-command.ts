@@ -20,6 +20,7 @@ const OPTION_BY_FIELD: Record<string, string> = {
   since: '--since',
   slug: '--slug',
   status: '--status',
+  tenant: '--tenant',
   tenantId: '--tenant',
   timeZone: '--time-zone',
   until: '--until',
@@ -42,14 +43,23 @@ export abstract class OpsCommand<TOptions> extends CommandRunner {
     super();
   }
 
-  async run(_params: string[], options?: Record<string, unknown>): Promise<void> {
+  async run(params: string[], options?: Record<string, unknown>): Promise<void> {
+    // No command takes positional arguments, so one is a value that lost its quotes (`--name Acme Training`).
+    if (params.length > 0) {
+      throw validationFailed(
+        params.map((param) => ({ field: 'arguments', message: `Unexpected argument "${param}": quote an option's value when it contains spaces` })),
+        `The command takes options only, but got ${params.length === 1 ? 'an argument' : 'arguments'} outside them.`,
+      );
+    }
+
     // Node decodes arguments and the environment as UTF-8 and puts U+FFFD for bytes that are not.
-    // A name typed in a Latin-1 terminal would be stored garbled, which the HTTP API refuses too.
-    const garbled = Object.entries(options ?? {}).find(([, value]) => typeof value === 'string' && value.includes('\ufffd'));
+    // A name typed in a Latin-1 terminal would be stored, and audited, garbled.
+    const values: [string, unknown][] = [...Object.entries(options ?? {}), ['OPS_OPERATOR', process.env.OPS_OPERATOR]];
+    const garbled = values.find(([, value]) => typeof value === 'string' && value.includes('\ufffd'));
     if (garbled !== undefined) {
       throw validationFailed(
         [{ field: garbled[0], message: "is not UTF-8 text: check the terminal's encoding" }],
-        'An option holds bytes that are not UTF-8, or the character U+FFFD that stands in for them.',
+        'An option or OPS_OPERATOR holds bytes that are not UTF-8, or the character U+FFFD that stands in for them.',
       );
     }
 

@@ -375,6 +375,30 @@ describe('ops CLI', () => {
     expect((await cli('tenants:create', '--slug', slug, '--name', 'Café Training')).code).toBe(0);
   });
 
+  it('refuses an argument that belongs to no option', async () => {
+    const slug = `cli-stray-${randomUUID().slice(0, 8)}`;
+
+    // An unquoted name: "Training" is left over as a positional argument.
+    const result = await cli('tenants:create', '--slug', slug, '--name', 'Cafe', 'Training');
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('Unexpected argument "Training"');
+    expect(await t.app.get<TenancyAdmin>(TENANCY_ADMIN).findTenantBySlug(slug)).toBeNull();
+  });
+
+  it('refuses an OPS_OPERATOR whose bytes are not UTF-8', async () => {
+    const result = await run(process.execPath, [CLI, 'tenants:create', '--slug', `cli-op-${randomUUID().slice(0, 8)}`, '--name', 'Acme'], {
+      env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: cliDatabaseUrl, LOG_LEVEL: 'error', OPS_OPERATOR: 'op\ufffd' },
+      timeout: 30_000,
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code?: number; stderr?: string }) => ({ code: error.code ?? -1, stderr: error.stderr ?? '' }),
+    );
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("OPS_OPERATOR: is not UTF-8 text: check the terminal's encoding");
+  });
+
   it('refuses an OPS_PASSWORD whose bytes are not UTF-8', async () => {
     const result = await run(process.execPath, [CLI, 'users:create', '--operator', '--email', uniqueEmail('bytes')], {
       env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: cliDatabaseUrl, LOG_LEVEL: 'error', OPS_OPERATOR: OPERATOR_NAME, OPS_PASSWORD: '\ufffd'.repeat(12) },
