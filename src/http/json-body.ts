@@ -97,6 +97,11 @@ export class JsonBodyInterceptor implements NestInterceptor {
           `The request body is not JSON when decoded as ${charset}. Send the JSON encoded as UTF-8, with charset=utf-8 or no charset.`,
         );
       }
+      // Text in another encoding, such as Latin-1 or UTF-16, fails to parse too. Its encoding is the fault to name.
+      const raw = request[RAW_BODY];
+      if (raw !== undefined && !isUtf8(raw.bytes)) {
+        throw notUtf8();
+      }
       const { detail, error } = describeBodyReadError(bodyError);
       throw validationFailed([error], detail);
     }
@@ -118,10 +123,7 @@ export class JsonBodyInterceptor implements NestInterceptor {
     }
     if (raw !== undefined && !isUtf8(raw.bytes)) {
       // body-parser replaces such bytes with U+FFFD, so a name would be stored and sent to Stripe garbled.
-      throw validationFailed(
-        [{ field: 'body', message: 'must be encoded as UTF-8' }],
-        'The request body contains bytes that are not UTF-8. Send the JSON encoded as UTF-8.',
-      );
+      throw notUtf8();
     }
 
     const unreadType = request[UNREAD_BODY_TYPE];
@@ -185,6 +187,13 @@ function duplicateKeyOf(request: RequestWithBodyError): string | null {
   const path = findDuplicateKey(raw.bytes.toString('utf8'));
 
   return path === null ? null : redactSecrets(path);
+}
+
+function notUtf8(): Error {
+  return validationFailed(
+    [{ field: 'body', message: 'must be encoded as UTF-8' }],
+    'The request body contains bytes that are not UTF-8. Send the JSON encoded as UTF-8.',
+  );
 }
 
 function unstorableText(field: string): Error {

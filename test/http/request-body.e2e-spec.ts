@@ -375,6 +375,18 @@ describe('request body handling', () => {
   });
 
   it.each([
+    ['Latin-1 JSON cut short', Buffer.from('{"name":"Caf\xe9","email":"billing@acme.example"', 'latin1')],
+    ['UTF-16 JSON without a charset', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('{"name":"Acme"}', 'utf16le')])],
+  ])('names the encoding of %s that does not parse', async (_case, body) => {
+    const tenant = await createTenant(t);
+
+    const response = await postRaw('/api/v1/customers', body, tenant.auth);
+
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([{ field: 'body', message: 'must be encoded as UTF-8' }]);
+  });
+
+  it.each([
     ['utf-16le', Buffer.from('{"name":"Acme","email":"billing@acme.example"}', 'utf16le')],
     ['utf-7', Buffer.from('{"name":"First","+AG4-ame":"Second","email":"billing@acme.example"}')],
   ])('refuses a JSON body declared as %s', async (charset, body) => {

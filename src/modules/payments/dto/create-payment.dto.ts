@@ -50,7 +50,8 @@ export class CreatePaymentDto implements ValidatesFieldsTogether {
   @ApiPropertyOptional({
     type: 'object',
     additionalProperties: { type: 'string', maxLength: 500 },
-    description: "String values, at most 48 keys of up to 40 characters (Stripe's limit of 50 less the service's own 2).",
+    description:
+      "String values of up to 500 UTF-16 code units, at most 48 keys of up to 40 (Stripe's limit of 50 less the service's own 2). An emoji counts as two.",
     example: { classId: 'cls_42' },
   })
   @IsOptional()
