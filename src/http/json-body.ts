@@ -114,8 +114,8 @@ export class JsonBodyInterceptor implements NestInterceptor {
 
     const raw = request[RAW_BODY];
     if (raw !== undefined && raw.charset !== 'utf-8' && raw.charset !== 'utf8') {
-      // body-parser decodes any utf-* charset, yet JSON between systems is UTF-8 (RFC 8259), and the
-      // duplicate-key and text checks would otherwise have to follow every decoder, UTF-7 among them.
+      // JSON between systems is UTF-8 (RFC 8259), though body-parser decodes any utf-* charset.
+      // Taking UTF-8 only spares the duplicate-key and text checks every other decoder, UTF-7 among them.
       throw validationFailed(
         [{ field: 'Content-Type', message: `charset "${raw.charset}" is not accepted; use utf-8` }],
         `The request body is declared as ${raw.charset}. Send the JSON encoded as UTF-8, with charset=utf-8 or no charset.`,
@@ -183,7 +183,7 @@ function duplicateKeyOf(request: RequestWithBodyError): string | null {
     return null;
   }
 
-  // Only UTF-8 bodies get this far: the charset check above refuses the rest.
+  // Only UTF-8 bodies get this far, because the charset check above rejects the rest.
   const path = findDuplicateKey(raw.bytes.toString('utf8'));
 
   return path === null ? null : redactSecrets(path);

@@ -26,11 +26,11 @@ interface CliResult {
   stderr: string;
 }
 
-/** Run the built CLI against the e2e database, as an operator would after `npm run build`. */
-async function cli(...args: string[]): Promise<CliResult> {
+/** Runs `file` with `args` against the e2e database, with `env` added to the CLI's environment. */
+async function runWith(file: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-      env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: cliDatabaseUrl, LOG_LEVEL: 'error', OPS_OPERATOR: OPERATOR_NAME },
+    const { stdout, stderr } = await run(file, args, {
+      env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: cliDatabaseUrl, LOG_LEVEL: 'error', OPS_OPERATOR: OPERATOR_NAME, ...env },
       timeout: 30_000,
     });
 
@@ -40,6 +40,11 @@ async function cli(...args: string[]): Promise<CliResult> {
 
     return { code: typeof failed.code === 'number' ? failed.code : -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
   }
+}
+
+/** Runs the built CLI against the e2e database, as an operator would after `npm run build`. */
+function cli(...args: string[]): Promise<CliResult> {
+  return runWith(process.execPath, [CLI, ...args]);
 }
 
 function lastLine(text: string): string {
@@ -359,23 +364,17 @@ describe('ops CLI', () => {
     expect(result.stderr).toContain("required option '--role <role>' not specified");
   });
 
-  it('refuses an argument whose bytes are not UTF-8', async () => {
+  it('rejects option bytes that are not UTF-8', async () => {
     // Through a shell, so the name really carries the Latin-1 byte E9, which Node reads as U+FFFD.
     const slug = `cli-bytes-${randomUUID().slice(0, 8)}`;
-    const result = await run('sh', ['-c', `exec "$0" "$1" tenants:create --slug "$2" --name "$(printf 'Caf\\351 Training')"`, process.execPath, CLI, slug], {
-      env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: cliDatabaseUrl, LOG_LEVEL: 'error', OPS_OPERATOR: OPERATOR_NAME },
-      timeout: 30_000,
-    }).then(
-      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-      (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code ?? -1, stdout: error.stdout ?? '', stderr: error.stderr ?? '' }),
-    );
+    const result = await runWith('sh', ['-c', `exec "$0" "$1" tenants:create --slug "$2" --name "$(printf 'Caf\\351 Training')"`, process.execPath, CLI, slug]);
 
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("--name: is not UTF-8 text: check the terminal's encoding");
     expect((await cli('tenants:create', '--slug', slug, '--name', 'Café Training')).code).toBe(0);
   });
 
-  it('refuses an argument that belongs to no option', async () => {
+  it('rejects a stray argument', async () => {
     const slug = `cli-stray-${randomUUID().slice(0, 8)}`;
 
     // An unquoted name: "Training" is left over as a positional argument.
@@ -386,27 +385,15 @@ describe('ops CLI', () => {
     expect(await t.app.get<TenancyAdmin>(TENANCY_ADMIN).findTenantBySlug(slug)).toBeNull();
   });
 
-  it('refuses an OPS_OPERATOR whose bytes are not UTF-8', async () => {
-    const result = await run(process.execPath, [CLI, 'tenants:create', '--slug', `cli-op-${randomUUID().slice(0, 8)}`, '--name', 'Acme'], {
-      env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: cliDatabaseUrl, LOG_LEVEL: 'error', OPS_OPERATOR: 'op\ufffd' },
-      timeout: 30_000,
-    }).then(
-      () => ({ code: 0, stderr: '' }),
-      (error: { code?: number; stderr?: string }) => ({ code: error.code ?? -1, stderr: error.stderr ?? '' }),
-    );
+  it('rejects an OPS_OPERATOR that is not UTF-8', async () => {
+    const result = await runWith(process.execPath, [CLI, 'tenants:create', '--slug', `cli-op-${randomUUID().slice(0, 8)}`, '--name', 'Acme'], { OPS_OPERATOR: 'op\ufffd' });
 
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("OPS_OPERATOR: is not UTF-8 text: check the terminal's encoding");
   });
 
-  it('refuses an OPS_PASSWORD whose bytes are not UTF-8', async () => {
-    const result = await run(process.execPath, [CLI, 'users:create', '--operator', '--email', uniqueEmail('bytes')], {
-      env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: cliDatabaseUrl, LOG_LEVEL: 'error', OPS_OPERATOR: OPERATOR_NAME, OPS_PASSWORD: '\ufffd'.repeat(12) },
-      timeout: 30_000,
-    }).then(
-      () => ({ code: 0, stderr: '' }),
-      (error: { code?: number; stderr?: string }) => ({ code: error.code ?? -1, stderr: error.stderr ?? '' }),
-    );
+  it('rejects an OPS_PASSWORD that is not UTF-8', async () => {
+    const result = await runWith(process.execPath, [CLI, 'users:create', '--operator', '--email', uniqueEmail('bytes')], { OPS_PASSWORD: '\ufffd'.repeat(12) });
 
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("--password: is not UTF-8 text: check the terminal's encoding");

@@ -6,15 +6,14 @@ export const EMAIL_MESSAGE = 'must be an email address';
 
 /**
  * Tells whether `text` is an email address without invisible characters.
- * class-validator's check lets a zero-width space or a soft hyphen through,
- * and `owner\u200b@acme.example` would then look like `owner@acme.example`
- * in every list while being another user.
+ * class-validator's check lets U+200B or U+00AD through, so
+ * `owner\u200b@acme.example` would look like `owner@acme.example` yet be another user.
  */
 export function isEmailAddress(text: string): boolean {
   return isEmail(text) && !hasInvisibleCharacter(text);
 }
 
-/** Rejects a string that is not an email address (isEmailAddress) with EMAIL_MESSAGE; other types pass to the type check. */
+/** Rejects a string that is not an email address (isEmailAddress) with EMAIL_MESSAGE. Other types pass to the type check. */
 export function IsEmailAddress(validationOptions?: ValidationOptions): PropertyDecorator {
   return ValidateBy(
     {
